@@ -1,0 +1,9 @@
+"""circuitwidgets: see how a transformer language model computes, live, in a notebook.
+
+The public API lives here and nowhere else.
+"""
+
+from ._version import __version__
+from .model import ModelAdapter, build_model
+
+__all__ = ["ModelAdapter", "build_model", "__version__"]
