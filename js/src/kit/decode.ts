@@ -1,0 +1,160 @@
+/**
+ * Binary arrays from Python, decoded without copying where possible.
+ *
+ * Python (`circuitwidgets/widgets/_transport.py`) sends an array as a small JSON object whose
+ * `buffer` travels as a binary frame of the widget message:
+ *
+ *     { dtype: "float32", shape: [4, 16], buffer: <DataView>, scale?: 0.00392 }
+ *
+ * The bytes are little-endian and C-ordered (last axis fastest). `scale` is present for
+ * quantized arrays: the value of element `i` is `data[i] * scale` (see {@link valueAt}).
+ *
+ * The buffer arrives as a `DataView` in JupyterLab and in static exports, and that view often
+ * starts part-way into a larger `ArrayBuffer` (the whole message): always honour its
+ * `byteOffset` and `byteLength`, never read `view.buffer` from 0.
+ */
+
+export type DType =
+  | "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32"
+  | "float16" | "float32" | "float64";
+
+export type NumericArray =
+  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array
+  | Float32Array | Float64Array;
+
+/** What Python sends: see the module docstring. */
+export interface WireArray {
+  dtype: string;
+  shape: readonly number[];
+  buffer: DataView | ArrayBuffer | ArrayBufferView;
+  scale?: number | null;
+}
+
+/** A decoded array: `data` is flat and C-ordered; element `i` means `data[i] * scale`. */
+export interface NDArray {
+  dtype: DType;
+  shape: number[];
+  data: NumericArray;
+  scale: number;
+}
+
+type Ctor = { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): NumericArray };
+
+const KINDS: Record<DType, { size: number; ctor: Ctor }> = {
+  uint8: { size: 1, ctor: Uint8Array },
+  int8: { size: 1, ctor: Int8Array },
+  uint16: { size: 2, ctor: Uint16Array },
+  int16: { size: 2, ctor: Int16Array },
+  uint32: { size: 4, ctor: Uint32Array },
+  int32: { size: 4, ctor: Int32Array },
+  // No Float16Array everywhere yet: float16 is widened to float32 on decode.
+  float16: { size: 2, ctor: Float32Array },
+  float32: { size: 4, ctor: Float32Array },
+  float64: { size: 8, ctor: Float64Array },
+};
+
+export const DTYPES = Object.keys(KINDS) as DType[];
+
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The bytes of any buffer-like value, as a `Uint8Array` over exactly its own range. */
+export function asBytes(buffer: DataView | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
+  if (ArrayBuffer.isView(buffer)) {
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  throw new TypeError(`expected a DataView, ArrayBuffer or typed array, got ${typeof buffer}`);
+}
+
+/** IEEE 754 half-precision bits -> number. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+function checkShape(shape: readonly number[]): number {
+  if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
+    throw new TypeError(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Decode a {@link WireArray}. Throws on an unknown dtype or a size that does not match. */
+export function decode(wire: WireArray): NDArray {
+  const dtype = wire.dtype as DType;
+  const kind = KINDS[dtype];
+  if (kind === undefined) {
+    throw new TypeError(`unknown dtype ${JSON.stringify(wire.dtype)}; expected one of ${DTYPES.join(", ")}`);
+  }
+  const length = checkShape(wire.shape);
+  const bytes = asBytes(wire.buffer);
+  if (bytes.byteLength !== length * kind.size) {
+    throw new RangeError(
+      `a ${dtype} array of shape [${wire.shape.join(", ")}] needs ${length * kind.size} bytes, ` +
+        `but the buffer holds ${bytes.byteLength}`,
+    );
+  }
+  const scale = wire.scale ?? 1;
+  return { dtype, shape: [...wire.shape], data: readElements(dtype, bytes, length), scale };
+}
+
+function readElements(dtype: DType, bytes: Uint8Array, length: number): NumericArray {
+  const { size, ctor } = KINDS[dtype];
+  if (HOST_IS_LITTLE_ENDIAN && dtype !== "float16") {
+    // Zero-copy when the bytes are aligned for the element type; otherwise copy them once
+    // into a fresh (aligned) buffer.
+    if (bytes.byteOffset % size === 0) return new ctor(bytes.buffer, bytes.byteOffset, length);
+    return new ctor(bytes.slice().buffer, 0, length);
+  }
+  return readPortable(dtype, bytes, length);
+}
+
+/**
+ * Element-by-element little-endian read through a `DataView`: works on any host and any
+ * alignment. Used for float16 and on big-endian hosts; exported so tests can check that it
+ * agrees with the fast path.
+ */
+export function readPortable(dtype: DType, bytes: Uint8Array, length: number): NumericArray {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { size, ctor } = KINDS[dtype];
+  const out = new ctor(new ArrayBuffer(length * (dtype === "float16" ? 4 : size)), 0, length);
+  const get: (offset: number) => number = {
+    uint8: (o: number) => view.getUint8(o),
+    int8: (o: number) => view.getInt8(o),
+    uint16: (o: number) => view.getUint16(o, true),
+    int16: (o: number) => view.getInt16(o, true),
+    uint32: (o: number) => view.getUint32(o, true),
+    int32: (o: number) => view.getInt32(o, true),
+    float16: (o: number) => halfToFloat(view.getUint16(o, true)),
+    float32: (o: number) => view.getFloat32(o, true),
+    float64: (o: number) => view.getFloat64(o, true),
+  }[dtype];
+  for (let i = 0; i < length; i++) out[i] = get(i * size);
+  return out;
+}
+
+/** The value of flat element `i` (applies the quantization scale). */
+export function valueAt(array: NDArray, i: number): number {
+  return (array.data[i] as number) * array.scale;
+}
+
+/** Row-major flat index of a multi-index, checked against the shape. */
+export function flatIndex(shape: readonly number[], index: readonly number[]): number {
+  if (index.length !== shape.length) {
+    throw new RangeError(`index [${index.join(", ")}] has ${index.length} axes; the array has ${shape.length}`);
+  }
+  let flat = 0;
+  for (let axis = 0; axis < shape.length; axis++) {
+    const i = index[axis] as number;
+    const n = shape[axis] as number;
+    if (!Number.isInteger(i) || i < 0 || i >= n) {
+      throw new RangeError(`index ${i} is out of range for axis ${axis} of size ${n}`);
+    }
+    flat = flat * n + i;
+  }
+  return flat;
+}

@@ -1,0 +1,20 @@
+/**
+ * Number formatting shared by hover cards and legends, so the same value reads the same way
+ * in every view.
+ */
+
+/**
+ * A probability (or attention weight) in [0, 1]: four decimals from 0.001 up, scientific
+ * notation below (`3.18e-5`), `"0"` for exactly zero, `"—"` when there is no value.
+ */
+export function formatProbability(p: number): string {
+  if (!Number.isFinite(p)) return "—";
+  if (p === 0) return "0";
+  if (Math.abs(p) >= 1e-3) return p.toFixed(4);
+  return p.toExponential(2);
+}
+
+/** A legend tick: as few decimals as the value needs (0, 0.25, 0.5, 1). */
+export function formatTick(value: number): string {
+  return String(+value.toFixed(3));
+}
