@@ -1,0 +1,68 @@
+"""What every circuitwidgets view shares: its bundled front end, an inline error, HTML export.
+
+A view is an ``anywidget.AnyWidget`` whose ES module and CSS are the files ``npm run build``
+wrote for it (``static/<view>.js``/``.css``, see :mod:`._static`). Subclasses name their
+bundle and define their own traits::
+
+    class TokenView(CircuitWidget):
+        _bundle = "token_view"          # js/src/token_view.ts
+        text = traitlets.Unicode().tag(sync=True)
+
+Bad input the user can fix (an empty text, a text longer than the model's context) does not
+raise out of a trait change: :meth:`CircuitWidget._attempt` catches the ``ValueError``, puts
+its message in the ``error`` trait, which the view shows inline above its last good drawing,
+and leaves the data traits untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, ClassVar, TypeVar
+
+import anywidget
+import traitlets
+
+from ._static import read_bundle
+
+__all__ = ["CircuitWidget"]
+
+T = TypeVar("T")
+
+
+class CircuitWidget(anywidget.AnyWidget):
+    """Base class of the circuitwidgets views (not displayed by itself)."""
+
+    #: The view's bundle: ``js/src/<_bundle>.ts`` → ``circuitwidgets/static/<_bundle>.js``.
+    _bundle: ClassVar[str]
+
+    error = traitlets.Unicode(
+        "", help="Why the last input could not be shown ('' when it was); the view shows it inline."
+    ).tag(sync=True)
+
+    #: True only inside a static HTML export (set by :func:`save_html` in the exported state,
+    #: never on a live widget): there is no kernel, so the view disables what needs one.
+    _static = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, **kwargs):
+        bundle = getattr(type(self), "_bundle", None)
+        if not bundle:
+            raise TypeError(f"{type(self).__name__} must name its JavaScript bundle in `_bundle`")
+        # Plain attributes before HasTraits.__init__: AnyWidget turns them into the synced
+        # `_esm`/`_css` traits (raises FileNotFoundError naming `npm run build` if missing).
+        self._esm, self._css = read_bundle(bundle)
+        super().__init__(**kwargs)
+
+    def _attempt(self, compute: Callable[[], T]) -> T | None:
+        """Run ``compute``; on ``ValueError`` show its message inline and return ``None``."""
+        try:
+            return compute()
+        except ValueError as exc:
+            self.error = str(exc)
+            return None
+
+    def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
+        """Write this view as one self-contained HTML file that works offline from
+        ``file://``; see :func:`circuitwidgets.widgets.save_html`."""
+        from ._export import save_html
+
+        return save_html(self, path, title=title)

@@ -1,0 +1,146 @@
+"""One self-contained HTML file for one or more widgets, that works offline from ``file://``.
+
+The file holds, inline and in this order:
+
+1. ``require.js`` (npm ``requirejs``), the AMD loader the widget manager expects;
+2. anywidget's front end (the Python ``anywidget`` package's ``nbextension/index.js``),
+   turned from an anonymous ``define([...])`` into the *named* AMD module ``"anywidget"``,
+   so the manager finds it locally instead of fetching it from a CDN;
+3. ``embed-amd.js`` (npm ``@jupyter-widgets/html-manager``), which defines the widget manager
+   and, once the page has loaded, renders every widget view in the page;
+4. the widgets' state from ``ipywidgets.embed.embed_data(views, drop_defaults=False)`` — every
+   trait, including each view's ``_esm``/``_css`` (our bundle) and the binary arrays
+   (base64) — with ``_static`` set to true for circuitwidgets views;
+5. one view tag per widget.
+
+Nothing is loaded from the network. There is no kernel behind the page: the views still
+draw, hover and click, but editing their text is disabled (with a note saying so).
+
+>>> w = TokenView(model, "Hello world")          # doctest: +SKIP
+>>> save_html(w, "hello.html")                   # doctest: +SKIP
+PosixPath('hello.html')
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Iterable
+
+import anywidget
+import ipywidgets
+from ipywidgets.embed import embed_data
+
+from .._version import __version__
+from ._static import read_vendor
+
+__all__ = ["save_html", "export_html", "anywidget_amd_module"]
+
+_ANONYMOUS_DEFINE = re.compile(r"\bdefine\(\s*\[")
+_CIRCUITWIDGETS_ID = re.compile(r"^circuitwidgets\.")
+
+
+def anywidget_amd_module() -> str:
+    """anywidget's front end as the named AMD module ``"anywidget"``.
+
+    The Python package ships it as one anonymous ``define(["@jupyter-widgets/base"], ...)``;
+    this names it. Raises ``RuntimeError`` if that pattern is not found exactly once (a
+    different anywidget build that this export does not know how to embed).
+    """
+    path = Path(anywidget.__file__).parent / "nbextension" / "index.js"
+    source = path.read_text(encoding="utf-8")
+    found = len(_ANONYMOUS_DEFINE.findall(source))
+    if found != 1:
+        raise RuntimeError(
+            f"expected exactly one anonymous `define([...])` in {path}, found {found}: this "
+            f"anywidget version ({anywidget.__version__}) cannot be embedded by save_html"
+        )
+    return _ANONYMOUS_DEFINE.sub('define("anywidget", [', source, count=1)
+
+
+def _inline_script(source: str) -> str:
+    """JavaScript safe to place between ``<script>`` tags: a literal ``</script`` would end
+    the element early, so it is written ``<\\/script`` (the same string to JavaScript)."""
+    return re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE)
+
+
+def _inline_json(value: object) -> str:
+    """JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` as ``\\u`` escapes, so
+    user text such as ``</script>`` cannot end the element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _as_views(widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget]) -> list[ipywidgets.DOMWidget]:
+    views = [widgets] if isinstance(widgets, ipywidgets.Widget) else list(widgets)
+    if not views:
+        raise ValueError("save_html needs at least one widget")
+    for v in views:
+        if not isinstance(v, ipywidgets.DOMWidget):
+            raise TypeError(
+                f"save_html exports displayable widgets (ipywidgets.DOMWidget), got {type(v).__name__}"
+            )
+    return views
+
+
+def _mark_static(manager_state: dict) -> None:
+    """Tell circuitwidgets views in the exported state that no kernel is behind them."""
+    for model in manager_state["state"].values():
+        state = model.get("state", {})
+        if _CIRCUITWIDGETS_ID.match(str(state.get("_anywidget_id", ""))) and "_static" in state:
+            state["_static"] = True
+
+
+def export_html(widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget], *, title: str | None = None) -> str:
+    """The text of the self-contained HTML page for ``widgets`` (see :func:`save_html`)."""
+    views = _as_views(widgets)
+    data = embed_data(views=views, drop_defaults=False)
+    _mark_static(data["manager_state"])
+    page_title = title if title is not None else "circuitwidgets"
+    scripts = "\n".join(
+        f"<script>\n{_inline_script(src)}\n</script>"
+        for src in (read_vendor("require.js"), anywidget_amd_module(), read_vendor("embed-amd.js"))
+    )
+    view_tags = "\n".join(
+        f'<div class="cw-export-view">\n<script type="application/vnd.jupyter.widget-view+json">'
+        f"{_inline_json(spec)}</script>\n</div>"
+        for spec in data["view_specs"]
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="circuitwidgets {html.escape(__version__)}">
+<title>{html.escape(page_title)}</title>
+<style>
+  body {{ margin: 24px auto; max-width: 1100px; padding: 0 16px; }}
+  .cw-export-view + .cw-export-view {{ margin-top: 24px; }}
+</style>
+{scripts}
+<script type="application/vnd.jupyter.widget-state+json">{_inline_json(data["manager_state"])}</script>
+</head>
+<body>
+{view_tags}
+</body>
+</html>
+"""
+
+
+def save_html(
+    widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget],
+    path: str | Path,
+    *,
+    title: str | None = None,
+) -> Path:
+    """Write ``widgets`` (one widget or several, shown in order) to one HTML file at ``path``.
+
+    The file needs no network and no kernel: open it from disk in any modern browser. It
+    embeds the current state, so save again after changing a widget. Returns the path.
+    """
+    path = Path(path)
+    page = export_html(widgets, title=title)
+    path.write_text(page, encoding="utf-8")
+    return path

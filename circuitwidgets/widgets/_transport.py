@@ -1,0 +1,212 @@
+"""Arrays from Python to the browser as binary buffers, never as JSON lists of numbers.
+
+An array crosses to JavaScript as a small dict whose ``buffer`` is a ``memoryview``::
+
+    {"dtype": "float32", "shape": [4, 16], "buffer": <memoryview of 256 bytes>}
+
+ipywidgets lifts every ``bytes``/``memoryview`` out of a widget's state and sends it as a
+binary frame of the comm message (and base64 in a static HTML export), so the numbers never
+become JSON text. The bytes are little-endian and C-ordered (last axis fastest);
+``js/src/kit/decode.ts`` reads them back, zero-copy where it can.
+
+Quantized arrays carry a ``scale``: element ``i`` means ``stored[i] * scale``. Values in
+[0, 1] (attention weights, probabilities) fit a byte with a worst-case error of half a step,
+1/510 ≈ 0.002; see :func:`quantize_unit`.
+
+>>> import numpy as np
+>>> wire = to_wire(np.arange(6, dtype=np.float32).reshape(2, 3))
+>>> wire["dtype"], wire["shape"], wire["buffer"].nbytes
+('float32', [2, 3], 24)
+>>> from_wire(wire).tolist()
+[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+__all__ = [
+    "SUPPORTED_DTYPES",
+    "UNIT_STEP",
+    "UNIT_MAX_ERROR",
+    "BinaryArray",
+    "to_wire",
+    "from_wire",
+    "quantize_unit",
+]
+
+#: The dtypes the browser decodes (``js/src/kit/decode.ts``).
+SUPPORTED_DTYPES = (
+    "uint8", "int8", "uint16", "int16", "uint32", "int32", "float16", "float32", "float64",
+)
+
+#: Values in [0, 1] are stored as ``round(x / UNIT_STEP)`` in a byte ...
+UNIT_STEP = 1.0 / 255.0
+#: ... so the largest error is half a step.
+UNIT_MAX_ERROR = UNIT_STEP / 2
+
+# What 64-bit and boolean inputs become when no dtype is asked for (the browser has no
+# 64-bit integers worth decoding; token ids and counts fit 32 bits).
+_NARROWED = {"int64": "int32", "uint64": "uint32", "bool": "uint8"}
+
+
+def _as_numpy(array: Any) -> np.ndarray:
+    """A NumPy view of a torch tensor (detached, on the CPU) or anything ``np.asarray`` takes."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is not None and isinstance(array, torch.Tensor):
+        t = array.detach().cpu()
+        if t.dtype == torch.bfloat16:
+            t = t.to(torch.float32)
+        return t.numpy()
+    return np.asarray(array)
+
+
+def to_wire(array: Any, *, dtype: str | None = None, scale: float | None = None) -> dict[str, Any]:
+    """``array`` (torch tensor, NumPy array, nested lists) as a wire dict for a widget trait.
+
+    Parameters
+    ----------
+    array:
+        The values. torch tensors are detached and moved to the CPU; bfloat16 becomes float32.
+    dtype:
+        The dtype to send, one of :data:`SUPPORTED_DTYPES`. By default the array's own dtype,
+        with int64 → int32, uint64 → uint32 and bool → uint8 (checked to fit).
+    scale:
+        For quantized data: the value each stored unit stands for (see :func:`quantize_unit`).
+
+    Returns
+    -------
+    ``{"dtype": str, "shape": list[int], "buffer": memoryview}`` (plus ``"scale"`` if given).
+    The buffer holds a private copy, so later changes to ``array`` do not leak into the widget.
+    """
+    arr = _as_numpy(array)
+    source = arr.dtype.name
+    target = dtype if dtype is not None else _NARROWED.get(source, source)
+    if target not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"cannot send an array of dtype {source!r} as {target!r} to the browser; "
+            f"supported dtypes are {', '.join(SUPPORTED_DTYPES)}"
+        )
+    if np.dtype(target).kind in "iu" and arr.size:
+        if arr.dtype.kind not in "iub":
+            raise TypeError(f"refusing to cast {source} values to {target}; round or quantize them first")
+        info = np.iinfo(target)
+        lo, hi = arr.min(), arr.max()
+        if lo < info.min or hi > info.max:
+            raise ValueError(
+                f"values from {lo} to {hi} do not fit {target} (range {info.min}..{info.max})"
+            )
+    if scale is not None and not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    data = np.ascontiguousarray(arr, dtype=np.dtype(target).newbyteorder("<"))
+    wire: dict[str, Any] = {
+        "dtype": target,
+        "shape": [int(n) for n in data.shape],
+        "buffer": memoryview(data.tobytes()),
+    }
+    if scale is not None:
+        wire["scale"] = float(scale)
+    return wire
+
+
+def from_wire(wire: dict[str, Any]) -> np.ndarray:
+    """The values a wire dict stands for (the inverse of :func:`to_wire`).
+
+    Quantized arrays (with a ``scale``) come back as float32 ``stored * scale``; others in
+    their own dtype. Accepts the buffer as ``bytes``, ``bytearray`` or ``memoryview``.
+    """
+    _check_wire(wire)
+    dtype = np.dtype(wire["dtype"]).newbyteorder("<")
+    values = np.frombuffer(wire["buffer"], dtype=dtype).reshape(wire["shape"])
+    values = values.astype(dtype.newbyteorder("="))
+    if wire.get("scale") is not None:
+        return (values.astype(np.float32) * np.float32(wire["scale"])).astype(np.float32)
+    return values
+
+
+def _check_wire(wire: Any) -> None:
+    if not isinstance(wire, dict) or not {"dtype", "shape", "buffer"} <= wire.keys():
+        raise TypeError(
+            "a binary array must be a dict with keys 'dtype', 'shape' and 'buffer' "
+            f"(see circuitwidgets.widgets._transport.to_wire), got {type(wire).__name__}"
+        )
+    if wire["dtype"] not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported dtype {wire['dtype']!r}; expected one of {SUPPORTED_DTYPES}")
+    if not isinstance(wire["buffer"], (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"the buffer must be bytes or a memoryview (sent as a binary frame), "
+            f"got {type(wire['buffer']).__name__}"
+        )
+    count = int(np.prod(wire["shape"], dtype=np.int64))
+    nbytes = memoryview(wire["buffer"]).nbytes
+    if nbytes != count * np.dtype(wire["dtype"]).itemsize:
+        raise ValueError(
+            f"a {wire['dtype']} array of shape {list(wire['shape'])} needs "
+            f"{count * np.dtype(wire['dtype']).itemsize} bytes, but the buffer holds {nbytes}"
+        )
+
+
+def quantize_unit(values: Any) -> dict[str, Any]:
+    """Values in [0, 1] as a uint8 wire array: ``stored = round(x * 255)``, ``scale = 1/255``.
+
+    The decoded value ``stored * scale`` differs from ``x`` by at most :data:`UNIT_MAX_ERROR`
+    (half a step, 1/510 ≈ 0.00196), a quarter of the size of float32's; attention patterns
+    and probabilities are drawn as colours, where 256 levels are more than the eye
+    resolves. Values a little outside [0, 1] from float rounding (within 1e-6) are clipped;
+    anything else (or NaN) raises ``ValueError``.
+
+    >>> import numpy as np
+    >>> q = quantize_unit(np.array([0.0, 0.5, 1.0]))
+    >>> q["dtype"], bytes(q["buffer"]), round(q["scale"] * 255, 12)
+    ('uint8', b'\\x00\\x80\\xff', 1.0)
+    """
+    arr = _as_numpy(values).astype(np.float64, copy=False)
+    if arr.size:
+        if np.isnan(arr).any():
+            raise ValueError("cannot quantize NaN; values must lie in [0, 1]")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise ValueError(f"values must lie in [0, 1] to quantize, got a range of [{lo}, {hi}]")
+    stored = np.rint(np.clip(arr, 0.0, 1.0) / UNIT_STEP).astype(np.uint8)
+    return to_wire(stored, scale=UNIT_STEP)
+
+
+class BinaryArray(traitlets.TraitType):
+    """A trait holding an array as a wire dict (see the module docstring).
+
+    Assign a torch tensor, NumPy array or wire dict; it is stored as a wire dict of
+    ``dtype`` (``None``: keep the array's own). ``None`` is allowed (nothing to show yet).
+
+    >>> class W(traitlets.HasTraits):
+    ...     probs = BinaryArray("float32")
+    >>> w = W(); w.probs = [0.25, 0.5]
+    >>> w.probs["dtype"], from_wire(w.probs).tolist()
+    ('float32', [0.25, 0.5])
+    """
+
+    info_text = "an array (torch tensor, NumPy array or wire dict)"
+
+    def __init__(self, dtype: str | None = None, **kwargs: Any):
+        if dtype is not None and dtype not in SUPPORTED_DTYPES:
+            raise ValueError(f"dtype must be one of {SUPPORTED_DTYPES}, got {dtype!r}")
+        self.dtype = dtype
+        kwargs.setdefault("allow_none", True)
+        super().__init__(default_value=None, **kwargs)
+
+    def validate(self, obj: Any, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            _check_wire(value)
+            if self.dtype is not None and value["dtype"] != self.dtype:
+                raise traitlets.TraitError(
+                    f"the {self.name!r} trait holds {self.dtype} arrays, got {value['dtype']}"
+                )
+            return value
+        return to_wire(value, dtype=self.dtype)

@@ -1,0 +1,91 @@
+"""TokenView: a text as the model's tokens, each coloured by how likely the model found it.
+
+Token ``i`` is coloured by ``P(token_i | tokens before it)``, the probability the model gave
+the token that actually came next (see :mod:`circuitwidgets.analysis.next_token`); the first
+token has nothing before it to be predicted from and is drawn neutral. Hover a token (or focus
+the strip and use the arrow keys) for its text, id and probability.
+
+>>> import circuitwidgets as cw                          # doctest: +SKIP
+>>> w = cw.TokenView(model, "The cat sat on the mat.")   # doctest: +SKIP
+>>> w                                                    # doctest: +SKIP   (displays it)
+>>> w.text = "A different text"                          # the view redraws  # doctest: +SKIP
+>>> w.result.probs                                       # the numbers drawn  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import traitlets
+
+from ..analysis.next_token import NextTokenProbabilities, next_token_probabilities
+from ..model import as_adapter
+from ._base import CircuitWidget
+from ._transport import BinaryArray
+
+__all__ = ["TokenView"]
+
+
+class TokenView(CircuitWidget):
+    """The model's tokens for ``text``, coloured by each one's next-token probability.
+
+    Parameters
+    ----------
+    model:
+        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
+        :class:`~circuitwidgets.model.ModelAdapter`); anything else raises ``TypeError``.
+    text:
+        The text to show. An empty text, or one longer than the model's context, raises
+        ``ValueError`` here; set later through :attr:`text` (from Python or the view's text
+        box), it instead shows the problem inside the widget and keeps the last good tokens.
+
+    Traits
+    ------
+    text : str
+        The input text; setting it re-runs the model and redraws.
+    error : str
+        Why the current ``text`` is not shown ('' when it is).
+    tokens : list[str]
+        Display strings of the drawn tokens (read-only by convention).
+    token_ids, probs : binary arrays
+        int32 ``[seq]`` and float32 ``[seq]`` (NaN at 0), sent as binary buffers.
+    """
+
+    _bundle = "token_view"
+
+    text = traitlets.Unicode(help="The input text; setting it re-runs the model.").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the drawn tokens.").tag(sync=True)
+    token_ids = BinaryArray("int32", help="Token ids [seq].").tag(sync=True)
+    probs = BinaryArray("float32", help="P(token_i | tokens_<i) [seq], NaN at 0.").tag(sync=True)
+    model_name = traitlets.Unicode(help="The model's name, shown in the header.").tag(sync=True)
+
+    def __init__(self, model: Any, text: str, **kwargs: Any):
+        self._adapter = as_adapter(model)
+        self._result: NextTokenProbabilities | None = None
+        result = next_token_probabilities(self._adapter, text)  # bad text raises here
+        super().__init__(model_name=self._adapter.name, **kwargs)
+        self._show(result)
+
+    @property
+    def result(self) -> NextTokenProbabilities:
+        """The numbers the view is drawing (those of the last text that could be shown)."""
+        assert self._result is not None
+        return self._result
+
+    def _show(self, result: NextTokenProbabilities) -> None:
+        self._result = result
+        with self.hold_sync():
+            self.text = result.text
+            self.tokens = list(result.str_tokens)
+            self.token_ids = result.token_ids
+            self.probs = result.probs
+            self.error = ""
+
+    @traitlets.observe("text")
+    def _text_changed(self, change: dict[str, Any]) -> None:
+        if self._result is not None and change["new"] == self._result.text:
+            self.error = ""  # back to the text already drawn
+            return
+        result = self._attempt(lambda: next_token_probabilities(self._adapter, change["new"]))
+        if result is not None:
+            self._show(result)
