@@ -52,7 +52,7 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
     },
   });
   const banner = createErrorBanner(frame.body);
-  const tooltip = createTooltip(frame.root);
+  const tooltip = createTooltip(signal);
   const strip = createTokenStrip(frame.body, {
     label: "Tokens, coloured by the probability the model gave each one",
     onInspect: (i, span) => tooltip.show(span, describe(i)),

@@ -44,7 +44,7 @@ export function readPalette(el: Element): Palette {
     background,
     text: read("--cw-text", dark ? WHITE : BLACK),
     textInverse: read("--cw-text-inverse", dark ? BLACK : WHITE),
-    high: composite(read("--cw-scale-high", { r: 47, g: 111, b: 222, a: 1 }), background),
+    high: composite(read("--cw-scale-high", { r: 29, g: 91, b: 214, a: 1 }), background),
     low: composite(read("--cw-scale-low", { r: 217, g: 69, b: 58, a: 1 }), background),
   };
 }

@@ -1,13 +1,15 @@
 /**
  * A hover card: a title and label/value rows, placed above (or, without room, below) the
- * element it describes and kept inside the widget's box.
+ * element it describes.
  *
- * The card lives inside the view's root element (which must be `position: relative`), not on
- * `document.body`, so it scrolls with the notebook and disappears with the view. Everything
- * is set with `textContent`; a title may also be a ready-made DOM node (e.g. a token with its
- * whitespace made visible).
+ * The card floats on `document.body` with fixed positioning. Notebook output areas clip and
+ * contain their content (JupyterLab's cells use `content-visibility`), so a card inside the
+ * view would be cut off at the view's edge; on the body it is not. It carries the
+ * `cw-floating` class so the theme variables of `theme.css` apply to it, follows its anchor
+ * when the page scrolls, and is removed with the view (`signal`). Everything is set with `textContent`; a
+ * title may also be a ready-made DOM node (e.g. a token with its whitespace made visible).
  *
- *     const tip = createTooltip(root);
+ *     const tip = createTooltip(signal);
  *     tip.show(tokenElement, { title: visibleToken(" the"), rows: [["token id", "262"]] });
  *     tip.hide();
  */
@@ -27,13 +29,39 @@ export interface Tooltip {
 }
 
 const GAP = 6;
+const MARGIN = 4;
 
-export function createTooltip(root: HTMLElement): Tooltip {
+export function createTooltip(signal: AbortSignal): Tooltip {
   const element = document.createElement("div");
-  element.className = "cw-tooltip";
+  element.className = "cw-floating cw-tooltip";
   element.setAttribute("role", "tooltip");
   element.hidden = true;
-  root.append(element);
+  document.body.append(element);
+
+  let anchor: Element | null = null;
+  let frame = 0;
+  const hide = () => {
+    element.hidden = true;
+    anchor = null;
+  };
+  // Follow the anchor when the notebook scrolls; hide once it has left the window.
+  const follow = () => {
+    if (!anchor || frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      if (!anchor) return;
+      const r = anchor.getBoundingClientRect();
+      const gone = !anchor.isConnected || r.bottom < 0 || r.top > document.documentElement.clientHeight;
+      if (gone) hide();
+      else place(anchor);
+    });
+  };
+  window.addEventListener("scroll", follow, { capture: true, passive: true });
+  signal.addEventListener("abort", () => {
+    window.removeEventListener("scroll", follow, { capture: true });
+    cancelAnimationFrame(frame);
+    element.remove();
+  });
 
   function fill(content: TooltipContent) {
     const nodes: Node[] = [];
@@ -63,29 +91,29 @@ export function createTooltip(root: HTMLElement): Tooltip {
     element.replaceChildren(...nodes);
   }
 
-  function place(anchor: Element) {
-    const box = root.getBoundingClientRect();
-    const a = anchor.getBoundingClientRect();
+  function place(target: Element) {
+    const a = target.getBoundingClientRect();
     const w = element.offsetWidth;
     const h = element.offsetHeight;
-    const maxLeft = Math.max(0, root.clientWidth - w);
-    const left = Math.min(maxLeft, Math.max(0, a.left + a.width / 2 - w / 2 - box.left));
-    const above = a.top - box.top - GAP - h;
-    const top = above >= 0 ? above : a.bottom - box.top + GAP;
+    const vw = document.documentElement.clientWidth;
+    const vh = document.documentElement.clientHeight;
+    const left = Math.min(vw - w - MARGIN, Math.max(MARGIN, a.left + a.width / 2 - w / 2));
+    const roomAbove = a.top - GAP - h >= MARGIN;
+    const roomBelow = a.bottom + GAP + h <= vh - MARGIN;
+    const above = roomAbove || !roomBelow;
     element.style.left = `${left}px`;
-    element.style.top = `${top}px`;
-    element.dataset.side = above >= 0 ? "above" : "below";
+    element.style.top = `${above ? a.top - GAP - h : a.bottom + GAP}px`;
+    element.dataset.side = above ? "above" : "below";
   }
 
   return {
     element,
-    show(anchor, content) {
+    show(target, content) {
+      anchor = target;
       fill(content);
       element.hidden = false;
-      place(anchor);
+      place(target);
     },
-    hide() {
-      element.hidden = true;
-    },
+    hide,
   };
 }
