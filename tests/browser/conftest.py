@@ -1,0 +1,120 @@
+"""Fixtures for the real-browser tests: one JupyterLab server and one Chromium per session.
+
+Run them with ``pytest -m browser`` (they are also part of a plain ``pytest`` run). They need
+Debian's Chromium at /usr/bin/chromium (Playwright drives it; never ``playwright install``)
+and the built JavaScript (``npm run build``). Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from . import server
+from .notebook import Notebook, open_notebook
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+#: Generous waits (ms): the test machine may be a busy 2-core box.
+ACTION_TIMEOUT = 60_000
+EXPECT_TIMEOUT = 30_000
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"the browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+    _check_bundle_is_current()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory, browser):
+    lab = server.start(tmp_path_factory.mktemp("jupyterlab"))
+    yield lab
+    server.stop(lab)
+
+
+def _check_bundle_is_current():
+    """Fail early, naming the build command, if the JS is missing or older than its sources."""
+    from circuitwidgets.widgets._static import STATIC_DIR, read_bundle
+
+    read_bundle("token_view")  # raises FileNotFoundError naming `npm run build`
+    sources = Path(__file__).resolve().parents[2] / "js" / "src"
+    built = min(p.stat().st_mtime for p in STATIC_DIR.glob("*.js"))
+    stale = [p for p in sources.rglob("*") if p.is_file() and p.stat().st_mtime > built]
+    if stale:
+        pytest.fail(f"the built JavaScript is older than {stale[0]}; run `npm run build`")
+
+
+class DialogWatch(list):
+    """Every JavaScript dialog (alert, confirm, prompt) a page opened, dismissed at once."""
+
+    def __call__(self, dialog):
+        self.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+
+@pytest.fixture(scope="module")
+def lab_page(browser, jupyter_lab):
+    """A Chromium page showing JupyterLab, and the dialogs it opened."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(ACTION_TIMEOUT)
+    dialogs = DialogWatch()
+    page.on("dialog", dialogs)
+    page.dialogs = dialogs
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def notebook(lab_page, jupyter_lab) -> Notebook:
+    """A new notebook with a running Python kernel."""
+    return open_notebook(lab_page, jupyter_lab)
+
+
+@pytest.fixture
+def offline_page(browser):
+    """Open a local file in a page that cannot reach the network: every http(s) request is
+    aborted and recorded in ``page.blocked`` (a test asserts it stays empty)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    blocked: list[str] = []
+
+    def block(route):
+        blocked.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^https?://"), block)
+    page = context.new_page()
+    page.set_default_timeout(ACTION_TIMEOUT)
+    page.blocked = blocked
+    dialogs = DialogWatch()
+    page.on("dialog", dialogs)
+    page.dialogs = dialogs
+    yield page
+    context.close()

@@ -1,0 +1,136 @@
+"""Drive JupyterLab in Chromium as a person would: open a notebook from the launcher, type
+code into a cell, run it with Shift+Enter, read what it printed, and hover or click inside
+the widget it displayed.
+
+    nb = open_notebook(page, lab)
+    cell = nb.run("print(1 + 1)")
+    assert cell.text() == "2"
+    view = nb.run("w").output.locator(".cw-token-view")
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+from .server import JupyterLab
+
+#: Seconds to wait for one cell (the first one also starts the kernel and imports torch).
+CELL_TIMEOUT = 240
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+_DONE = re.compile(r"^\[\d+\]:$")
+
+
+class CellError(AssertionError):
+    """A cell raised: the message is the traceback as the notebook shows it."""
+
+
+class Cell:
+    def __init__(self, locator: Locator):
+        self.locator = locator
+        self.output = locator.locator(".jp-OutputArea")
+
+    def text(self) -> str:
+        """The cell's plain-text output (stdout and text/plain results), stripped."""
+        parts = self.locator.locator(
+            '.jp-OutputArea-output[data-mime-type="text/plain"], '
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stdout"]'
+        ).all_inner_texts()
+        return "\n".join(parts).strip()
+
+    def errors(self) -> str:
+        return "\n".join(
+            self.locator.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+            .all_inner_texts()
+        ).strip()
+
+
+class Notebook:
+    def __init__(self, page: Page):
+        self.page = page
+        self.panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+
+    def run(self, code: str, *, timeout: float = CELL_TIMEOUT, allow_stderr: bool = False) -> Cell:
+        """Type ``code`` into an empty cell at the end, run it, wait until it is done.
+
+        Raises :class:`CellError` with the traceback if the cell wrote to stderr (warnings
+        included, unless ``allow_stderr``).
+        """
+        code = code.strip("\n")
+        cells = self.panel.locator(".jp-Notebook .jp-Cell")
+        last = cells.last
+        if last.locator(".cm-content").inner_text().strip():
+            # Not the empty cell Shift+Enter leaves at the end: add one below, as a person would.
+            last.locator(".jp-InputPrompt").click()
+            self.page.keyboard.press("Escape")
+            self.page.keyboard.press("b")
+        index = cells.count() - 1
+        cell = Cell(cells.nth(index))
+        editor = cell.locator.locator(".cm-content")
+        expect(editor).to_have_text("")
+        editor.click()
+        self.page.keyboard.insert_text(code)
+        # Run only once the notebook model holds exactly the typed code.
+        self.page.wait_for_function(
+            "code => jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource() === code",
+            arg=code,
+        )
+        self.page.keyboard.press("Shift+Enter")
+        prompt = cell.locator.locator(".jp-InputArea-prompt")
+        try:
+            expect(prompt).to_have_text(_DONE, timeout=timeout * 1000)
+        except AssertionError:
+            self.screenshot("failed-cell")  # what the page showed when the cell hung
+            raise
+        err = cell.errors()
+        if err and not allow_stderr:
+            raise CellError(f"cell failed:\n{code}\n---\n{err}")
+        return cell
+
+    def screenshot(self, name: str, *targets: Locator, pad: int = 8) -> Path:
+        """Save a PNG to test-artifacts/<name>.png: the region covering ``targets`` (e.g. a
+        view and its floating hover card), or the whole page."""
+        return save_screenshot(self.page, name, *targets, pad=pad)
+
+
+def save_screenshot(page: Page, name: str, *targets: Locator, pad: int = 8) -> Path:
+    """See :meth:`Notebook.screenshot`; works for any page (e.g. a static export)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if targets:
+        targets[0].scroll_into_view_if_needed()
+    boxes = [b for b in (t.bounding_box() for t in targets) if b]
+    if not boxes:
+        page.screenshot(path=str(path))
+        return path
+    x0 = max(0, min(b["x"] for b in boxes) - pad)
+    y0 = max(0, min(b["y"] for b in boxes) - pad)
+    x1 = max(b["x"] + b["width"] for b in boxes) + pad
+    y1 = max(b["y"] + b["height"] for b in boxes) + pad
+    page.screenshot(path=str(path), clip={"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0})
+    return path
+
+
+def open_notebook(page: Page, lab: JupyterLab, *, timeout: float = 120) -> Notebook:
+    """Open JupyterLab, start a new notebook from the launcher's "Python 3 (ipykernel)" card
+    (that picks the kernel), and wait until the kernel is connected and idle."""
+    page.goto(lab.lab_url(), timeout=timeout * 1000)
+    card = page.locator('.jp-LauncherCard[data-category="Notebook"]').filter(has_text="Python 3")
+    expect(card.first).to_be_visible(timeout=timeout * 1000)
+    card.first.click()
+    page.evaluate("window.jupyterapp.shell.collapseLeft()")  # room for the notebook
+    nb = Notebook(page)
+    expect(nb.panel.locator(".jp-Notebook .jp-Cell")).to_have_count(1, timeout=timeout * 1000)
+    # The toolbar shows "idle" before the session has a kernel; wait for the real thing.
+    page.wait_for_function(
+        """() => {
+            const s = jupyterapp.shell.currentWidget?.sessionContext;
+            const k = s?.session?.kernel;
+            return s?.isReady && k?.connectionStatus === "connected" && k?.status === "idle";
+        }""",
+        timeout=timeout * 1000,
+    )
+    return nb

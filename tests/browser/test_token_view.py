@@ -1,0 +1,253 @@
+"""TokenView in a real JupyterLab and in a static export, driven through Chromium."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from playwright.sync_api import Locator, expect
+
+from .notebook import Notebook, save_screenshot
+
+# The kernel fits a random-weight model to FIT for a moment, so that on TEXT (a variation of
+# it) the probabilities span the whole colour scale: the screenshots show the real range.
+FIT = "When Mary and John went to the store, John gave a drink to Mary."
+TEXT = "When John and Mary went to the park, Mary gave a ball to John."
+OTHER = "The store gave John a drink."
+HOSTILE = "<img src=x onerror=alert(1)> and <script>alert(1)</script>"
+TOO_LONG = "x " * 80  # the model's n_ctx is 64
+
+SETUP = '''
+import json, math
+import torch
+import circuitwidgets as cw
+from circuitwidgets.model import as_adapter
+from transformers import AutoTokenizer
+
+tok = AutoTokenizer.from_pretrained({tokenizer_dir!r})
+cfg = dict(n_layers=2, d_model=64, d_head=16, n_heads=4, n_ctx=64, d_vocab=tok.vocab_size,
+           act_fn="gelu_new", d_mlp=128, normalization_type="LN", seed=0)
+model = cw.build_model(cfg, None, tok)
+torch.manual_seed(0)
+fit = model.to_tokens({fit!r})
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for _ in range(25):
+    loss = model(fit, return_type="loss")
+    opt.zero_grad(); loss.backward(); opt.step()
+model.eval()
+adapter = as_adapter(model)
+
+def adapter_prob(text, i):
+    """P(token i | the tokens before it), from the adapter's forward pass, not the widget."""
+    ids = adapter.to_tokens(text)
+    return float(adapter.forward_logits(ids)[0, i - 1].softmax(-1)[ids[0, i]])
+
+def state(w):
+    """What Python sees of a view."""
+    probs = [None if math.isnan(p) else p for p in w.result.probs.tolist()]
+    return json.dumps(dict(text=w.text, error=w.error, tokens=w.tokens,
+                           ids=w.result.token_ids.tolist(), probs=probs))
+print(adapter.kind)
+'''
+
+
+def visible(token: str) -> str:
+    """How the token strip writes a token (spaces as middle dots; our texts have no other
+    whitespace)."""
+    return token.replace(" ", "·")
+
+
+@pytest.fixture(scope="module")
+def kernel(notebook: Notebook, tiny_tokenizer) -> Notebook:
+    cell = notebook.run(SETUP.format(tokenizer_dir=tiny_tokenizer.name_or_path, fit=FIT))
+    assert cell.text() in {"HookedTransformer", "TransformerBridge"}
+    return notebook
+
+
+def py_state(nb: Notebook, widget: str) -> dict:
+    return json.loads(nb.run(f"print(state({widget}))").text())
+
+
+def token_ids_on_page(view: Locator) -> list[int]:
+    return [int(v) for v in view.locator(".cw-token").evaluate_all("els => els.map(e => e.dataset.tokenId)")]
+
+
+def hover_card(view: Locator) -> Locator:
+    """The visible hover card (it floats on the page body, outside the view)."""
+    return view.page.locator(".cw-tooltip:not([hidden])")
+
+
+def card(view: Locator) -> dict[str, str]:
+    tip = hover_card(view)
+    expect(tip).to_be_visible()
+    labels, values = tip.locator("dt").all_inner_texts(), tip.locator("dd").all_inner_texts()
+    return dict(zip(labels, values), title=tip.locator(".cw-tooltip-title").inner_text())
+
+
+def show(nb: Notebook, code: str) -> Locator:
+    """Run a cell that displays a TokenView; return the drawn view."""
+    view = nb.run(code).output.locator(".cw-token-view")
+    expect(view).to_have_attribute("data-ready", "true")
+    return view
+
+
+@pytest.fixture(scope="module")
+def view(kernel: Notebook) -> Locator:
+    return show(kernel, f"w = cw.TokenView(model, {TEXT!r})\nw")
+
+
+def test_renders_the_model_tokens(kernel, view):
+    py = py_state(kernel, "w")
+    expect(view).to_have_attribute("data-token-count", str(len(py["tokens"])))
+    assert token_ids_on_page(view) == py["ids"]
+    texts = view.locator(".cw-token").all_text_contents()
+    assert texts == [visible(t) for t in py["tokens"]]
+    expect(view.locator(".cw-legend")).to_contain_text("P(token | tokens before it)")
+    expect(view.locator(".cw-error")).to_be_hidden()
+
+
+def test_hover_shows_the_adapter_probability(kernel, view, lab_page):
+    py = py_state(kernel, "w")
+    i = 7
+    expected = float(kernel.run(f"print(repr(adapter_prob({TEXT!r}, {i})))").text())
+    token = view.locator(f'.cw-token[data-index="{i}"]')
+    token.hover()
+    shown = card(view)
+    assert shown["title"] == visible(py["tokens"][i])
+    assert shown["position"] == str(i) and shown["token id"] == str(py["ids"][i])
+    assert float(shown["probability"]) == pytest.approx(expected, abs=5e-5, rel=5e-3)
+    assert float(token.get_attribute("data-prob")) == pytest.approx(expected, rel=1e-5)
+    kernel.screenshot("token_view-light", view, hover_card(view))
+
+    view.locator('.cw-token[data-index="0"]').hover()  # BOS: nothing to predict it from
+    shown = card(view)
+    assert shown["probability"] == "—"
+    expect(hover_card(view).locator(".cw-tooltip-note")).to_contain_text("nothing before it")
+    lab_page.mouse.move(0, 0)
+    expect(hover_card(view)).to_have_count(0)
+
+
+def test_setting_text_from_python_redraws(kernel, view):
+    kernel.run(f"w.text = {OTHER!r}")
+    py = py_state(kernel, "w")
+    assert py["text"] == OTHER
+    expect(view).to_have_attribute("data-token-count", str(len(py["tokens"])))
+    assert token_ids_on_page(view) == py["ids"]
+    expect(view.locator("textarea")).to_have_value(OTHER)
+    kernel.run(f"w.text = {TEXT!r}")
+    expect(view).to_have_attribute("data-token-count", str(len(py_state(kernel, "w")["tokens"])))
+
+
+def test_typing_a_text_reaches_python(kernel, view):
+    box = view.locator("textarea")
+    box.fill("Mary went to the store.")
+    box.press("Enter")
+    expect(view.locator(".cw-token").last).to_have_text(".")
+    py = py_state(kernel, "w")
+    assert py["text"] == "Mary went to the store."
+    assert token_ids_on_page(view) == py["ids"]
+    kernel.run(f"w.text = {TEXT!r}")
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [("", "text is empty"), (TOO_LONG, "but this model's context is 64 tokens (n_ctx)")],
+    ids=["empty", "too-long"],
+)
+def test_bad_text_shows_the_error_and_keeps_the_tokens(kernel, view, bad, message):
+    before = token_ids_on_page(view)
+    kernel.run(f"w.text = {bad!r}")
+    error = view.locator(".cw-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(message)
+    expect(view.locator("textarea")).to_have_value(bad)  # what the user typed is kept
+    assert token_ids_on_page(view) == before
+    py = py_state(kernel, "w")
+    assert message in py["error"] and py["ids"] == before
+    if bad:
+        kernel.screenshot("token_view-error", view)
+    kernel.run(f"w.text = {TEXT!r}")
+    expect(error).to_be_hidden()
+
+
+def test_markup_in_the_text_is_shown_as_text(kernel, lab_page):
+    hostile = show(kernel, f"h = cw.TokenView(model, {HOSTILE!r})\nh")
+    strip = hostile.locator(".cw-token-strip")
+    expect(strip).to_have_text("<|endoftext|>" + visible(HOSTILE))
+    assert hostile.locator("img, script, iframe, object").count() == 0
+    assert lab_page.locator('img[src="x"]').count() == 0
+    assert not lab_page.evaluate("[...document.scripts].some(s => s.textContent.includes('alert(1)'))")
+    lab_page.wait_for_timeout(500)  # a broken <img> would fire onerror by now
+    assert lab_page.dialogs == []
+
+
+def _rgb(css: str) -> tuple[float, float, float, float]:
+    nums = [float(x) for x in re.findall(r"[\d.]+", css)]
+    return (*nums[:3], nums[3] if len(nums) > 3 else 1.0)
+
+
+def _contrast(fg: str, bg: str) -> float:
+    (r, g, b, a), (R, G, B, _) = _rgb(fg), _rgb(bg)
+    mixed = (r * a + R * (1 - a), g * a + G * (1 - a), b * a + B * (1 - a))
+
+    def lum(c):
+        lin = [(x / 255) / 12.92 if x / 255 <= 0.04045 else ((x / 255 + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted([lum(mixed), lum((R, G, B))], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _token_colours(view: Locator) -> list[tuple[str, str]]:
+    return view.locator(".cw-token:not(.cw-token-none)").evaluate_all(
+        "els => els.map(e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor])"
+    )
+
+
+def test_light_and_dark_themes_are_readable(kernel, view, lab_page):
+    light = _token_colours(view)
+    assert min(_contrast(fg, bg) for fg, bg in light) >= 4.5, sorted(light, key=lambda c: _contrast(*c))[:3]
+    lab_page.evaluate("jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    try:
+        expect(lab_page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        root_bg = lambda: view.evaluate("e => getComputedStyle(e).backgroundColor")  # noqa: E731
+        lab_page.wait_for_function(
+            "el => { const m = getComputedStyle(el).backgroundColor.match(/\\d+/g); return m && +m[0] < 80; }",
+            arg=view.element_handle(),
+        )
+        lab_page.wait_for_function(
+            "([el, before]) => getComputedStyle(el.querySelector('.cw-token:not(.cw-token-none)')).backgroundColor !== before",
+            arg=[view.element_handle(), light[0][1]],
+        )
+        dark = _token_colours(view)
+        assert sum(_rgb(root_bg())[:3]) < 3 * 80
+        assert min(_contrast(fg, bg) for fg, bg in dark) >= 4.5
+        view.locator('.cw-token[data-index="7"]').hover()
+        expect(hover_card(view)).to_be_visible()
+        kernel.screenshot("token_view-dark", view, hover_card(view))
+        kernel.screenshot("jupyterlab-dark")
+    finally:
+        lab_page.evaluate("jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+        expect(lab_page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
+
+
+def test_static_export_draws_offline(kernel, offline_page, tmp_path):
+    path = tmp_path / "token_view.html"
+    kernel.run(f"s = cw.TokenView(model, {TEXT!r})\ns.save_html({str(path)!r})")
+    py = py_state(kernel, "s")
+    offline_page.goto(path.as_uri())
+    view = offline_page.locator(".cw-token-view")
+    expect(view).to_have_attribute("data-ready", "true")
+    assert token_ids_on_page(view) == py["ids"]
+    probs = view.locator(".cw-token").evaluate_all("els => els.map(e => e.dataset.prob ?? null)")
+    assert [None if p is None else float(p) for p in probs] == py["probs"]
+    view.locator('.cw-token[data-index="7"]').hover()
+    assert float(card(view)["probability"]) == pytest.approx(py["probs"][7], abs=5e-5, rel=5e-3)
+    expect(view.locator("textarea")).to_have_attribute("readonly", "")
+    expect(view.locator(".cw-input-note")).to_contain_text("needs a running Python kernel")
+    save_screenshot(offline_page, "token_view-static-export")
+    assert offline_page.blocked == []  # nothing even tried the network
+    assert offline_page.dialogs == []
+    assert not math.isnan(py["probs"][1])
