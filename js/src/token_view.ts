@@ -137,7 +137,7 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   watch(model, ["text"], drawText, signal);
   watch(model, ["error"], drawError, signal);
   watch(model, ["_static"], drawMode, signal);
-  onThemeChange(() => {
+  onThemeChange(frame.root, () => {
     scale = sequential(readPalette(frame.root));
     paint();
   }, signal);

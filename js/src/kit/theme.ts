@@ -1,6 +1,6 @@
 /**
  * The current theme's colours, read from the `--cw-*` CSS variables of `theme.css`, and a
- * way to hear when the theme changes (JupyterLab's theme switch, VS Code's, the OS setting).
+ * way to hear when they change (JupyterLab's theme switch, VS Code's, the OS setting).
  *
  * Views draw token backgrounds and canvas pixels from numbers, so they need the theme as RGB
  * values, not CSS: {@link readPalette} resolves whatever the variables hold (hex, rgba, named
@@ -49,31 +49,61 @@ export function readPalette(el: Element): Palette {
   };
 }
 
+/** The CSS variables a palette is read from (see theme.css). */
+const PALETTE_VARIABLES = ["--cw-bg", "--cw-text", "--cw-text-inverse", "--cw-scale-high", "--cw-scale-low"];
+
+function fingerprint(el: Element): string {
+  const style = getComputedStyle(el);
+  return PALETTE_VARIABLES.map((name) => style.getPropertyValue(name)).join("|");
+}
+
 /**
- * Call `callback` whenever the theme may have changed, until `signal` aborts. Watches the
- * attributes JupyterLab and VS Code set on `<body>` and the OS colour-scheme preference.
+ * Call `callback` whenever the palette of `root` changes, until `signal` aborts.
+ *
+ * Theme switches reach the page in different ways (JupyterLab swaps a stylesheet and sets
+ * attributes on `<body>` at moments of its choosing, VS Code rewrites variables, the OS flips
+ * a media query), so instead of guessing the event we watch the result:
+ *
+ * - while the view is on screen, a hidden probe inside `root` paints its colours from the
+ *   palette variables with a 1 ms transition, so any palette change fires transition events
+ *   on it;
+ * - a view scrolled out of sight is not styled meanwhile (notebooks skip off-screen cells
+ *   with `content-visibility`); Chromium starts the transitions when it styles the view
+ *   again, and in case a browser does not, the palette is also checked whenever the view
+ *   comes back into sight.
+ *
+ * The callback runs only when the variables really differ from the last time it ran.
  */
-export function onThemeChange(callback: () => void, signal: AbortSignal): void {
-  let pending = false;
-  const fire = () => {
-    if (pending) return;
-    pending = true;
-    // Let the new stylesheet apply before the colours are read again.
-    requestAnimationFrame(() => {
-      pending = false;
-      if (!signal.aborted) callback();
+export function onThemeChange(root: HTMLElement, callback: () => void, signal: AbortSignal): void {
+  const probe = document.createElement("span");
+  probe.className = "cw-theme-probe";
+  probe.setAttribute("aria-hidden", "true");
+  root.append(probe);
+  let last = fingerprint(root);
+  let frame = 0;
+  const check = () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      const now = fingerprint(root);
+      if (signal.aborted || now === last) return;
+      last = now;
+      callback();
     });
   };
-  const observer = new MutationObserver(fire);
-  observer.observe(document.body, {
-    attributes: true,
-    attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "data-vscode-theme-kind", "class"],
+  // A change starts transitions ("transitionrun"); another change while they run cancels
+  // them ("transitioncancel") rather than ending them. Any of the three will do.
+  for (const type of ["transitionrun", "transitioncancel", "transitionend"]) {
+    probe.addEventListener(type, check);
+  }
+  const visibility = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) check();
   });
-  const media = window.matchMedia?.("(prefers-color-scheme: dark)");
-  media?.addEventListener("change", fire);
+  visibility.observe(root);
   signal.addEventListener("abort", () => {
-    observer.disconnect();
-    media?.removeEventListener("change", fire);
+    cancelAnimationFrame(frame);
+    visibility.disconnect();
+    probe.remove();
   });
 }
 
