@@ -133,6 +133,16 @@ def test_hover_shows_the_adapter_probability(kernel, view, lab_page):
     lab_page.mouse.move(0, 0)
     expect(hover_card(view)).to_have_count(0)
 
+    # The keyboard reaches the same card: focus the strip, End goes to the last token.
+    view.locator(".cw-token-strip").focus()
+    lab_page.keyboard.press("End")
+    last = len(py["tokens"]) - 1
+    assert card(view)["position"] == str(last)
+    lab_page.keyboard.press("ArrowLeft")
+    assert card(view)["position"] == str(last - 1)
+    lab_page.keyboard.press("Escape")
+    expect(hover_card(view)).to_have_count(0)
+
 
 def test_setting_text_from_python_redraws(kernel, view):
     kernel.run(f"w.text = {OTHER!r}")
@@ -145,14 +155,26 @@ def test_setting_text_from_python_redraws(kernel, view):
     expect(view).to_have_attribute("data-token-count", str(len(py_state(kernel, "w")["tokens"])))
 
 
-def test_typing_a_text_reaches_python(kernel, view):
+def test_typing_a_text_reaches_python(kernel, view, lab_page):
+    cells = lab_page.locator(".jp-Notebook .jp-Cell")
+    n_cells = cells.count()
     box = view.locator("textarea")
-    box.fill("Mary went to the store.")
+    box.click()
+    box.press("ControlOrMeta+a")
+    # Letters that are notebook shortcuts in command mode (a, b: new cell; d d: delete cell)
+    box.press_sequentially("Bob and Dad added a bed.")
     box.press("Enter")
-    expect(view.locator(".cw-token").last).to_have_text(".")
+    strip = view.locator(".cw-token-strip")
+    expect(strip).to_have_text("<|endoftext|>" + visible("Bob and Dad added a bed."))
     py = py_state(kernel, "w")
-    assert py["text"] == "Mary went to the store."
+    assert py["text"] == "Bob and Dad added a bed."
     assert token_ids_on_page(view) == py["ids"]
+    assert cells.count() == n_cells + 1  # only the cell that read the state; none added/deleted
+
+    box.fill("Mary went to the store")
+    view.get_by_role("button", name="Run").click()
+    expect(strip).to_have_text("<|endoftext|>" + visible("Mary went to the store"))
+    assert py_state(kernel, "w")["text"] == "Mary went to the store"
     kernel.run(f"w.text = {TEXT!r}")
 
 
