@@ -68,7 +68,7 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   let tokens: string[] = [];
   let ids: NDArray | null = null;
   let probs: NDArray | null = null;
-  let scale: ColorScale = sequential(readPalette(frame.root));
+  let scale: ColorScale | null = null; // read from the theme once the view is in the page
 
   function describe(i: number) {
     const p = probs ? valueAt(probs, i) : NaN;
@@ -84,8 +84,10 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   }
 
   function paint() {
-    strip.paint((i) => scale(probs ? valueAt(probs, i) : NaN));
-    legend.setScale(scale);
+    const s = scale;
+    if (!s) return;
+    strip.paint((i) => s(probs ? valueAt(probs, i) : NaN));
+    legend.setScale(s);
   }
 
   function drawData() {
@@ -116,6 +118,7 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
       return attrs;
     });
     paint();
+    drawError(); // replaces an earlier "internal error" with the model's own error state
     frame.root.dataset.tokenCount = String(tokens.length);
     frame.setMeta([model.get("model_name"), `${tokens.length} tokens`]);
   }
@@ -137,18 +140,18 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   watch(model, ["text"], drawText, signal);
   watch(model, ["error"], drawError, signal);
   watch(model, ["_static"], drawMode, signal);
-  onThemeChange(frame.root, () => {
+  const readTheme = () => {
     scale = sequential(readPalette(frame.root));
     paint();
-  }, signal);
+  };
+  onThemeChange(frame.root, readTheme, signal);
 
   drawMode();
   drawText();
   drawError();
   drawData();
   whenInDocument(frame.root, () => {
-    scale = sequential(readPalette(frame.root));
-    paint();
+    readTheme();
     frame.root.dataset.ready = "true";
   }, signal);
 }

@@ -102,7 +102,10 @@ def save_screenshot(page: Page, name: str, *targets: Locator, pad: int = 8) -> P
     path = ARTIFACTS / f"{name}.png"
     if targets:
         targets[0].scroll_into_view_if_needed()
-    boxes = [b for b in (t.bounding_box() for t in targets) if b]
+    # A screenshot is evidence, not a check: a target that has gone meanwhile (a hover card
+    # the page hid) is left out rather than failing the test.
+    boxes = [t.bounding_box(timeout=2000) for t in targets if t.count() and t.is_visible()]
+    boxes = [b for b in boxes if b]
     if not boxes:
         page.screenshot(path=str(path))
         return path

@@ -34,27 +34,38 @@ export function resolveColor(value: string): RGBA | null {
   return { r, g, b, a: a / 255 };
 }
 
-/** The palette in effect for `el` (an element inside a `.cw-root`). */
+/** Where each palette colour comes from: the variables theme.css defines. */
+const VARIABLES: Record<keyof Palette, string> = {
+  background: "--cw-bg",
+  text: "--cw-text",
+  textInverse: "--cw-text-inverse",
+  high: "--cw-scale-high",
+  low: "--cw-scale-low",
+};
+
+/**
+ * The palette in effect for `el` (an element inside a `.cw-root` that is in the document).
+ * A colour the browser cannot read falls back to something neutral and readable: white or
+ * black for the background and text, the text colour for the accents (a grey ramp).
+ */
 export function readPalette(el: Element): Palette {
   const style = getComputedStyle(el);
-  const read = (name: string, fallback: RGBA) => resolveColor(style.getPropertyValue(name)) ?? fallback;
-  const background = composite(read("--cw-bg", WHITE), WHITE);
+  const read = (key: keyof Palette) => resolveColor(style.getPropertyValue(VARIABLES[key]));
+  const background = composite(read("background") ?? WHITE, WHITE);
   const dark = background.r + background.g + background.b < 3 * 128;
+  const text = read("text") ?? (dark ? WHITE : BLACK);
   return {
     background,
-    text: read("--cw-text", dark ? WHITE : BLACK),
-    textInverse: read("--cw-text-inverse", dark ? BLACK : WHITE),
-    high: composite(read("--cw-scale-high", { r: 29, g: 91, b: 214, a: 1 }), background),
-    low: composite(read("--cw-scale-low", { r: 217, g: 69, b: 58, a: 1 }), background),
+    text,
+    textInverse: read("textInverse") ?? (dark ? BLACK : WHITE),
+    high: composite(read("high") ?? text, background),
+    low: composite(read("low") ?? text, background),
   };
 }
 
-/** The CSS variables a palette is read from (see theme.css). */
-const PALETTE_VARIABLES = ["--cw-bg", "--cw-text", "--cw-text-inverse", "--cw-scale-high", "--cw-scale-low"];
-
 function fingerprint(el: Element): string {
   const style = getComputedStyle(el);
-  return PALETTE_VARIABLES.map((name) => style.getPropertyValue(name)).join("|");
+  return Object.values(VARIABLES).map((name) => style.getPropertyValue(name)).join("|");
 }
 
 /**
