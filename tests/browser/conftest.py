@@ -99,9 +99,10 @@ def notebook(lab_page, jupyter_lab) -> Notebook:
 
 
 @pytest.fixture
-def offline_page(browser):
-    """Open a local file in a page that cannot reach the network: every http(s) request is
-    aborted and recorded in ``page.blocked`` (a test asserts it stays empty)."""
+def open_static_export(browser):
+    """``open_static_export(path)`` opens an exported HTML file from ``file://`` in a page that
+    cannot reach the network: every http(s) request is aborted and recorded in
+    ``page.blocked`` (tests assert it stays empty); dialogs are recorded in ``page.dialogs``."""
     context = browser.new_context(viewport=VIEWPORT)
     blocked: list[str] = []
 
@@ -110,11 +111,15 @@ def offline_page(browser):
         route.abort()
 
     context.route(re.compile(r"^https?://"), block)
-    page = context.new_page()
-    page.set_default_timeout(ACTION_TIMEOUT)
-    page.blocked = blocked
-    dialogs = DialogWatch()
-    page.on("dialog", dialogs)
-    page.dialogs = dialogs
-    yield page
+
+    def open_(path: Path):
+        page = context.new_page()
+        page.set_default_timeout(ACTION_TIMEOUT)
+        page.blocked = blocked
+        page.dialogs = DialogWatch()
+        page.on("dialog", page.dialogs)
+        page.goto(Path(path).resolve().as_uri())
+        return page
+
+    yield open_
     context.close()

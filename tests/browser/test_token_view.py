@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 
@@ -278,12 +277,19 @@ def test_light_and_dark_themes_are_readable(kernel, view, lab_page):
     _check_theme(view, LIGHT_ACCENT, dark=False)
 
 
-def test_static_export_draws_offline(kernel, offline_page, tmp_path):
-    path = tmp_path / "token_view.html"
-    kernel.run(f"s = cw.TokenView(model, {TEXT!r})\ns.save_html({str(path)!r})")
+def test_static_export_draws_offline(kernel, open_static_export, tmp_path):
+    """The export draws the same numbers from file:// with the network cut off, hover works,
+    the text box says why it is read-only, and markup in a token stays text there too."""
+    path = tmp_path / "token_views.html"
+    kernel.run(
+        f"s = cw.TokenView(model, {TEXT!r})\nh = cw.TokenView(model, {HOSTILE!r})\n"
+        f"cw.save_html([s, h], {str(path)!r})"
+    )
     py = py_state(kernel, "s")
-    offline_page.goto(path.as_uri())
-    view = offline_page.locator(".cw-token-view")
+    offline_page = open_static_export(path)
+    views = offline_page.locator(".cw-token-view")
+    expect(views).to_have_count(2)
+    view, hostile = views.nth(0), views.nth(1)
     expect(view).to_have_attribute("data-ready", "true")
     assert token_ids_on_page(view) == py["ids"]
     probs = view.locator(".cw-token").evaluate_all("els => els.map(e => e.dataset.prob ?? null)")
@@ -293,6 +299,9 @@ def test_static_export_draws_offline(kernel, offline_page, tmp_path):
     expect(view.locator("textarea")).to_have_attribute("readonly", "")
     expect(view.locator(".cw-input-note")).to_contain_text("needs a running Python kernel")
     save_screenshot(offline_page, "token_view-static-export")
-    assert offline_page.blocked == []  # nothing even tried the network
+
+    expect(hostile.locator(".cw-token-strip")).to_have_text("<|endoftext|>" + visible(HOSTILE))
+    assert offline_page.locator('img[src="x"]').count() == 0
+    offline_page.wait_for_timeout(500)
     assert offline_page.dialogs == []
-    assert not math.isnan(py["probs"][1])
+    assert offline_page.blocked == []  # nothing even tried the network
