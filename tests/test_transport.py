@@ -105,3 +105,12 @@ def test_binary_array_trait_converts_and_checks():
         h.probs = to_wire(np.zeros(2, dtype=np.uint8))
     with pytest.raises(ValueError, match="dtype must be one of"):
         BinaryArray("int64")
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from circuitwidgets.widgets import _transport
+
+    result = doctest.testmod(_transport)
+    assert result.attempted >= 3 and result.failed == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 import traitlets
 
 __all__ = [
@@ -55,11 +56,7 @@ _NARROWED = {"int64": "int32", "uint64": "uint32", "bool": "uint8"}
 
 def _as_numpy(array: Any) -> np.ndarray:
     """A NumPy view of a torch tensor (detached, on the CPU) or anything ``np.asarray`` takes."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch = None
-    if torch is not None and isinstance(array, torch.Tensor):
+    if isinstance(array, torch.Tensor):
         t = array.detach().cpu()
         if t.dtype == torch.bfloat16:
             t = t.to(torch.float32)
