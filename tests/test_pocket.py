@@ -230,6 +230,7 @@ def _train_tiny(name: str, out: Path, seed: int = 0) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_tiny_recipe_trains_end_to_end_and_deterministically(name, tmp_path):
     first, second = _train_tiny(name, tmp_path / "a"), _train_tiny(name, tmp_path / "b")
@@ -249,6 +250,7 @@ def test_tiny_recipe_trains_end_to_end_and_deterministically(name, tmp_path):
     assert report["recipe"]["phase1_steps"] > 0 and report["heldout_loss"] > 0
 
 
+@pytest.mark.slow
 def test_training_script_refuses_to_replace_a_different_tokenizer(tmp_path):
     (tmp_path / "tokenizer").mkdir()
     (tmp_path / "tokenizer" / "tokenizer.json").write_text("{}")

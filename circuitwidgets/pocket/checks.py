@@ -22,7 +22,7 @@ over the batch and over the *second-half queries* ``q = half+1 .. 2*half``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
