@@ -71,8 +71,8 @@ def _model_section(name: str, m: dict) -> list[str]:
     lens = " → ".join(f"{x:.2f}" for x in m["logit_lens_heldout_loss"])
     arch = "attention-only" if net["d_mlp"] is None else f"with MLPs (d_mlp {net['d_mlp']}, gelu_new)"
     grown = (
-        f"Phase 2 grows it to {net['n_layers']} layers first (layers 0-1 and the embeddings kept, "
-        "new MLPs and layers with zero output weights). "
+        f"the network is grown to {net['n_layers']} layers (layers 0-1 and the embeddings kept, "
+        "new MLPs and layers with zero output weights), then "
         if net["n_layers"] != 2 or net["d_mlp"] is not None else ""
     )
     lines = [
@@ -88,7 +88,7 @@ def _model_section(name: str, m: dict) -> list[str]:
         f"| parameters | {m['parameters']:,} (stored as float16: {m['parameters'] * 2 / 1e6:.2f} MB) |",
         f"| held-out loss | **{m['heldout_loss']:.3f}** nats/token on {r['heldout_windows']} windows of held-out files |",
         f"| logit lens (held-out loss read out after the embedding, then each layer) | {lens} |",
-        f"| training time | {m['train_seconds'] / 60:.1f} min on {m['environment']['threads']} CPU thread(s) "
+        f"| training time | {m['train_seconds'] / 60:.1f} min on {m['environment']['threads']} CPU thread "
         f"({m['environment']['machine']}, torch {m['environment']['torch']}, shared machine) |",
         "",
         "**Recipe** (seed "
@@ -97,8 +97,8 @@ def _model_section(name: str, m: dict) -> list[str]:
         f"Phase 1: the 2-layer attention-only network with tied embeddings trains {r['phase1_steps']} steps on "
         f"repeated random spans (length {r['min_half']}-{(net['n_ctx'] - 1) // 2}, scored on the second copy) "
         f"and must reach repeated-half loss < {r['phase1_max_loss']} (reached "
-        f"{m['phase1']['repeated_half_loss']:.3f}). {grown}Phase 2: unembedding untied "
-        f"(starting from W_Eᵀ), {r['phase2_steps']} steps on text rows with "
+        f"{m['phase1']['repeated_half_loss']:.3f}). Phase 2: {grown}the unembedding is untied "
+        f"(starting from W_Eᵀ) and the network trains {r['phase2_steps']} steps on text rows with "
         f"{r['phase2_repeat_fraction']:.0%} repeated-span rows, cosine decay to "
         f"{r['final_lr_fraction']} × lr.",
         "",
