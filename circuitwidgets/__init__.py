@@ -5,6 +5,15 @@ The public API lives here and nowhere else.
 
 from ._version import __version__
 from .model import ModelAdapter, build_model
+from .pocket import load_pocket_model, pocket_models
 from .widgets import TokenView, save_html
 
-__all__ = ["ModelAdapter", "TokenView", "build_model", "save_html", "__version__"]
+__all__ = [
+    "ModelAdapter",
+    "TokenView",
+    "build_model",
+    "load_pocket_model",
+    "pocket_models",
+    "save_html",
+    "__version__",
+]
