@@ -3,7 +3,8 @@
 The public API lives here and nowhere else.
 """
 
+from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
 
-__all__ = ["ModelAdapter", "build_model", "__version__"]
+__all__ = ["ModelAdapter", "analysis", "build_model", "__version__"]
