@@ -113,3 +113,17 @@ def test_bad_inputs(random_model):
         analysis.logit_attribution(random_model, TEXT, target=[1, 2])
     with pytest.raises(ValueError, match=r"token id 300 is out of range \[0, 300\)"):
         analysis.logit_attribution(random_model, TEXT, target=300)
+
+
+@pytest.mark.parametrize("norm", ["RMS", None])
+def test_other_final_norms(tiny_tokenizer, norm):
+    """RMSNorm (no centring) and no final norm at all: still equal to logit_attrs, still a sum."""
+    model = conftest.make_random_model(conftest.model_kinds()[0], tiny_tokenizer, normalization_type=norm)
+    position, target = 3, 21
+    attr = analysis.logit_attribution(model, TEXT, position=position, target=target)
+    logit, theirs, per_head = tl_attributions(model, TEXT, position, target)
+    torch.testing.assert_close(attr.heads.flatten(), per_head.float(), rtol=1e-4, atol=1e-5)
+    assert attr.mlp[1].item() == pytest.approx(theirs["1_mlp_out"].item(), abs=1e-5)
+    assert attr.components()[1].sum().item() == pytest.approx(logit, abs=1e-4)
+    if norm is None:
+        assert attr.scale.item() == 1.0

@@ -50,7 +50,7 @@ def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
     raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TextRun:
     """The activations of one forward pass over one text.
 

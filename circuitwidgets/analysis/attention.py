@@ -19,7 +19,7 @@ from ..model import hook_name
 from ._forward import TextRun, resolve_run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AttentionResult:
     """Every head's attention pattern on one text.
 

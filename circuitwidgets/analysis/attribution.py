@@ -43,7 +43,7 @@ from ._forward import TextRun, resolve_run
 from ._topk import topk_of_product
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Attribution:
     """Each component's direct contribution to one logit (see the module docs).
 

@@ -45,7 +45,7 @@ DEFAULT_HALF = 50
 DEFAULT_BATCH = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HeadScores:
     """How strongly every head shows one kind of attention.
 

@@ -31,10 +31,10 @@ from ._checks import TokenLike, check_int, check_k, check_position, token_ids
 from ._forward import TextRun, readout_hooks, resolve_run
 
 #: Positions unembedded together: bounds the working memory at ~3 x chunk x d_vocab floats.
-DEFAULT_POSITION_CHUNK = 128
+DEFAULT_POSITION_CHUNK = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LogitLensResult:
     """The logit lens of one text. ``R = n_layers + 1`` readouts, ``P`` positions read.
 
