@@ -6,7 +6,8 @@ Run from the repository root (one TransformerLens venv at a time)::
 
 Every measurement is reported as time and peak memory, and as a ratio to the bare forward
 pass on the same 512-token text in the same run: ``model.run_with_cache(tokens)`` with
-TransformerLens's defaults (every hook cached) under ``torch.inference_mode()``.
+TransformerLens's defaults (every hook cached) under ``torch.inference_mode()``, run right
+before each repeat of the measurement (see ``benchmarks.common.Paired``).
 Targets (issue 4): copying scores for all heads under 1 s; logit lens + attribution under
 1.5x the bare forward pass; never a vocab x vocab or (positions x d_vocab x layers) tensor.
 """
@@ -23,11 +24,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (  # noqa: E402
-    Row,
+    GPT2_SMALL,
+    Paired,
     gpt2_small_shaped_model,
     machine,
     markdown_table,
-    measure,
     steady_malloc,
     text_of_tokens,
 )
@@ -38,7 +39,7 @@ from circuitwidgets.model import ModelAdapter, transformer_lens_version  # noqa:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=512, help="text length in tokens (BOS included)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median time)")
+    parser.add_argument("--repeats", type=int, default=3, help="paired runs per measurement (median)")
     args = parser.parse_args()
 
     steady_malloc()
@@ -54,47 +55,63 @@ def main() -> None:
         with torch.inference_mode():
             return model.run_with_cache(tokens)
 
-    measure(bare_forward, repeats=1)  # warm-up: first-call allocations and lazy inits
-    base_s, base_mem, _ = measure(bare_forward, args.repeats)
-
-    def row(name: str, fn, note: str = "", repeats: int = args.repeats) -> Row:
-        seconds, peak, _ = measure(fn, repeats)
-        print(f"  {name}: {seconds:.3f} s, {peak / 2**20:.0f} MiB", flush=True)
-        return Row(name, seconds, peak, base_s, base_mem, note)
-
     def lens_and_attribution():
         run = analysis.run_text(adapter, text, needs=("logit_lens", "attribution"))
         return analysis.logit_lens(adapter, run), analysis.logit_attribution(adapter, run, position=-1)
 
+    bench = Paired(bare_forward, args.repeats)
     run = analysis.run_text(adapter, text, needs=("logit_lens", "attribution"))
     sources = torch.arange(1000, 1100)
+    n = args.tokens
     rows = [
-        Row(f"bare run_with_cache forward, {args.tokens} tokens (baseline)", base_s, base_mem, base_s, base_mem),
-        row("copying scores, all 144 heads (full OV)", lambda: analysis.copying_scores(adapter), "< 1 s"),
-        row("copying scores, cold (weights read from the model first)",
-            lambda: analysis.copying_scores(ModelAdapter(model)), "< 1 s"),
-        row("full-OV top-10 map, one head x 100 sources",
-            lambda: analysis.ov_token_map(adapter, 5, 3, sources, k=10)),
-        row("reverse OV map (sources for one target), one head",
-            lambda: analysis.ov_sources_for(adapter, 5, 3, 262, k=10)),
-        row(f"logit lens + attribution, {args.tokens} tokens (incl. its forward)", lens_and_attribution,
-            "< 1.5x forward"),
-        row("  of which: forward keeping lens + attribution hooks",
-            lambda: analysis.run_text(adapter, text, needs=("logit_lens", "attribution"))),
-        row("  of which: logit lens, all positions", lambda: analysis.logit_lens(adapter, run)),
-        row("  of which: attribution, one position", lambda: analysis.logit_attribution(adapter, run, -1)),
-        row("logit lens, last 32 positions only (given the run)",
-            lambda: analysis.logit_lens(adapter, run, positions=range(-32, 0))),
-        row(f"attention patterns, {args.tokens} tokens (incl. forward)", lambda: analysis.attention_patterns(adapter, text)),
-        row("head scores, all 3 kinds, default experiment (4 x 101 tokens)",
-            lambda: analysis.all_head_scores(adapter)),
-        row("composition scores, Q", lambda: analysis.composition_scores(adapter, "Q")),
+        bench.baseline_row(f"bare run_with_cache forward, {n} tokens (baseline)"),
+        bench.row("copying scores, all 144 heads (full OV)", lambda: analysis.copying_scores(adapter), "< 1 s"),
+        bench.row("copying scores, cold (weights read from the model first)",
+                  lambda: analysis.copying_scores(ModelAdapter(model)), "< 1 s"),
+        bench.row("full-OV top-10 map, one head x 100 sources",
+                  lambda: analysis.ov_token_map(adapter, 5, 3, sources, k=10)),
+        bench.row("reverse OV map (sources for one target), one head",
+                  lambda: analysis.ov_sources_for(adapter, 5, 3, 262, k=10)),
+        bench.row(f"logit lens + attribution, {n} tokens (incl. its forward)", lens_and_attribution,
+                  "< 1.5x forward"),
+        bench.row("  of which: forward keeping lens + attribution hooks",
+                  lambda: analysis.run_text(adapter, text, needs=("logit_lens", "attribution"))),
+        bench.row("  of which: logit lens, all positions", lambda: analysis.logit_lens(adapter, run)),
+        bench.row("  of which: attribution, one position", lambda: analysis.logit_attribution(adapter, run, -1)),
+        bench.row("logit lens, last 32 positions only (given the run)",
+                  lambda: analysis.logit_lens(adapter, run, positions=range(-32, 0))),
+        bench.row(f"attention patterns, {n} tokens (incl. forward)", lambda: analysis.attention_patterns(adapter, text)),
+        bench.row("head scores, all 3 kinds, default experiment (4 x 101 tokens)",
+                  lambda: analysis.all_head_scores(adapter)),
+        bench.row("composition scores, Q", lambda: analysis.composition_scores(adapter, "Q")),
     ]
 
     tl = ".".join(map(str, transformer_lens_version()))
+    forward, lens = forward_macs(n), lens_macs(n)
     print()
     print(f"TransformerLens {tl}, model class {adapter.kind}; {machine()}")
     print(markdown_table(rows))
+    print(
+        f"\nMatrix-multiply work at {n} tokens: forward {forward / 1e9:.1f} G multiply-adds, logit lens "
+        f"{lens / 1e9:.1f} G ({lens / forward:.2f}x the forward), so lens + its forward >= "
+        f"{1 + lens / forward:.2f}x a bare forward on any machine."
+    )
+
+
+def forward_macs(seq: int) -> int:
+    """Multiply-adds of one forward pass of the benchmark model over ``seq`` tokens: per token
+    the Q/K/V/O projections, the MLP and the unembedding, plus the seq x seq attention."""
+    c = GPT2_SMALL
+    width = c["n_heads"] * c["d_head"]
+    per_token = c["n_layers"] * (4 * c["d_model"] * width + 2 * c["d_model"] * c["d_mlp"])
+    per_token += c["d_model"] * c["d_vocab"] + c["n_layers"] * 2 * seq * width
+    return per_token * seq
+
+
+def lens_macs(seq: int) -> int:
+    """Multiply-adds of the logit lens: n_layers + 1 unembeddings of seq residual vectors."""
+    c = GPT2_SMALL
+    return (c["n_layers"] + 1) * seq * c["d_model"] * c["d_vocab"]
 
 
 if __name__ == "__main__":

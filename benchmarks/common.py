@@ -9,10 +9,12 @@ benchmarks need it; the library does not.
 
 Usage from a benchmark script (run from the repository root)::
 
-    from benchmarks.common import gpt2_small_shaped_model, text_of_tokens, measure
+    from benchmarks.common import Paired, gpt2_small_shaped_model, steady_malloc, text_of_tokens
+    steady_malloc()
     model = gpt2_small_shaped_model()
     text = text_of_tokens(model.tokenizer, 512)
-    seconds, peak_bytes, result = measure(lambda: model.run_with_cache(text))
+    bench = Paired(lambda: model.run_with_cache(text))
+    print(bench.row("forward without cache", lambda: model(text)).cells())
 """
 
 from __future__ import annotations
@@ -141,48 +143,76 @@ def _status_kib(field: str) -> int:
     return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.M).group(1))
 
 
-def measure(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, int, Any]:
-    """Run ``fn`` ``repeats`` times: ``(median seconds, peak bytes, last result)``.
+def measure(fn: Callable[[], Any]) -> tuple[float, int]:
+    """Run ``fn`` once: ``(seconds, peak bytes)``.
 
     Peak memory is the largest rise of the process's resident set (RSS) above where it stood
-    before a run, read from Linux's high-water mark ``VmHWM`` after resetting it through
+    before the run, read from Linux's high-water mark ``VmHWM`` after resetting it through
     ``/proc/self/clear_refs``. Unlike ``tracemalloc`` this sees torch's allocations. Call
     :func:`steady_malloc` once first so that freed memory really leaves the process.
     """
-    times, peaks, result = [], [], None
-    for _ in range(repeats):
-        result = None
-        gc.collect()
-        _libc().malloc_trim(0)
-        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-        before = _status_kib("VmRSS")
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        peaks.append((_status_kib("VmHWM") - before) * 1024)
-    return statistics.median(times), max(peaks), result
+    gc.collect()
+    _libc().malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    before = _status_kib("VmRSS")
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    return seconds, (_status_kib("VmHWM") - before) * 1024
 
 
 @dataclass
 class Row:
-    """One benchmark line: what, seconds, peak bytes, and both as ratios to a baseline."""
+    """One benchmark line: what, its time and peak memory, and both as ratios to the baseline."""
 
     name: str
     seconds: float
+    time_ratio: float
     peak_bytes: int
-    base_seconds: float
-    base_peak_bytes: int
+    peak_ratio: float
     note: str = ""
 
     def cells(self) -> list[str]:
         return [
             self.name,
             f"{self.seconds:.3f}",
-            f"{self.seconds / self.base_seconds:.2f}x",
+            f"{self.time_ratio:.2f}x",
             f"{self.peak_bytes / 2**20:.0f}",
-            f"{self.peak_bytes / self.base_peak_bytes:.2f}x",
+            f"{self.peak_ratio:.2f}x",
             self.note,
         ]
+
+
+class Paired:
+    """Measure things against a baseline run right before each of them.
+
+    On a shared machine the speed changes from minute to minute, so each repeat runs the
+    baseline and then the measured function back to back; the reported time ratio is the
+    median of those paired ratios, the time the median of the function's times, the peak the
+    largest seen.
+    """
+
+    def __init__(self, baseline: Callable[[], Any], repeats: int = 3):
+        self.baseline, self.repeats = baseline, repeats
+        measure(baseline)  # warm-up: first-call allocations and lazy initialisation
+        runs = [measure(baseline) for _ in range(repeats)]
+        self.base_seconds = statistics.median(t for t, _ in runs)
+        self.base_peak = max(p for _, p in runs)
+
+    def row(self, name: str, fn: Callable[[], Any], note: str = "") -> Row:
+        times, ratios, peak = [], [], 0
+        for _ in range(self.repeats):
+            base_seconds, _ = measure(self.baseline)
+            seconds, used = measure(fn)
+            times.append(seconds)
+            ratios.append(seconds / base_seconds)
+            peak = max(peak, used)
+        row = Row(name, statistics.median(times), statistics.median(ratios), peak, peak / self.base_peak, note)
+        print(f"  {name}: {row.seconds:.3f} s ({row.time_ratio:.2f}x), {peak / 2**20:.0f} MiB", flush=True)
+        return row
+
+    def baseline_row(self, name: str) -> Row:
+        return Row(name, self.base_seconds, 1.0, self.base_peak, 1.0)
 
 
 HEADER = ["measurement", "time (s)", "time / forward", "peak RSS rise (MiB)", "peak / forward", "target"]

@@ -31,7 +31,7 @@ from ._checks import TokenLike, check_int, check_k, check_position, token_ids
 from ._forward import TextRun, readout_hooks, resolve_run
 
 #: Positions unembedded together: bounds the working memory at ~3 x chunk x d_vocab floats.
-DEFAULT_POSITION_CHUNK = 64
+DEFAULT_POSITION_CHUNK = 128
 
 
 @dataclass(frozen=True, eq=False)
