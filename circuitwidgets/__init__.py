@@ -6,5 +6,13 @@ The public API lives here and nowhere else.
 from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
+from .pocket import load_pocket_model, pocket_models
 
-__all__ = ["ModelAdapter", "analysis", "build_model", "__version__"]
+__all__ = [
+    "ModelAdapter",
+    "analysis",
+    "build_model",
+    "load_pocket_model",
+    "pocket_models",
+    "__version__",
+]

@@ -367,7 +367,13 @@ class ModelAdapter:
         tokens = tokens.to(self.device)
         with torch.inference_mode():
             logits, cache = self.model.run_with_cache(tokens, names_filter=names_filter)
-            out = {k: v.detach().to("cpu", torch.float32) for k, v in cache.items()}
+            # Keep only what was asked for: a bridge in compatibility mode also caches the
+            # aliased hooks under their native names.
+            out = {
+                k: v.detach().to("cpu", torch.float32)
+                for k, v in cache.items()
+                if callable(names) or k in wanted
+            }
             logits = logits.detach().to("cpu", torch.float32)
         if not callable(names):
             missing = wanted - set(out)
@@ -450,14 +456,11 @@ class ModelAdapter:
         with torch.inference_mode():
             W_pos = None
             if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
-                # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
-                # has it on its pos_embed component.
-                for owner in (m, getattr(m, "pos_embed", None)):
-                    try:
-                        W_pos = grab(owner.W_pos)
-                        break
-                    except (AttributeError, NotImplementedError):
-                        continue
+                # ``model.pos_embed.W_pos`` exists on every kind (TL 3.x's bridge has no
+                # top-level ``W_pos``).
+                pos_embed = getattr(m, "pos_embed", None)
+                if pos_embed is not None and hasattr(pos_embed, "W_pos"):
+                    W_pos = grab(pos_embed.W_pos)
             W_U = grab(m.W_U)
             try:
                 b_U = grab(m.b_U)
