@@ -117,22 +117,29 @@ class Attribution:
         return labels, torch.cat(values)
 
 
-def _check_decomposition(
-    resid: torch.Tensor,
-    cache: dict,
-    position: int,
-    head_out: torch.Tensor,
-    b_O: torch.Tensor,
-    adapter: ModelAdapter,
-) -> None:
+def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Optional[torch.Tensor]]:
+    """What each component wrote into the residual stream at ``position``: ``embed [d_model]``,
+    ``pos_embed [d_model]`` (or None), ``heads [n_layers, n_heads, d_model]`` (each head's
+    ``z · W_O``), ``attn_bias [n_layers, d_model]``, ``mlp [n_layers, d_model]`` (or None)."""
+    w = adapter.weights
+    layers = range(adapter.n_layers)
+    z = torch.stack([cache[hook_name("z", layer)][position] for layer in layers])
+    return {
+        "embed": cache[hook_name("embed")][position],
+        "pos_embed": cache[hook_name("pos_embed")][position] if w.W_pos is not None else None,
+        "heads": torch.einsum("lhd,lhdm->lhm", z, w.W_O),
+        "attn_bias": w.b_O,
+        "mlp": None
+        if adapter.attn_only
+        else torch.stack([cache[hook_name("mlp_out", layer)][position] for layer in layers]),
+    }
+
+
+def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torch.Tensor) -> None:
     """Refuse to attribute if the parts do not add up to the final residual stream (an
     architecture that writes to the stream through something not decomposed here)."""
-    parts = cache[hook_name("embed")][position] + head_out.sum(dim=(0, 1)) + b_O.sum(dim=0)
-    if adapter.weights.W_pos is not None:
-        parts = parts + cache[hook_name("pos_embed")][position]
-    if not adapter.attn_only:
-        parts = parts + sum(cache[hook_name("mlp_out", l)][position] for l in range(adapter.n_layers))
-    error = float((parts - resid).abs().max())
+    total = sum(v.reshape(-1, v.shape[-1]).sum(dim=0) for v in written.values() if v is not None)
+    error = float((total - resid).abs().max())
     if error > 1e-3 * float(resid.abs().max()) + 1e-4:
         raise NotImplementedError(
             "embeddings + heads + attention biases + MLPs do not add up to this model's final "
@@ -185,39 +192,23 @@ def logit_attribution(
         target_id = int(ids[0])
 
     w, norm = adapter.weights, adapter.final_norm
-    n_layers = adapter.n_layers
-    cache = run.cache
     with torch.inference_mode():
-        resid = cache[hook_name("resid_post", n_layers - 1)][position]
+        resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
+        written = _written(adapter, run.cache, position)
+        _check_decomposition(written, resid)
         scale = norm.scale(resid)[0]
         direction = norm.weight * w.W_U[:, target_id]
-
-        def contribution(vectors: torch.Tensor) -> torch.Tensor:
-            """Direct contribution of residual-stream vectors ``[..., d_model]``."""
-            return norm.center(vectors) @ direction / scale
-
-        z = torch.stack([cache[hook_name("z", layer)][position] for layer in range(n_layers)])
-        head_out = torch.einsum("lhd,lhdm->lhm", z, w.W_O)  # [n_layers, n_heads, d_model]
-        mlp = None
-        if not adapter.attn_only:
-            mlp = contribution(
-                torch.stack([cache[hook_name("mlp_out", layer)][position] for layer in range(n_layers)])
-            )
-        embed = contribution(cache[hook_name("embed")][position])
-        pos_embed = None
-        if w.W_pos is not None:
-            pos_embed = contribution(cache[hook_name("pos_embed")][position])
-        _check_decomposition(resid, cache, position, head_out, w.b_O, adapter)
-        heads = contribution(head_out)
-        attn_bias = contribution(w.b_O)
+        # Each component's direct contribution: centre(v) / scale · (w_ln ⊙ W_U[:, target]).
+        attributed = {
+            name: None if v is None else norm.center(v) @ direction / scale for name, v in written.items()
+        }
         final_bias = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
-
-        # Each head's own readout: its output through the same frozen norm and W_U.
-        head_dirs = (norm.center(head_out) / scale * norm.weight).reshape(-1, adapter.d_model)
-        top_values, top_ids = topk_of_product(head_dirs, w.W_U, k)
         logit = adapter.unembed(adapter.apply_final_norm(resid[None]))[0, target_id]
+        # Each head's own readout: its output through the same frozen norm and W_U.
+        head_dirs = norm.center(written["heads"]) / scale * norm.weight
+        top_values, top_ids = topk_of_product(head_dirs.reshape(-1, adapter.d_model), w.W_U, k)
 
-    shape = (n_layers, adapter.n_heads, top_ids.shape[-1])
+    shape = (adapter.n_layers, adapter.n_heads, top_ids.shape[-1])
     ids_seen = torch.cat([top_ids.reshape(-1), torch.tensor([target_id])]).unique()
     token_strs = dict(zip(ids_seen.tolist(), adapter.to_str_tokens(ids_seen)))
     return Attribution(
@@ -227,11 +218,7 @@ def logit_attribution(
         target=target_id,
         target_str=token_strs[target_id],
         logit=logit,
-        embed=embed,
-        pos_embed=pos_embed,
-        heads=heads,
-        attn_bias=attn_bias,
-        mlp=mlp,
+        **attributed,
         final_bias=final_bias,
         scale=scale,
         head_top_ids=top_ids.reshape(shape),
