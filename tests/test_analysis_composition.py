@@ -55,3 +55,24 @@ def test_matches_the_factored_matrix_utility(random_model, kind):
     theirs = tl_composition(random_model.OV, right, broadcast_dims=True).detach().float()
     ours = analysis.composition_scores(random_model, kind)
     torch.testing.assert_close(ours[0, :, 1], theirs[0, :, 1], rtol=1e-4, atol=1e-6)
+
+
+def test_a_zero_head_scores_zero_where_transformer_lens_gives_nan(random_model):
+    """Deliberate difference: 0/0 is reported as 0 (nothing is composed), not NaN."""
+    import dataclasses
+
+    from transformer_lens import FactoredMatrix
+    from transformer_lens.utilities.matrix import composition_scores as tl_composition
+
+    from circuitwidgets.model import ModelAdapter
+
+    adapter = ModelAdapter(random_model)
+    weights = adapter.weights
+    W_O = weights.W_O.clone()
+    W_O[0, 2] = 0  # head L0H2 writes nothing
+    adapter.__dict__["weights"] = dataclasses.replace(weights, W_O=W_O)  # the adapter's cache
+    ours = analysis.composition_scores(adapter, "V")
+    theirs = tl_composition(FactoredMatrix(weights.W_V, W_O), FactoredMatrix(weights.W_V, W_O))
+    assert torch.isnan(theirs[0, 2, 1]).all()
+    assert (ours[0, 2, 1] == 0).all()
+    torch.testing.assert_close(ours[0, 1, 1], theirs[0, 1, 1], rtol=1e-4, atol=1e-6)

@@ -136,3 +136,17 @@ def test_bad_inputs(random_model):
         analysis.ov_spectrum(random_model, "qk")
     with pytest.raises(ValueError, match="chunk 0 must be a positive"):
         analysis.ov_token_map(random_model, 0, 0, [1], chunk=0)
+
+
+def test_a_zero_head_has_copying_score_zero(random_model):
+    """Deliberate difference from Main_Demo's formula, which gives 0/0 = NaN for such a head."""
+    import dataclasses
+
+    adapter = ModelAdapter(random_model)
+    W_V = adapter.weights.W_V.clone()
+    W_V[1, 0] = 0
+    adapter.__dict__["weights"] = dataclasses.replace(adapter.weights, W_V=W_V)  # the adapter's cache
+    spectrum = analysis.ov_spectrum(adapter)
+    assert (spectrum.eigenvalues[1, 0] == 0).all()
+    assert spectrum.copying[1, 0] == 0
+    assert torch.isfinite(spectrum.copying).all()
