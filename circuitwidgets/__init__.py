@@ -3,6 +3,7 @@
 The public API lives here and nowhere else.
 """
 
+from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
@@ -11,6 +12,7 @@ from .widgets import TokenView, save_html
 __all__ = [
     "ModelAdapter",
     "TokenView",
+    "analysis",
     "build_model",
     "load_pocket_model",
     "pocket_models",
