@@ -22,7 +22,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 echo "== npm packages and JavaScript build"
-npm ci --no-audit --no-fund --loglevel=error
+# `npm ci` rejects lock files whose optional platform packages npm itself left out;
+# `npm install` installs the locked versions all the same.
+npm install --no-audit --no-fund --loglevel=error
 npm run build
 
 for gen in "${generations[@]}"; do
