@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 
 __all__ = [
+    "FinalNorm",
     "ModelAdapter",
     "as_adapter",
     "build_model",
@@ -124,6 +125,7 @@ _HOOK_FORMATS = {
     "v": "blocks.{layer}.attn.hook_v",
     "q": "blocks.{layer}.attn.hook_q",
     "k": "blocks.{layer}.attn.hook_k",
+    "ln_final_scale": "ln_final.hook_scale",
 }
 
 
@@ -131,7 +133,7 @@ def hook_name(kind: str, layer: int | None = None) -> str:
     """The TransformerLens hook name for an activation, e.g. ``hook_name("pattern", 1)``.
 
     ``kind`` is one of ``embed, pos_embed, resid_pre, resid_mid, resid_post, attn_out,
-    mlp_out, pattern, attn_scores, z, v, q, k``.
+    mlp_out, pattern, attn_scores, z, v, q, k, ln_final_scale``.
     """
     try:
         fmt = _HOOK_FORMATS[kind]
@@ -170,6 +172,43 @@ class Weights:
     b_O: torch.Tensor
     W_U: torch.Tensor
     b_U: torch.Tensor
+
+
+@dataclass(frozen=True)
+class FinalNorm:
+    """The model's final normalization (``ln_final``) written out as a formula.
+
+    For a residual vector ``x [d_model]``::
+
+        c     = x - x.mean()   if centers (LayerNorm)   else x   (RMSNorm, or no norm)
+        scale = sqrt(mean(c**2) + eps)                    (1.0 when kind == "none")
+        ln_final(x) = c / scale * weight + bias
+
+    Once ``scale`` is frozen (taken from the whole residual stream), this is linear in ``x``,
+    which is what direct logit attribution needs: the contribution of one component ``v`` of
+    the stream is ``center(v) / scale * weight``. ``weight``/``bias`` are float32 CPU tensors
+    ``[d_model]`` (ones/zeros where the norm has none).
+    """
+
+    kind: str  # "LN", "RMS" or "none"
+    weight: torch.Tensor
+    bias: torch.Tensor
+    eps: float
+
+    @property
+    def centers(self) -> bool:
+        """Whether the norm subtracts the mean over ``d_model`` (LayerNorm) first."""
+        return self.kind == "LN"
+
+    def center(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` minus its mean over the last dimension for LayerNorm; ``x`` otherwise."""
+        return x - x.mean(dim=-1, keepdim=True) if self.centers else x
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """The norm's scale for residual vectors ``x [..., d_model]``, shape ``[..., 1]``."""
+        if self.kind == "none":
+            return torch.ones(*x.shape[:-1], 1, dtype=x.dtype)
+        return (self.center(x).pow(2).mean(dim=-1, keepdim=True) + self.eps).sqrt()
 
 
 class ModelAdapter:
@@ -254,6 +293,11 @@ class ModelAdapter:
     def bos_token_id(self) -> int | None:
         tid = getattr(self.tokenizer, "bos_token_id", None)
         return int(tid) if tid is not None else None
+
+    @property
+    def special_token_ids(self) -> frozenset[int]:
+        """Ids of the tokenizer's special tokens (BOS, EOS, padding ...)."""
+        return frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []) or [])
 
     # ---- tokens ---------------------------------------------------------------------------
 
@@ -353,6 +397,42 @@ class ModelAdapter:
         w = self.weights
         return normalized @ w.W_U + w.b_U
 
+    @functools.cached_property
+    def final_norm(self) -> FinalNorm:
+        """The final normalization as a :class:`FinalNorm` formula (read once, then cached).
+
+        Checked against the model's own ``ln_final`` on random vectors; a final norm that the
+        formula does not reproduce (e.g. a weight offset, as in Gemma) raises
+        ``NotImplementedError`` here rather than giving attributions that silently do not sum
+        to the logit.
+        """
+        cfg = self.model.cfg
+        ln = getattr(self.model, "ln_final", None)
+        norm_type = getattr(cfg, "normalization_type", None)
+        kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
+        if ln is None:
+            kind = "none"
+
+        def param(name: str, default: float) -> torch.Tensor:
+            value = getattr(ln, name, None) if kind != "none" else None
+            if value is None:
+                return torch.full((self.d_model,), default)
+            return value.detach().to("cpu", torch.float32).reshape(self.d_model)
+
+        norm = FinalNorm(
+            kind=kind, weight=param("w", 1.0), bias=param("b", 0.0), eps=float(getattr(cfg, "eps", 1e-5))
+        )
+        probe = torch.randn(4, self.d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
+        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
+        got = self.apply_final_norm(probe)
+        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            raise NotImplementedError(
+                f"this model's final norm ({type(ln).__name__}, normalization_type={norm_type!r}) "
+                "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
+                "direct logit attribution would not add up to the logit"
+            )
+        return norm
+
     # ---- weights --------------------------------------------------------------------------
 
     @property
@@ -370,10 +450,14 @@ class ModelAdapter:
         with torch.inference_mode():
             W_pos = None
             if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
-                try:
-                    W_pos = grab(m.W_pos)
-                except (AttributeError, NotImplementedError):
-                    W_pos = None
+                # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
+                # has it on its pos_embed component.
+                for owner in (m, getattr(m, "pos_embed", None)):
+                    try:
+                        W_pos = grab(owner.W_pos)
+                        break
+                    except (AttributeError, NotImplementedError):
+                        continue
             W_U = grab(m.W_U)
             try:
                 b_U = grab(m.b_U)

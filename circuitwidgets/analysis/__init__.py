@@ -1,5 +1,75 @@
-"""Pure computations on a model's activations and weights: no widget, notebook or plotting
-imports here. Each module answers one question and returns a small dataclass.
+"""The numbers behind every view: pure torch, no widgets.
 
-* :mod:`.next_token` — the probability the model gave each actual next token of a text.
+Each function takes a supported model (a TransformerLens ``HookedTransformer`` or
+``TransformerBridge``, or a :class:`~circuitwidgets.ModelAdapter`) and returns a small frozen
+dataclass of CPU tensors plus the labels a view needs.
+
+On a text (one forward pass):
+
+* :func:`run_text` -- run once, keeping what the analyses below need (a :class:`TextRun`)
+* :func:`attention_patterns` -- every head's pattern, its entropy and its attention to BOS
+* :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
+* :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
+* :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
+* :func:`next_token_probabilities` -- the probability the model gave each actual next token
+
+On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
+
+* :func:`repeated_tokens` -- the sequences
+* :func:`head_scores` -- previous-token / duplicate-token / induction score of every head
+* :func:`all_head_scores` -- all three kinds from one forward pass
+
+From the weights alone:
+
+* :func:`ov_spectrum`, :func:`copying_scores` -- OV-circuit eigenvalues and copying scores
+* :func:`ov_token_map` -- the tokens a head promotes for given source tokens
+* :func:`ov_sources_for` -- the source tokens that make a head promote a given token
+* :func:`qk_token_map` -- the key tokens a head attends to for given query tokens
+* :func:`composition_scores` -- Q-, K-, V-composition between heads of different layers
+
+Share one forward pass between analyses of the same text::
+
+    from circuitwidgets import analysis
+    run = analysis.run_text(model, text, needs=("logit_lens", "attribution"))
+    lens = analysis.logit_lens(model, run)
+    attr = analysis.logit_attribution(model, run, position=-1)
 """
+
+from ._forward import NEEDS, TextRun, run_text
+from .attention import AttentionResult, attention_patterns
+from .attribution import Attribution, logit_attribution
+from .composition import COMPOSITION_KINDS, composition_scores
+from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
+from .logit_lens import LogitLensResult, logit_lens
+from .next_token import NextTokenProbabilities, next_token_probabilities
+from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
+
+__all__ = [
+    "AttentionResult",
+    "Attribution",
+    "CIRCUITS",
+    "COMPOSITION_KINDS",
+    "HeadScores",
+    "KINDS",
+    "LogitLensResult",
+    "NEEDS",
+    "NextTokenProbabilities",
+    "OVSpectrum",
+    "TextRun",
+    "TokenMap",
+    "all_head_scores",
+    "attention_patterns",
+    "composition_scores",
+    "copying_scores",
+    "head_scores",
+    "logit_attribution",
+    "logit_lens",
+    "next_token_probabilities",
+    "ov_sources_for",
+    "ov_spectrum",
+    "ov_token_map",
+    "qk_token_map",
+    "repeated_tokens",
+    "run_text",
+    "text_head_scores",
+]

@@ -1,0 +1,68 @@
+"""Input checks shared by the analyses: each bad value gets a ``ValueError`` (or ``TypeError``)
+that names the value and the valid range, so a notebook user can fix it at once."""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import torch
+
+from ..model import ModelAdapter
+
+TokenLike = Union[str, int, Sequence[Union[str, int]], torch.Tensor]
+
+
+def check_int(value: int, name: str, low: int, high: int | None = None) -> int:
+    """``value`` if it is an int in ``[low, high]`` (no upper bound when ``high`` is None),
+    else a ``TypeError``/``ValueError`` naming the value and the range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if high is None and value < low:
+        raise ValueError(f"{name} {value} is out of range; it must be at least {low}")
+    if high is not None and not low <= value <= high:
+        raise ValueError(f"{name} {value} is out of range; it must be in [{low}, {high}]")
+    return value
+
+
+def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} {value!r} is not one of {list(choices)}")
+    return value
+
+
+def check_position(position: int, seq_len: int) -> int:
+    """A position in a sequence of ``seq_len`` tokens, negative counting from the end,
+    returned as a non-negative index."""
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise TypeError(f"position must be an int, got {type(position).__name__} {position!r}")
+    if not -seq_len <= position < seq_len:
+        raise ValueError(
+            f"position {position} is out of range; this text has {seq_len} tokens, so positions "
+            f"0..{seq_len - 1} (or -{seq_len}..-1 from the end)"
+        )
+    return position % seq_len
+
+
+def token_ids(adapter: ModelAdapter, tokens: TokenLike, name: str = "token") -> torch.Tensor:
+    """Token ids ``LongTensor[n]`` for one token or a list of them.
+
+    Each entry is a string that is exactly one token (``" the"``) or an id in
+    ``[0, d_vocab)``; anything else is a ``ValueError`` from the adapter naming the entry.
+    """
+    if isinstance(tokens, torch.Tensor):
+        if tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
+            raise TypeError(f"{name} ids must be an integer tensor, got {tokens.dtype}")
+        items: list = [int(t) for t in tokens.reshape(-1)]
+    elif isinstance(tokens, (str, int)):
+        items = [tokens]
+    else:
+        items = list(tokens)
+    if not items:
+        raise ValueError(f"no {name} given; pass at least one token (a string or an id)")
+    return torch.tensor([adapter.to_single_token(t) for t in items], dtype=torch.long)
+
+
+def check_k(k: int, d_vocab: int) -> int:
+    """How many top tokens to keep: an int in ``[1, d_vocab]``."""
+    return check_int(k, "k", 1, d_vocab)

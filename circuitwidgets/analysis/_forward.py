@@ -1,0 +1,127 @@
+"""One forward pass per text, keeping only the activations the analyses ask for.
+
+Every analysis of a text (``attention_patterns``, ``logit_lens``, ``logit_attribution``, ...)
+accepts either the text itself or a :class:`TextRun` made by :func:`run_text`. Pass a run when
+you want several analyses of the same text from a single forward pass::
+
+    run = run_text(model, "When Mary and John went to the store", needs=("logit_lens", "attribution"))
+    lens = logit_lens(model, run)
+    attr = logit_attribution(model, run, position=-1)
+
+This module is the one place that knows which hooks each analysis reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Union
+
+import torch
+
+from ..model import ModelAdapter, as_adapter, hook_name
+
+#: The analyses a :class:`TextRun` can serve, by name.
+NEEDS = ("attention", "logit_lens", "attribution")
+
+
+def readout_hooks(n_layers: int) -> list[str]:
+    """The logit lens's readouts: the residual stream before each layer, then after the last."""
+    return [hook_name("resid_pre", layer) for layer in range(n_layers)] + [
+        hook_name("resid_post", n_layers - 1)
+    ]
+
+
+def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
+    """The hook names the analysis ``need`` (one of :data:`NEEDS`) reads."""
+    layers = range(adapter.n_layers)
+    last = adapter.n_layers - 1
+    if need == "attention":
+        return [hook_name("pattern", layer) for layer in layers]
+    if need == "logit_lens":
+        return readout_hooks(adapter.n_layers)
+    if need == "attribution":
+        names = [hook_name("embed"), hook_name("resid_post", last)]
+        names += [hook_name("z", layer) for layer in layers]
+        if adapter.weights.W_pos is not None:
+            names.append(hook_name("pos_embed"))
+        if not adapter.attn_only:
+            names += [hook_name("mlp_out", layer) for layer in layers]
+        return names
+    raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
+
+
+@dataclass(frozen=True, eq=False)
+class TextRun:
+    """The activations of one forward pass over one text.
+
+    Attributes
+    ----------
+    model:
+        The model that ran (an analysis given a run checks it is asked about the same model).
+    text:
+        The text as given.
+    tokens:
+        ``LongTensor[seq]``, with the model's BOS convention.
+    str_tokens:
+        One display string per token.
+    needs:
+        The analyses this run can serve (a subset of :data:`NEEDS`).
+    cache:
+        Hook name -> float32 CPU activation with the batch dimension dropped, e.g.
+        ``cache["blocks.0.attn.hook_pattern"]`` is ``[n_heads, seq, seq]``.
+    """
+
+    model: Any
+    text: str
+    tokens: torch.Tensor
+    str_tokens: list[str]
+    needs: frozenset[str]
+    cache: Mapping[str, torch.Tensor]
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.tokens.shape[0])
+
+    def __repr__(self) -> str:
+        return f"TextRun({self.seq_len} tokens, serves {sorted(self.needs)})"
+
+
+def run_text(model: Any, text: str, needs: Iterable[str] = NEEDS) -> TextRun:
+    """Run ``model`` once on ``text``, caching what the analyses in ``needs`` read.
+
+    ``needs`` is any of ``"attention"`` (all attention patterns), ``"logit_lens"`` (the residual
+    stream before each layer and after the last) and ``"attribution"`` (embeddings, each head's
+    ``z``, each MLP's output, the final residual stream). Raises ``ValueError`` for an empty
+    text or one longer than the model's context.
+    """
+    adapter = as_adapter(model)
+    wanted = frozenset(needs)
+    for need in wanted:
+        if need not in NEEDS:
+            raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
+    tokens = adapter.to_tokens(text)
+    names = sorted({name for need in wanted for name in hooks_for(adapter, need)})
+    _, cache = adapter.run_with_cache(tokens, names)
+    return TextRun(
+        model=adapter.model,
+        text=text,
+        tokens=tokens[0],
+        str_tokens=adapter.to_str_tokens(tokens[0]),
+        needs=wanted,
+        cache={name: act[0] for name, act in cache.items()},
+    )
+
+
+def resolve_run(model: Any, text: Union[str, TextRun], need: str) -> tuple[ModelAdapter, TextRun]:
+    """The adapter and a run that serves ``need``: ``text``'s own run, or a fresh one."""
+    adapter = as_adapter(model)
+    if isinstance(text, TextRun):
+        if text.model is not adapter.model:
+            raise ValueError("this TextRun was made with a different model; run the text again")
+        if need not in text.needs:
+            raise ValueError(
+                f"this TextRun serves {sorted(text.needs)}, not {need!r}; make it with "
+                f"run_text(model, text, needs=[..., {need!r}])"
+            )
+        return adapter, text
+    return adapter, run_text(adapter, text, needs=(need,))

@@ -1,0 +1,240 @@
+"""Direct logit attribution: who wrote the target token's logit at one position.
+
+The residual stream at the end of the model is a sum of what every component wrote::
+
+    resid_final = embed + pos_embed + Σ_layers (Σ_heads z_h · W_O[h]  +  b_O)  +  Σ_layers mlp_out
+
+and the logit of token ``t`` is ``ln_final(resid_final) · W_U[:, t] + b_U[t]``. Freezing the
+final norm's scale at its value for the whole stream (as TransformerLens's
+``ActivationCache.logit_attrs`` does) makes the logit a sum over components::
+
+    logit_t = Σ_c  center(c) / scale · (w_ln ⊙ W_U[:, t])   +   (b_ln · W_U[:, t] + b_U[t])
+
+where ``center`` subtracts the mean over ``d_model`` for a LayerNorm (not for RMSNorm) and
+``w_ln, b_ln`` are the final norm's weight and bias. Each term is that component's *direct*
+contribution: what it adds through the residual stream straight to the unembedding, not
+through later layers.
+
+Where we differ from TransformerLens, on purpose: ``logit_attrs`` dots with ``W_U[:, t]`` alone,
+which is right only after ``fold_ln`` has moved ``w_ln`` into ``W_U`` and ``b_ln`` into ``b_U``;
+on a model with an unfolded final norm its attributions do not add up to the logit. We include
+``w_ln`` and report the constant ``b_ln · W_U[:, t] + b_U[t]`` as ``final_bias``, so the parts
+always sum to the logit (tested). On a folded model (``w_ln = 1, b_ln = 0``) the per-component
+numbers are identical to ``logit_attrs``.
+
+Example::
+
+    attr = logit_attribution(model, "When Mary and John went to the store, John gave a drink to",
+                             position=-1, target=" Mary")
+    labels, values = attr.components()
+    sorted(zip(values.tolist(), labels))[-3:]     # the three biggest writers
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import torch
+
+from ..model import ModelAdapter, hook_name
+from ._checks import TokenLike, check_k, check_position, token_ids
+from ._forward import TextRun, resolve_run
+from ._topk import topk_of_product
+
+
+@dataclass(frozen=True, eq=False)
+class Attribution:
+    """Each component's direct contribution to one logit (see the module docs).
+
+    Attributes
+    ----------
+    tokens, str_tokens:
+        The text's tokens ``LongTensor[seq]`` and display strings.
+    position:
+        The position read (non-negative).
+    target, target_str:
+        The token whose logit is attributed.
+    logit:
+        The model's logit for ``target`` at ``position`` (0-d tensor); every contribution
+        below adds up to it.
+    embed, pos_embed:
+        0-d contributions of the token embedding and the learned positional embedding
+        (``pos_embed`` is ``None`` for models without one, e.g. rotary).
+    heads:
+        ``[n_layers, n_heads]``: each head's output ``z_h · W_O[h]``.
+    attn_bias:
+        ``[n_layers]``: each attention layer's output bias ``b_O``.
+    mlp:
+        ``[n_layers]``: each MLP's output (``None`` for attention-only models).
+    final_bias:
+        0-d: ``b_ln · W_U[:, t] + b_U[t]``, the part no component writes.
+    scale:
+        0-d: the frozen final-norm scale at this position (1.0 without a final norm).
+    head_top_ids, head_top_values:
+        ``[n_layers, n_heads, k]``: the tokens each head's output pushes up most at this
+        position through the same frozen norm and ``W_U`` (VISIT-style), and by how much.
+    token_strs:
+        Display string of every id in ``head_top_ids`` and of ``target``.
+    """
+
+    tokens: torch.Tensor
+    str_tokens: list[str]
+    position: int
+    target: int
+    target_str: str
+    logit: torch.Tensor
+    embed: torch.Tensor
+    pos_embed: Optional[torch.Tensor]
+    heads: torch.Tensor
+    attn_bias: torch.Tensor
+    mlp: Optional[torch.Tensor]
+    final_bias: torch.Tensor
+    scale: torch.Tensor
+    head_top_ids: torch.Tensor
+    head_top_values: torch.Tensor
+    token_strs: dict[int, str]
+
+    def components(self) -> tuple[list[str], torch.Tensor]:
+        """Every contribution as one flat list for a bar chart: ``(labels, values)``.
+
+        Labels: ``"embed"``, ``"pos_embed"``, ``"L{l}H{h}"``, ``"L{l} attn bias"``,
+        ``"L{l} MLP"``, ``"final bias"``; ``values.sum()`` equals ``logit``.
+        """
+        n_layers, n_heads = self.heads.shape
+        labels, values = ["embed"], [self.embed.reshape(1)]
+        if self.pos_embed is not None:
+            labels.append("pos_embed")
+            values.append(self.pos_embed.reshape(1))
+        for layer in range(n_layers):
+            labels += [f"L{layer}H{head}" for head in range(n_heads)] + [f"L{layer} attn bias"]
+            values += [self.heads[layer], self.attn_bias[layer].reshape(1)]
+            if self.mlp is not None:
+                labels.append(f"L{layer} MLP")
+                values.append(self.mlp[layer].reshape(1))
+        labels.append("final bias")
+        values.append(self.final_bias.reshape(1))
+        return labels, torch.cat(values)
+
+
+def _check_decomposition(
+    resid: torch.Tensor,
+    cache: dict,
+    position: int,
+    head_out: torch.Tensor,
+    b_O: torch.Tensor,
+    adapter: ModelAdapter,
+) -> None:
+    """Refuse to attribute if the parts do not add up to the final residual stream (an
+    architecture that writes to the stream through something not decomposed here)."""
+    parts = cache[hook_name("embed")][position] + head_out.sum(dim=(0, 1)) + b_O.sum(dim=0)
+    if adapter.weights.W_pos is not None:
+        parts = parts + cache[hook_name("pos_embed")][position]
+    if not adapter.attn_only:
+        parts = parts + sum(cache[hook_name("mlp_out", l)][position] for l in range(adapter.n_layers))
+    error = float((parts - resid).abs().max())
+    if error > 1e-3 * float(resid.abs().max()) + 1e-4:
+        raise NotImplementedError(
+            "embeddings + heads + attention biases + MLPs do not add up to this model's final "
+            f"residual stream (max error {error:.3g}), so a direct logit attribution would be "
+            "wrong; this architecture writes to the residual stream in a way circuitwidgets "
+            "does not decompose"
+        )
+
+
+def _default_target(adapter: ModelAdapter, run: TextRun, position: int) -> int:
+    """The actual next token, or at the last position the model's own top prediction."""
+    if position + 1 < run.seq_len:
+        return int(run.tokens[position + 1])
+    resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
+    return int(adapter.unembed(adapter.apply_final_norm(resid[None]))[0].argmax())
+
+
+def logit_attribution(
+    model: Any,
+    text: Union[str, TextRun],
+    position: int = -1,
+    target: Optional[TokenLike] = None,
+    *,
+    k: int = 10,
+) -> Attribution:
+    """Split the logit of ``target`` at ``position`` into each component's direct contribution.
+
+    Parameters
+    ----------
+    text:
+        The text, or a :class:`~circuitwidgets.analysis.TextRun` with ``"attribution"`` in its
+        needs (share it with :func:`logit_lens` for one forward pass).
+    position:
+        The position whose next-token prediction is explained (negative counts from the end).
+    target:
+        A string that is exactly one token, or an id. Default: the actual next token, or at the
+        last position the model's top prediction.
+    k:
+        How many top tokens to keep for each head's own readout.
+    """
+    adapter, run = resolve_run(model, text, "attribution")
+    position = check_position(position, run.seq_len)
+    k = check_k(k, adapter.d_vocab)
+    if target is None:
+        target_id = _default_target(adapter, run, position)
+    else:
+        ids = token_ids(adapter, target, "target token")
+        if len(ids) != 1:
+            raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
+        target_id = int(ids[0])
+
+    w, norm = adapter.weights, adapter.final_norm
+    n_layers = adapter.n_layers
+    cache = run.cache
+    with torch.inference_mode():
+        resid = cache[hook_name("resid_post", n_layers - 1)][position]
+        scale = norm.scale(resid)[0]
+        direction = norm.weight * w.W_U[:, target_id]
+
+        def contribution(vectors: torch.Tensor) -> torch.Tensor:
+            """Direct contribution of residual-stream vectors ``[..., d_model]``."""
+            return norm.center(vectors) @ direction / scale
+
+        z = torch.stack([cache[hook_name("z", layer)][position] for layer in range(n_layers)])
+        head_out = torch.einsum("lhd,lhdm->lhm", z, w.W_O)  # [n_layers, n_heads, d_model]
+        mlp = None
+        if not adapter.attn_only:
+            mlp = contribution(
+                torch.stack([cache[hook_name("mlp_out", layer)][position] for layer in range(n_layers)])
+            )
+        embed = contribution(cache[hook_name("embed")][position])
+        pos_embed = None
+        if w.W_pos is not None:
+            pos_embed = contribution(cache[hook_name("pos_embed")][position])
+        _check_decomposition(resid, cache, position, head_out, w.b_O, adapter)
+        heads = contribution(head_out)
+        attn_bias = contribution(w.b_O)
+        final_bias = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
+
+        # Each head's own readout: its output through the same frozen norm and W_U.
+        head_dirs = (norm.center(head_out) / scale * norm.weight).reshape(-1, adapter.d_model)
+        top_values, top_ids = topk_of_product(head_dirs, w.W_U, k)
+        logit = adapter.unembed(adapter.apply_final_norm(resid[None]))[0, target_id]
+
+    shape = (n_layers, adapter.n_heads, top_ids.shape[-1])
+    ids_seen = torch.cat([top_ids.reshape(-1), torch.tensor([target_id])]).unique()
+    token_strs = dict(zip(ids_seen.tolist(), adapter.to_str_tokens(ids_seen)))
+    return Attribution(
+        tokens=run.tokens,
+        str_tokens=list(run.str_tokens),
+        position=position,
+        target=target_id,
+        target_str=token_strs[target_id],
+        logit=logit,
+        embed=embed,
+        pos_embed=pos_embed,
+        heads=heads,
+        attn_bias=attn_bias,
+        mlp=mlp,
+        final_bias=final_bias,
+        scale=scale,
+        head_top_ids=top_ids.reshape(shape),
+        head_top_values=top_values.reshape(shape),
+        token_strs=token_strs,
+    )

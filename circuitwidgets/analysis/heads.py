@@ -1,0 +1,308 @@
+"""Finding previous-token, duplicate-token and induction heads from their attention.
+
+The experiment (as in the induction-heads paper and TransformerLens's demos): feed the model
+``BOS, t_1 .. t_n, t_1 .. t_n`` -- ``n = half`` random tokens, then the same tokens again. In
+the second half every token has been seen before, so a head can be caught doing one of three
+things. For a query at position ``i`` in the second half (``i = half+1 .. 2*half``):
+
+* **previous_token**: attention to key ``i - 1``, the token just before it.
+* **duplicate_token**: attention to the earlier copy of the same token, key ``i - half``.
+* **induction**: attention to the key right after that token's first occurrence,
+  ``i - half + 1`` -- the token that came next last time, which is what an induction head
+  copies.
+
+A head's score is its attention on those keys, averaged over every second-half query of every
+sequence in the batch, so it lies in ``[0, 1]`` and a head that does exactly that scores 1.
+
+Example::
+
+    scores = head_scores(model, "induction", half=50, batch=4, seed=0)
+    layer, head = divmod(int(scores.scores.argmax()), scores.scores.shape[1])
+
+How this differs from ``transformer_lens.head_detector.detect_head(..., error_measure="mul")``:
+TransformerLens divides the same attention sum by *all* query positions, including the
+first-half positions where these patterns cannot occur, so a perfect induction head scores
+about ``half / (2*half + 1)`` there and 1.0 here. On the same tokens the two differ exactly by
+that factor (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Union
+
+import torch
+
+from ..model import ModelAdapter, as_adapter, hook_name
+from ._checks import check_choice, check_int
+from ._forward import TextRun, resolve_run
+
+#: The head kinds that :func:`head_scores` knows.
+KINDS = ("previous_token", "duplicate_token", "induction")
+#: Default number of random tokens per half (less where the model's context is shorter).
+DEFAULT_HALF = 50
+#: Default number of random sequences averaged over.
+DEFAULT_BATCH = 4
+
+
+@dataclass(frozen=True, eq=False)
+class HeadScores:
+    """How strongly every head shows one kind of attention.
+
+    Attributes
+    ----------
+    kind:
+        ``"previous_token"``, ``"duplicate_token"`` or ``"induction"`` (see the module docs).
+    scores:
+        ``[n_layers, n_heads]`` in ``[0, 1]``: mean attention from the scored queries to their
+        target keys.
+    tokens:
+        ``LongTensor[batch, seq]``: the sequences that were run.
+    str_tokens:
+        Display strings of ``tokens[0]`` (for the axes of ``patterns``).
+    queries:
+        ``BoolTensor[batch, seq]``: the query positions averaged over.
+    targets:
+        ``BoolTensor[batch, seq, seq]``: ``targets[b, q, k]`` is True where attention from
+        query ``q`` to key ``k`` counts (only on scored queries), e.g. the induction stripe.
+    patterns:
+        ``float32 [n_layers, n_heads, seq, seq]``: every head's attention on ``tokens[0]``,
+        so a view can show why a head scores what it does.
+    half:
+        The repeat length for repeated-token sequences; ``None`` for scores on a text.
+    """
+
+    kind: str
+    scores: torch.Tensor
+    tokens: torch.Tensor
+    str_tokens: list[str]
+    queries: torch.Tensor
+    targets: torch.Tensor
+    patterns: torch.Tensor
+    half: Optional[int]
+
+
+# --------------------------------------------------------------------------------------------
+# The sequences
+# --------------------------------------------------------------------------------------------
+
+
+def _max_half(adapter: ModelAdapter) -> int:
+    return (adapter.n_ctx - 1) // 2
+
+
+def _check_half(adapter: ModelAdapter, half: Optional[int]) -> int:
+    if half is None:
+        return min(DEFAULT_HALF, _max_half(adapter))
+    return check_int(half, "half", 1, _max_half(adapter))
+
+
+def repeated_tokens(
+    model: Any, half: Optional[int] = None, batch: int = DEFAULT_BATCH, seed: int = 0
+) -> torch.Tensor:
+    """``batch`` sequences ``BOS, t_1 .. t_half, t_1 .. t_half`` of random tokens.
+
+    Returns ``LongTensor[batch, 1 + 2*half]``. The ``t_i`` of one sequence are distinct (drawn
+    without replacement from the non-special tokens), so every second-half token has exactly one
+    earlier copy. ``half`` defaults to ``DEFAULT_HALF`` (50), or the most the model's context
+    ``n_ctx`` fits; the same ``seed`` gives the same tokens.
+    """
+    adapter = as_adapter(model)
+    half = _check_half(adapter, half)
+    batch = check_int(batch, "batch", 1)
+    seed = check_int(seed, "seed", 0)
+    bos = adapter.bos_token_id
+    if bos is None:
+        raise ValueError(
+            "this model's tokenizer has no BOS token; pass tokens=... (a [batch, 1 + 2*half] "
+            "tensor of repeated tokens) instead"
+        )
+    n_tokens = min(adapter.d_vocab, len(adapter.tokenizer))
+    special = adapter.special_token_ids
+    candidates = torch.tensor([t for t in range(n_tokens) if t not in special], dtype=torch.long)
+    if len(candidates) < half:
+        raise ValueError(
+            f"half {half} is out of range; this vocabulary has only {len(candidates)} "
+            f"ordinary tokens, so half must be in [1, {len(candidates)}]"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.stack(
+        [candidates[torch.randperm(len(candidates), generator=generator)[:half]] for _ in range(batch)]
+    )
+    return torch.cat([torch.full((batch, 1), bos, dtype=torch.long), first, first], dim=1)
+
+
+def _check_repeated(adapter: ModelAdapter, tokens: torch.Tensor, half: Optional[int]) -> tuple[torch.Tensor, int]:
+    """``tokens`` as ``[batch, 1 + 2*half]`` after checking its shape, ids and repetition."""
+    if not isinstance(tokens, torch.Tensor) or tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
+        raise TypeError(f"tokens must be an integer tensor [batch, 1 + 2*half], got {tokens!r:.80}")
+    if tokens.ndim == 1:
+        tokens = tokens[None]
+    seq = tokens.shape[-1]
+    if tokens.ndim != 2 or seq < 3 or seq % 2 == 0 or seq > adapter.n_ctx:
+        raise ValueError(
+            f"tokens has shape {tuple(tokens.shape)}; expected [batch, 1 + 2*half] with "
+            f"1 <= half <= {_max_half(adapter)} (an odd length from 3 to {adapter.n_ctx})"
+        )
+    tokens = tokens.to("cpu", torch.long)
+    if tokens.min() < 0 or tokens.max() >= adapter.d_vocab:
+        raise ValueError(f"tokens has ids outside [0, {adapter.d_vocab}) (this model's vocabulary)")
+    found = (seq - 1) // 2
+    if half is not None and half != found:
+        raise ValueError(f"half {half} does not match tokens of length {seq} (half {found})")
+    if not torch.equal(tokens[:, 1 : 1 + found], tokens[:, 1 + found :]):
+        raise ValueError(
+            "tokens must be [first token, t_1 .. t_half, t_1 .. t_half]: the second half must "
+            "repeat the first (use text_head_scores for arbitrary text)"
+        )
+    return tokens, found
+
+
+# --------------------------------------------------------------------------------------------
+# The scores
+# --------------------------------------------------------------------------------------------
+
+
+def target_keys(tokens: torch.Tensor, kind: str) -> torch.Tensor:
+    """``BoolTensor[batch, seq, seq]``: for each query, the keys that count for ``kind``.
+
+    * previous_token: key ``q - 1``.
+    * duplicate_token: every earlier key ``k < q`` holding the same token as ``q``.
+    * induction: every key ``k + 1`` right after such an earlier copy ``k``.
+
+    These are TransformerLens's detection patterns (``head_detector``), for every query.
+    """
+    check_choice(kind, "kind", KINDS)
+    position = torch.arange(tokens.shape[-1])
+    query, key = position[:, None], position[None, :]
+    if kind == "previous_token":
+        return (key == query - 1).expand(tokens.shape[0], -1, -1).clone()
+    same = tokens[:, :, None] == tokens[:, None, :]
+    duplicate = same & (key < query)
+    if kind == "duplicate_token":
+        return duplicate
+    induction = torch.zeros_like(duplicate)
+    induction[:, :, 1:] = duplicate[:, :, :-1]
+    return induction
+
+
+def _scores(
+    adapter: ModelAdapter,
+    kinds: Sequence[str],
+    tokens: torch.Tensor,
+    queries: torch.Tensor,
+    patterns: list[torch.Tensor],
+    half: Optional[int],
+) -> dict[str, HeadScores]:
+    """Score every head for each kind from per-layer patterns ``[batch, n_heads, seq, seq]``."""
+    str_tokens = adapter.to_str_tokens(tokens[0])
+    example = torch.stack([p[0] for p in patterns])
+    n_queries = int(queries.sum())
+    out = {}
+    for kind in kinds:
+        targets = target_keys(tokens, kind) & queries[:, :, None]
+        weights = targets[:, None].to(torch.float32)
+        scores = torch.stack([(p * weights).sum(dim=(0, 2, 3)) for p in patterns]) / n_queries
+        out[kind] = HeadScores(
+            kind=kind,
+            scores=scores,
+            tokens=tokens,
+            str_tokens=str_tokens,
+            queries=queries,
+            targets=targets,
+            patterns=example,
+            half=half,
+        )
+    return out
+
+
+def all_head_scores(
+    model: Any,
+    *,
+    half: Optional[int] = None,
+    batch: int = DEFAULT_BATCH,
+    seed: int = 0,
+    tokens: Optional[torch.Tensor] = None,
+) -> dict[str, HeadScores]:
+    """:func:`head_scores` for every kind in :data:`KINDS` from one forward pass."""
+    adapter = as_adapter(model)
+    if tokens is None:
+        tokens = repeated_tokens(adapter, half=half, batch=batch, seed=seed)
+        half = (tokens.shape[1] - 1) // 2
+    else:
+        tokens, half = _check_repeated(adapter, tokens, half)
+    names = [hook_name("pattern", layer) for layer in range(adapter.n_layers)]
+    _, cache = adapter.run_with_cache(tokens, names)
+    queries = torch.zeros(tokens.shape, dtype=torch.bool)
+    queries[:, 1 + half :] = True
+    return _scores(adapter, KINDS, tokens, queries, [cache[n] for n in names], half)
+
+
+def head_scores(
+    model: Any,
+    kind: str,
+    *,
+    half: Optional[int] = None,
+    batch: int = DEFAULT_BATCH,
+    seed: int = 0,
+    tokens: Optional[torch.Tensor] = None,
+) -> HeadScores:
+    """Score every head for ``kind`` on repeated random tokens (see the module docs).
+
+    Parameters
+    ----------
+    kind:
+        ``"previous_token"``, ``"duplicate_token"`` or ``"induction"``.
+    half, batch, seed:
+        Passed to :func:`repeated_tokens` (``half`` random tokens, repeated once, in ``batch``
+        sequences drawn with ``seed``).
+    tokens:
+        Instead of drawing tokens: your own ``LongTensor[batch, 1 + 2*half]`` whose second
+        half repeats the first (``batch`` and ``seed`` are then unused), so results can be
+        compared across models or with other tools.
+
+    Returns
+    -------
+    HeadScores
+        ``scores[l, h]`` = mean over second-half queries of the attention on the target key.
+
+    Example::
+
+        induction = head_scores(model, "induction", seed=1)
+        induction.scores.max()          # 1.0 would be a perfect induction head
+    """
+    check_choice(kind, "kind", KINDS)
+    return all_head_scores(model, half=half, batch=batch, seed=seed, tokens=tokens)[kind]
+
+
+def text_head_scores(model: Any, text: Union[str, TextRun], kind: str) -> HeadScores:
+    """Score every head for ``kind`` on the user's own text.
+
+    The queries scored are those where ``kind`` is defined on this text:
+
+    * previous_token: every position after the first;
+    * duplicate_token and induction: every position whose token already occurred earlier
+      in the text (the attention then counts on every earlier copy, or on the token right
+      after every earlier copy).
+
+    A text in which no token repeats has no such queries: that raises ``ValueError`` (saying
+    so) rather than returning a score of 0 that would look like a measurement.
+
+    ``text`` may be a :class:`~circuitwidgets.analysis.TextRun` made with ``"attention"`` in
+    its needs.
+    """
+    check_choice(kind, "kind", KINDS)
+    adapter, run = resolve_run(model, text, "attention")
+    tokens = run.tokens[None]
+    if kind == "previous_token":
+        queries = torch.arange(run.seq_len)[None] >= 1
+    else:
+        queries = target_keys(tokens, "duplicate_token").any(dim=-1)
+    if not queries.any():
+        what = "it is a single token" if kind == "previous_token" else "no token in it repeats"
+        raise ValueError(
+            f"the text {run.text!r:.60} has no positions to score {kind} heads on: {what}; "
+            "use a text where some tokens occur twice, or head_scores() on repeated random tokens"
+        )
+    patterns = [run.cache[hook_name("pattern", layer)][None] for layer in range(adapter.n_layers)]
+    return _scores(adapter, (kind,), tokens, queries, patterns, None)[kind]
