@@ -38,7 +38,7 @@ Share one forward pass between analyses of the same text::
 
 from ._forward import NEEDS, TextRun, run_text
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
-from .attribution import Attribution, logit_attribution
+from .attribution import Attribution, Component, logit_attribution
 from .composition import COMPOSITION_KINDS, composition_scores
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, logit_lens
@@ -51,6 +51,7 @@ __all__ = [
     "Attribution",
     "CIRCUITS",
     "COMPOSITION_KINDS",
+    "Component",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
