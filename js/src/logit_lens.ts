@@ -21,9 +21,10 @@
  * prediction cell `.cw-ll-pred[data-index]` carries data-token (the top-1 id) and data-prob.
  */
 import type { RenderProps } from "@anywidget/types";
+import "./kit/button.css";
 import "./logit_lens.css";
 import { mix, toCss } from "./kit/color";
-import { diverging, sequential, type ColorScale } from "./kit/color_scale";
+import { sequential, type ColorScale } from "./kit/color_scale";
 import { attachBuffers } from "./kit/decode";
 import { createErrorBanner } from "./kit/error_banner";
 import { formatProbability, formatTick } from "./kit/format";
@@ -217,7 +218,6 @@ function render({ model, el, signal }: RenderProps<State>) {
   let predCells: HTMLElement[] = [];
   let palette = readPalette(root);
   let probScale: ColorScale = sequential(palette);
-  let barScale: ColorScale = diverging(palette);
   let gridScale: ColorScale = sequential(palette);
 
   const selection = connectSelection(model, {
@@ -530,7 +530,6 @@ function render({ model, el, signal }: RenderProps<State>) {
     const r = lensLayer();
     const shown = barsToShow(a.bars, showingAll ? null : BAR_LIMIT);
     const limit = Math.max(1e-9, ...a.bars.map((b) => Math.abs(b.value)));
-    barScale = diverging(palette, limit);
     bars.replaceChildren(...shown.map((bar) => barRow(a, bar, limit, writtenBy(bar, r))));
     showAll.hidden = a.bars.length <= BAR_LIMIT;
     showAll.textContent = showingAll ? `Show the ${BAR_LIMIT} largest` : `Show all ${a.bars.length}`;
@@ -565,7 +564,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     const half = (Math.abs(bar.value) / limit) * 50;
     fill.style.left = bar.value >= 0 ? "50%" : `${50 - half}%`;
     fill.style.width = `${half}%`;
-    fill.style.background = barScale(bar.value)?.background ?? "";
+    fill.classList.add(bar.value >= 0 ? "cw-ll-bar-up" : "cw-ll-bar-down");
     track.append(fill);
     const value = document.createElement("span");
     value.className = "cw-ll-bar-value";

@@ -79,15 +79,21 @@ export function createSlider(parent: HTMLElement, options: SliderOptions): Slide
     ask(stepAt(box.width > 0 ? (clientX - box.left) / box.width : 0, count));
   };
 
+  // A drag follows the pointer anywhere on the page until the button is released.
   track.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     e.preventDefault();
     handle.focus();
-    track.setPointerCapture(e.pointerId);
     fromPointer(e.clientX);
-  });
-  track.addEventListener("pointermove", (e) => {
-    if (track.hasPointerCapture(e.pointerId)) fromPointer(e.clientX);
+    const move = (ev: PointerEvent) => fromPointer(ev.clientX);
+    const end = () => {
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", end);
+      window.removeEventListener("pointercancel", end);
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", end);
+    window.addEventListener("pointercancel", end);
   });
   handle.addEventListener("keydown", (e) => {
     const next = stepForKey(e.key, value, count);
