@@ -7,10 +7,13 @@ from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
-from .widgets import TokenView, save_html
+from .widgets import AttentionExplorer, LogitLens, Selection, TokenView, save_html
 
 __all__ = [
+    "AttentionExplorer",
+    "LogitLens",
     "ModelAdapter",
+    "Selection",
     "TokenView",
     "analysis",
     "build_model",

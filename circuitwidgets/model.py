@@ -381,6 +381,40 @@ class ModelAdapter:
                 raise KeyError(f"the model produced no activation for hooks {sorted(missing)}")
         return logits, out
 
+    def run_with_hooks(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], None]],
+    ) -> None:
+        """One forward pass that hands activations to callbacks as they are computed and
+        keeps none of them.
+
+        ``hooks`` maps hook names to callbacks; each is called once with that activation as a
+        float32 CPU tensor (batch dimension kept). Use this instead of :meth:`run_with_cache`
+        when all the activations together would not fit in memory, e.g. every attention
+        pattern of a 4096-token text (``n_layers x n_heads x 4096² x 4 bytes``): a callback can
+        reduce each one (summarize, quantize) while only one is alive. Raises ``KeyError`` if a
+        named hook never fired.
+
+        >>> seen = {}
+        >>> m.run_with_hooks(tokens, {hook_name("pattern", 0): lambda p: seen.update(p0=p.shape)})  # doctest: +SKIP
+        """
+        fired: set[str] = set()
+
+        def make(name: str, callback: Callable[[torch.Tensor], None]):
+            def hook(activation: torch.Tensor, hook: Any) -> None:
+                fired.add(name)
+                callback(activation.detach().to("cpu", torch.float32))
+
+            return hook
+
+        fwd_hooks = [(name, make(name, cb)) for name, cb in hooks.items()]
+        with torch.inference_mode():
+            self.model.run_with_hooks(tokens.to(self.device), fwd_hooks=fwd_hooks, return_type=None)
+        missing = set(hooks) - fired
+        if missing:
+            raise KeyError(f"the model produced no activation for hooks {sorted(missing)}")
+
     def forward_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits ``[batch, seq, d_vocab]`` (float32, CPU) without caching anything."""
         with torch.inference_mode():
@@ -456,11 +490,14 @@ class ModelAdapter:
         with torch.inference_mode():
             W_pos = None
             if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
-                # ``model.pos_embed.W_pos`` exists on every kind (TL 3.x's bridge has no
-                # top-level ``W_pos``).
-                pos_embed = getattr(m, "pos_embed", None)
-                if pos_embed is not None and hasattr(pos_embed, "W_pos"):
-                    W_pos = grab(pos_embed.W_pos)
+                # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
+                # has it on its pos_embed component.
+                for owner in (m, getattr(m, "pos_embed", None)):
+                    try:
+                        W_pos = grab(owner.W_pos)
+                        break
+                    except (AttributeError, NotImplementedError):
+                        continue
             W_U = grab(m.W_U)
             try:
                 b_U = grab(m.b_U)

@@ -88,3 +88,27 @@ def test_bad_texts(random_model):
         analysis.run_text(random_model, TEXT, needs=["lens"])
     with pytest.raises(TypeError, match="HookedTransformer or TransformerBridge"):
         analysis.attention_patterns("gpt2", TEXT)
+
+
+def test_attention_by_layer_streams_the_same_patterns(random_model):
+    """The streamed patterns, layer by layer and in order, equal attention_patterns', and so do
+    the summaries it keeps."""
+    full = analysis.attention_patterns(random_model, TEXT)
+    seen = []
+    summary = analysis.attention_by_layer(random_model, TEXT, lambda layer, p: seen.append((layer, p.clone())))
+    assert [layer for layer, _ in seen] == list(range(random_model.cfg.n_layers))
+    torch.testing.assert_close(torch.stack([p for _, p in seen]), full.patterns)
+    torch.testing.assert_close(summary.entropy, full.entropy)
+    torch.testing.assert_close(summary.bos_share, full.bos_share)
+    assert torch.equal(summary.tokens, full.tokens) and summary.str_tokens == full.str_tokens
+
+
+def test_attention_by_layer_rejects_bad_text(random_model):
+    with pytest.raises(ValueError, match="text is empty"):
+        analysis.attention_by_layer(random_model, "", lambda layer, p: None)
+
+
+def test_run_with_hooks_reports_a_hook_that_never_fired(random_model):
+    adapter = ModelAdapter(random_model)
+    with pytest.raises(KeyError, match="blocks.99"):  # TL or the adapter names it
+        adapter.run_with_hooks(adapter.to_tokens("hi"), {"blocks.99.attn.hook_pattern": lambda a: None})

@@ -136,3 +136,18 @@ def test_refuses_when_the_parts_do_not_make_the_residual_stream(random_model):
     run.cache["hook_embed"] = run.cache["hook_embed"] + 1.0
     with pytest.raises(NotImplementedError, match="do not add up to this model's final residual stream"):
         analysis.logit_attribution(random_model, run, position=2)
+
+def test_parts_name_each_writer_in_the_order_of_components(random_model):
+    attr = analysis.logit_attribution(random_model, TEXT, position=-1)
+    parts, values = attr.parts()
+    labels, same_values = attr.components()
+    assert [p.label for p in parts] == labels and torch.equal(values, same_values)
+    heads = [p for p in parts if p.kind == "head"]
+    n_layers, n_heads = attr.heads.shape
+    assert [(p.layer, p.head) for p in heads] == [(l, h) for l in range(n_layers) for h in range(n_heads)]
+    for part, value in zip(parts, values):
+        if part.kind == "head":
+            assert value == attr.heads[part.layer, part.head]
+        elif part.kind == "mlp":
+            assert value == attr.mlp[part.layer]
+    assert {p.kind for p in parts} >= {"embed", "head", "attn_bias", "final_bias"}

@@ -93,3 +93,20 @@ def test_bad_inputs(random_model):
         analysis.logit_lens(random_model, "")
     with pytest.raises(ValueError, match="context is 64 tokens"):
         analysis.logit_lens(random_model, "word " * 100)
+
+
+def test_default_target_final_is_the_final_top1_everywhere(random_model):
+    lens = analysis.logit_lens(random_model, TEXT, k=3, default_target="final")
+    final_top1 = lens.top_ids[-1, :, 0]
+    assert torch.equal(lens.targets, final_top1)
+    assert (lens.target_ranks[-1] == 1).all()
+    torch.testing.assert_close(lens.target_probs[-1], lens.top_probs[-1, :, 0])
+    # the same numbers as asking for those tokens explicitly
+    explicit = analysis.logit_lens(random_model, TEXT, k=3, target=final_top1)
+    torch.testing.assert_close(lens.target_probs, explicit.target_probs)
+    assert torch.equal(lens.target_ranks, explicit.target_ranks)
+
+
+def test_default_target_must_be_next_or_final(random_model):
+    with pytest.raises(ValueError, match=r"default_target 'first' is not one of \['next', 'final'\]"):
+        analysis.logit_lens(random_model, TEXT, default_target="first")

@@ -8,6 +8,7 @@ On a text (one forward pass):
 
 * :func:`run_text` -- run once, keeping what the analyses below need (a :class:`TextRun`)
 * :func:`attention_patterns` -- every head's pattern, its entropy and its attention to BOS
+* :func:`attention_by_layer` -- the same, streamed layer by layer for texts too long to hold
 * :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
@@ -36,8 +37,8 @@ Share one forward pass between analyses of the same text::
 """
 
 from ._forward import NEEDS, TextRun, run_text
-from .attention import AttentionResult, attention_patterns
-from .attribution import Attribution, logit_attribution
+from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
+from .attribution import Attribution, Component, logit_attribution
 from .composition import COMPOSITION_KINDS, composition_scores
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, logit_lens
@@ -46,9 +47,11 @@ from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, 
 
 __all__ = [
     "AttentionResult",
+    "AttentionSummary",
     "Attribution",
     "CIRCUITS",
     "COMPOSITION_KINDS",
+    "Component",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
@@ -58,6 +61,7 @@ __all__ = [
     "TextRun",
     "TokenMap",
     "all_head_scores",
+    "attention_by_layer",
     "attention_patterns",
     "composition_scores",
     "copying_scores",

@@ -95,26 +95,51 @@ class Attribution:
     head_top_values: torch.Tensor
     token_strs: dict[int, str]
 
+    def parts(self) -> tuple[list["Component"], torch.Tensor]:
+        """Every contribution as one flat list, each named by what wrote it:
+        ``(components, values)`` with ``values.sum()`` equal to ``logit``.
+
+        Order: embeddings, then layer by layer its heads, its attention bias and its MLP,
+        then the final bias (see :class:`Component`).
+        """
+        n_layers, n_heads = self.heads.shape
+        parts, values = [Component("embed", "embed")], [self.embed.reshape(1)]
+        if self.pos_embed is not None:
+            parts.append(Component("pos_embed", "pos_embed"))
+            values.append(self.pos_embed.reshape(1))
+        for layer in range(n_layers):
+            parts += [Component(f"L{layer}H{head}", "head", layer, head) for head in range(n_heads)]
+            parts.append(Component(f"L{layer} attn bias", "attn_bias", layer))
+            values += [self.heads[layer], self.attn_bias[layer].reshape(1)]
+            if self.mlp is not None:
+                parts.append(Component(f"L{layer} MLP", "mlp", layer))
+                values.append(self.mlp[layer].reshape(1))
+        parts.append(Component("final bias", "final_bias"))
+        values.append(self.final_bias.reshape(1))
+        return parts, torch.cat(values)
+
     def components(self) -> tuple[list[str], torch.Tensor]:
         """Every contribution as one flat list for a bar chart: ``(labels, values)``.
 
         Labels: ``"embed"``, ``"pos_embed"``, ``"L{l}H{h}"``, ``"L{l} attn bias"``,
         ``"L{l} MLP"``, ``"final bias"``; ``values.sum()`` equals ``logit``.
         """
-        n_layers, n_heads = self.heads.shape
-        labels, values = ["embed"], [self.embed.reshape(1)]
-        if self.pos_embed is not None:
-            labels.append("pos_embed")
-            values.append(self.pos_embed.reshape(1))
-        for layer in range(n_layers):
-            labels += [f"L{layer}H{head}" for head in range(n_heads)] + [f"L{layer} attn bias"]
-            values += [self.heads[layer], self.attn_bias[layer].reshape(1)]
-            if self.mlp is not None:
-                labels.append(f"L{layer} MLP")
-                values.append(self.mlp[layer].reshape(1))
-        labels.append("final bias")
-        values.append(self.final_bias.reshape(1))
-        return labels, torch.cat(values)
+        parts, values = self.parts()
+        return [part.label for part in parts], values
+
+
+@dataclass(frozen=True)
+class Component:
+    """One writer to the residual stream, as :meth:`Attribution.parts` lists them.
+
+    ``kind`` is ``"embed"``, ``"pos_embed"``, ``"head"``, ``"attn_bias"``, ``"mlp"`` or
+    ``"final_bias"``; ``layer`` is set for heads, attention biases and MLPs, ``head`` for heads.
+    """
+
+    label: str
+    kind: str
+    layer: Optional[int] = None
+    head: Optional[int] = None
 
 
 def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Optional[torch.Tensor]]:

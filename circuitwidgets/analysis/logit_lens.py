@@ -22,16 +22,20 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence, Union
 
 import torch
 
 from ..model import ModelAdapter
-from ._checks import TokenLike, check_int, check_k, check_position, token_ids
+from ._checks import TokenLike, check_choice, check_int, check_k, check_position, token_ids
 from ._forward import TextRun, readout_hooks, resolve_run
 
 #: Positions unembedded together: bounds the working memory at ~3 x chunk x d_vocab floats.
 DEFAULT_POSITION_CHUNK = 128
+
+#: What ``target=None`` means: the token that actually comes next, or the model's own final
+#: top-1 prediction at each position.
+DEFAULT_TARGETS = ("next", "final")
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +57,7 @@ class LogitLensResult:
     targets:
         ``LongTensor[P]``: the target token at each position -- by default the actual next
         token, and at the last position of the text (which has none) the model's final top-1
-        prediction.
+        prediction; with ``default_target="final"`` the final top-1 prediction everywhere.
     target_probs, target_logits:
         ``[R, P]``: the target's probability and logit.
     target_ranks:
@@ -93,9 +97,12 @@ def readout_logits(adapter: ModelAdapter, resid: torch.Tensor) -> torch.Tensor:
 
 
 def _resolve_targets(
-    adapter: ModelAdapter, run: TextRun, positions: torch.Tensor, target: Optional[TokenLike]
+    adapter: ModelAdapter, run: TextRun, positions: torch.Tensor, target: Optional[TokenLike], default: str
 ) -> torch.Tensor:
-    """``LongTensor[P]`` of target ids; -1 marks "the final top-1" (last position, no target)."""
+    """``LongTensor[P]`` of target ids; -1 marks "the final top-1" (where ``default`` asks for
+    it, and at the last position, which has no next token)."""
+    if target is None and default == "final":
+        return positions.new_full((len(positions),), -1)
     if target is None:
         after = torch.cat([run.tokens[1:], run.tokens.new_full((1,), -1)])
         return after[positions]
@@ -118,6 +125,7 @@ def logit_lens(
     *,
     positions: Optional[Sequence[int]] = None,
     chunk: int = DEFAULT_POSITION_CHUNK,
+    default_target: Literal["next", "final"] = "next",
 ) -> LogitLensResult:
     """The logit lens of ``model`` on ``text`` (see the module docs).
 
@@ -136,10 +144,15 @@ def logit_lens(
         is proportional: ``n_layers + 1`` unembeddings of ``len(positions)`` vectors.
     chunk:
         Positions unembedded at once (memory ~ ``3 * chunk * d_vocab`` floats).
+    default_target:
+        What ``target=None`` means: ``"next"`` (the actual next token; the final top-1 at the
+        last position) or ``"final"`` (the model's final top-1 prediction at every position:
+        "when does the model's answer appear?", read from the same pass).
     """
     adapter, run = resolve_run(model, text, "logit_lens")
     k = check_k(k, adapter.d_vocab)
     chunk = check_int(chunk, "chunk", 1)
+    check_choice(default_target, "default_target", DEFAULT_TARGETS)
     if positions is None:
         pos = torch.arange(run.seq_len)
     else:
@@ -155,7 +168,7 @@ def logit_lens(
     target_probs = torch.empty(n_read, n_pos)
     target_ranks = torch.empty(n_read, n_pos, dtype=torch.long)
     kl = torch.empty(n_read, n_pos)
-    targets = _resolve_targets(adapter, run, pos, target)
+    targets = _resolve_targets(adapter, run, pos, target, default_target)
 
     with torch.inference_mode():
         for start in range(0, n_pos, chunk):

@@ -2,11 +2,17 @@
 sent as binary buffers.
 
 * :class:`TokenView` — tokens coloured by the model's next-token probability.
+* :class:`AttentionExplorer` — every head's attention pattern: overview, heatmap, token view.
+* :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
+* :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`save_html` — any views as one self-contained, offline HTML file.
 """
 
 from ._base import CircuitWidget
 from ._export import save_html
+from .attention_explorer import AttentionExplorer
+from .logit_lens import LogitLens
+from .selection import Selection
 from .token_view import TokenView
 
-__all__ = ["CircuitWidget", "TokenView", "save_html"]
+__all__ = ["AttentionExplorer", "CircuitWidget", "LogitLens", "Selection", "TokenView", "save_html"]

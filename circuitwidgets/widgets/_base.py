@@ -60,6 +60,12 @@ class CircuitWidget(anywidget.AnyWidget):
             self.error = str(exc)
             return None
 
+    def _static_state(self) -> dict[str, object]:
+        """Trait values to put into a static HTML export instead of the live ones (e.g. data
+        the live view fetches from the kernel on demand, which an export must carry). None
+        by default."""
+        return {}
+
     def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
         """Write this view as one self-contained HTML file that works offline from
         ``file://``; see :func:`circuitwidgets.widgets.save_html`."""

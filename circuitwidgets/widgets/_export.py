@@ -8,9 +8,11 @@ The file holds, inline and in this order:
    so the manager finds it locally instead of fetching it from a CDN;
 3. ``embed-amd.js`` (npm ``@jupyter-widgets/html-manager``), which defines the widget manager
    and, once the page has loaded, renders every widget view in the page;
-4. the widgets' state from ``ipywidgets.embed.embed_data(views, drop_defaults=False)`` — every
-   trait, including each view's ``_esm``/``_css`` (our bundle) and the binary arrays
-   (base64) — with ``_static`` set to true for circuitwidgets views;
+4. the state of the views and of the widgets they reference (e.g. a shared selection), from
+   ``ipywidgets.embed.embed_data(views, drop_defaults=False)`` — every trait, including each
+   view's ``_esm``/``_css`` (our bundle) and the binary arrays (base64) — with ``_static``
+   set to true for circuitwidgets views, and whatever each view adds for a kernel-less page
+   through its ``_static_state()`` (e.g. AttentionExplorer's full patterns of more heads);
 5. one view tag per widget.
 
 Nothing is loaded from the network. There is no kernel behind the page: the views still
@@ -23,6 +25,7 @@ PosixPath('hello.html')
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -31,7 +34,8 @@ from typing import Iterable
 
 import anywidget
 import ipywidgets
-from ipywidgets.embed import embed_data
+from ipywidgets.embed import dependency_state, embed_data
+from ipywidgets.widgets.widget import _remove_buffers
 
 from .._version import __version__
 from ._static import read_vendor
@@ -93,11 +97,32 @@ def _mark_static(manager_state: dict) -> None:
             state["_static"] = True
 
 
+def _add_static_state(manager_state: dict, views: list[ipywidgets.DOMWidget]) -> None:
+    """Put what each view's ``_static_state()`` returns (trait name -> value, binary arrays
+    as wire dicts) into its exported state, replacing the live values and their buffers."""
+    for view in views:
+        extra = getattr(view, "_static_state", lambda: {})()
+        if not extra:
+            continue
+        entry = manager_state["state"][view.model_id]
+        plain, paths, buffers = _remove_buffers(extra)
+        entry["state"].update(plain)
+        kept = [b for b in entry.get("buffers", []) if b["path"][0] not in extra]
+        kept += [
+            {"path": path, "encoding": "base64", "data": base64.b64encode(bytes(buf)).decode("ascii")}
+            for path, buf in zip(paths, buffers)
+        ]
+        entry["buffers"] = kept
+
+
 def export_html(widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget], *, title: str | None = None) -> str:
     """The text of the self-contained HTML page for ``widgets`` (see :func:`save_html`)."""
     views = _as_views(widgets)
-    data = embed_data(views=views, drop_defaults=False)
+    # Only these views and what they reference, not every widget alive in the kernel.
+    state = dependency_state(views, drop_defaults=False)
+    data = embed_data(views=views, drop_defaults=False, state=state)
     _mark_static(data["manager_state"])
+    _add_static_state(data["manager_state"], views)
     page_title = title if title is not None else "circuitwidgets"
     scripts = "\n".join(
         f"<script>\n{_inline_script(src)}\n</script>"

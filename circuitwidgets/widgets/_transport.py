@@ -37,6 +37,7 @@ __all__ = [
     "to_wire",
     "from_wire",
     "quantize_unit",
+    "split_buffers",
 ]
 
 #: The dtypes the browser decodes (``js/src/kit/decode.ts``).
@@ -172,6 +173,35 @@ def quantize_unit(values: Any) -> dict[str, Any]:
             raise ValueError(f"values must lie in [0, 1] to quantize, got a range of [{lo}, {hi}]")
     stored = np.rint(np.clip(arr, 0.0, 1.0) / UNIT_STEP).astype(np.uint8)
     return to_wire(stored, scale=UNIT_STEP)
+
+
+def split_buffers(payload: Any) -> tuple[Any, list[memoryview]]:
+    """A payload holding wire arrays, made ready for a custom message (``widget.send``).
+
+    Returns ``(message, buffers)``: a copy of ``payload`` in which every wire dict's
+    ``buffer`` is replaced by ``"buffer_index": i``, its position in ``buffers`` (which travel
+    as binary frames). ``attachBuffers`` in ``js/src/kit/decode.ts`` puts them back.
+
+    >>> message, buffers = split_buffers({"a": to_wire(np.zeros(2, np.float32)), "n": 1})
+    >>> message["a"]["buffer_index"], len(buffers), buffers[0].nbytes
+    (0, 1, 8)
+    """
+    buffers: list[memoryview] = []
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if isinstance(value.get("buffer"), (bytes, bytearray, memoryview)):
+                _check_wire(value)
+                out = {k: v for k, v in value.items() if k != "buffer"}
+                out["buffer_index"] = len(buffers)
+                buffers.append(memoryview(value["buffer"]))
+                return out
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(payload), buffers
 
 
 class BinaryArray(traitlets.TraitType):

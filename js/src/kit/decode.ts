@@ -158,3 +158,29 @@ export function flatIndex(shape: readonly number[], index: readonly number[]): n
   }
   return flat;
 }
+
+/**
+ * Put the binary frames of a custom message back into its wire arrays: every object with a
+ * numeric `buffer_index` gets `buffer = buffers[buffer_index]` (the inverse of Python's
+ * `_transport.split_buffers`). Returns the same message, filled in.
+ */
+export function attachBuffers<T>(message: T, buffers: readonly (DataView | ArrayBuffer | ArrayBufferView)[]): T {
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item);
+    } else if (value !== null && typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      if (typeof record.buffer_index === "number") {
+        const buffer = buffers[record.buffer_index];
+        if (buffer === undefined) {
+          throw new RangeError(`buffer_index ${record.buffer_index} but the message has ${buffers.length} buffers`);
+        }
+        record.buffer = buffer;
+        return;
+      }
+      for (const item of Object.values(record)) walk(item);
+    }
+  };
+  walk(message);
+  return message;
+}

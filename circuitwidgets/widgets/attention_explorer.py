@@ -1,0 +1,330 @@
+"""AttentionExplorer: every attention head of a model on one text, fast on long texts.
+
+Three linked panels:
+
+* **Overview** — one thumbnail per head (layers x heads), labelled ``layer.head``, coloured
+  and optionally sorted by a head score: entropy and BOS share on this text, and the
+  previous-token, induction and duplicate-token scores of the repeated-random-tokens
+  experiment (:func:`circuitwidgets.analysis.all_head_scores`). Click a head, or move with
+  the arrow keys, to select it; each head is a button named ``layer L head H``.
+* **Head view** — the selected head's pattern as a heatmap (queries down, keys across) with
+  token labels, zoom and pan; hover a cell for query, key and weight; click to lock a query.
+* **Token view** — the text as tokens; the hovered (or locked) query colours every token by
+  the attention it pays them, or, with the direction toggle, by the attention each later
+  token pays the hovered one.
+
+The selection (layer, head, locked query and key) is a shared
+:class:`~circuitwidgets.Selection`: pass the same one to several views and they follow each
+other, also in a static HTML export.
+
+What crosses to the browser: the thumbnails (uint8, at most ``40 x 40`` per head), the
+scores, and the full pattern (float16) only of the head being shown; the browser asks for
+other heads' patterns when they are selected and keeps a few. Bytes therefore scale with what
+is on screen, not with heads x tokens². Error bounds: see ``_attention_store``.
+
+>>> import circuitwidgets as cw                                   # doctest: +SKIP
+>>> w = cw.AttentionExplorer(model, "When Mary and John went to the store, John gave")  # doctest: +SKIP
+>>> w                                   # displays it                    # doctest: +SKIP
+>>> w.layer, w.head = 1, 3              # the view moves                 # doctest: +SKIP
+>>> w.pattern()                         # the drawn pattern, float32     # doctest: +SKIP
+>>> w.save_html("attention.html")       # offline copy; heads="all" embeds every head  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Literal, Sequence, Union
+
+import torch
+import traitlets
+
+from ..analysis.heads import all_head_scores
+from ..model import as_adapter
+from ._attention_store import AttentionStore
+from ._transport import quantize_unit, to_wire
+from .selection import LinkedView, Selection
+
+__all__ = ["AttentionExplorer", "AUTO_EXPORT_BYTES"]
+
+#: ``save_html(heads="auto")`` embeds every head's full pattern while that takes at most this
+#: many bytes (float16), else only the selected head.
+AUTO_EXPORT_BYTES = 8 * 2**20
+
+#: How each head score is described in the view (key, label, help).
+_SCORE_TEXT = {
+    "entropy": ("entropy", "Mean entropy of each query's attention on this text (nats): low = focused."),
+    "bos_share": ("BOS share", "Mean attention paid to the first token on this text: high = resting on BOS."),
+    "previous_token": ("previous-token", "Attention to the token just before, on repeated random tokens (0–1)."),
+    "induction": ("induction", "Attention to the token after the earlier copy, on repeated random tokens (0–1)."),
+    "duplicate_token": ("duplicate-token", "Attention to the earlier copy of the same token, on repeated random tokens (0–1)."),
+}
+
+HeadsToExport = Union[Literal["auto", "selected", "all"], Sequence[tuple[int, int]]]
+
+
+class AttentionExplorer(LinkedView):
+    """All attention heads of ``model`` on ``text``: overview, head heatmap, token view.
+
+    Parameters
+    ----------
+    model:
+        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
+        :class:`~circuitwidgets.ModelAdapter`).
+    text:
+        The text. Empty, or longer than the model's context: ``ValueError`` here; set later
+        through :attr:`text`, the problem shows inside the widget and the last good view stays.
+    selection:
+        A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
+    layer, head:
+        The head to show first (default: the selection's, else 0, 0).
+
+    Traits
+    ------
+    text : str
+        Setting it re-runs the model (with a progress line in the view).
+    layer, head : int
+        The selected head; checked against the model ("head 12 is out of range; this model
+        has heads 0..11"); kept equal to ``selection.layer``/``selection.head``.
+    query, key : int or None
+        A locked query / key position (None: none), checked against the text.
+    selection : Selection
+        The shared selection.
+    error : str
+        Why the current ``text`` is not shown ('' when it is).
+    """
+
+    _bundle = "attention_explorer"
+    _linked = ("layer", "head", "query", "key")
+
+    # ---- Python-side selection (mirrored into `selection`) ----------------------------------
+    layer = traitlets.Int(0, help="The selected layer.")
+    head = traitlets.Int(0, help="The selected head.")
+    query = traitlets.Int(None, allow_none=True, help="Locked query position, or None.")
+    key = traitlets.Int(None, allow_none=True, help="Locked key position, or None.")
+
+    # ---- synced to the browser ---------------------------------------------------------------
+    text = traitlets.Unicode(help="The input text; setting it re-runs the model.").tag(sync=True)
+    model_name = traitlets.Unicode().tag(sync=True)
+    n_layers = traitlets.Int().tag(sync=True)
+    n_heads = traitlets.Int().tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
+    #: uint8 [n_layers, n_heads, T, T] (see _attention_store.thumbnail), as a wire dict.
+    thumbnails = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: [{"key", "label", "help", "values": float32 [n_layers, n_heads] wire dict}, ...]
+    head_scores = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Full patterns the browser has without asking: {"run", "heads": [[l, h]...],
+    #: "patterns": float16 [len(heads), seq, seq]}. Live: the head selected when the text ran;
+    #: in a static export: what save_html(heads=...) chose.
+    _bank = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: Bumped for every new text, so the browser never mixes patterns of two texts.
+    run_id = traitlets.Int(0).tag(sync=True)
+    #: '' when idle, else what the kernel is computing (shown as a progress line).
+    busy = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any,
+        text: str,
+        *,
+        selection: Selection | None = None,
+        layer: int | None = None,
+        head: int | None = None,
+        **kwargs: Any,
+    ):
+        self._adapter = as_adapter(model)
+        self._store: AttentionStore = AttentionStore.build(self._adapter, text)  # bad text raises here
+        self._model_scores = self._repeated_token_scores()
+        if selection is not None:
+            kwargs["selection"] = selection
+        super().__init__(
+            model_name=self._adapter.name,
+            n_layers=self._adapter.n_layers,
+            n_heads=self._adapter.n_heads,
+            **kwargs,
+        )
+        self._start_linking()
+        with self.selection.hold_sync():
+            if layer is not None:
+                self.layer = layer
+            if head is not None:
+                self.head = head
+        self._show(self._store)
+        self.on_msg(self._on_message)
+
+    # ---- public -------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> AttentionStore:
+        """Everything computed for the text on screen (patterns float16, thumbnails, scores)."""
+        return self._store
+
+    def pattern(self, layer: int | None = None, head: int | None = None) -> torch.Tensor:
+        """The float32 pattern ``[seq, seq]`` of a head (default: the selected one), as drawn
+        (from float16: see the module docs of ``_attention_store`` for the error)."""
+        layer = self.layer if layer is None else self._adapter.check_layer(layer)
+        head = self.head if head is None else self._adapter.check_head(head)
+        return self._store.pattern(layer, head).to(torch.float32)
+
+    def select(self, layer: int, head: int) -> None:
+        """Select a head, sending layer and head to the browser in one message."""
+        self._adapter.check_layer(layer)
+        self._adapter.check_head(head)
+        with self.selection.hold_sync():
+            self.layer, self.head = layer, head
+
+    def save_html(self, path: str | Path, *, title: str | None = None, heads: HeadsToExport = "auto") -> Path:
+        """Write this view as one offline HTML file (see :func:`circuitwidgets.save_html`).
+
+        ``heads`` chooses which heads' full patterns go into the file: ``"selected"`` (the
+        one on screen), ``"all"`` (every head: ``n_layers x n_heads x seq² x 2`` bytes before
+        base64), a list of ``(layer, head)`` pairs, or ``"auto"`` (all while that is at most
+        :data:`AUTO_EXPORT_BYTES`, else the selected one). Other heads still switch in the
+        file, drawn from their thumbnail and marked as a preview.
+        """
+        from ._export import save_html
+
+        self._export_heads = self._heads_to_export(heads)
+        try:
+            return save_html(self, path, title=title)
+        finally:
+            del self._export_heads
+
+    # ---- validation ------------------------------------------------------------------------------
+
+    def _check(self, check, value):
+        try:
+            return check(value)
+        except (ValueError, TypeError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return self._check(self._adapter.check_layer, proposal["value"])
+
+    @traitlets.validate("head")
+    def _valid_head(self, proposal):
+        return self._check(self._adapter.check_head, proposal["value"])
+
+    def _check_position(self, name: str, value: int | None) -> int | None:
+        if value is None:
+            return None
+        seq = self._store.seq_len
+        if not 0 <= value < seq:
+            raise traitlets.TraitError(
+                f"{name} {value} is out of range; this text has {seq} tokens, so positions 0..{seq - 1}"
+            )
+        return value
+
+    @traitlets.validate("query")
+    def _valid_query(self, proposal):
+        return self._check_position("query", proposal["value"])
+
+    @traitlets.validate("key")
+    def _valid_key(self, proposal):
+        return self._check_position("key", proposal["value"])
+
+    # ---- computing and showing ---------------------------------------------------------------
+
+    def _repeated_token_scores(self) -> dict[str, torch.Tensor]:
+        """Previous-token, induction and duplicate-token scores of every head (once per
+        widget); none when the model cannot run the experiment (e.g. it has no BOS token)."""
+        try:
+            return {kind: s.scores for kind, s in all_head_scores(self._adapter).items()}
+        except ValueError:
+            return {}
+
+    def _score_list(self, store: AttentionStore) -> list[dict[str, Any]]:
+        values = {"entropy": store.entropy, "bos_share": store.bos_share, **self._model_scores}
+        return [
+            {"key": key, "label": label, "help": help, "values": to_wire(values[key], dtype="float32")}
+            for key, (label, help) in _SCORE_TEXT.items()
+            if key in values
+        ]
+
+    def _bank_of(self, heads: Iterable[tuple[int, int]]) -> dict[str, Any]:
+        heads = list(dict.fromkeys((int(l), int(h)) for l, h in heads))
+        stacked = torch.stack([self._store.pattern(l, h) for l, h in heads])
+        return {
+            "run": self.run_id,
+            "heads": [list(pair) for pair in heads],
+            "patterns": to_wire(stacked, dtype="float16"),
+        }
+
+    def _show(self, store: AttentionStore) -> None:
+        self._store = store
+        with self.hold_sync():
+            self.run_id += 1
+            self.text = store.text
+            self.tokens = list(store.str_tokens)
+            self.thumbnails = quantize_unit(store.thumbnails)
+            self.head_scores = self._score_list(store)
+            self._bank = self._bank_of([(self.layer, self.head)])
+            self.error = ""
+        # Locked positions past the end of a shorter text no longer exist.
+        with self.selection.hold_sync():
+            for name in ("query", "key"):
+                value = getattr(self, name)
+                if value is not None and value >= store.seq_len:
+                    setattr(self, name, None)
+
+    @traitlets.observe("text")
+    def _text_changed(self, change: dict[str, Any]) -> None:
+        if change["new"] == self._store.text:
+            self.error = ""  # back to the text already drawn
+            return
+        n_layers = self._adapter.n_layers
+
+        def progress(layer: int) -> None:
+            self.busy = f"Running the model: layer {layer + 1} of {n_layers} done"
+
+        self.busy = "Running the model…"
+        try:
+            store = self._attempt(lambda: AttentionStore.build(self._adapter, change["new"], progress))
+        finally:
+            self.busy = ""
+        if store is not None:
+            self._show(store)
+
+    # ---- the browser asks for a head -----------------------------------------------------------
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
+        """``{"type": "pattern", "layer", "head", "run"}`` → the head's float16 pattern."""
+        if not isinstance(content, dict) or content.get("type") != "pattern":
+            return
+        try:
+            layer = self._adapter.check_layer(int(content["layer"]))
+            head = self._adapter.check_head(int(content["head"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            self.send({"type": "pattern-error", "message": str(exc)})
+            return
+        if content.get("run") != self.run_id:
+            return  # asked about a text that has since been replaced; the browser asks again
+        wire = to_wire(self._store.pattern(layer, head), dtype="float16")
+        buffer = wire.pop("buffer")
+        self.send({"type": "pattern", "layer": layer, "head": head, "run": self.run_id, **wire}, [buffer])
+
+    # ---- static export -------------------------------------------------------------------------
+
+    def _heads_to_export(self, heads: HeadsToExport) -> list[tuple[int, int]]:
+        every = [(l, h) for l in range(self._adapter.n_layers) for h in range(self._adapter.n_heads)]
+        selected = [(self.layer, self.head)]
+        if heads == "auto":
+            seq = self._store.seq_len
+            return every if len(every) * seq * seq * 2 <= AUTO_EXPORT_BYTES else selected
+        if heads == "all":
+            return every
+        if heads == "selected":
+            return selected
+        if isinstance(heads, str):
+            raise ValueError(f"heads {heads!r} is not one of 'auto', 'selected', 'all' or a list of (layer, head)")
+        pairs = []
+        for pair in heads:
+            layer, head = pair
+            pairs.append((self._adapter.check_layer(layer), self._adapter.check_head(head)))
+        if not pairs:
+            raise ValueError("heads is an empty list; name at least one (layer, head)")
+        return selected + pairs
+
+    def _static_state(self) -> dict[str, Any]:
+        heads = getattr(self, "_export_heads", None) or self._heads_to_export("auto")
+        return {"_bank": self._bank_of(heads)}

@@ -1,0 +1,433 @@
+"""LogitLens: what the model would predict if it stopped after each layer, and who wrote it.
+
+Four linked panels:
+
+* **Layer slider** — a readout of the residual stream, from the embeddings (``lens_layer``
+  0) through each layer to the model's output (``lens_layer = n_layers``). At that readout
+  every position shows its top-1 next-token guess and its probability, marked ✓ where it is
+  the token that actually comes next; hover a position for its top-k list, click it to select
+  it. Arrow keys, Home and End move the slider.
+* **Grid** — readouts down, positions across: each cell the top-1 token at that readout,
+  shaded by its probability, or by the target token's probability or rank, or by the KL
+  divergence to the final distribution. The slider's readout and the selected position are
+  outlined; clicking a cell sets both.
+* **Target** — a token whose probability and rank at the selected position are drawn across
+  readouts. By default each position's target is the model's own final prediction there;
+  type a token to follow that one instead (at every position: the grid's target shading
+  follows it too).
+* **Who wrote it** — each attention head's, MLP's and the embeddings' *direct* contribution
+  to the target's logit at the selected position (:func:`~circuitwidgets.analysis.logit_attribution`),
+  as a sorted bar list. Hover a head for the tokens its own output promotes (its output
+  through ``W_O`` and the unembedding, VISIT-style); click it to select it in the shared
+  :class:`~circuitwidgets.Selection`, so a linked AttentionExplorer shows its pattern.
+
+The model runs once per text (:func:`~circuitwidgets.analysis.run_text`); the lens and the
+attributions are read from that one pass. What crosses to the browser is bounded by top-k,
+never positions x vocabulary: the top ``k`` tokens and probabilities of every (readout,
+position), the target's probability, rank and the KL per (readout, position), and one
+position's attribution. The attribution of another position is asked for when it is selected
+(a custom message; the kernel answers with a few kilobytes); a new target token is computed
+by the kernel, as it needs the whole vocabulary at every readout.
+
+>>> import circuitwidgets as cw                                           # doctest: +SKIP
+>>> model = cw.load_pocket_model("small-4l")                              # doctest: +SKIP
+>>> w = cw.LogitLens(model, "def add(a, b):\\n    return a + b\\ndef add(a, b):\\n    return a +")  # doctest: +SKIP
+>>> w                                   # displays it                         # doctest: +SKIP
+>>> w.lens_layer = 2                    # the slider moves                    # doctest: +SKIP
+>>> w.position = 5; w.target = " b"     # follow " b" at position 5          # doctest: +SKIP
+>>> w.attribution().components()       # the numbers behind the bars        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Optional
+
+import torch
+import traitlets
+
+from .. import analysis
+from ..analysis import Attribution, LogitLensResult, TextRun
+from ..analysis._checks import check_int, check_k, check_position
+from ..model import as_adapter
+from ._transport import split_buffers, to_wire
+from .selection import LinkedView, Selection
+
+__all__ = ["LogitLens", "readout_names"]
+
+#: Top tokens kept per head for the "what does this head write" hover card.
+HEAD_TOP_K = 8
+#: Attributions the kernel keeps per widget (position x target), most recent last.
+_ATTRIBUTION_CACHE = 16
+
+
+def readout_names(n_layers: int) -> list[dict[str, str]]:
+    """Short and long names of the ``n_layers + 1`` readouts, in ``lens_layer`` order.
+
+    ``lens_layer`` 0 reads the embeddings; ``r`` in ``1..n_layers`` the residual stream after
+    layer ``r - 1`` (TransformerLens's ``f"{r}_pre"``; the last is ``"final_post"``, the
+    model's output).
+
+    >>> [n["short"] for n in readout_names(2)]
+    ['embed', '+L0', '+L1']
+    >>> readout_names(2)[2]["long"]
+    'after layer 1: the final output'
+    """
+    names = [{"short": "embed", "long": "the embeddings, before layer 0"}]
+    for layer in range(n_layers):
+        final = layer == n_layers - 1
+        names.append({"short": f"+L{layer}", "long": f"after layer {layer}" + (": the final output" if final else "")})
+    return names
+
+
+def _vocab(token_strs: dict[int, str]) -> dict[str, Any]:
+    """Display strings for token ids, as ``{"ids": int32 wire, "strs": [...]}``."""
+    ids = sorted(token_strs)
+    return {"ids": to_wire(torch.tensor(ids, dtype=torch.int32)), "strs": [token_strs[i] for i in ids]}
+
+
+def _id_dtype(d_vocab: int) -> str:
+    """The smallest dtype the browser decodes that holds every token id."""
+    return "uint16" if d_vocab <= 2**16 else "int32"
+
+
+class LogitLens(LinkedView):
+    """The logit lens of ``model`` on ``text``: layer slider, grid, target chart, attribution.
+
+    Parameters
+    ----------
+    model:
+        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
+        :class:`~circuitwidgets.ModelAdapter`).
+    text:
+        The text. Empty, or longer than the model's context: ``ValueError`` here; set later
+        through :attr:`text`, the problem shows inside the widget and the last good view stays.
+    k:
+        How many top tokens each position's hover card lists (1..d_vocab, default 10).
+    selection:
+        A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
+    lens_layer, position, target:
+        What to show first (defaults: the final readout, the last position, the model's own
+        prediction).
+
+    Traits
+    ------
+    text : str
+        Setting it re-runs the model.
+    lens_layer : int
+        The readout: 0 = embeddings, ``r`` = after layer ``r - 1``, ``n_layers`` = the final
+        output. Kept equal to ``selection.lens_layer``.
+    position : int
+        The selected position (its column, chart and attribution); ``selection.position``.
+    layer, head : int or None
+        The head selected in the shared selection (clicking a head's bar sets them).
+    target : str, int or None
+        The target token: a string that is exactly one token, or an id; ``None`` for the
+        model's final prediction at each position. Checked: ``" Maryland"`` raises naming it.
+    error : str
+        Why the current ``text`` is not shown ('' when it is).
+    target_error : str
+        Why the last target typed in the view was refused ('' when it was not).
+    """
+
+    _bundle = "logit_lens"
+    _linked = ("lens_layer", "position", "layer", "head")
+
+    # ---- Python-side selection (mirrored into `selection`) ----------------------------------
+    lens_layer = traitlets.Int(0, help="The readout: 0 = embeddings ... n_layers = final.")
+    position = traitlets.Int(0, help="The selected position in the text.")
+    layer = traitlets.Int(None, allow_none=True, help="The selected head's layer, or None.")
+    head = traitlets.Int(None, allow_none=True, help="The selected head, or None.")
+    target = traitlets.Union(
+        [traitlets.Int(), traitlets.Unicode()], allow_none=True, default_value=None,
+        help="The target token (one-token string or id), or None for the final prediction.",
+    )
+
+    # ---- synced to the browser ---------------------------------------------------------------
+    text = traitlets.Unicode(help="The input text; setting it re-runs the model.").tag(sync=True)
+    model_name = traitlets.Unicode().tag(sync=True)
+    n_layers = traitlets.Int().tag(sync=True)
+    n_heads = traitlets.Int().tag(sync=True)
+    d_vocab = traitlets.Int().tag(sync=True)
+    k = traitlets.Int(10).tag(sync=True)
+    #: [{"short", "long"}] per readout (see readout_names).
+    readouts = traitlets.List(traitlets.Dict()).tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
+    #: The whole lens of the text (see _lens_payload).
+    lens = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: A picked target's probability and rank everywhere, or None for the final predictions.
+    _target = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: The attribution the browser has without asking (see _attribution_payload).
+    _attribution = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    target_error = traitlets.Unicode("").tag(sync=True)
+    run_id = traitlets.Int(0).tag(sync=True)
+    busy = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any,
+        text: str,
+        *,
+        k: int = 10,
+        selection: Selection | None = None,
+        lens_layer: int | None = None,
+        position: int | None = None,
+        target: str | int | None = None,
+        **kwargs: Any,
+    ):
+        self._adapter = as_adapter(model)
+        self._k = check_k(k, self._adapter.d_vocab)
+        self._attributions: OrderedDict[tuple[int, int, int], Attribution] = OrderedDict()
+        self._run, self._lens = self._compute(text)  # bad text raises here
+        if selection is not None:
+            kwargs["selection"] = selection
+        super().__init__(
+            model_name=self._adapter.name,
+            n_layers=self._adapter.n_layers,
+            n_heads=self._adapter.n_heads,
+            d_vocab=self._adapter.d_vocab,
+            k=self._k,
+            readouts=readout_names(self._adapter.n_layers),
+            lens_layer=self._adapter.n_layers if lens_layer is None else lens_layer,
+            position=self._run.seq_len - 1 if position is None else position,
+            **kwargs,
+        )
+        self.target = target
+        self._start_linking()
+        self._show()
+        self.observe(self._on_target, names="target")
+        self.on_msg(self._on_message)
+
+    # ---- public -------------------------------------------------------------------------------
+
+    @property
+    def run(self) -> TextRun:
+        """The forward pass of the text on screen (shared by the lens and the attributions)."""
+        return self._run
+
+    @property
+    def lens_result(self) -> LogitLensResult:
+        """The logit lens on screen: top-k and each position's final prediction as target."""
+        return self._lens
+
+    @property
+    def target_id(self) -> int:
+        """The target token id at the selected position (the final prediction by default)."""
+        if self._target_id is not None:
+            return self._target_id
+        return int(self._lens.targets[self.position])
+
+    def attribution(self, position: int | None = None, target: str | int | None = None) -> Attribution:
+        """Who wrote the target's logit at ``position`` (defaults: what the view shows).
+
+        ``target`` None means the view's target: the picked one, else the model's final
+        prediction at ``position``. The same pass as the lens; the last few are kept.
+        """
+        position = self.position if position is None else check_position(position, self._run.seq_len)
+        if target is None:  # the picked target, else the final prediction at that position
+            target_id = int(self._lens.targets[position]) if self._target_id is None else self._target_id
+        else:
+            target_id = self._adapter.to_single_token(target)
+        key = (self.run_id, position, target_id)
+        if key not in self._attributions:
+            self._attributions[key] = analysis.logit_attribution(
+                self._adapter, self._run, position, target_id, k=HEAD_TOP_K
+            )
+            while len(self._attributions) > _ATTRIBUTION_CACHE:
+                self._attributions.popitem(last=False)
+        self._attributions.move_to_end(key)
+        return self._attributions[key]
+
+    # ---- validation ------------------------------------------------------------------------------
+
+    def _check(self, check, value):
+        try:
+            return check(value)
+        except (ValueError, TypeError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("lens_layer")
+    def _valid_lens_layer(self, proposal):
+        return self._check(
+            lambda v: check_int(v, "lens_layer", 0, self._adapter.n_layers), proposal["value"]
+        )
+
+    @traitlets.validate("position")
+    def _valid_position(self, proposal):
+        def check(value):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"position must be an int, got {type(value).__name__} {value!r}")
+            seq = self._run.seq_len
+            if not 0 <= value < seq:
+                raise ValueError(f"position {value} is out of range; this text has {seq} tokens, so positions 0..{seq - 1}")
+            return value
+
+        return self._check(check, proposal["value"])
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        value = proposal["value"]
+        return None if value is None else self._check(self._adapter.check_layer, value)
+
+    @traitlets.validate("head")
+    def _valid_head(self, proposal):
+        value = proposal["value"]
+        return None if value is None else self._check(self._adapter.check_head, value)
+
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        self._check(self._adapter.to_single_token, proposal["value"])  # (None is not validated)
+        return proposal["value"]
+
+    @property
+    def _target_id(self) -> Optional[int]:
+        """The picked target's id, or None for each position's final prediction."""
+        return None if self.target is None else self._adapter.to_single_token(self.target)
+
+    # ---- computing and showing ---------------------------------------------------------------
+
+    def _compute(self, text: str) -> tuple[TextRun, LogitLensResult]:
+        """One forward pass, and the lens with each position's final prediction as target."""
+        run = analysis.run_text(self._adapter, text, needs=("logit_lens", "attribution"))
+        return run, analysis.logit_lens(self._adapter, run, k=self._k, default_target="final")
+
+    def _lens_payload(self) -> dict[str, Any]:
+        """The whole lens for the browser: ``R = n_layers + 1`` readouts, ``P`` positions.
+
+        ``token_ids`` [P]; ``top_ids`` [R, P, k] and ``top_probs`` float32 [R, P, k];
+        ``final_ids`` [P] (each position's final top-1, the default target); its
+        ``target_probs`` float32 and ``target_ranks`` int32 [R, P]; ``kl`` float32 [R, P]
+        (nats); ``vocab``: display strings of every id in them.
+        """
+        lens, ids = self._lens, _id_dtype(self._adapter.d_vocab)
+        seen = dict(lens.token_strs)
+        seen.update(zip(self._run.tokens.tolist(), self._run.str_tokens))
+        return {
+            "run": self.run_id,
+            "token_ids": to_wire(self._run.tokens, dtype=ids),
+            "top_ids": to_wire(lens.top_ids, dtype=ids),
+            "top_probs": to_wire(lens.top_probs, dtype="float32"),
+            "final_ids": to_wire(lens.targets, dtype=ids),
+            "target_probs": to_wire(lens.target_probs, dtype="float32"),
+            "target_ranks": to_wire(lens.target_ranks, dtype="int32"),
+            "kl": to_wire(lens.kl_to_final, dtype="float32"),
+            "vocab": _vocab(seen),
+        }
+
+    def _target_payload(self) -> Optional[dict[str, Any]]:
+        """A picked target's probability and rank at every (readout, position), or None."""
+        if self._target_id is None:
+            return None
+        picked = analysis.logit_lens(self._adapter, self._run, k=1, target=self._target_id)
+        return {
+            "run": self.run_id,
+            "id": self._target_id,
+            "str": picked.token_strs[self._target_id],
+            "probs": to_wire(picked.target_probs, dtype="float32"),
+            "ranks": to_wire(picked.target_ranks, dtype="int32"),
+        }
+
+    def _attribution_payload(self, position: int, target: Optional[int]) -> dict[str, Any]:
+        """One position's attribution: components (kind, layer, head, label) with float32
+        values summing to ``logit``, and each head's top tokens ``[L, H, HEAD_TOP_K]``."""
+        attr = self.attribution(position, target)
+        parts, values = attr.parts()
+        ids = _id_dtype(self._adapter.d_vocab)
+        return {
+            "run": self.run_id,
+            "position": position,
+            "target": attr.target,
+            "target_str": attr.target_str,
+            "logit": float(attr.logit),
+            "kinds": [p.kind for p in parts],
+            "labels": [p.label for p in parts],
+            "layers": [-1 if p.layer is None else p.layer for p in parts],
+            "heads": [-1 if p.head is None else p.head for p in parts],
+            "values": to_wire(values, dtype="float32"),
+            "head_top_ids": to_wire(attr.head_top_ids, dtype=ids),
+            "head_top_values": to_wire(attr.head_top_values, dtype="float32"),
+            "vocab": _vocab(attr.token_strs),
+        }
+
+    def _show(self) -> None:
+        """Send the lens of the current run (and what depends on it) to the browser."""
+        with self.hold_sync():
+            self.run_id += 1
+            self._attributions.clear()
+            self.text = self._run.text
+            self.tokens = list(self._run.str_tokens)
+            self.lens = self._lens_payload()
+            self._target = self._target_payload()
+            self._attribution = self._attribution_payload(self.position, self._target_id)
+            self.error = ""
+
+    @traitlets.observe("text")
+    def _text_changed(self, change: dict[str, Any]) -> None:
+        if change["new"] == self._run.text:
+            self.error = ""  # back to the text already drawn
+            return
+        self.busy = "Running the model…"
+        try:
+            computed = self._attempt(lambda: self._compute(change["new"]))
+        finally:
+            self.busy = ""
+        if computed is None:
+            return
+        self._run, self._lens = computed
+        last = self._run.seq_len - 1
+        with self.selection.hold_sync():
+            if self.position > last:
+                self.position = last  # the old position is past the end of the new text
+        self._show()
+
+    def _on_target(self, _change: dict[str, Any]) -> None:
+        self.busy = "Computing the target at every readout…"
+        try:
+            with self.hold_sync():
+                self._target = self._target_payload()
+                self._attribution = self._attribution_payload(self.position, self._target_id)
+                self.target_error = ""
+        finally:
+            self.busy = ""
+
+    # ---- the browser asks ----------------------------------------------------------------------
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
+        """``{"type": "attribution", "run", "position", "target"}`` → that attribution;
+        ``{"type": "target", "text"}`` → set (or, for "", clear) the target, or say why not."""
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "attribution":
+            self._answer_attribution(content)
+        elif content.get("type") == "target":
+            self._set_target_from_view(content.get("text"))
+
+    def _answer_attribution(self, content: dict[str, Any]) -> None:
+        if content.get("run") != self.run_id:
+            return  # about a text that has since been replaced; the browser asks again
+        try:
+            position = check_position(int(content["position"]), self._run.seq_len)
+            target = content.get("target")
+            payload = self._attribution_payload(position, None if target is None else int(target))
+        except (KeyError, TypeError, ValueError) as exc:
+            self.send({"type": "attribution-error", "message": str(exc)})
+            return
+        message, buffers = split_buffers(payload)
+        self.send({"type": "attribution", **message}, buffers)
+
+    def _set_target_from_view(self, text: Any) -> None:
+        if not isinstance(text, str) or text == "":
+            self.target = None
+            self.target_error = ""
+            return
+        try:
+            self.target = text
+        except traitlets.TraitError as exc:
+            self.target_error = str(exc)
+
+    # ---- static export -------------------------------------------------------------------------
+
+    def _static_state(self) -> dict[str, Any]:
+        """The export holds the attribution of the position on screen."""
+        return {"_attribution": self._attribution_payload(self.position, self._target_id)}
+

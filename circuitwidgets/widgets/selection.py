@@ -1,0 +1,149 @@
+"""The shared selection: one small widget model that every view reads and writes.
+
+A :class:`Selection` holds *what the user is looking at* — a layer, a head, a query and a key
+position, a vocabulary token, a logit-lens layer, a position — and nothing else: it knows no
+model, so any views can share it. Every view has a ``selection`` trait; views that share one
+follow each other. In the browser each view listens to the selection model directly
+(``js/src/kit/selection.ts``), so a click in one view moves the others with no round trip to
+the kernel, and this also works in a static HTML export, where there is no kernel.
+
+>>> import circuitwidgets as cw                                     # doctest: +SKIP
+>>> sel = cw.Selection()                                            # doctest: +SKIP
+>>> a = cw.AttentionExplorer(model, text, selection=sel)            # doctest: +SKIP
+>>> b = cw.AttentionExplorer(model, other_text, selection=sel)      # doctest: +SKIP
+>>> a.head = 3            # b follows, in Python and in the browser  # doctest: +SKIP
+>>> sel.layer, b.layer                                              # doctest: +SKIP
+
+Python side, a view keeps its own plain traits (``w.layer``, ``w.head`` ...) equal to the
+selection's, so ``w.head``, ``w.head = 3`` and ``w.observe(callback, "head")`` all work. The
+view checks the values against *its* model ("head 12 is out of range; this model has heads
+0..11"). A value set on the shared selection that a view's model does not have (a head that
+only a bigger model has) is ignored by that view, which keeps showing what it showed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import traitlets
+from ipywidgets import widget_serialization
+
+import anywidget
+
+from ._base import CircuitWidget
+from ._static import read_bundle
+
+__all__ = ["Selection", "LinkedView", "SELECTION_FIELDS"]
+
+#: Every field of a selection, in the order the browser and the docs list them.
+SELECTION_FIELDS = ("layer", "head", "query", "key", "token", "lens_layer", "position")
+
+
+def _field(help: str) -> traitlets.Int:
+    return traitlets.Int(None, allow_none=True, min=0, help=help).tag(sync=True)
+
+
+class Selection(anywidget.AnyWidget):
+    """What the user is looking at, shared by any number of views.
+
+    Every field is a non-negative ``int`` or ``None`` (nothing selected). The views that use
+    a field check its upper bound against their own model or text.
+
+    Traits
+    ------
+    layer, head : int or None
+        The selected attention head (AttentionExplorer, OV browser, induction scores).
+    query, key : int or None
+        A locked query / key position in the text (None: not locked).
+    token : int or None
+        A vocabulary token id (OV token map, logit-lens target).
+    lens_layer : int or None
+        The logit lens's layer (``0`` = embeddings ... ``n_layers`` = final).
+    position : int or None
+        A position in the text that is not a query/key (the logit lens's column).
+
+    Displayed on its own it shows a one-line summary, handy when debugging a layout.
+    """
+
+    layer = _field("The selected layer.")
+    head = _field("The selected head (of the selected layer).")
+    query = _field("Locked query position, or None.")
+    key = _field("Locked key position, or None.")
+    token = _field("Selected vocabulary token id, or None.")
+    lens_layer = _field("The logit lens's layer (0 = embeddings), or None.")
+    position = _field("Selected text position (logit lens), or None.")
+
+    def __init__(self, **kwargs: Any):
+        self._esm, self._css = read_bundle("selection")
+        super().__init__(**kwargs)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in SELECTION_FIELDS)
+        return f"Selection({fields})"
+
+
+class LinkedView(CircuitWidget):
+    """A view whose plain traits named in ``_linked`` follow its ``selection``.
+
+    Subclasses declare each linked name as an ordinary (not synced) trait with a
+    ``@validate`` that checks it against their model, and list it in ``_linked``::
+
+        class MyView(LinkedView):
+            _linked = ("layer", "head")
+            layer = traitlets.Int(0)
+            head = traitlets.Int(0)
+
+    Setting ``view.head`` validates and writes the shared selection; a change of the
+    selection (from Python, another view, or a click in the browser) sets ``view.head`` when
+    the value is valid here and is ignored otherwise. Replacing ``view.selection`` links the
+    view to the new selection and adopts its values (where valid here); fields the new
+    selection leaves at ``None`` are filled from this view.
+    """
+
+    _linked: ClassVar[tuple[str, ...]] = ()
+
+    selection = traitlets.Instance(Selection, help="The shared selection this view follows.").tag(
+        sync=True, **widget_serialization
+    )
+
+    @traitlets.default("selection")
+    def _default_selection(self) -> Selection:
+        return Selection()
+
+    def _link_selection(self, selection: Selection, previous: Selection | None = None) -> None:
+        """Follow ``selection`` (and stop following ``previous``); adopt its valid values."""
+        if previous is not None:
+            previous.unobserve(self._from_selection, names=list(self._linked))
+        for name in self._linked:
+            value = getattr(selection, name)
+            if value is None or not self._adopt(name, value):
+                self._to_selection({"name": name, "new": getattr(self, name)})
+        selection.observe(self._from_selection, names=list(self._linked))
+
+    def _adopt(self, name: str, value: Any) -> bool:
+        try:
+            setattr(self, name, value)
+            return True
+        except (traitlets.TraitError, ValueError, TypeError):
+            return False  # not valid for this view's model: keep what it shows
+
+    def _from_selection(self, change: dict[str, Any]) -> None:
+        self._adopt(change["name"], change["new"])
+
+    def _to_selection(self, change: dict[str, Any]) -> None:
+        name = change["name"]
+        if name in self._linked and getattr(self.selection, name) != change["new"]:
+            setattr(self.selection, name, change["new"])
+
+    @traitlets.observe("selection")
+    def _selection_replaced(self, change: dict[str, Any]) -> None:
+        if not getattr(self, "_linking", False):
+            return  # still in __init__: _start_linking links the final selection
+        self._link_selection(change["new"], change["old"] if isinstance(change["old"], Selection) else None)
+
+    def _start_linking(self) -> None:
+        """Call once at the end of the subclass's ``__init__``: links to the selection given
+        (or the default one) and from then on mirrors every linked trait into it."""
+        self._link_selection(self.selection)
+        self.observe(self._to_selection, names=list(self._linked))
+        self._linking = True

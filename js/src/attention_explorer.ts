@@ -1,0 +1,679 @@
+/**
+ * AttentionExplorer: every head's attention on one text — an overview of thumbnails, the
+ * selected head as a zoomable heatmap, and the text coloured by attention.
+ *
+ * State (Python: circuitwidgets/widgets/attention_explorer.py):
+ *   text, tokens          the input and its tokens (display strings)
+ *   thumbnails            uint8 [L, H, T, T]: block maxima of every head (T <= 40)
+ *   head_scores           [{key, label, help, values: float32 [L, H]}]
+ *   _bank                 {run, heads: [[l, h]...], patterns: float16 [n, S, S]}: full patterns
+ *                         the page has without asking (more of them in a static export)
+ *   run_id                bumped per text: patterns of different texts never mix
+ *   busy, error           progress line / inline error (the last good view stays)
+ *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
+ *
+ * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
+ * "preview") and asked for with a custom message {type: "pattern", layer, head, run}; the
+ * kernel answers with its float16 pattern as a binary buffer. The last few are cached.
+ *
+ * For tests and tools: `.cw-ae-head[data-layer][data-head][data-resolution]` names what the
+ * heatmap shows ("full" or "preview"); thumbnails are buttons named "layer L head H".
+ */
+import type { RenderProps } from "@anywidget/types";
+import "./attention_explorer.css";
+import { mix } from "./kit/color";
+import { sequential, type ColorScale } from "./kit/color_scale";
+import { decode, type NDArray, type WireArray } from "./kit/decode";
+import { createErrorBanner } from "./kit/error_banner";
+import { formatProbability, formatTick } from "./kit/format";
+import { createFrame } from "./kit/frame";
+import { createHeatmap, type Cell } from "./kit/heatmap";
+import { toLevels, upsample } from "./kit/heatmap_layout";
+import { createLegend } from "./kit/legend";
+import { connectSelection } from "./kit/selection";
+import { createTextInput } from "./kit/text_input";
+import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
+import { createTokenStrip, visibleToken } from "./kit/token_strip";
+import { createTooltip } from "./kit/tooltip";
+import { watch } from "./kit/watch";
+
+interface ScoreSpec {
+  key: string;
+  label: string;
+  help: string;
+  values: WireArray;
+}
+
+interface Bank {
+  run: number;
+  heads: [number, number][];
+  patterns: WireArray;
+}
+
+interface State {
+  [key: string]: unknown;
+  text: string;
+  tokens: string[];
+  thumbnails: WireArray | null;
+  head_scores: ScoreSpec[];
+  _bank: Bank | null;
+  run_id: number;
+  busy: string;
+  error: string;
+  model_name: string;
+  n_layers: number;
+  n_heads: number;
+  _static: boolean;
+  selection: string;
+}
+
+/** One head's pattern as the heatmap draws it. */
+interface HeadPattern {
+  n: number;
+  levels: Uint8Array;
+  /** Exact weights (from float16), or null for a preview made from the thumbnail. */
+  values: Float32Array | null;
+}
+
+const CACHE_SIZE = 8;
+/** A token with no colour (nothing hovered or locked, or the source token itself). */
+const PLAIN = { background: "", color: "" };
+const STATIC_PREVIEW =
+  "This file holds a preview of this head (block maxima). Save with heads=\"all\" for every head at full resolution.";
+type Direction = "from" | "to";
+
+function render({ model, el, signal }: RenderProps<State>) {
+  const frame = createFrame(el, { title: "Attention", className: "cw-attention-explorer" });
+  const root = frame.root;
+  const input = createTextInput(frame.body, {
+    label: "Text",
+    onSubmit(value) {
+      model.set("text", value);
+      model.save_changes();
+    },
+  });
+  const banner = createErrorBanner(frame.body);
+  const progress = document.createElement("div");
+  progress.className = "cw-ae-progress";
+  progress.setAttribute("role", "status");
+  progress.hidden = true;
+  frame.body.append(progress);
+  const tooltip = createTooltip(signal);
+
+  const main = document.createElement("div");
+  main.className = "cw-ae-main";
+  frame.body.append(main);
+
+  // ---- overview -----------------------------------------------------------------------------
+  const overview = panel(main, "cw-ae-overview", "Heads");
+  const controls = document.createElement("div");
+  controls.className = "cw-ae-controls";
+  const scoreLabel = document.createElement("label");
+  scoreLabel.textContent = "Score ";
+  const scoreSelect = document.createElement("select");
+  scoreSelect.className = "cw-ae-select";
+  scoreLabel.append(scoreSelect);
+  const sortButton = document.createElement("button");
+  sortButton.type = "button";
+  sortButton.className = "cw-button";
+  sortButton.setAttribute("aria-pressed", "false");
+  sortButton.textContent = "Sort by score";
+  controls.append(scoreLabel, sortButton);
+  overview.header.append(controls);
+  const grid = document.createElement("div");
+  grid.className = "cw-ae-grid";
+  grid.setAttribute("role", "group");
+  grid.setAttribute("aria-label", "Attention heads: arrow keys move, the selection follows");
+  overview.body.append(grid);
+  const scoreHelp = document.createElement("div");
+  scoreHelp.className = "cw-ae-help";
+  overview.body.append(scoreHelp);
+  const scoreLegend = createLegend(overview.body, { title: "", ticks: [], format: formatTick });
+
+  // ---- head view ----------------------------------------------------------------------------
+  const headPanel = panel(main, "cw-ae-head", "");
+  const headStats = document.createElement("span");
+  headStats.className = "cw-ae-stats";
+  headPanel.header.append(headStats);
+  const previewNote = document.createElement("div");
+  previewNote.className = "cw-ae-note";
+  previewNote.hidden = true;
+  const heatmap = createHeatmap(headPanel.body, {
+    label: "Attention pattern of the selected head: queries down, keys across",
+    rowTitle: "query",
+    colTitle: "key",
+    signal,
+    onHover: (cell, anchor) => hoverCell(cell, anchor),
+    onClick: (cell) => lockCell(cell),
+  });
+  const lockLine = document.createElement("div");
+  lockLine.className = "cw-ae-note";
+  headPanel.body.append(previewNote, lockLine);
+
+  // ---- token view ---------------------------------------------------------------------------
+  const tokenPanel = panel(frame.body, "cw-ae-tokens", "Tokens");
+  const directionBox = document.createElement("div");
+  directionBox.className = "cw-ae-toggle";
+  directionBox.setAttribute("role", "group");
+  directionBox.setAttribute("aria-label", "Direction");
+  const directions: Record<Direction, HTMLButtonElement> = {
+    from: toggleButton("query → keys", "Colour tokens by the attention the hovered token pays them"),
+    to: toggleButton("key ← queries", "Colour tokens by the attention they pay the hovered token"),
+  };
+  directionBox.append(directions.from, directions.to);
+  tokenPanel.header.append(directionBox);
+  const strip = createTokenStrip(tokenPanel.body, {
+    label: "Tokens, coloured by attention in the selected head",
+    onInspect: (i, span) => hoverToken(i, span),
+    onLeave: () => {
+      hovered = null;
+      tooltip.hide();
+      paintTokens();
+    },
+    onSelect: (i) => lockToken(i),
+  });
+  const legend = createLegend(frame.body, {
+    title: "Attention weight",
+    ticks: [0, 0.25, 0.5, 0.75, 1],
+    format: formatTick,
+    swatches: [{ label: "masked (key after query)", className: "cw-ae-masked" }],
+  });
+
+  // ---- state --------------------------------------------------------------------------------
+  let tokens: string[] = [];
+  let thumbs: NDArray | null = null;
+  let scores: { spec: ScoreSpec; values: NDArray }[] = [];
+  let scoreKey = "";
+  let sorted = false;
+  let direction: Direction = "from";
+  let hovered: number | null = null; // token hovered in the strip or row/col hovered on the map
+  let drawn: { layer: number; head: number; run: number } | null = null;
+  let current: HeadPattern | null = null;
+  const cache = new Map<string, HeadPattern>(); // LRU: insertion order
+  const pinned = new Map<string, HeadPattern>(); // from the bank
+  const pending = new Set<string>();
+  let tiles: HTMLButtonElement[] = [];
+  let palette = readPalette(root);
+  let scale: ColorScale = sequential(palette);
+  let masked: [number, number, number] = [240, 240, 240];
+
+  const run = () => model.get("run_id");
+  const nLayers = () => model.get("n_layers");
+  const nHeads = () => model.get("n_heads");
+  const keyOf = (layer: number, head: number, r = run()) => `${r}:${layer}.${head}`;
+
+  const selection = connectSelection(model, {
+    signal,
+    canSave: () => !model.get("_static"),
+    onChange(changed) {
+      if (changed.has("layer") || changed.has("head")) {
+        showHead();
+        markTiles();
+      }
+      if (changed.has("query") || changed.has("key")) showLocks();
+    },
+  });
+
+  /** The selected head if this model has it, else what is drawn (or 0.0). */
+  function selectedHead(): { layer: number; head: number } {
+    const layer = selection.get("layer");
+    const head = selection.get("head");
+    if (layer !== null && head !== null && layer < nLayers() && head < nHeads()) return { layer, head };
+    return drawn ? { layer: drawn.layer, head: drawn.head } : { layer: 0, head: 0 };
+  }
+  const position = (field: "query" | "key") => {
+    const v = selection.get(field);
+    return v !== null && v < tokens.length ? v : null;
+  };
+
+  // ---- patterns -----------------------------------------------------------------------------
+
+  function fromValues(values: NDArray): HeadPattern {
+    const n = values.shape[values.shape.length - 1] as number;
+    const data = values.data instanceof Float32Array ? values.data : Float32Array.from(values.data);
+    return { n, levels: toLevels(data, values.scale), values: data };
+  }
+
+  function preview(layer: number, head: number): HeadPattern | null {
+    if (!thumbs) return null;
+    const t = thumbs.shape[2] as number;
+    const start = (layer * nHeads() + head) * t * t;
+    const block = (thumbs.data as Uint8Array).subarray(start, start + t * t);
+    return { n: tokens.length, levels: upsample(block, t, tokens.length), values: null };
+  }
+
+  function remember(key: string, pattern: HeadPattern) {
+    cache.delete(key);
+    cache.set(key, pattern);
+    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  }
+
+  function patternFor(layer: number, head: number): HeadPattern | null {
+    const key = keyOf(layer, head);
+    const known = pinned.get(key) ?? cache.get(key);
+    if (known) {
+      if (cache.has(key)) remember(key, known);
+      return known;
+    }
+    if (!model.get("_static") && !pending.has(key)) {
+      pending.add(key);
+      model.send({ type: "pattern", layer, head, run: run() });
+    }
+    return preview(layer, head);
+  }
+
+  function loadBank() {
+    pinned.clear();
+    const bank = model.get("_bank");
+    if (!bank || bank.run !== run()) return;
+    const all = decode(bank.patterns);
+    const n = all.shape[1] as number;
+    const size = n * n;
+    bank.heads.forEach(([layer, head], i) => {
+      const data = (all.data as Float32Array).subarray(i * size, (i + 1) * size);
+      pinned.set(keyOf(layer, head), { n, levels: toLevels(data, all.scale), values: data });
+    });
+  }
+
+  model.on("msg:custom", (msg: Record<string, unknown>, buffers: DataView[]) => {
+    if (msg.type !== "pattern" || signal.aborted) return;
+    const key = keyOf(msg.layer as number, msg.head as number, msg.run as number);
+    pending.delete(key);
+    if (msg.run !== run() || !buffers[0]) return;
+    const values = decode({ dtype: msg.dtype as string, shape: msg.shape as number[], buffer: buffers[0] });
+    remember(key, fromValues(values));
+    const { layer, head } = selectedHead();
+    if (key === keyOf(layer, head)) showHead();
+  });
+
+  // ---- drawing ------------------------------------------------------------------------------
+
+  function showHead() {
+    if (tokens.length === 0) return;
+    const { layer, head } = selectedHead();
+    const pattern = patternFor(layer, head);
+    if (!pattern) return;
+    const keepView = drawn !== null && drawn.run === run();
+    current = pattern;
+    drawn = { layer, head, run: run() };
+    heatmap.setData({ n: pattern.n, levels: pattern.levels, rowLabels: tokens, colLabels: tokens, causal: true }, keepView);
+    const full = pattern.values !== null;
+    headPanel.title.textContent = `Layer ${layer} · Head ${head}`;
+    Object.assign(headPanel.element.dataset, {
+      layer: String(layer),
+      head: String(head),
+      resolution: full ? "full" : "preview",
+      run: String(run()),
+      drawMs: heatmap.lastDrawMs.toFixed(2),
+    });
+    previewNote.hidden = full;
+    previewNote.textContent = model.get("_static") ? STATIC_PREVIEW : "Loading the full pattern…";
+    headStats.replaceChildren(
+      ...scores.slice(0, 2).concat(scores.filter((s) => s.spec.key === scoreKey && scores.indexOf(s) > 1)).map((s) => {
+        const item = document.createElement("span");
+        item.textContent = `${s.spec.label} ${formatScore(s.values, layer, head)}`;
+        return item;
+      }),
+    );
+    showLocks();
+    paintTokens();
+  }
+
+  function formatScore(values: NDArray, layer: number, head: number): string {
+    const v = (values.data[layer * nHeads() + head] as number) * values.scale;
+    return Number.isFinite(v) ? v.toFixed(2) : "—";
+  }
+
+  function weight(q: number, k: number): number {
+    if (!current || q >= current.n || k >= current.n) return NaN;
+    if (k > q) return NaN;
+    const i = q * current.n + k;
+    return current.values ? (current.values[i] as number) : (current.levels[i] as number) / 255;
+  }
+
+  function showLocks() {
+    const q = position("query");
+    const k = position("key");
+    heatmap.setMarks(q, k);
+    if (q === null && k === null) {
+      lockLine.textContent = "Click a cell to lock its query; click it again to unlock.";
+    } else {
+      const parts = [];
+      if (q !== null) parts.push(`query ${q} ${JSON.stringify(tokens[q] ?? "")}`);
+      if (k !== null) parts.push(`key ${k} ${JSON.stringify(tokens[k] ?? "")}`);
+      lockLine.textContent = `Locked: ${parts.join(", ")} — click it again (or Escape in the tokens) to unlock.`;
+    }
+    root.dataset.query = q === null ? "" : String(q);
+    root.dataset.key = k === null ? "" : String(k);
+    paintTokens();
+  }
+
+  /** Colour the token strip: by the row (direction "from") or column ("to") of the hovered
+   * token, else of the locked query / key. */
+  function paintTokens() {
+    const source = hovered ?? (direction === "from" ? position("query") : position("key"));
+    strip.element.dataset.source = source === null ? "" : String(source);
+    strip.element.querySelector(".cw-ae-source")?.classList.remove("cw-ae-source");
+    if (source === null || !current) {
+      strip.paint(() => PLAIN);
+      return;
+    }
+    strip.paint((i) => {
+      const w = direction === "from" ? weight(source, i) : weight(i, source);
+      if (i === source) return PLAIN;
+      return Number.isFinite(w) ? scale(w) : null;
+    });
+    strip.tokenAt(source)?.classList.add("cw-ae-source");
+  }
+
+  function hoverCell(cell: Cell | null, anchor: HTMLElement) {
+    if (!cell) {
+      tooltip.hide();
+      hovered = null;
+      paintTokens();
+      return;
+    }
+    const w = weight(cell.row, cell.col);
+    const title = document.createDocumentFragment();
+    title.append(visibleToken(tokens[cell.row] ?? ""), " → ", visibleToken(tokens[cell.col] ?? ""));
+    tooltip.show(anchor, {
+      title,
+      rows: [
+        ["query", `${cell.row}`],
+        ["key", `${cell.col}`],
+        ["weight", cell.col > cell.row ? "masked" : formatProbability(w)],
+      ],
+      note: current?.values ? undefined : "preview: the largest weight in this block",
+    });
+    heatmap.element.dataset.hoverWeight = Number.isFinite(w) ? String(w) : "";
+    hovered = direction === "from" ? cell.row : cell.col;
+    paintTokens();
+  }
+
+  function hoverToken(i: number, span: HTMLElement) {
+    hovered = i;
+    paintTokens();
+    const rows: [string, string][] = [["position", String(i)]];
+    const q = position("query");
+    if (direction === "from" && q !== null && q !== i) rows.push([`weight from query ${q}`, formatProbability(weight(q, i))]);
+    tooltip.show(span, { title: visibleToken(tokens[i] ?? ""), rows, note: direction === "from" ? "colours: attention this token pays" : "colours: attention paid to this token" });
+  }
+
+  function lockCell(cell: Cell) {
+    const same = position("query") === cell.row && position("key") === cell.col;
+    selection.set(same ? { query: null, key: null } : { query: cell.row, key: cell.col });
+  }
+
+  function lockToken(i: number) {
+    const field = direction === "from" ? "query" : "key";
+    selection.set({ [field]: position(field) === i ? null : i });
+  }
+
+  // ---- overview -----------------------------------------------------------------------------
+
+  function buildTiles() {
+    const L = nLayers(), H = nHeads();
+    grid.style.setProperty("--cw-heads", String(H));
+    tiles = [];
+    for (let layer = 0; layer < L; layer++) {
+      for (let head = 0; head < H; head++) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "cw-ae-thumb";
+        b.setAttribute("aria-label", `layer ${layer} head ${head}`);
+        b.dataset.layer = String(layer);
+        b.dataset.head = String(head);
+        b.tabIndex = -1;
+        const canvas = document.createElement("canvas");
+        const label = document.createElement("span");
+        label.className = "cw-ae-thumb-label";
+        label.textContent = `${layer}.${head}`;
+        const score = document.createElement("span");
+        score.className = "cw-ae-thumb-score";
+        b.append(canvas, label, score);
+        b.addEventListener("click", () => selection.set({ layer, head }));
+        tiles.push(b);
+      }
+    }
+    grid.replaceChildren(...tiles);
+  }
+
+  function drawThumbnails() {
+    if (!thumbs) return;
+    const t = thumbs.shape[2] as number;
+    const lut = scale.lut;
+    tiles.forEach((tile, i) => {
+      const canvas = tile.querySelector("canvas") as HTMLCanvasElement;
+      if (canvas.width !== t) canvas.width = canvas.height = t;
+      const ctx = canvas.getContext("2d");
+      if (!ctx) return;
+      const image = ctx.createImageData(t, t);
+      const src = thumbs!.data as Uint8Array;
+      const base = i * t * t;
+      for (let q = 0; q < t; q++) {
+        for (let k = 0; k < t; k++) {
+          const o = (q * t + k) * 4;
+          // Thumbnails of short texts are the full pattern: keep its causal mask visible.
+          const isMasked = t === tokens.length && k > q;
+          const l = (src[base + q * t + k] as number) * 4;
+          image.data[o] = isMasked ? masked[0] : (lut[l] as number);
+          image.data[o + 1] = isMasked ? masked[1] : (lut[l + 1] as number);
+          image.data[o + 2] = isMasked ? masked[2] : (lut[l + 2] as number);
+          image.data[o + 3] = 255;
+        }
+      }
+      ctx.putImageData(image, 0, 0);
+    });
+  }
+
+  function activeScore() {
+    return scores.find((s) => s.spec.key === scoreKey) ?? scores[0] ?? null;
+  }
+
+  function paintScores() {
+    const s = activeScore();
+    if (!s) return;
+    let lo = Infinity, hi = -Infinity;
+    const n = nLayers() * nHeads();
+    const value = (i: number) => (s.values.data[i] as number) * s.values.scale;
+    for (let i = 0; i < n; i++) {
+      const v = value(i);
+      if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+    if (!(hi > lo)) hi = lo + 1;
+    const scoreScale = sequential({ ...palette, high: palette.low }, [lo, hi]);
+    tiles.forEach((tile, i) => {
+      const chip = tile.querySelector(".cw-ae-thumb-score") as HTMLElement;
+      const v = value(i);
+      const sw = scoreScale(v);
+      chip.textContent = Number.isFinite(v) ? v.toFixed(2) : "—";
+      chip.style.background = sw?.background ?? "";
+      chip.style.color = sw?.color ?? "";
+      tile.dataset.score = String(v);
+      tile.title = `layer ${tile.dataset.layer} head ${tile.dataset.head}: ${s.spec.label} ${chip.textContent}`;
+    });
+    scoreHelp.textContent = s.spec.help;
+    scoreLegend.element.querySelector(".cw-legend-title")!.textContent = s.spec.label;
+    const mid = (lo + hi) / 2;
+    scoreLegendTicks(lo, mid, hi, scoreScale);
+    order();
+  }
+
+  function scoreLegendTicks(lo: number, mid: number, hi: number, sc: ColorScale) {
+    // The kit legend takes ticks at creation; the score's range changes with the score.
+    const fresh = createLegend(document.createElement("div"), {
+      title: activeScore()?.spec.label ?? "",
+      ticks: [lo, mid, hi],
+      format: (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2)),
+    });
+    fresh.setScale(sc);
+    scoreLegend.element.replaceChildren(...fresh.element.childNodes);
+  }
+
+  /** Tile order: layer by layer, or by the active score (descending; entropy ascending). */
+  function order() {
+    const s = activeScore();
+    let ordered = tiles;
+    if (sorted && s) {
+      const sign = s.spec.key === "entropy" ? 1 : -1;
+      ordered = [...tiles].sort((a, b) => sign * (Number(a.dataset.score) - Number(b.dataset.score)));
+    }
+    grid.replaceChildren(...ordered);
+    grid.dataset.order = sorted ? `score:${s?.spec.key}` : "layer";
+  }
+
+  function markTiles() {
+    const { layer, head } = selectedHead();
+    for (const tile of tiles) {
+      const on = Number(tile.dataset.layer) === layer && Number(tile.dataset.head) === head;
+      tile.setAttribute("aria-pressed", String(on));
+      tile.tabIndex = on ? 0 : -1;
+    }
+  }
+
+  grid.addEventListener("keydown", (e) => {
+    const visible = [...grid.children] as HTMLButtonElement[];
+    const at = visible.indexOf(document.activeElement as HTMLButtonElement);
+    if (at < 0) return;
+    const H = nHeads();
+    const next: Record<string, number> = {
+      ArrowRight: at + 1, ArrowLeft: at - 1, ArrowDown: at + H, ArrowUp: at - H, Home: 0, End: visible.length - 1,
+    };
+    const target = visible[next[e.key] ?? -1];
+    if (e.key in next) {
+      e.preventDefault();
+      e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
+    }
+    if (!target) return;
+    target.focus();
+    selection.set({ layer: Number(target.dataset.layer), head: Number(target.dataset.head) });
+  });
+
+  scoreSelect.addEventListener("change", () => {
+    scoreKey = scoreSelect.value;
+    paintScores();
+    showHead();
+  });
+  sortButton.addEventListener("click", () => {
+    sorted = !sorted;
+    sortButton.setAttribute("aria-pressed", String(sorted));
+    order();
+  });
+
+  function toggleButton(text: string, title: string): HTMLButtonElement {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "cw-button";
+    b.textContent = text;
+    b.title = title;
+    return b;
+  }
+  const setDirection = (d: Direction) => {
+    direction = d;
+    directions.from.setAttribute("aria-pressed", String(d === "from"));
+    directions.to.setAttribute("aria-pressed", String(d === "to"));
+    strip.element.dataset.direction = d;
+    paintTokens();
+  };
+  directions.from.addEventListener("click", () => setDirection("from"));
+  directions.to.addEventListener("click", () => setDirection("to"));
+  setDirection("from");
+
+  // ---- model state -> view ------------------------------------------------------------------
+
+  function drawData() {
+    const nextTokens = model.get("tokens");
+    const wireThumbs = model.get("thumbnails");
+    if (!wireThumbs || nextTokens.length === 0) return;
+    tokens = nextTokens;
+    thumbs = decode(wireThumbs);
+    scores = model.get("head_scores").map((spec) => ({ spec, values: decode(spec.values) }));
+    if (!scores.some((s) => s.spec.key === scoreKey)) scoreKey = scores[0]?.spec.key ?? "";
+    scoreSelect.replaceChildren(
+      ...scores.map((s) => {
+        const o = document.createElement("option");
+        o.value = s.spec.key;
+        o.textContent = s.spec.label;
+        o.selected = s.spec.key === scoreKey;
+        return o;
+      }),
+    );
+    if (tiles.length !== nLayers() * nHeads()) buildTiles();
+    loadBank();
+    cache.clear();
+    pending.clear();
+    tooltip.hide();
+    hovered = null;
+    strip.setTokens(tokens);
+    drawThumbnails();
+    paintScores();
+    markTiles();
+    showHead();
+    root.dataset.tokenCount = String(tokens.length);
+    frame.setMeta([
+      model.get("model_name"),
+      `${tokens.length} tokens`,
+      `${nLayers()} layers × ${nHeads()} heads`,
+    ]);
+  }
+
+  function recolour() {
+    palette = readPalette(root);
+    scale = sequential(palette);
+    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.07);
+    masked = [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
+    root.style.setProperty("--cw-ae-masked", `rgb(${masked.join(" ")})`);
+    heatmap.setColors(scale.lut, masked);
+    legend.setScale(scale);
+    drawThumbnails();
+    paintScores();
+    paintTokens();
+  }
+
+  watch(model, ["tokens", "thumbnails", "head_scores", "_bank", "run_id", "n_layers", "n_heads"], drawData, signal);
+  watch(model, ["text"], () => input.setValue(model.get("text")), signal);
+  watch(model, ["error"], () => {
+    banner.set(model.get("error"));
+    root.dataset.error = model.get("error") ? "true" : "false";
+  }, signal);
+  watch(model, ["busy"], () => {
+    const busy = model.get("busy");
+    progress.hidden = busy === "";
+    progress.textContent = busy;
+    root.dataset.busy = busy ? "true" : "false";
+  }, signal);
+  const drawMode = () =>
+    input.setReadOnly(model.get("_static") ? "Static export: changing the text needs a running Python kernel." : null);
+  watch(model, ["_static"], drawMode, signal);
+  onThemeChange(root, recolour, signal);
+
+  drawMode();
+  input.setValue(model.get("text"));
+  banner.set(model.get("error"));
+  recolour();
+  drawData();
+  whenInDocument(root, () => {
+    recolour();
+    showHead();
+    root.dataset.ready = "true";
+  }, signal);
+}
+
+/** A titled panel: header (title + controls) and body. */
+function panel(parent: HTMLElement, className: string, title: string) {
+  const element = document.createElement("section");
+  element.className = `cw-ae-panel ${className}`;
+  const header = document.createElement("div");
+  header.className = "cw-ae-panel-header";
+  const heading = document.createElement("span");
+  heading.className = "cw-ae-panel-title";
+  heading.textContent = title;
+  header.append(heading);
+  const body = document.createElement("div");
+  body.className = "cw-ae-panel-body";
+  element.append(header, body);
+  parent.append(element);
+  return { element, header, body, title: heading };
+}
+
+export default { render };

@@ -1,0 +1,284 @@
+"""LogitLens in a real JupyterLab and in a static export, driven through Chromium: the slider
+(mouse and keyboard), hovering and clicking positions and grid cells, head bars linked to an
+AttentionExplorer, new texts and bad targets, checked against what Python sees and against
+circuitwidgets.analysis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Locator, expect
+
+from .notebook import Notebook, save_screenshot
+
+#: A repeated code line: the pocket model is confident of the last next token (" b").
+TEXT = "def add(a, b):\n    return a + b\ndef add(a, b):\n    return a +"
+OTHER = "The cat sat on the mat. The cat sat on the"
+HEADER_HEIGHT, ROW_HEIGHT = 20, 22  # js/src/logit_lens/grid.ts
+
+SETUP = '''
+import json
+import circuitwidgets as cw
+model = cw.load_pocket_model("small-4l")
+
+def state(w):
+    """What Python sees of a logit lens."""
+    return json.dumps(dict(lens_layer=w.lens_layer, position=w.position, layer=w.layer, head=w.head,
+                           target=w.target, target_error=w.target_error, error=w.error, text=w.text,
+                           tokens=w.tokens, sel=[w.selection.lens_layer, w.selection.position]))
+
+def top1(w, r):
+    """The analysis's top-1 token ids and probabilities at readout r, for every position."""
+    lens = cw.analysis.logit_lens(model, w.text, k=1)
+    return json.dumps(dict(ids=lens.top_ids[r, :, 0].tolist(), probs=lens.top_probs[r, :, 0].tolist()))
+print(model.cfg.n_layers)
+'''
+
+
+@pytest.fixture(scope="module")
+def kernel(notebook: Notebook) -> Notebook:
+    assert notebook.run(SETUP).text() == "4"
+    return notebook
+
+
+def py(nb: Notebook, widget: str = "w") -> dict:
+    return json.loads(nb.run(f"print(state({widget}))").text())
+
+
+def show(nb: Notebook, code: str) -> Locator:
+    view = nb.run(code).output.locator(".cw-logit-lens")
+    expect(view).to_have_attribute("data-ready", "true")
+    return view
+
+
+def slider(view: Locator) -> Locator:
+    return view.get_by_role("slider", name="Logit lens readout")
+
+
+def expect_row_matches_analysis(kernel: Notebook, view: Locator, r: int) -> None:
+    """The row of guesses shows the analysis's top-1 token and probability at readout r."""
+    expected = json.loads(kernel.run(f"print(top1(w, {r}))").text())
+    cells = view.locator(".cw-ll-pred")
+    expect(cells).to_have_count(len(expected["ids"]))
+    expect(view).to_have_attribute("data-lens-layer", str(r))
+    got_ids = cells.evaluate_all("cs => cs.map(c => Number(c.dataset.token))")
+    got_probs = cells.evaluate_all("cs => cs.map(c => Number(c.dataset.prob))")
+    assert got_ids == expected["ids"]
+    assert got_probs == pytest.approx(expected["probs"], abs=1e-6)
+
+
+def card(page) -> dict[str, str]:
+    tip = page.locator(".cw-tooltip:not([hidden])")
+    expect(tip).to_be_visible()
+    return dict(zip(tip.locator("dt").all_inner_texts(), tip.locator("dd").all_inner_texts()))
+
+
+@pytest.fixture(scope="module")
+def view(kernel: Notebook) -> Locator:
+    return show(kernel, f"w = cw.LogitLens(model, {TEXT!r})\nw")
+
+
+def test_renders_the_final_readout_with_an_announced_slider(kernel, view):
+    state = py(kernel)
+    assert state["lens_layer"] == 4 and state["position"] == len(state["tokens"]) - 1
+    handle = slider(view)
+    expect(handle).to_have_attribute("aria-valuenow", "4")
+    expect(handle).to_have_attribute("aria-valuemin", "0")
+    expect(handle).to_have_attribute("aria-valuemax", "4")
+    expect(handle).to_have_attribute("aria-valuetext", "after layer 3: the final output (readout 4 of 4)")
+    expect_row_matches_analysis(kernel, view, 4)
+    # the model is confident of " b" at the end, and right (✓) where the code repeats
+    last = view.locator(".cw-ll-pred").last
+    expect(last.locator(".cw-ll-pred-out")).to_have_text("·b")
+    assert view.locator('.cw-ll-pred[data-hit="true"]').count() >= 8
+    expect(view.locator(".cw-ll-bar").first).to_be_visible()
+    view.page.mouse.move(0, 0)
+    kernel.screenshot("logit_lens-light", view)
+    kernel.screenshot("logit_lens-readout-light", view.locator(".cw-ll-lens"))
+
+
+def test_slider_moves_lens_layer_in_python_and_the_row_follows(kernel, view):
+    view.locator(".cw-slider-stop", has_text="+L0").click()
+    expect(slider(view)).to_have_attribute("aria-valuenow", "1")
+    state = py(kernel)
+    assert state["lens_layer"] == 1 and state["sel"][0] == 1
+    expect_row_matches_analysis(kernel, view, 1)
+    # drag along the track to the embeddings
+    track = view.locator(".cw-slider-track")
+    track.scroll_into_view_if_needed()
+    box = track.bounding_box()
+    view.page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2)
+    view.page.mouse.down()
+    view.page.mouse.move(box["x"] + 1, box["y"] + box["height"] / 2, steps=4)
+    view.page.mouse.up()
+    expect(slider(view)).to_have_attribute("aria-valuenow", "0")
+    assert py(kernel)["lens_layer"] == 0
+    expect_row_matches_analysis(kernel, view, 0)
+
+
+def test_keyboard_on_the_slider(kernel, view):
+    handle = slider(view)
+    handle.focus()
+    handle.press("End")
+    expect(handle).to_have_attribute("aria-valuenow", "4")
+    handle.press("Home")
+    expect(handle).to_have_attribute("aria-valuenow", "0")
+    expect(handle).to_have_attribute("aria-valuetext", "the embeddings, before layer 0 (readout 0 of 4)")
+    handle.press("ArrowRight")
+    handle.press("ArrowRight")
+    expect(handle).to_have_attribute("aria-valuenow", "2")
+    expect(handle).to_be_focused()
+    assert py(kernel)["lens_layer"] == 2
+    expect_row_matches_analysis(kernel, view, 2)
+    handle.press("ArrowLeft")
+    expect(handle).to_have_attribute("aria-valuenow", "1")
+
+
+def test_python_sets_layer_and_position(kernel, view):
+    kernel.run("w.lens_layer = 3\nw.position = 5")
+    expect(slider(view)).to_have_attribute("aria-valuenow", "3")
+    expect(view).to_have_attribute("data-position", "5")
+    expect(view.locator('.cw-ll-pred[data-index="5"]')).to_have_attribute("aria-selected", "true")
+    expect(view.locator(".cw-ll-who")).to_have_attribute("data-position", "5")
+    expect(view.locator(".cw-ll-who")).to_have_attribute("data-state", "ready")  # asked for on demand
+
+
+def test_hover_a_position_shows_its_top_k(kernel, view):
+    kernel.run("w.lens_layer = 4")
+    cell = view.locator('.cw-ll-pred[data-index="7"]')
+    cell.hover()
+    shown = card(view.page)
+    assert len(shown) == 10  # k
+    first_label, first_prob = next(iter(shown.items()))
+    assert first_label.startswith("1. ")
+    assert float(first_prob) == pytest.approx(float(cell.get_attribute("data-prob")), abs=1e-4)
+    view.page.mouse.move(0, 0)
+
+
+def test_clicking_a_grid_cell_sets_layer_and_position(kernel, view):
+    plot = view.locator(".cw-ll-grid-plot")
+    plot.scroll_into_view_if_needed()
+    col_width = float(view.locator(".cw-ll-grid").get_attribute("data-col-width"))
+    r, p = 2, 9
+    plot.click(position={"x": (p + 0.5) * col_width, "y": HEADER_HEIGHT + (r + 0.5) * ROW_HEIGHT})
+    expect(slider(view)).to_have_attribute("aria-valuenow", str(r))
+    expect(view).to_have_attribute("data-position", str(p))
+    state = py(kernel)
+    assert (state["lens_layer"], state["position"]) == (r, p)
+    for mode in ("target probability", "target rank", "KL to final", "top-1 probability"):
+        view.get_by_role("button", name=mode, exact=True).click()
+        expect(view.get_by_role("button", name=mode, exact=True)).to_have_attribute("aria-pressed", "true")
+    view.get_by_role("button", name="target rank", exact=True).click()
+    kernel.screenshot("logit_lens-grid-rank", view.locator(".cw-ll-grid-panel"))
+    view.get_by_role("button", name="top-1 probability", exact=True).click()
+
+
+def test_bad_target_shows_an_inline_message_and_a_good_one_is_followed(kernel, view):
+    kernel.run(f"w.position = {len(py(kernel)['tokens']) - 1}")
+    box = view.get_by_role("textbox", name="Target token")
+    box.fill("Mary and John")
+    box.press("Enter")
+    message = view.locator(".cw-ll-target-error")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("'Mary and John' is")
+    expect(message).to_contain_text("not a single token")
+    expect(box).to_have_value("Mary and John")  # what the user typed stays
+    assert py(kernel)["target_error"].startswith("'Mary and John' is")
+    kernel.screenshot("logit_lens-bad-target", view.locator(".cw-ll-target"))
+    box.fill(" a")
+    box.press("Enter")
+    expect(message).to_be_hidden()
+    target = view.locator(".cw-ll-target")
+    expect(target).to_have_attribute("data-picked", "true")
+    expect(view.locator(".cw-ll-who")).to_have_attribute("data-state", "ready")
+    assert py(kernel)["target"] == " a"
+    expected = json.loads(kernel.run(
+        "t = cw.analysis.logit_lens(model, w.text, k=1, target=' a', positions=[w.position])\n"
+        "print(json.dumps(dict(p=float(t.target_probs[w.lens_layer, 0]), rank=int(t.target_ranks[w.lens_layer, 0]))))"
+    ).text())
+    expect(target).to_have_attribute("data-rank", str(expected["rank"]))
+    assert float(target.get_attribute("data-prob")) == pytest.approx(expected["p"], rel=1e-5)
+    view.get_by_role("button", name="Final prediction").click()
+    expect(target).to_have_attribute("data-picked", "false")
+    assert py(kernel)["target"] is None
+
+
+def test_a_new_text_reruns(kernel, view):
+    box = view.locator("textarea")
+    box.fill(OTHER)
+    box.press("Enter")
+    expect(view.locator(".cw-ll-pred-in").last).to_have_text("·the")
+    state = py(kernel)
+    assert state["text"] == OTHER
+    expect(view).to_have_attribute("data-token-count", str(len(state["tokens"])))
+    expect_row_matches_analysis(kernel, view, state["lens_layer"])
+    kernel.run("w.text = 'x ' * 1000")
+    expect(view.locator(".cw-error")).to_contain_text("context is")
+    expect(view.locator("textarea")).to_have_value("x " * 1000)
+    expect(view).to_have_attribute("data-token-count", str(len(state["tokens"])))  # last good view
+    kernel.run(f"w.text = {TEXT!r}")
+    expect(view.locator(".cw-error")).to_be_hidden()
+
+
+def test_clicking_a_head_bar_selects_it_in_a_linked_attention_explorer(kernel):
+    kernel.run("sel = cw.Selection()")
+    lens = show(kernel, f"a = cw.LogitLens(model, {TEXT!r}, selection=sel)\na")
+    explorer = kernel.run(f"b = cw.AttentionExplorer(model, {TEXT!r}, selection=sel)\nb").output.locator(".cw-attention-explorer")
+    expect(explorer).to_have_attribute("data-ready", "true")
+    bar = lens.locator(".cw-ll-bar-head").first
+    layer, head = int(bar.get_attribute("data-layer")), int(bar.get_attribute("data-head"))
+    bar.hover()
+    shown = card(lens.page)
+    assert "adds to the target's logit" in shown and len(shown) == 1 + 8  # + the head's top tokens
+    bar.click()
+    expect(bar).to_have_attribute("aria-pressed", "true")
+    head_view = explorer.locator(".cw-ae-head")
+    expect(head_view).to_have_attribute("data-layer", str(layer))
+    expect(head_view).to_have_attribute("data-head", str(head))
+    state = py(kernel, "a")
+    assert (state["layer"], state["head"]) == (layer, head)
+    assert json.loads(kernel.run("print(json.dumps([b.layer, b.head]))").text()) == [layer, head]
+    lens.page.mouse.move(0, 0)
+    kernel.screenshot("logit_lens-who-wrote-it", lens.locator(".cw-ll-lower"))
+
+
+def test_dark_screenshot(kernel, view, lab_page):
+    kernel.run("w.lens_layer = 2")
+    lab_page.evaluate("jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    try:
+        expect(lab_page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        view.scroll_into_view_if_needed()
+        lab_page.wait_for_function("e => getComputedStyle(e).backgroundColor !== 'rgb(255, 255, 255)'", arg=view.element_handle())
+        lab_page.wait_for_timeout(400)
+        view.locator('.cw-ll-pred[data-index="12"]').hover()
+        kernel.screenshot("logit_lens-dark", view, lab_page.locator(".cw-tooltip:not([hidden])"))
+    finally:
+        lab_page.evaluate("jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+        expect(lab_page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
+
+
+# ---- static export (no kernel, no network) ------------------------------------------------------
+
+
+def test_static_export_moves_the_slider_offline(kernel, offline_page, tmp_path):
+    path = tmp_path / "lens.html"
+    kernel.run(f"s = cw.LogitLens(model, {TEXT!r})\ns.position = 10\ns.save_html({str(path)!r})")
+    offline_page.goto(path.as_uri())
+    view = offline_page.locator(".cw-logit-lens")
+    expect(view).to_have_attribute("data-ready", "true")
+    expect(view.locator(".cw-ll-who")).to_have_attribute("data-state", "ready")  # the one on screen
+    handle = slider(view)
+    handle.focus()
+    handle.press("Home")
+    expect(handle).to_have_attribute("aria-valuenow", "0")
+    expected = json.loads(kernel.run("print(top1(s, 0))").text())
+    got = view.locator(".cw-ll-pred").evaluate_all("cs => cs.map(c => Number(c.dataset.token))")
+    assert got == expected["ids"]
+    view.locator('.cw-ll-pred[data-index="3"]').click()
+    expect(view).to_have_attribute("data-position", "3")
+    expect(view.locator(".cw-ll-who")).to_have_attribute("data-state", "missing")
+    expect(view.locator(".cw-ll-who .cw-ll-note")).to_contain_text("need a running Python kernel")
+    expect(view.get_by_role("textbox", name="Target token")).to_have_attribute("readonly", "")
+    save_screenshot(offline_page, "logit_lens-static-export")
+    assert offline_page.blocked == [] and offline_page.dialogs == []
