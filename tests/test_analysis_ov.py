@@ -62,6 +62,22 @@ def test_full_ov_spectrum_against_the_whole_vocab_matrix(random_model):
     assert (magnitudes[..., :-1] >= magnitudes[..., 1:]).all()
 
 
+
+def test_positive_mass_is_the_share_of_eigenvalue_magnitude_right_of_the_imaginary_axis(random_model):
+    spectrum = analysis.ov_spectrum(random_model)
+    theirs = (random_model.W_E @ random_model.OV @ random_model.W_U).eigenvalues.detach().to(torch.complex128)
+    expected = (theirs.abs() * (theirs.real > 0)).sum(-1) / theirs.abs().sum(-1)
+    torch.testing.assert_close(spectrum.positive_mass, expected.float(), atol=1e-4, rtol=1e-4)
+    assert ((spectrum.positive_mass >= 0) & (spectrum.positive_mass <= 1)).all()
+
+
+def test_spectrum_reports_progress_once_per_layer(random_model):
+    seen = []
+    with_progress = analysis.ov_spectrum(random_model, progress=seen.append)
+    assert seen == list(range(ModelAdapter(random_model).n_layers))
+    assert torch.equal(with_progress.eigenvalues, analysis.ov_spectrum(random_model).eigenvalues)
+
+
 def test_identity_ov_copies_and_negative_identity_suppresses(tiny_tokenizer):
     model = hand_built_models.identity_ov_model(tiny_tokenizer)
     for circuit in analysis.CIRCUITS:
@@ -69,6 +85,7 @@ def test_identity_ov_copies_and_negative_identity_suppresses(tiny_tokenizer):
     eigenvalues = analysis.ov_spectrum(model, "ov").eigenvalues
     torch.testing.assert_close(eigenvalues[0, 0], torch.ones(16, dtype=torch.complex64))
     torch.testing.assert_close(eigenvalues[0, 1], -torch.ones(16, dtype=torch.complex64))
+    torch.testing.assert_close(analysis.ov_spectrum(model, "ov").positive_mass, torch.tensor([[1.0, 0.0]]))
     # A copying head promotes the token it attends to.
     token_map = analysis.ov_token_map(model, 0, 0, [5, 17, 42], k=1)
     assert token_map.top_ids[:, 0].tolist() == [5, 17, 42]
