@@ -7,11 +7,12 @@ from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
-from .widgets import AttentionExplorer, Selection, TokenView, save_html
+from .widgets import AttentionExplorer, OVBrowser, Selection, TokenView, save_html
 
 __all__ = [
     "AttentionExplorer",
     "ModelAdapter",
+    "OVBrowser",
     "Selection",
     "TokenView",
     "analysis",

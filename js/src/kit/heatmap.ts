@@ -16,6 +16,7 @@
  *     map.setData({ n, levels, rowLabels, colLabels, causal: true });
  *     map.setColors(scale.lut, maskedRgb);
  */
+import "./button.css";
 import "./heatmap.css";
 import {
   cellAt, clampView, fullView, panView, rasterize, revealCell, thinLabels, truncateLabel, visibleCells, zoomView,
