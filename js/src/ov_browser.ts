@@ -121,7 +121,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   scaleToggle.append(kinds.linear, kinds.log);
   spectrumPanel.header.append(scaleToggle);
   const plot = createSpectrumPlot(spectrumPanel.body, tooltip);
-  const numbers = document.createElement("dl");
+  const numbers = document.createElement("div");
   numbers.className = "cw-ov-numbers";
   spectrumPanel.body.append(numbers);
 
@@ -225,9 +225,9 @@ function render({ model, el, signal }: RenderProps<State>) {
     let largest = 0;
     if (pairs) for (let i = 0; i < pairs.length; i += 2) largest = Math.max(largest, Math.hypot(pairs[i] as number, pairs[i + 1] as number));
     numbers.replaceChildren(
-      ...number("copying score", pairs ? formatScore(c) : "…", "Re(Σλ) / Σ|λ|: 1 = copies, −1 = suppresses"),
-      ...number("positive-real mass", pairs ? `${(p * 100).toFixed(0)}%` : "…", "Σ|λ| over eigenvalues with Re λ > 0, as a share of Σ|λ|"),
-      ...number("largest |λ|", pairs ? formatMagnitude(largest) : "…", "the biggest eigenvalue's magnitude"),
+      number("copying score", pairs ? formatScore(c) : "…", "Re(Σλ) / Σ|λ|: 1 = copies, −1 = suppresses"),
+      number("positive-real mass", pairs ? `${(p * 100).toFixed(0)}%` : "…", "Σ|λ| over eigenvalues with Re λ > 0, as a share of Σ|λ|"),
+      number("largest |λ|", pairs ? formatMagnitude(largest) : "…", "the biggest eigenvalue's magnitude"),
     );
     Object.assign(spectrumPanel.element.dataset, {
       layer: String(layer),
@@ -332,14 +332,21 @@ function render({ model, el, signal }: RenderProps<State>) {
   }, signal);
 }
 
-function number(label: string, value: string, title: string): HTMLElement[] {
-  const dt = document.createElement("dt");
-  dt.textContent = label;
-  dt.title = title;
-  const dd = document.createElement("dd");
-  dd.textContent = value;
-  dd.dataset.name = label;
-  return [dt, dd];
+/** One number under the spectrum: the value large (it is read from the back of a room), its
+ * name under it, what it means on hover. */
+function number(label: string, value: string, title: string): HTMLElement {
+  const box = document.createElement("div");
+  box.className = "cw-ov-number";
+  box.title = title;
+  const v = document.createElement("span");
+  v.className = "cw-ov-number-value";
+  v.textContent = value;
+  v.dataset.name = label;
+  const name = document.createElement("span");
+  name.className = "cw-ov-number-label";
+  name.textContent = label;
+  box.append(v, name);
+  return box;
 }
 
 export default { render };

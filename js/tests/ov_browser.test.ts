@@ -17,15 +17,16 @@ describe("spectrum geometry", () => {
   it("rounds the plot's edge up to 1, 2 or 5 times a power of ten", () => {
     expect(niceCeil(0.9)).toBe(1);
     expect(niceCeil(1)).toBe(1);
-    expect(niceCeil(1.01)).toBe(2);
-    expect(niceCeil(3)).toBe(5);
-    expect(niceCeil(730)).toBe(1000);
+    expect(niceCeil(1.01)).toBe(1.2);
+    expect(niceCeil(3)).toBe(3);
+    expect(niceCeil(261)).toBe(300);
+    expect(niceCeil(730)).toBe(800);
     expect(niceCeil(0.0042)).toBeCloseTo(0.005, 12);
     expect(niceCeil(0)).toBe(1);
   });
 
   it("keeps each eigenvalue's angle and scales its distance linearly", () => {
-    const s = radialScale("linear", 3.2); // edge at 5
+    const s = radialScale("linear", 4.6); // edge at 5
     expect(s.outer).toBe(5);
     const [x, y] = project(-3, 4, s); // |λ| = 5: on the edge, up and to the left
     expect(x).toBeCloseTo(-0.6, 12);

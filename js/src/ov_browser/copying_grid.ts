@@ -9,8 +9,10 @@
  */
 import type { ColorScale } from "../kit/color_scale";
 
-/** Up to this many heads per layer, each cell shows its score as text. */
+/** Up to this many heads per layer, each cell shows its score as text ... */
 export const LABELLED_HEADS = 16;
+/** ... and up to this many, in larger type (small models, projected in a classroom). */
+const ROOMY_HEADS = 8;
 
 export interface CopyingGridOptions {
   label: string;
@@ -94,6 +96,7 @@ export function createCopyingGrid(parent: HTMLElement, options: CopyingGridOptio
     nHeads = heads;
     element.style.setProperty("--cw-ov-heads", String(heads));
     element.classList.toggle("cw-ov-grid-dense", heads > LABELLED_HEADS);
+    element.classList.toggle("cw-ov-grid-roomy", heads <= ROOMY_HEADS);
     const nodes: HTMLElement[] = [corner()];
     for (let h = 0; h < heads; h++) nodes.push(axisLabel(`H${h}`, "cw-ov-col-label", `head ${h}`));
     cells = [];

@@ -173,7 +173,7 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   input.className = "cw-ov-input";
   input.spellcheck = false;
   input.setAttribute("data-lm-suppress-shortcuts", "true");
-  input.placeholder = "type a token, e.g. ␣the, or #262";
+  input.placeholder = "a token: ' the' or #262";
   const addButton = createButton("Add", "Add the typed token to the list (Enter)");
   const resetButton = createButton("Reset", "Go back to the default tokens");
   listRow.append(listLabel, chips, input, addButton, resetButton);
@@ -449,6 +449,12 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
     if (e.key === "Enter") {
       e.preventDefault();
       addToken(parseEntry(input.value));
+    }
+  });
+  input.addEventListener("input", () => {
+    if (input.value === "" && failures[mode]) {
+      failures[mode] = null; // the box was cleared: the message about it goes too
+      showFailure();
     }
   });
   addButton.addEventListener("click", () => addToken(parseEntry(input.value)));
