@@ -153,3 +153,16 @@ def test_bad_inputs(random_model):
         analysis.ov_spectrum(random_model, "qk")
     with pytest.raises(ValueError, match="chunk 0 must be a positive"):
         analysis.ov_token_map(random_model, 0, 0, [1], chunk=0)
+
+
+@pytest.mark.parametrize("n_rows", [3, 5000])
+def test_topk_of_product_default_blocks_match_the_whole_product(n_rows):
+    from circuitwidgets.analysis._topk import BLOCK_ELEMENTS, MIN_CHUNK, topk_of_product
+
+    torch.manual_seed(n_rows)
+    rows, cols = torch.randn(n_rows, 16), torch.randn(16, 3000)
+    values, ids = topk_of_product(rows, cols, 5)  # 3 rows: one block; 5000 rows: three of MIN_CHUNK
+    assert max(MIN_CHUNK, BLOCK_ELEMENTS // n_rows) < 3000 or n_rows == 3
+    expected_values, expected_ids = (rows @ cols).topk(5, dim=1)
+    assert torch.equal(ids, expected_ids)
+    torch.testing.assert_close(values, expected_values)

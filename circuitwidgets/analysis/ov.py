@@ -32,7 +32,7 @@ import torch
 
 from ..model import ModelAdapter, as_adapter
 from ._checks import TokenLike, check_choice, check_k, token_ids
-from ._topk import DEFAULT_CHUNK, topk_of_product
+from ._topk import topk_of_product
 
 #: The circuits :func:`ov_spectrum` knows: ``"full"`` = W_E·W_V·W_O·W_U (token space),
 #: ``"ov"`` = W_V·W_O (residual-stream space, no embedding or unembedding).
@@ -178,7 +178,7 @@ def _token_map(
     rows: torch.Tensor,
     cols: torch.Tensor,
     k: int,
-    chunk: int,
+    chunk: int | None,
 ) -> TokenMap:
     with torch.inference_mode():
         values, ids = topk_of_product(rows, cols, check_k(k, adapter.d_vocab), chunk)
@@ -202,12 +202,13 @@ def _head(adapter: ModelAdapter, layer: int, head: int) -> tuple[int, int]:
 
 
 def ov_token_map(
-    model: Any, layer: int, head: int, sources: TokenLike, k: int = 10, chunk: int = DEFAULT_CHUNK
+    model: Any, layer: int, head: int, sources: TokenLike, k: int = 10, chunk: int | None = None
 ) -> TokenMap:
     """For each source token, the ``k`` destination tokens head ``layer.head`` promotes most.
 
     Row ``s`` of the full OV circuit, ``W_E[s] · W_V · W_O · W_U``, is computed for the given
-    sources only, ``chunk`` vocabulary columns at a time. ``sources`` is a token string
+    sources only, ``chunk`` vocabulary columns at a time (default: as many as fit 16 MiB, see
+    ``_topk``). ``sources`` is a token string
     (exactly one token), an id, or a list of them.
 
     Example::
@@ -224,13 +225,14 @@ def ov_token_map(
 
 
 def ov_sources_for(
-    model: Any, layer: int, head: int, target: TokenLike, k: int = 10, chunk: int = DEFAULT_CHUNK
+    model: Any, layer: int, head: int, target: TokenLike, k: int = 10, chunk: int | None = None
 ) -> TokenMap:
     """The ``k`` source tokens that, when attended to, make head ``layer.head`` raise the logit
     of ``target`` most: the largest entries of column ``target`` of the full OV circuit.
 
     The column is ``W_E · (W_V · W_O · W_U[:, target])``: one ``d_model`` vector, then the
-    embedding ``chunk`` rows at a time, so memory stays ``O(chunk x d_model)``.
+    embedding ``chunk`` rows at a time (default: as many as fit 16 MiB), so memory stays
+    ``O(chunk x d_model)``.
     """
     adapter = as_adapter(model)
     layer, head = _head(adapter, layer, head)
@@ -241,7 +243,7 @@ def ov_sources_for(
 
 
 def qk_token_map(
-    model: Any, layer: int, head: int, query: TokenLike, k: int = 10, chunk: int = DEFAULT_CHUNK
+    model: Any, layer: int, head: int, query: TokenLike, k: int = 10, chunk: int | None = None
 ) -> TokenMap:
     """For each query token, the ``k`` key tokens head ``layer.head`` attends to most.
 
