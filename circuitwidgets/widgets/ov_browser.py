@@ -59,7 +59,7 @@ DEFAULT_TOKENS = 8
 #: How many of those the reverse tab starts with as targets.
 DEFAULT_TARGETS = 3
 #: How many of the lowest token ids :func:`frequent_tokens` looks through.
-_FREQUENT_SCAN = 4096
+_FREQUENT_SCAN = 2048
 
 TokenMapsToExport = Literal["selected", "all", "none"]
 
