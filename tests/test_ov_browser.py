@@ -15,7 +15,7 @@ import circuitwidgets as cw
 from circuitwidgets import analysis
 from circuitwidgets.widgets import _token_queries
 from circuitwidgets.widgets._transport import from_wire
-from circuitwidgets.widgets.ov_browser import DEFAULT_TARGETS, DEFAULT_TOKENS, frequent_tokens
+from circuitwidgets.widgets.ov_browser import DEFAULT_TARGETS, DEFAULT_TOKENS, PICKABLE_TOKENS, frequent_tokens
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 
@@ -53,11 +53,12 @@ def test_shape_traits_and_frequent_default_tokens(browser, random_model):
     )
     d = browser.defaults
     assert d["kind"] == "frequent" and len(d["tokens"]) == DEFAULT_TOKENS
-    assert d["targets"] == d["tokens"][:DEFAULT_TARGETS]
-    for entry in d["tokens"]:
+    assert d["targets"] == d["tokens"][:DEFAULT_TARGETS] and d["tokens"] == d["choices"][:DEFAULT_TOKENS]
+    assert len(d["choices"]) == PICKABLE_TOKENS
+    for entry in d["choices"]:
         assert a.to_single_token(entry["text"]) == entry["id"]  # each really is one token
         assert entry["id"] not in a.special_token_ids
-    assert [e["id"] for e in d["tokens"]] == frequent_tokens(a)
+    assert [e["id"] for e in d["choices"]] == frequent_tokens(a, PICKABLE_TOKENS)
 
 
 def test_frequent_tokens_are_whole_words_in_merge_order(random_model):
@@ -75,6 +76,7 @@ def test_text_tokens_are_the_defaults(random_model):
     a = cw.ModelAdapter(random_model)
     ids = [t for t in dict.fromkeys(a.to_tokens(TEXT)[0].tolist()) if t not in a.special_token_ids]
     assert w.defaults["kind"] == "text"
+    assert [e["id"] for e in w.defaults["choices"]] == ids[:PICKABLE_TOKENS]
     assert [e["id"] for e in w.defaults["tokens"]] == ids[:DEFAULT_TOKENS]
     w.text = ""
     assert w.defaults["kind"] == "frequent"

@@ -52,10 +52,12 @@ from ._token_queries import MAX_K, MODES, TokenQueries, TokenQueryError, payload
 from ._transport import BinaryArray, to_wire
 from .selection import LinkedView, Selection
 
-__all__ = ["OVBrowser", "DEFAULT_TOKENS", "DEFAULT_TARGETS", "frequent_tokens"]
+__all__ = ["OVBrowser", "DEFAULT_TOKENS", "DEFAULT_TARGETS", "PICKABLE_TOKENS", "frequent_tokens"]
 
-#: How many tokens the token map starts with (sources and QK queries).
+#: How many tokens the token map starts with (sources and QK queries) ...
 DEFAULT_TOKENS = 8
+#: ... and how many more it offers to pick from (the text's, or frequent ones).
+PICKABLE_TOKENS = 32
 #: How many of those the reverse tab starts with as targets.
 DEFAULT_TARGETS = 3
 #: How many of the lowest token ids :func:`frequent_tokens` looks through.
@@ -136,7 +138,8 @@ class OVBrowser(LinkedView):
     circuit = traitlets.Unicode("full", help="'full' (W_E·W_V·W_O·W_U) or 'ov' (W_V·W_O).").tag(sync=True)
     k = traitlets.Int(10, help="Top tokens per row of the token map.").tag(sync=True)
     text = traitlets.Unicode("", help="Text whose tokens are the token map's defaults.").tag(sync=True)
-    #: {"kind": "text" | "frequent", "tokens": [{"id", "text"}...], "targets": [{"id", "text"}...]}
+    #: {"kind": "text" | "frequent", "choices": [{"id", "text"}...] (to pick from), "tokens":
+    #: the first DEFAULT_TOKENS of them (sources, QK queries), "targets": the first DEFAULT_TARGETS}
     defaults = traitlets.Dict().tag(sync=True)
     #: float32 [n_layers, n_heads]: Re(Σλ)/Σ|λ| (None until computed).
     copying = BinaryArray("float32").tag(sync=True)
@@ -298,20 +301,26 @@ class OVBrowser(LinkedView):
     # ---- defaults ---------------------------------------------------------------------------------
 
     def _defaults_for(self, text: str) -> dict[str, Any]:
-        """The token map's starting tokens: the text's distinct ordinary tokens, or frequent
-        tokens when there is no text. Raises ``ValueError`` for a text that cannot be read."""
+        """The tokens the token map starts with and offers to pick from: the text's distinct
+        ordinary tokens, or frequent tokens when there is no text. Raises ``ValueError`` for a
+        text that cannot be read."""
         a = self._adapter
         if text:
             ids = a.to_tokens(text, check_length=False)[0].tolist()
             special = a.special_token_ids
-            ids = [t for t in dict.fromkeys(ids) if t not in special][:DEFAULT_TOKENS]
+            ids = [t for t in dict.fromkeys(ids) if t not in special][:PICKABLE_TOKENS]
             if not ids:
                 raise ValueError(f"the text {text!r} has no ordinary tokens to start the token map with")
             kind = "text"
         else:
-            ids, kind = frequent_tokens(a), "frequent"
-        entries = [{"id": int(t), "text": s} for t, s in zip(ids, a.to_str_tokens(ids))]
-        return {"kind": kind, "tokens": entries, "targets": entries[:DEFAULT_TARGETS]}
+            ids, kind = frequent_tokens(a, PICKABLE_TOKENS), "frequent"
+        choices = [{"id": int(t), "text": s} for t, s in zip(ids, a.to_str_tokens(ids))]
+        return {
+            "kind": kind,
+            "choices": choices,
+            "tokens": choices[:DEFAULT_TOKENS],
+            "targets": choices[:DEFAULT_TARGETS],
+        }
 
     def _default_list(self, mode: str) -> list[dict[str, Any]]:
         """The tokens a tab starts with: targets for the reverse tab (the selected token

@@ -196,7 +196,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   /** The text of a token the page has seen (defaults, answers), else "#id". */
   function tokenText(id: number): string {
     const d = model.get("defaults");
-    const known = [...(d?.tokens ?? []), ...(d?.targets ?? [])].find((t) => t.id === id);
+    const known = (d?.choices ?? []).find((t) => t.id === id);
     return known?.text ?? `#${id}`;
   }
 

@@ -238,6 +238,20 @@ def test_typing_a_source_token_shows_the_same_top_k_as_analysis(kernel, view):
     kernel.screenshot("ov_browser-token-map", tokens_panel(view))
 
 
+def test_picking_a_suggested_token(kernel, view):
+    picker = tokens_panel(view).locator(".cw-ov-picker")
+    picker.locator("summary").click()
+    choice = picker.locator(".cw-ov-piece").first
+    token = int(choice.get_attribute("data-id"))
+    assert token == py(kernel, 'w.defaults["choices"][8]["id"]')  # the first not on the list yet
+    choice.click()
+    row = tokens_panel(view).locator(f'.cw-ov-row[data-given="{token}"]')
+    expect(row).to_be_visible()
+    expected = py(kernel, f"top('ov', 1, 3, [{token}])")
+    assert [int(i) for i in row.get_attribute("data-ids").split(",")] == expected["ids"][0]
+    expect(picker.locator(f'.cw-ov-piece[data-id="{token}"]')).to_have_count(0)
+
+
 def test_a_string_of_several_tokens_gets_an_inline_message(kernel, view):
     box = view.get_by_role("textbox", name="Add a source token")
     before = len(rows(view))
@@ -334,8 +348,10 @@ def test_light_and_dark_screenshots(kernel, view, lab_page):
         )
         lab_page.wait_for_timeout(300)
         with tall(lab_page):
+            view.scroll_into_view_if_needed()  # before hovering: a later scroll moves the pointer off
             lab_page.mouse.move(0, 0)
             cell(view, 0, 1).hover()
+            expect(lab_page.locator(".cw-tooltip:not([hidden])")).to_be_visible()
             kernel.screenshot("ov_browser-dark", view, lab_page.locator(".cw-tooltip:not([hidden])"))
     finally:
         lab_page.evaluate("jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")

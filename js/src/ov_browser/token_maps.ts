@@ -32,6 +32,8 @@ export interface QueryFailure {
 
 export interface Defaults {
   kind: "text" | "frequent";
+  /** Tokens offered to pick from (the text's, or frequent ones); `tokens`/`targets` start it. */
+  choices: TokenRef[];
   tokens: TokenRef[];
   targets: TokenRef[];
 }
@@ -178,6 +180,13 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   const resetButton = createButton("Reset", "Go back to the default tokens");
   listRow.append(listLabel, chips, input, addButton, resetButton);
 
+  const picker = document.createElement("details");
+  picker.className = "cw-ov-picker";
+  const pickerSummary = document.createElement("summary");
+  const pickerList = document.createElement("div");
+  pickerList.className = "cw-ov-picker-list";
+  picker.append(pickerSummary, pickerList);
+
   const hint = document.createElement("div");
   hint.className = "cw-ov-hint";
   const message = document.createElement("div");
@@ -189,7 +198,7 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   status.setAttribute("role", "status");
   const results = document.createElement("div");
   results.className = "cw-ov-results";
-  body.append(listRow, hint, message, status, results);
+  body.append(listRow, picker, hint, message, status, results);
 
   // ---- state ----------------------------------------------------------------------------------
   let mode: Mode = "ov";
@@ -197,7 +206,7 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   let head = 0;
   let k = 10;
   let isStatic = false;
-  let defaults: Defaults = { kind: "frequent", tokens: [], targets: [] };
+  let defaults: Defaults = { kind: "frequent", choices: [], tokens: [], targets: [] };
   const lists: Record<Mode, TokenRef[]> = { ov: [], ov_sources: [], qk: [] };
   const drafts: Record<Mode, string> = { ov: "", ov_sources: "", qk: "" };
   const failures: Record<Mode, QueryFailure | null> = { ov: null, ov_sources: null, qk: null };
@@ -271,6 +280,29 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
     );
   }
 
+  /** The choices not on the current list, as buttons that add them. */
+  function renderPicker() {
+    const on = new Set(lists[mode].map((t) => t.id));
+    const left = defaults.choices.filter((t) => !on.has(t.id));
+    picker.hidden = isStatic || left.length === 0;
+    const where = defaults.kind === "text" ? "from your text" : "frequent tokens";
+    pickerSummary.textContent = `Pick more (${where}, ${left.length})`;
+    pickerList.replaceChildren(
+      ...left.map((t) => {
+        const b = createButton("", `Add ${JSON.stringify(t.text)} (token id ${t.id})`);
+        b.classList.add("cw-ov-piece");
+        b.dataset.id = String(t.id);
+        b.append(visibleToken(t.text));
+        b.addEventListener("click", () => {
+          lists[mode].push(t);
+          if (mode === "ov_sources") options.onTarget(t);
+          refresh();
+        });
+        return b;
+      }),
+    );
+  }
+
   /** Ask for whatever the current tab lacks; redraw when it comes. */
   function fetchMissing(ids: number[]) {
     const q = question();
@@ -290,6 +322,7 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
 
   function refresh() {
     renderChips();
+    renderPicker();
     showFailure();
     const ids = lists[mode].map((t) => t.id);
     const q = question();
