@@ -101,6 +101,7 @@ class TokenQueries:
             raise TokenQueryError(str(exc), entry, pieces) from None
 
     def check_mode(self, mode: Any) -> str:
+        """``mode`` if it is one of :data:`MODES`, else a ``ValueError`` listing them."""
         if mode not in _ANSWER:
             raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
         return mode

@@ -196,6 +196,8 @@ class OVBrowser(LinkedView):
 
     @property
     def adapter(self) -> ModelAdapter:
+        """The :class:`~circuitwidgets.ModelAdapter` the numbers come from (pass it to other
+        views to share the weights it has read)."""
         return self._adapter
 
     @property

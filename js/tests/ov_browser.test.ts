@@ -92,8 +92,7 @@ describe("token-map answers", () => {
     expect(Array.from(rows[0]!.values)).toEqual([0.5, -1]);
     expect(cache.missing({ ...q, layer: 0 }, [10])).toEqual([10]); // another head
     expect(cache.missing({ ...q, k: 5 }, [10])).toEqual([10]); // another k
-    expect(cache.hasHead({ mode: "ov", layer: 1, head: 2 })).toBe(true);
-    expect(cache.hasHead({ mode: "qk", layer: 1, head: 2 })).toBe(false);
+    expect(cache.missing({ ...q, mode: "qk" }, [10])).toEqual([10]); // another question
   });
 
   it("forgets the oldest rows beyond its capacity", () => {
@@ -120,5 +119,8 @@ describe("typed tokens and numbers", () => {
     expect(formatValue(-3.14159)).toBe("−3.14");
     expect(formatValue(123.4)).toBe("123");
     expect(formatValue(12.34)).toBe("12.3");
+    expect(formatValue(0.00314)).toBe("3.1e−3");
+    expect(formatValue(-0.0000271)).toBe("−2.7e−5");
+    expect(formatValue(0)).toBe("0");
   });
 });

@@ -49,12 +49,9 @@ export interface Question {
 }
 
 const keyOf = (q: Question, token: number) => `${q.mode}|${q.layer}.${q.head}|${q.k}|${token}`;
-const headOf = (q: Omit<Question, "k">) => `${q.mode}|${q.layer}.${q.head}|`;
 
 export class AnswerCache {
   private readonly rowsByKey = new Map<string, Row>();
-  /** Heads (mode|layer.head|) with at least one row, for "does this file hold this head?". */
-  private readonly heads = new Set<string>();
 
   constructor(private readonly capacity = 4096) {}
 
@@ -81,7 +78,6 @@ export class AnswerCache {
       this.rowsByKey.delete(key);
       this.rowsByKey.set(key, row);
     });
-    this.heads.add(headOf(payload));
     while (this.rowsByKey.size > this.capacity) {
       this.rowsByKey.delete(this.rowsByKey.keys().next().value as string);
     }
@@ -101,10 +97,5 @@ export class AnswerCache {
       out.push(row);
     }
     return out;
-  }
-
-  /** Whether any answer about this head and mode is held (at any k). */
-  hasHead(q: Omit<Question, "k">): boolean {
-    return this.heads.has(headOf(q));
   }
 }

@@ -557,10 +557,14 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   };
 }
 
-/** A logit or score: 2 decimals, a real minus sign. */
+/** A logit or score, a real minus sign: 2 decimals (fewer above 10), or two significant
+ * digits in e-notation below 0.01 (a random model's logits are tiny: "3.1e-3", not "0.00"). */
 export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return "—";
-  const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
-  const text = Math.abs(v).toFixed(digits);
+  const a = Math.abs(v);
+  let text: string;
+  if (a === 0) text = "0";
+  else if (a < 0.01) text = a.toExponential(1).replace("e-", "e−");
+  else text = a.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
   return v < 0 ? `−${text}` : text;
 }
