@@ -7,18 +7,19 @@ from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
-from .widgets import AttentionExplorer, LogitLens, Selection, TokenView, save_html
+from .widgets import AttentionExplorer, LogitLens, OVBrowser, save_html, Selection, TokenView
 
 __all__ = [
-    "AttentionExplorer",
-    "LogitLens",
-    "ModelAdapter",
-    "Selection",
-    "TokenView",
     "analysis",
+    "AttentionExplorer",
     "build_model",
     "load_pocket_model",
+    "LogitLens",
+    "ModelAdapter",
+    "OVBrowser",
     "pocket_models",
     "save_html",
+    "Selection",
+    "TokenView",
     "__version__",
 ]

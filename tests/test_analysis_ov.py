@@ -62,6 +62,22 @@ def test_full_ov_spectrum_against_the_whole_vocab_matrix(random_model):
     assert (magnitudes[..., :-1] >= magnitudes[..., 1:]).all()
 
 
+
+def test_positive_mass_is_the_share_of_eigenvalue_magnitude_right_of_the_imaginary_axis(random_model):
+    spectrum = analysis.ov_spectrum(random_model)
+    theirs = (random_model.W_E @ random_model.OV @ random_model.W_U).eigenvalues.detach().to(torch.complex128)
+    expected = (theirs.abs() * (theirs.real > 0)).sum(-1) / theirs.abs().sum(-1)
+    torch.testing.assert_close(spectrum.positive_mass, expected.float(), atol=1e-4, rtol=1e-4)
+    assert ((spectrum.positive_mass >= 0) & (spectrum.positive_mass <= 1)).all()
+
+
+def test_spectrum_reports_progress_once_per_layer(random_model):
+    seen = []
+    with_progress = analysis.ov_spectrum(random_model, progress=seen.append)
+    assert seen == list(range(ModelAdapter(random_model).n_layers))
+    assert torch.equal(with_progress.eigenvalues, analysis.ov_spectrum(random_model).eigenvalues)
+
+
 def test_identity_ov_copies_and_negative_identity_suppresses(tiny_tokenizer):
     model = hand_built_models.identity_ov_model(tiny_tokenizer)
     for circuit in analysis.CIRCUITS:
@@ -69,6 +85,7 @@ def test_identity_ov_copies_and_negative_identity_suppresses(tiny_tokenizer):
     eigenvalues = analysis.ov_spectrum(model, "ov").eigenvalues
     torch.testing.assert_close(eigenvalues[0, 0], torch.ones(16, dtype=torch.complex64))
     torch.testing.assert_close(eigenvalues[0, 1], -torch.ones(16, dtype=torch.complex64))
+    torch.testing.assert_close(analysis.ov_spectrum(model, "ov").positive_mass, torch.tensor([[1.0, 0.0]]))
     # A copying head promotes the token it attends to.
     token_map = analysis.ov_token_map(model, 0, 0, [5, 17, 42], k=1)
     assert token_map.top_ids[:, 0].tolist() == [5, 17, 42]
@@ -150,3 +167,15 @@ def test_a_zero_head_has_copying_score_zero(random_model):
     assert (spectrum.eigenvalues[1, 0] == 0).all()
     assert spectrum.copying[1, 0] == 0
     assert torch.isfinite(spectrum.copying).all()
+
+@pytest.mark.parametrize("n_rows", [3, 5000])
+def test_topk_of_product_default_blocks_match_the_whole_product(n_rows):
+    from circuitwidgets.analysis._topk import BLOCK_ELEMENTS, MIN_CHUNK, topk_of_product
+
+    torch.manual_seed(n_rows)
+    rows, cols = torch.randn(n_rows, 16), torch.randn(16, 3000)
+    values, ids = topk_of_product(rows, cols, 5)  # 3 rows: one block; 5000 rows: three of MIN_CHUNK
+    assert max(MIN_CHUNK, BLOCK_ELEMENTS // n_rows) < 3000 or n_rows == 3
+    expected_values, expected_ids = (rows @ cols).topk(5, dim=1)
+    assert torch.equal(ids, expected_ids)
+    torch.testing.assert_close(values, expected_values)

@@ -26,13 +26,13 @@ are the direct token-to-token paths through one head.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from ..model import ModelAdapter, as_adapter
 from ._checks import TokenLike, check_choice, check_k, token_ids
-from ._topk import DEFAULT_CHUNK, topk_of_product
+from ._topk import topk_of_product
 
 #: The circuits :func:`ov_spectrum` knows: ``"full"`` = W_E·W_V·W_O·W_U (token space),
 #: ``"ov"`` = W_V·W_O (residual-stream space, no embedding or unembedding).
@@ -54,11 +54,17 @@ class OVSpectrum:
     copying:
         ``float32 [n_layers, n_heads]``: ``Re(Σλ) / Σ|λ|`` in [-1, 1]; 0 for a head whose
         circuit is zero.
+    positive_mass:
+        ``float32 [n_layers, n_heads]``: the share of the eigenvalue mass on the positive real
+        half-plane, ``Σ_{Re λ > 0} |λ| / Σ|λ|`` in [0, 1] (0 for a zero circuit). Unlike the
+        copying score it ignores how far the eigenvalues turn from the real axis: 1 means
+        every eigenvalue at least leans towards copying.
     """
 
     circuit: str
     eigenvalues: torch.Tensor
     copying: torch.Tensor
+    positive_mass: torch.Tensor
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,30 +113,50 @@ def _small_factor(adapter: ModelAdapter, circuit: str) -> torch.Tensor:
     return w.W_O @ (core @ w.W_V)  # eig = nonzero eig(W_E W_V W_O W_U)
 
 
-def ov_spectrum(model: Any, circuit: str = "full") -> OVSpectrum:
+def ov_spectrum(
+    model: Any, circuit: str = "full", progress: Callable[[int], None] | None = None
+) -> OVSpectrum:
     """Eigenvalues and copying score of every head's OV circuit, all heads at once.
 
     ``circuit="full"`` uses the token-space circuit W_E·W_V·W_O·W_U (the Framework paper's
     copying score); ``circuit="ov"`` the plain W_V·W_O. Cost: one ``d_model x d_vocab x
     d_model`` product plus ``n_layers * n_heads`` eigendecompositions of ``d_head x d_head``.
+    ``progress``, if given, is called with each layer's index once that layer is done (for a
+    progress line in a view; the numbers do not depend on it).
 
     Example::
 
         spec = ov_spectrum(model)
         spec.copying[1, 4]            # near 1: L1H4 copies the tokens it attends to
         spec.eigenvalues[1, 4, :3]    # its three largest eigenvalues
+        spec.positive_mass[1, 4]      # share of |λ| with Re λ > 0
     """
     check_choice(circuit, "circuit", CIRCUITS)
     adapter = as_adapter(model)
     with torch.inference_mode():
-        # float64 for the small eigenproblems: more accurate, and no slower (float32 batched
-        # eig was up to 50x slower with 2 threads on a busy machine).
-        eigenvalues = torch.linalg.eigvals(_small_factor(adapter, circuit).double())
+        factor = _small_factor(adapter, circuit).double()
+        per_layer = []
+        for layer in range(adapter.n_layers):
+            # float64 for the small eigenproblems: more accurate, and no slower (float32
+            # batched eig was up to 50x slower with 2 threads on a busy machine).
+            per_layer.append(torch.linalg.eigvals(factor[layer]))
+            if progress is not None:
+                progress(layer)
+        eigenvalues = torch.stack(per_layer)
         order = eigenvalues.abs().argsort(dim=-1, descending=True)
         eigenvalues = eigenvalues.gather(-1, order)
-        total = eigenvalues.abs().sum(dim=-1)
-        copying = torch.where(total > 0, eigenvalues.sum(dim=-1).real / total, torch.zeros_like(total))
-    return OVSpectrum(circuit=circuit, eigenvalues=eigenvalues.to(torch.complex64), copying=copying.float())
+        magnitude = eigenvalues.abs()
+        total = magnitude.sum(dim=-1)
+        positive = torch.where(eigenvalues.real > 0, magnitude, torch.zeros_like(magnitude)).sum(dim=-1)
+        nonzero = total > 0
+        copying = torch.where(nonzero, eigenvalues.sum(dim=-1).real / total, torch.zeros_like(total))
+        positive_mass = torch.where(nonzero, positive / total, torch.zeros_like(total))
+    return OVSpectrum(
+        circuit=circuit,
+        eigenvalues=eigenvalues.to(torch.complex64),
+        copying=copying.float(),
+        positive_mass=positive_mass.float(),
+    )
 
 
 def copying_scores(model: Any, circuit: str = "full") -> torch.Tensor:
@@ -152,7 +178,7 @@ def _token_map(
     rows: torch.Tensor,
     cols: torch.Tensor,
     k: int,
-    chunk: int,
+    chunk: int | None,
 ) -> TokenMap:
     with torch.inference_mode():
         values, ids = topk_of_product(rows, cols, check_k(k, adapter.d_vocab), chunk)
@@ -176,12 +202,13 @@ def _head(adapter: ModelAdapter, layer: int, head: int) -> tuple[int, int]:
 
 
 def ov_token_map(
-    model: Any, layer: int, head: int, sources: TokenLike, k: int = 10, chunk: int = DEFAULT_CHUNK
+    model: Any, layer: int, head: int, sources: TokenLike, k: int = 10, chunk: int | None = None
 ) -> TokenMap:
     """For each source token, the ``k`` destination tokens head ``layer.head`` promotes most.
 
     Row ``s`` of the full OV circuit, ``W_E[s] · W_V · W_O · W_U``, is computed for the given
-    sources only, ``chunk`` vocabulary columns at a time. ``sources`` is a token string
+    sources only, ``chunk`` vocabulary columns at a time (default: as many as fit 16 MiB, see
+    ``_topk``). ``sources`` is a token string
     (exactly one token), an id, or a list of them.
 
     Example::
@@ -198,13 +225,14 @@ def ov_token_map(
 
 
 def ov_sources_for(
-    model: Any, layer: int, head: int, target: TokenLike, k: int = 10, chunk: int = DEFAULT_CHUNK
+    model: Any, layer: int, head: int, target: TokenLike, k: int = 10, chunk: int | None = None
 ) -> TokenMap:
     """The ``k`` source tokens that, when attended to, make head ``layer.head`` raise the logit
     of ``target`` most: the largest entries of column ``target`` of the full OV circuit.
 
     The column is ``W_E · (W_V · W_O · W_U[:, target])``: one ``d_model`` vector, then the
-    embedding ``chunk`` rows at a time, so memory stays ``O(chunk x d_model)``.
+    embedding ``chunk`` rows at a time (default: as many as fit 16 MiB), so memory stays
+    ``O(chunk x d_model)``.
     """
     adapter = as_adapter(model)
     layer, head = _head(adapter, layer, head)
@@ -215,7 +243,7 @@ def ov_sources_for(
 
 
 def qk_token_map(
-    model: Any, layer: int, head: int, query: TokenLike, k: int = 10, chunk: int = DEFAULT_CHUNK
+    model: Any, layer: int, head: int, query: TokenLike, k: int = 10, chunk: int | None = None
 ) -> TokenMap:
     """For each query token, the ``k`` key tokens head ``layer.head`` attends to most.
 

@@ -3,6 +3,7 @@ sent as binary buffers.
 
 * :class:`TokenView` — tokens coloured by the model's next-token probability.
 * :class:`AttentionExplorer` — every head's attention pattern: overview, heatmap, token view.
+* :class:`OVBrowser` — what every head writes: copying map, OV eigenvalues, token maps.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`save_html` — any views as one self-contained, offline HTML file.
@@ -12,7 +13,8 @@ from ._base import CircuitWidget
 from ._export import save_html
 from .attention_explorer import AttentionExplorer
 from .logit_lens import LogitLens
+from .ov_browser import OVBrowser
 from .selection import Selection
 from .token_view import TokenView
 
-__all__ = ["AttentionExplorer", "CircuitWidget", "LogitLens", "Selection", "TokenView", "save_html"]
+__all__ = ["AttentionExplorer", "CircuitWidget", "LogitLens", "OVBrowser", "save_html", "Selection", "TokenView"]

@@ -1,0 +1,439 @@
+"""OVBrowser: what every attention head *writes*, following Elhage et al.'s Framework paper.
+
+Three linked panels:
+
+* **Copying map** — a layers x heads grid coloured by each head's OV copying score
+  ``Re(Σλ)/Σ|λ|`` (eigenvalues ``λ`` of its full OV circuit ``W_E·W_V·W_O·W_U``) on a
+  diverging scale centred on 0: copying heads one colour, anti-copying (suppressing) heads
+  the other. Hover a cell for its numbers; click it, or move with the arrow keys, to select
+  the head. Each cell is a button named ``layer L head H``.
+* **Spectrum** — the selected head's eigenvalues in the complex plane, with reference circles
+  labelled by ``|λ|`` and a log-magnitude option (eigenvalues span orders of magnitude); the
+  copying score and the share of eigenvalue mass on the positive real half-plane as numbers.
+* **Token map** — for source tokens you type or pick, the top-k tokens the head's full OV
+  circuit promotes, with the logits it adds; a reverse tab ("which source tokens make this
+  head write X?"); and a QK tab (which key tokens a query token prefers). The vocabulary-sized
+  work runs in Python when the browser asks (``_token_queries``), cached per widget.
+
+Every number comes from :mod:`circuitwidgets.analysis` (:func:`~circuitwidgets.analysis.ov_spectrum`,
+:func:`~circuitwidgets.analysis.ov_token_map`, :func:`~circuitwidgets.analysis.ov_sources_for`,
+:func:`~circuitwidgets.analysis.qk_token_map`).
+
+What crosses to the browser: the copying scores, positive-mass shares and eigenvalues of
+every head (float32, ``n_layers x n_heads x d_head x 2`` — 74 kB for GPT-2 small), so picking
+another head redraws at once with no kernel round trip, also in a static export; token-map
+answers only as asked for (ids int32 and values float32 as binary buffers).
+
+The spectra are computed the first time the view is shown (or a number is read from Python),
+layer by layer with a progress line in the view, then kept.
+
+>>> import circuitwidgets as cw                                   # doctest: +SKIP
+>>> w = cw.OVBrowser(cw.load_pocket_model())                      # doctest: +SKIP
+>>> w                                  # displays it                     # doctest: +SKIP
+>>> w.layer, w.head = 1, 3             # the induction head: copying ≈ 0.97  # doctest: +SKIP
+>>> w.spectrum.copying[1, 3]                                              # doctest: +SKIP
+>>> w.token_map("ov", [" self", " return"]).top_strs                      # doctest: +SKIP
+>>> w.save_html("ov.html")             # offline copy (spectra of every head embedded)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import torch
+import traitlets
+
+from ..analysis import OVSpectrum, TokenMap, ov_spectrum
+from ..analysis._checks import check_choice
+from ..analysis.ov import CIRCUITS
+from ..model import ModelAdapter, as_adapter
+from ._token_queries import MAX_K, MODES, TokenQueries, TokenQueryError, payload
+from ._transport import BinaryArray, to_wire
+from .selection import LinkedView, Selection
+
+__all__ = ["OVBrowser", "DEFAULT_TOKENS", "DEFAULT_TARGETS", "PICKABLE_TOKENS", "frequent_tokens"]
+
+#: How many tokens the token map starts with (sources and QK queries) ...
+DEFAULT_TOKENS = 8
+#: ... and how many more it offers to pick from (the text's, or frequent ones).
+PICKABLE_TOKENS = 32
+#: How many of those the reverse tab starts with as targets.
+DEFAULT_TARGETS = 3
+#: How many of the lowest token ids :func:`frequent_tokens` looks through.
+_FREQUENT_SCAN = 2048
+
+TokenMapsToExport = Literal["selected", "all", "none"]
+
+
+def frequent_tokens(adapter: ModelAdapter, n: int = DEFAULT_TOKENS) -> list[int]:
+    """``n`` frequent whole-word tokens of the model's vocabulary, as ids.
+
+    A byte-level BPE tokenizer (GPT-2's, the pocket models') numbers its tokens in the order
+    it learned them, and it learns the most frequent pairs first; so among the first
+    :data:`_FREQUENT_SCAN` ids, the tokens that are a space followed by two or more letters
+    (``" the"``, ``" self"``) are frequent words. Where there are fewer than ``n`` of those,
+    the other non-special tokens fill up the list in id order.
+    """
+    scan = min(adapter.d_vocab, _FREQUENT_SCAN)
+    names = adapter.to_str_tokens(list(range(scan)))
+    special = adapter.special_token_ids
+    ordinary = [i for i, s in enumerate(names) if i not in special and s.strip() and "\ufffd" not in s]
+    words = [i for i in ordinary if names[i].startswith(" ") and len(names[i]) >= 3 and names[i][1:].isalpha()]
+    rest = [i for i in ordinary if i not in set(words)]
+    return (words + rest)[:n]
+
+
+class OVBrowser(LinkedView):
+    """Every head's OV circuit: copying map, eigenvalue spectrum and token maps.
+
+    Parameters
+    ----------
+    model:
+        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
+        :class:`~circuitwidgets.ModelAdapter`).
+    text:
+        Optional text whose tokens the token map starts with (e.g. ``explorer.text`` of an
+        AttentionExplorer on screen); without it, frequent tokens (:func:`frequent_tokens`).
+    selection:
+        A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
+    layer, head:
+        The head to show first (default: the selection's, else 0, 0).
+    circuit:
+        ``"full"`` (default): eigenvalues of ``W_E·W_V·W_O·W_U``, the Framework paper's copying
+        score; ``"ov"``: of ``W_V·W_O`` (residual-stream space). The token maps always use
+        the full (token-to-token) circuits.
+    k:
+        How many top tokens the token map lists per token (1 .. 100).
+
+    Traits
+    ------
+    layer, head : int
+        The selected head, checked against the model; kept equal to the selection's.
+    token : int or None
+        A selected vocabulary token (the selection's ``token``); the reverse tab asks which
+        sources make the head write it.
+    k : int
+        Top tokens per row of the token map.
+    text : str
+        The text whose tokens are the token map's defaults ('' for frequent tokens).
+    error : str
+        Why the last ``text`` could not be used ('' when it could).
+    """
+
+    _bundle = "ov_browser"
+    _linked = ("layer", "head", "token")
+
+    # ---- Python-side selection (mirrored into `selection`) ----------------------------------
+    layer = traitlets.Int(0, help="The selected layer.")
+    head = traitlets.Int(0, help="The selected head.")
+    token = traitlets.Int(None, allow_none=True, help="The selected vocabulary token id, or None.")
+
+    # ---- synced to the browser ---------------------------------------------------------------
+    model_name = traitlets.Unicode().tag(sync=True)
+    n_layers = traitlets.Int().tag(sync=True)
+    n_heads = traitlets.Int().tag(sync=True)
+    d_head = traitlets.Int().tag(sync=True)
+    d_vocab = traitlets.Int().tag(sync=True)
+    circuit = traitlets.Unicode("full", help="'full' (W_E·W_V·W_O·W_U) or 'ov' (W_V·W_O).").tag(sync=True)
+    k = traitlets.Int(10, help="Top tokens per row of the token map.").tag(sync=True)
+    text = traitlets.Unicode("", help="Text whose tokens are the token map's defaults.").tag(sync=True)
+    #: {"kind": "text" | "frequent", "choices": [{"id", "text"}...] (to pick from), "tokens":
+    #: the first DEFAULT_TOKENS of them (sources, QK queries), "targets": the first DEFAULT_TARGETS}
+    defaults = traitlets.Dict().tag(sync=True)
+    #: float32 [n_layers, n_heads]: Re(Σλ)/Σ|λ| (None until computed).
+    copying = BinaryArray("float32").tag(sync=True)
+    #: float32 [n_layers, n_heads]: Σ_{Re λ>0}|λ| / Σ|λ|.
+    positive_mass = BinaryArray("float32").tag(sync=True)
+    #: float32 [n_layers, n_heads, d_head, 2]: (real, imaginary), largest |λ| first.
+    eigenvalues = BinaryArray("float32").tag(sync=True)
+    #: '' when idle, else what the kernel is computing (shown as a progress line).
+    busy = traitlets.Unicode("").tag(sync=True)
+    #: Token-map answers the page has without asking (a static export's), as `payload` dicts.
+    _answers = traitlets.List(traitlets.Dict()).tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any,
+        text: str | None = None,
+        *,
+        selection: Selection | None = None,
+        layer: int | None = None,
+        head: int | None = None,
+        circuit: str = "full",
+        k: int = 10,
+        **kwargs: Any,
+    ):
+        self._adapter = as_adapter(model)
+        self._queries = TokenQueries(self._adapter)
+        self._spectra: dict[str, OVSpectrum] = {}
+        check_choice(circuit, "circuit", CIRCUITS)
+        defaults = self._defaults_for(text or "")  # a bad text raises here
+        if selection is not None:
+            kwargs["selection"] = selection
+        a = self._adapter
+        super().__init__(
+            model_name=a.name,
+            n_layers=a.n_layers,
+            n_heads=a.n_heads,
+            d_head=a.d_head,
+            d_vocab=a.d_vocab,
+            circuit=circuit,
+            k=k,
+            text=text or "",
+            defaults=defaults,
+            **kwargs,
+        )
+        self._start_linking()
+        with self.selection.hold_sync():
+            if layer is not None:
+                self.layer = layer
+            if head is not None:
+                self.head = head
+        self.on_msg(self._on_message)
+
+    # ---- public -------------------------------------------------------------------------------
+
+    @property
+    def adapter(self) -> ModelAdapter:
+        """The :class:`~circuitwidgets.ModelAdapter` the numbers come from (pass it to other
+        views to share the weights it has read)."""
+        return self._adapter
+
+    @property
+    def spectrum(self) -> OVSpectrum:
+        """The :class:`~circuitwidgets.analysis.OVSpectrum` the view shows (of ``circuit``),
+        computed on first use and kept."""
+        return self._ensure_spectrum()
+
+    def token_map(
+        self,
+        mode: str = "ov",
+        tokens: int | str | Sequence[int | str] | None = None,
+        *,
+        layer: int | None = None,
+        head: int | None = None,
+        k: int | None = None,
+    ) -> TokenMap:
+        """The token map the view shows, as a :class:`~circuitwidgets.analysis.TokenMap`.
+
+        ``mode``: ``"ov"`` (top destination tokens for each source token), ``"ov_sources"``
+        (top source tokens for each target token) or ``"qk"`` (top key tokens for each query
+        token). ``tokens``: strings that are one token each, or ids (default: the view's
+        defaults for that mode). ``layer``/``head``/``k`` default to the view's.
+        """
+        self._queries.check_mode(mode)
+        if tokens is None:
+            tokens = [t["id"] for t in self._default_list(mode)]
+        elif isinstance(tokens, (int, str)):
+            tokens = [tokens]
+        ids = [self._queries.resolve(t) for t in tokens]
+        return self._queries.answer(
+            mode,
+            self.layer if layer is None else layer,
+            self.head if head is None else head,
+            ids,
+            self.k if k is None else self._valid_k_value(k),
+        )
+
+    def select(self, layer: int, head: int) -> None:
+        """Select a head, sending layer and head to the browser in one message."""
+        self._adapter.check_layer(layer)
+        self._adapter.check_head(head)
+        with self.selection.hold_sync():
+            self.layer, self.head = layer, head
+
+    def save_html(
+        self, path: str | Path, *, title: str | None = None, token_maps: TokenMapsToExport = "selected"
+    ) -> Path:
+        """Write this view as one offline HTML file (see :func:`circuitwidgets.save_html`).
+
+        The copying map and every head's spectrum always go in (they are small). Token maps
+        need Python to answer new questions, so the file holds the answers to the default
+        questions (the default tokens of each tab, at the current ``k``) for ``token_maps``:
+        ``"selected"`` (the head on screen), ``"all"`` (every head) or ``"none"``. The page
+        says so for the heads whose answers it lacks.
+        """
+        from ._export import save_html
+
+        check_choice(token_maps, "token_maps", ("selected", "all", "none"))
+        self._export_token_maps = token_maps
+        try:
+            return save_html(self, path, title=title)
+        finally:
+            del self._export_token_maps
+
+    # ---- validation ------------------------------------------------------------------------------
+
+    def _check(self, check, value):
+        try:
+            return check(value)
+        except (ValueError, TypeError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return self._check(self._adapter.check_layer, proposal["value"])
+
+    @traitlets.validate("head")
+    def _valid_head(self, proposal):
+        return self._check(self._adapter.check_head, proposal["value"])
+
+    @traitlets.validate("token")
+    def _valid_token(self, proposal):
+        value = proposal["value"]
+        return None if value is None else self._check(self._adapter.to_single_token, value)
+
+    def _valid_k_value(self, k: int) -> int:
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"k must be an int, got {type(k).__name__} {k!r}")
+        high = min(MAX_K, self._adapter.d_vocab)
+        if not 1 <= k <= high:
+            raise ValueError(f"k {k} is out of range; it must be in [1, {high}]")
+        return k
+
+    @traitlets.validate("k")
+    def _valid_k(self, proposal):
+        return self._check(self._valid_k_value, proposal["value"])
+
+    @traitlets.validate("circuit")
+    def _valid_circuit(self, proposal):
+        return self._check(lambda c: check_choice(c, "circuit", CIRCUITS), proposal["value"])
+
+    # ---- defaults ---------------------------------------------------------------------------------
+
+    def _defaults_for(self, text: str) -> dict[str, Any]:
+        """The tokens the token map starts with and offers to pick from: the text's distinct
+        ordinary tokens, or frequent tokens when there is no text. Raises ``ValueError`` for a
+        text that cannot be read."""
+        a = self._adapter
+        if text:
+            ids = a.to_tokens(text, check_length=False)[0].tolist()
+            special = a.special_token_ids
+            ids = [t for t in dict.fromkeys(ids) if t not in special][:PICKABLE_TOKENS]
+            if not ids:
+                raise ValueError(f"the text {text!r} has no ordinary tokens to start the token map with")
+            kind = "text"
+        else:
+            ids, kind = frequent_tokens(a, PICKABLE_TOKENS), "frequent"
+        choices = [{"id": int(t), "text": s} for t, s in zip(ids, a.to_str_tokens(ids))]
+        return {
+            "kind": kind,
+            "choices": choices,
+            "tokens": choices[:DEFAULT_TOKENS],
+            "targets": choices[:DEFAULT_TARGETS],
+        }
+
+    def _default_list(self, mode: str) -> list[dict[str, Any]]:
+        """The tokens a tab starts with: targets for the reverse tab (the selected token
+        first, if any), tokens for the others."""
+        if mode != "ov_sources":
+            return list(self.defaults["tokens"])
+        targets = list(self.defaults["targets"])
+        if self.token is not None and all(t["id"] != self.token for t in targets):
+            targets.insert(0, {"id": self.token, "text": self._adapter.token_str(self.token)})
+        return targets
+
+    @traitlets.observe("text")
+    def _text_changed(self, change: dict[str, Any]) -> None:
+        defaults = self._attempt(lambda: self._defaults_for(change["new"]))
+        if defaults is not None:
+            self.defaults = defaults
+            self.error = ""
+
+    # ---- spectra --------------------------------------------------------------------------------
+
+    def _ensure_spectrum(self) -> OVSpectrum:
+        circuit = self.circuit
+        if circuit in self._spectra:
+            return self._spectra[circuit]
+        n_layers = self._adapter.n_layers
+
+        def progress(layer: int) -> None:
+            self.busy = f"Computing OV eigenvalues: layer {layer + 1} of {n_layers} done"
+
+        what = "W_E·W_V·W_O·W_U" if circuit == "full" else "W_V·W_O"
+        self.busy = f"Computing the eigenvalues of every head's {what}…"
+        try:
+            spectrum = ov_spectrum(self._adapter, circuit, progress=progress)
+        finally:
+            self.busy = ""
+        self._spectra[circuit] = spectrum
+        self._show_spectrum(spectrum)
+        return spectrum
+
+    def _spectrum_state(self, spectrum: OVSpectrum) -> dict[str, Any]:
+        pairs = torch.view_as_real(spectrum.eigenvalues.resolve_conj())
+        return {
+            "copying": to_wire(spectrum.copying, dtype="float32"),
+            "positive_mass": to_wire(spectrum.positive_mass, dtype="float32"),
+            "eigenvalues": to_wire(pairs, dtype="float32"),
+        }
+
+    def _show_spectrum(self, spectrum: OVSpectrum) -> None:
+        with self.hold_sync():
+            for name, wire in self._spectrum_state(spectrum).items():
+                setattr(self, name, wire)
+
+    @traitlets.observe("circuit")
+    def _circuit_changed(self, change: dict[str, Any]) -> None:
+        if change["new"] in self._spectra:
+            self._show_spectrum(self._spectra[change["new"]])
+        else:
+            with self.hold_sync():
+                self.copying = self.positive_mass = self.eigenvalues = None
+            if getattr(self, "_linking", False):  # not during __init__: the view asks then
+                self._ensure_spectrum()
+
+    # ---- the browser asks -------------------------------------------------------------------------
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
+        """``{"type": "spectrum"}`` → compute the spectra (with progress) if not done yet;
+        ``{"type": "query", "request", "mode", "layer", "head", "k", "tokens"}`` → an
+        ``"answer"`` (a :func:`~._token_queries.payload`, ids and values as two binary
+        buffers) or a ``"query-error"`` naming the token that could not be used."""
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "spectrum":
+            self._ensure_spectrum()
+        elif content.get("type") == "query":
+            self._answer(content)
+
+    def _answer(self, content: dict[str, Any]) -> None:
+        request = content.get("request")
+        reply = {"request": request, "mode": content.get("mode")}
+        try:
+            tokens = content.get("tokens")
+            if not isinstance(tokens, list):
+                raise ValueError("tokens must be a list of token strings or ids")
+            answer = self.token_map(
+                content.get("mode"),
+                tokens,
+                layer=content.get("layer"),
+                head=content.get("head"),
+                k=content.get("k"),
+            )
+        except TokenQueryError as exc:
+            pieces = [{"id": i, "text": s} for i, s in exc.pieces]
+            self.send({"type": "query-error", **reply, "entry": exc.entry, "message": str(exc), "pieces": pieces})
+            return
+        except (ValueError, TypeError) as exc:
+            self.send({"type": "query-error", **reply, "entry": None, "message": str(exc), "pieces": []})
+            return
+        data = payload(answer)
+        buffers = [data["top_ids"].pop("buffer"), data["top_values"].pop("buffer")]
+        self.send({"type": "answer", "request": request, **data}, buffers)
+
+    # ---- static export -------------------------------------------------------------------------
+
+    def _static_state(self) -> dict[str, Any]:
+        which = getattr(self, "_export_token_maps", "selected")
+        heads: list[tuple[int, int]] = []
+        if which == "selected":
+            heads = [(self.layer, self.head)]
+        elif which == "all":
+            heads = [(l, h) for l in range(self._adapter.n_layers) for h in range(self._adapter.n_heads)]
+        answers = [
+            payload(self.token_map(mode, layer=l, head=h)) for l, h in heads for mode in MODES
+        ]
+        return {**self._spectrum_state(self._ensure_spectrum()), "_answers": answers}

@@ -1,0 +1,358 @@
+/**
+ * OVBrowser: what every head writes — a copying map of all heads, the selected head's OV
+ * eigenvalues in the complex plane, and token maps answered by Python on demand.
+ *
+ * State (Python: circuitwidgets/widgets/ov_browser.py):
+ *   copying, positive_mass   float32 [L, H]: Re(Σλ)/Σ|λ| and Σ_{Re λ>0}|λ| / Σ|λ|
+ *   eigenvalues              float32 [L, H, d_head, 2]: (re, im), largest |λ| first
+ *   circuit                  "full" (W_E·W_V·W_O·W_U) or "ov" (W_V·W_O)
+ *   defaults, k              the token map's starting tokens and its top-k
+ *   _answers                 token-map answers the page holds without asking (static export)
+ *   busy, error              progress line / inline error
+ *   selection                the shared Selection (layer, head, token): kit/selection.ts
+ *
+ * Every head's spectrum is on the page, so choosing a head redraws at once (also in a static
+ * export). If the spectra are not computed yet the view asks for them ({type: "spectrum"})
+ * and Python reports its progress in `busy`. Token maps: {type: "query", request, mode,
+ * layer, head, k, tokens} → {type: "answer", request, ...payload} with ids and values as two
+ * binary buffers, or {type: "query-error", request, message, entry, pieces}.
+ *
+ * For tests: `.cw-ov-spectrum[data-layer][data-head]` names the head drawn and its plot
+ * carries `data-points`; grid cells are buttons named "layer L head H" with `data-score`.
+ * For benchmarks: the root's `data-drawn-ms` is the time from `render` to the first frame
+ * painted with every head's score and the selected spectrum (including Python computing them).
+ */
+import type { RenderProps } from "@anywidget/types";
+import "./ov_browser.css";
+import { diverging, type ColorScale } from "./kit/color_scale";
+import { createButton } from "./kit/button";
+import { decode, type NDArray, type WireArray } from "./kit/decode";
+import { createErrorBanner } from "./kit/error_banner";
+import { formatTick } from "./kit/format";
+import { createFrame } from "./kit/frame";
+import { createLegend } from "./kit/legend";
+import { createPanel } from "./kit/panel";
+import { connectSelection } from "./kit/selection";
+import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
+import { createTooltip } from "./kit/tooltip";
+import { watch } from "./kit/watch";
+import { AnswerCache, type Payload, type Question, type TokenRef } from "./ov_browser/answers";
+import { createCopyingGrid, formatScore } from "./ov_browser/copying_grid";
+import { formatMagnitude, type RadialKind } from "./ov_browser/spectrum_geometry";
+import { createSpectrumPlot } from "./ov_browser/spectrum_plot";
+import { createTokenMaps, type Defaults, type QueryFailure } from "./ov_browser/token_maps";
+
+interface State {
+  [key: string]: unknown;
+  model_name: string;
+  n_layers: number;
+  n_heads: number;
+  d_head: number;
+  d_vocab: number;
+  circuit: string;
+  k: number;
+  text: string;
+  defaults: Defaults;
+  copying: WireArray | null;
+  positive_mass: WireArray | null;
+  eigenvalues: WireArray | null;
+  busy: string;
+  error: string;
+  _answers: Payload[];
+  _static: boolean;
+  selection: string;
+}
+
+const CIRCUIT_NAME: Record<string, string> = { full: "W_E·W_V·W_O·W_U", ov: "W_V·W_O" };
+
+const GRID_CAPTION =
+  "Each square is one attention head. Blue heads copy: when they attend to a token, they make the model " +
+  "more likely to predict that same token. Red heads suppress the token they attend to. The number is the " +
+  "copying score Σλ/Σ|λ| of the eigenvalues λ of the head's OV circuit, from −1 to 1. Click a head to look closer.";
+const SPECTRUM_CAPTION =
+  "The eigenvalues of the selected head's OV circuit: what it does to the direction of the token it reads. " +
+  "A point on the right (positive real part) means \"copy what I attend to\", on the left \"suppress it\"; " +
+  "the distance from the centre is how strongly. Try the log scale when a few large eigenvalues hide the rest.";
+
+function render({ model, el, signal }: RenderProps<State>) {
+  const started = performance.now();
+  const frame = createFrame(el, { title: "OV circuits: what each head writes", className: "cw-ov-browser" });
+  const root = frame.root;
+  const banner = createErrorBanner(frame.body);
+  const progress = document.createElement("div");
+  progress.className = "cw-ov-progress";
+  progress.setAttribute("role", "status");
+  progress.hidden = true;
+  frame.body.append(progress);
+  const tooltip = createTooltip(signal);
+
+  const main = document.createElement("div");
+  main.className = "cw-ov-main";
+  frame.body.append(main);
+
+  // ---- copying map --------------------------------------------------------------------------
+  const gridPanel = createPanel(main, { className: "cw-ov-map", title: "Copying map", caption: GRID_CAPTION });
+  const grid = createCopyingGrid(gridPanel.body, {
+    label: "Attention heads by OV copying score: arrow keys move, the selection follows",
+    onSelect: (layer, head) => selection.set({ layer, head }),
+    onInspect: (cell, layer, head) => inspectHead(cell, layer, head),
+  });
+  const legend = createLegend(gridPanel.body, {
+    title: "Copying score",
+    ticks: [-1, -0.5, 0, 0.5, 1],
+    format: (v) => formatTick(v).replace("-", "−"),
+  });
+  const legendEnds = document.createElement("div");
+  legendEnds.className = "cw-ov-legend-ends";
+  const anti = document.createElement("span");
+  anti.textContent = "← suppresses (anti-copying)";
+  const copies = document.createElement("span");
+  copies.textContent = "copies →";
+  legendEnds.append(anti, copies);
+  legend.element.querySelector(".cw-legend-scale")?.append(legendEnds);
+
+  // ---- spectrum -----------------------------------------------------------------------------
+  const spectrumPanel = createPanel(main, { className: "cw-ov-spectrum", title: "Eigenvalues", caption: SPECTRUM_CAPTION });
+  const scaleToggle = document.createElement("div");
+  scaleToggle.className = "cw-ov-toggle";
+  scaleToggle.setAttribute("role", "group");
+  scaleToggle.setAttribute("aria-label", "Distance from the centre");
+  const kinds: Record<RadialKind, HTMLButtonElement> = {
+    linear: createButton("linear |λ|", "Distance from the centre proportional to |λ|"),
+    log: createButton("log |λ|", "Distance from the centre proportional to log |λ| (four powers of ten)"),
+  };
+  scaleToggle.append(kinds.linear, kinds.log);
+  spectrumPanel.header.append(scaleToggle);
+  const plot = createSpectrumPlot(spectrumPanel.body, tooltip);
+  const numbers = document.createElement("div");
+  numbers.className = "cw-ov-numbers";
+  spectrumPanel.body.append(numbers);
+
+  // ---- token maps ---------------------------------------------------------------------------
+  const cache = new AnswerCache();
+  let nextRequest = 1;
+  const waiting = new Map<number, { resolve: (p: Payload) => void; reject: (f: QueryFailure) => void }>();
+  const tokenMaps = createTokenMaps(frame.body, {
+    cache,
+    tooltip,
+    ask(q: Question, tokens: (number | string)[]) {
+      const request = nextRequest++;
+      return new Promise<Payload>((resolve, reject) => {
+        waiting.set(request, { resolve, reject });
+        model.send({ type: "query", request, ...q, tokens });
+      });
+    },
+    onTarget: (t: TokenRef) => selection.set({ token: t.id }),
+    setK(k) {
+      model.set("k", k);
+      model.save_changes();
+    },
+  });
+
+  model.on("msg:custom", (msg: Record<string, unknown>, buffers: DataView[]) => {
+    if (signal.aborted) return;
+    const pending = waiting.get(msg.request as number);
+    if (!pending) return;
+    waiting.delete(msg.request as number);
+    if (msg.type === "answer" && buffers.length === 2) {
+      const payload = msg as unknown as Payload;
+      payload.top_ids = { ...(msg.top_ids as WireArray), buffer: buffers[0] as DataView };
+      payload.top_values = { ...(msg.top_values as WireArray), buffer: buffers[1] as DataView };
+      cache.add(payload);
+      pending.resolve(payload);
+    } else {
+      pending.reject({
+        message: String(msg.message ?? "the kernel could not answer"),
+        entry: (msg.entry as string | number | null) ?? null,
+        pieces: (msg.pieces as TokenRef[]) ?? [],
+      });
+    }
+  });
+
+  // ---- state --------------------------------------------------------------------------------
+  let copying: NDArray | null = null;
+  let positive: NDArray | null = null;
+  let eigen: NDArray | null = null;
+  let kind: RadialKind = "linear";
+  let palette = readPalette(root);
+  let scale: ColorScale = diverging(palette, 1);
+  let asked = false;
+  const nLayers = () => model.get("n_layers");
+  const nHeads = () => model.get("n_heads");
+  const dHead = () => model.get("d_head");
+
+  const selection = connectSelection(model, {
+    signal,
+    canSave: () => !model.get("_static"),
+    onChange(changed) {
+      if (changed.has("layer") || changed.has("head")) showHead();
+      if (changed.has("token")) {
+        const id = selection.get("token");
+        if (id !== null && id < model.get("d_vocab")) tokenMaps.showTarget({ id, text: tokenText(id) });
+      }
+    },
+  });
+
+  /** The text of a token the page has seen (defaults, answers), else "#id". */
+  function tokenText(id: number): string {
+    const d = model.get("defaults");
+    const known = (d?.choices ?? []).find((t) => t.id === id);
+    return known?.text ?? `#${id}`;
+  }
+
+  function selectedHead(): { layer: number; head: number } {
+    const layer = selection.get("layer");
+    const head = selection.get("head");
+    if (layer !== null && head !== null && layer < nLayers() && head < nHeads()) return { layer, head };
+    return { layer: 0, head: 0 };
+  }
+
+  const valueAt = (a: NDArray | null, layer: number, head: number) =>
+    a ? (a.data[layer * nHeads() + head] as number) * a.scale : NaN;
+
+  function headPairs(layer: number, head: number): Float32Array | null {
+    if (!eigen) return null;
+    const n = dHead() * 2;
+    const start = (layer * nHeads() + head) * n;
+    return (eigen.data as Float32Array).subarray(start, start + n);
+  }
+
+  function showHead() {
+    const { layer, head } = selectedHead();
+    grid.mark(layer, head);
+    const pairs = headPairs(layer, head);
+    spectrumPanel.title.textContent = `Eigenvalues · layer ${layer} head ${head}`;
+    plot.setData(pairs, `layer ${layer} head ${head}`);
+    const c = valueAt(copying, layer, head);
+    const p = valueAt(positive, layer, head);
+    let largest = 0;
+    if (pairs) for (let i = 0; i < pairs.length; i += 2) largest = Math.max(largest, Math.hypot(pairs[i] as number, pairs[i + 1] as number));
+    numbers.replaceChildren(
+      number("copying score", pairs ? formatScore(c) : "…", "Re(Σλ) / Σ|λ|: 1 = copies, −1 = suppresses"),
+      number("positive-real mass", pairs ? `${(p * 100).toFixed(0)}%` : "…", "Σ|λ| over eigenvalues with Re λ > 0, as a share of Σ|λ|"),
+      number("largest |λ|", pairs ? formatMagnitude(largest) : "…", "the biggest eigenvalue's magnitude"),
+    );
+    Object.assign(spectrumPanel.element.dataset, {
+      layer: String(layer),
+      head: String(head),
+      copying: pairs ? String(c) : "",
+      positiveMass: pairs ? String(p) : "",
+    });
+    tokenMaps.setHead(layer, head);
+  }
+
+  function inspectHead(cell: HTMLElement | null, layer: number, head: number) {
+    if (!cell) {
+      tooltip.hide();
+      return;
+    }
+    const ready = copying !== null;
+    tooltip.show(cell, {
+      title: `layer ${layer} head ${head}`,
+      rows: [
+        ["copying score", ready ? formatScore(valueAt(copying, layer, head)) : "…"],
+        ["positive-real mass", ready ? `${(valueAt(positive, layer, head) * 100).toFixed(0)}%` : "…"],
+      ],
+      note: "click to show its eigenvalues and token maps",
+    });
+  }
+
+  function drawData() {
+    grid.setShape(nLayers(), nHeads());
+    const wc = model.get("copying");
+    const wp = model.get("positive_mass");
+    const we = model.get("eigenvalues");
+    copying = wc ? decode(wc) : null;
+    positive = wp ? decode(wp) : null;
+    eigen = we ? decode(we) : null;
+    grid.setValues(copying ? Float32Array.from(copying.data, (v) => v * (copying as NDArray).scale) : null, scale);
+    root.dataset.spectra = eigen ? "ready" : "pending";
+    frame.setMeta([
+      model.get("model_name"),
+      `${nLayers()} layers × ${nHeads()} heads`,
+      `d_head ${dHead()}`,
+      `circuit ${CIRCUIT_NAME[model.get("circuit")] ?? model.get("circuit")}`,
+    ]);
+    showHead();
+    if (eigen && !root.dataset.drawnMs) {
+      requestAnimationFrame(() => (root.dataset.drawnMs = (performance.now() - started).toFixed(0)));
+    }
+    if (!eigen && !asked && !model.get("_static")) {
+      asked = true; // Python computes once, reporting progress in `busy`
+      model.send({ type: "spectrum" });
+    }
+  }
+
+  function loadAnswers() {
+    for (const payload of model.get("_answers") ?? []) cache.add(payload);
+    tokenMaps.refresh();
+  }
+
+  function recolour() {
+    palette = readPalette(root);
+    scale = diverging(palette, 1);
+    legend.setScale(scale);
+    plot.setPalette(palette);
+    tokenMaps.setPalette(palette);
+    grid.setValues(copying ? Float32Array.from(copying.data, (v) => v * (copying as NDArray).scale) : null, scale);
+  }
+
+  const setKind = (k: RadialKind) => {
+    kind = k;
+    kinds.linear.setAttribute("aria-pressed", String(k === "linear"));
+    kinds.log.setAttribute("aria-pressed", String(k === "log"));
+    plot.setKind(k);
+  };
+  kinds.linear.addEventListener("click", () => setKind("linear"));
+  kinds.log.addEventListener("click", () => setKind("log"));
+
+  watch(model, ["copying", "positive_mass", "eigenvalues", "n_layers", "n_heads", "circuit"], drawData, signal);
+  watch(model, ["defaults"], () => tokenMaps.setDefaults(model.get("defaults")), signal);
+  watch(model, ["k"], () => tokenMaps.setK(model.get("k")), signal);
+  watch(model, ["_answers"], loadAnswers, signal);
+  watch(model, ["error"], () => {
+    banner.set(model.get("error"));
+    root.dataset.error = model.get("error") ? "true" : "false";
+  }, signal);
+  watch(model, ["busy"], () => {
+    const busy = model.get("busy");
+    progress.hidden = busy === "";
+    progress.textContent = busy;
+    root.dataset.busy = busy ? "true" : "false";
+  }, signal);
+  watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
+  onThemeChange(root, recolour, signal);
+
+  setKind(kind);
+  banner.set(model.get("error"));
+  tokenMaps.setK(model.get("k"));
+  tokenMaps.setDefaults(model.get("defaults"));
+  tokenMaps.setStatic(model.get("_static"));
+  loadAnswers();
+  recolour();
+  drawData();
+  whenInDocument(root, () => {
+    recolour();
+    showHead();
+    root.dataset.ready = "true";
+  }, signal);
+}
+
+/** One number under the spectrum: the value large (it is read from the back of a room), its
+ * name under it, what it means on hover. */
+function number(label: string, value: string, title: string): HTMLElement {
+  const box = document.createElement("div");
+  box.className = "cw-ov-number";
+  box.title = title;
+  const v = document.createElement("span");
+  v.className = "cw-ov-number-value";
+  v.textContent = value;
+  v.dataset.name = label;
+  const name = document.createElement("span");
+  name.className = "cw-ov-number-label";
+  name.textContent = label;
+  box.append(v, name);
+  return box;
+}
+
+export default { render };
