@@ -6,6 +6,18 @@ The public API lives here and nowhere else.
 from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
+from .pocket import load_pocket_model, pocket_models
 from .widgets import AttentionExplorer, Selection, TokenView, save_html
 
-__all__ = ["AttentionExplorer", "ModelAdapter", "Selection", "TokenView", "analysis", "build_model", "save_html", "__version__"]
+__all__ = [
+    "AttentionExplorer",
+    "ModelAdapter",
+    "Selection",
+    "TokenView",
+    "analysis",
+    "build_model",
+    "load_pocket_model",
+    "pocket_models",
+    "save_html",
+    "__version__",
+]

@@ -367,7 +367,13 @@ class ModelAdapter:
         tokens = tokens.to(self.device)
         with torch.inference_mode():
             logits, cache = self.model.run_with_cache(tokens, names_filter=names_filter)
-            out = {k: v.detach().to("cpu", torch.float32) for k, v in cache.items()}
+            # Keep only what was asked for: a bridge in compatibility mode also caches the
+            # aliased hooks under their native names.
+            out = {
+                k: v.detach().to("cpu", torch.float32)
+                for k, v in cache.items()
+                if callable(names) or k in wanted
+            }
             logits = logits.detach().to("cpu", torch.float32)
         if not callable(names):
             missing = wanted - set(out)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (TransformerLens 4.x) and open the quickstart notebook in JupyterLab.
+# Extra arguments go to `jupyter lab`, e.g. `scripts/quickstart.sh --no-browser --port 8899`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh 4
+exec .venv-tl4/bin/jupyter lab examples/quickstart.ipynb "$@"
