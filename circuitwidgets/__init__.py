@@ -7,10 +7,11 @@ from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
-from .widgets import AttentionExplorer, Selection, TokenView, save_html
+from .widgets import AttentionExplorer, InductionScores, Selection, TokenView, save_html
 
 __all__ = [
     "AttentionExplorer",
+    "InductionScores",
     "ModelAdapter",
     "Selection",
     "TokenView",
