@@ -242,11 +242,16 @@ def all_head_scores(
         half = (tokens.shape[1] - 1) // 2
     else:
         tokens, half = _check_repeated(adapter, tokens, half)
-    names = [hook_name("pattern", layer) for layer in range(adapter.n_layers)]
-    _, cache = adapter.run_with_cache(tokens, names)
+    patterns: dict[int, torch.Tensor] = {}
+    hooks = {
+        hook_name("pattern", layer): (lambda p, layer=layer: patterns.__setitem__(layer, p))
+        for layer in range(adapter.n_layers)
+    }
+    # Only the attention patterns count: stop after the last one (no last MLP, no unembedding).
+    adapter.run_with_hooks(tokens, hooks, stop_when_done=True)
     queries = torch.zeros(tokens.shape, dtype=torch.bool)
     queries[:, 1 + half :] = True
-    return _scores(adapter, KINDS, tokens, queries, [cache[n] for n in names], half)
+    return _scores(adapter, KINDS, tokens, queries, [patterns[l] for l in range(adapter.n_layers)], half)
 
 
 def head_scores(
