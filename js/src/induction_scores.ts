@@ -553,7 +553,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     showHead();
     root.dataset.tokenCount = String(tokens.length);
     root.dataset.run = String(model.get("run_id"));
-    root.dataset.drawnAt = String(Date.now());
+    root.dataset.drawnAt = String(Date.now()); // wall clock, for benchmarks/bench_induction_scores.py
   }
 
   function syncSettings() {
@@ -617,6 +617,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     recolour();
     showHead();
     root.dataset.ready = "true";
+    root.dataset.readyAt = String(Date.now()); // wall clock, for benchmarks/bench_induction_scores.py
   }, signal);
 }
 
