@@ -180,7 +180,8 @@ class InductionScores(LinkedView):
     _top = traitlets.Dict().tag(sync=True)
     #: {kind: [[row, col, length], ...]}: the cells each score counts on the sequence shown
     _targets = traitlets.Dict().tag(sync=True)
-    #: What the drawn data is: {"mode", "half", "seed", "batch", "text", "queries"}.
+    #: What the drawn data is: {"mode", "seq"} and "half", "seed", "batch" (random tokens) or
+    #: "queries" ({kind: positions scored}, your text).
     _shown = traitlets.Dict().tag(sync=True)
     #: Full patterns the browser has without asking (see js/src/kit/head_patterns.ts).
     _bank = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
@@ -325,12 +326,12 @@ class InductionScores(LinkedView):
         run = run_text(self._adapter, text, needs=("attention",))
         try:
             return {kind: text_head_scores(self._adapter, run, kind) for kind in KINDS}
-        except ValueError:
+        except ValueError as exc:  # text_head_scores: no position to score on
             raise ValueError(
                 f"No token repeats in this text ({run.seq_len} tokens), so there is nothing to "
                 "score induction or duplicate-token heads on. Use a text in which some words "
                 "occur twice (say a sentence twice), or go back to random tokens."
-            ) from None
+            ) from exc
 
     def _busy_line(self, settings: dict[str, Any]) -> str:
         if settings["mode"] == "random":

@@ -121,8 +121,17 @@ def test_grid_holds_the_analysis_scores_and_a_new_seed_reruns(kernel, view):
         want = json.loads(kernel.run(f"print(expected({kind!r}, seed=0))").text())
         assert grid_values(view, kind) == pytest.approx(want, abs=1e-6)
     run = int(view.get_attribute("data-run"))
+    # record the progress line the view shows while the kernel computes
+    view.evaluate(
+        """el => { el.sawBusy = [];
+            new MutationObserver(() => { if (el.dataset.busy === "true")
+                el.sawBusy.push(el.querySelector(".cw-is-progress").textContent); })
+            .observe(el, {attributes: true, attributeFilter: ["data-busy"]}); }"""
+    )
     kernel.run("w.seed = 7")
     expect(view).to_have_attribute("data-run", str(run + 1))
+    assert view.evaluate("el => el.sawBusy") == ["Running 4 sequences of 101 tokens (seed 7)…"]
+    expect(view.locator(".cw-is-progress")).to_be_hidden()
     expect(view.locator(".cw-is-number").nth(1)).to_have_value("7")
     for kind in KINDS:
         want = json.loads(kernel.run(f"print(expected({kind!r}, seed=7))").text())
