@@ -140,8 +140,12 @@ def test_text_without_repeats_is_refused_clearly(random_model):
 def test_bad_inputs(random_model):
     with pytest.raises(ValueError, match=r"kind 'copying' is not one of \['previous_token', 'duplicate_token', 'induction'\]"):
         analysis.head_scores(random_model, "copying")
-    with pytest.raises(ValueError, match=r"half 40 is out of range; it must be in \[1, 31\]"):
+    with pytest.raises(ValueError, match=r"half 40 is out of range; it must be in \[1, 31\] \(the sequence BOS \+ 2\*half tokens must fit the model's context of 64\)"):
         analysis.head_scores(random_model, "induction", half=40)
+    with pytest.raises(ValueError, match=r"seed 4294967296 is out of range; it must be in \[0, 4294967295\]"):
+        analysis.repeated_tokens(random_model, seed=2**32)
+    with pytest.raises(ValueError, match=r"seed -1 is out of range"):
+        analysis.head_scores(random_model, "induction", seed=-1)
     with pytest.raises(ValueError, match=r"half 0 is out of range"):
         analysis.repeated_tokens(random_model, half=0)
     with pytest.raises(ValueError, match=r"batch 0 is out of range; it must be at least 1"):

@@ -187,3 +187,25 @@ def test_build_model_rejects_weights_that_do_not_fit(tiny_tokenizer):
                act_fn="gelu_new", attn_only=True, normalization_type="LN")
     with pytest.raises((ValueError, RuntimeError, KeyError)):
         build_model(cfg, {"embed.W_E": torch.zeros(3, 3)}, tiny_tokenizer)
+
+
+def test_run_with_hooks_can_stop_once_every_hook_has_fired(random_model):
+    """stop_when_done: the same activations, the later layers never run, no hook left behind."""
+    adapter = ModelAdapter(random_model)
+    tokens = adapter.to_tokens("When Mary and John went to the store")
+    first = hook_name("pattern", 0)
+    _, cache = adapter.run_with_cache(tokens, [first])
+    later = random_model.hook_dict[hook_name("resid_post", adapter.n_layers - 1)]
+    calls = []
+    handle = later.register_forward_hook(lambda *args: calls.append(1))  # plain torch: counts runs
+    try:
+        got = {}
+        adapter.run_with_hooks(tokens, {first: lambda p: got.update(p=p)}, stop_when_done=True)
+        assert calls == []  # stopped inside layer 0
+        torch.testing.assert_close(got["p"], cache[first])
+        adapter.run_with_hooks(tokens, {first: lambda p: None})
+        assert calls == [1]  # without stop_when_done the whole pass runs
+    finally:
+        handle.remove()
+    assert not random_model.hook_dict[first].fwd_hooks  # TransformerLens removed ours
+    torch.testing.assert_close(adapter.forward_logits(tokens), adapter.run_with_cache(tokens, [first])[0])

@@ -12,15 +12,16 @@ from ..model import ModelAdapter
 TokenLike = Union[str, int, Sequence[Union[str, int]], torch.Tensor]
 
 
-def check_int(value: int, name: str, low: int, high: int | None = None) -> int:
+def check_int(value: int, name: str, low: int, high: int | None = None, why: str = "") -> int:
     """``value`` if it is an int in ``[low, high]`` (no upper bound when ``high`` is None),
-    else a ``TypeError``/``ValueError`` naming the value and the range."""
+    else a ``TypeError``/``ValueError`` naming the value and the range, followed by ``why``
+    (e.g. ``" (1 + 2*half tokens must fit the context of 64)"``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if high is None and value < low:
-        raise ValueError(f"{name} {value} is out of range; it must be at least {low}")
+        raise ValueError(f"{name} {value} is out of range; it must be at least {low}{why}")
     if high is not None and not low <= value <= high:
-        raise ValueError(f"{name} {value} is out of range; it must be in [{low}, {high}]")
+        raise ValueError(f"{name} {value} is out of range; it must be in [{low}, {high}]{why}")
     return value
 
 

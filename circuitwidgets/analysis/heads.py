@@ -43,6 +43,8 @@ KINDS = ("previous_token", "duplicate_token", "induction")
 DEFAULT_HALF = 50
 #: Default number of random sequences averaged over.
 DEFAULT_BATCH = 4
+#: The largest seed :func:`repeated_tokens` takes (any 32-bit unsigned int).
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,14 +89,23 @@ class HeadScores:
 # --------------------------------------------------------------------------------------------
 
 
-def _max_half(adapter: ModelAdapter) -> int:
+def max_half(adapter: ModelAdapter) -> int:
+    """The largest ``half`` whose sequence ``BOS + 2*half`` tokens fits the model's context."""
     return (adapter.n_ctx - 1) // 2
 
 
-def _check_half(adapter: ModelAdapter, half: Optional[int]) -> int:
+def check_half(adapter: ModelAdapter, half: Optional[int]) -> int:
+    """``half`` checked against the model's context (``1 + 2*half <= n_ctx``); ``None`` gives
+    the default (``DEFAULT_HALF``, or the most the context fits)."""
     if half is None:
-        return min(DEFAULT_HALF, _max_half(adapter))
-    return check_int(half, "half", 1, _max_half(adapter))
+        return min(DEFAULT_HALF, max_half(adapter))
+    why = f" (the sequence BOS + 2*half tokens must fit the model's context of {adapter.n_ctx})"
+    return check_int(half, "half", 1, max_half(adapter), why)
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if it is an int in ``[0, MAX_SEED]``."""
+    return check_int(seed, "seed", 0, MAX_SEED)
 
 
 def repeated_tokens(
@@ -105,12 +116,12 @@ def repeated_tokens(
     Returns ``LongTensor[batch, 1 + 2*half]``. The ``t_i`` of one sequence are distinct (drawn
     without replacement from the non-special tokens), so every second-half token has exactly one
     earlier copy. ``half`` defaults to ``DEFAULT_HALF`` (50), or the most the model's context
-    ``n_ctx`` fits; the same ``seed`` gives the same tokens.
+    ``n_ctx`` fits; the same ``seed`` (an int in ``[0, MAX_SEED]``) gives the same tokens.
     """
     adapter = as_adapter(model)
-    half = _check_half(adapter, half)
+    half = check_half(adapter, half)
     batch = check_int(batch, "batch", 1)
-    seed = check_int(seed, "seed", 0)
+    seed = check_seed(seed)
     bos = adapter.bos_token_id
     if bos is None:
         raise ValueError(
@@ -142,7 +153,7 @@ def _check_repeated(adapter: ModelAdapter, tokens: torch.Tensor, half: Optional[
     if tokens.ndim != 2 or seq < 3 or seq % 2 == 0 or seq > adapter.n_ctx:
         raise ValueError(
             f"tokens has shape {tuple(tokens.shape)}; expected [batch, 1 + 2*half] with "
-            f"1 <= half <= {_max_half(adapter)} (an odd length from 3 to {adapter.n_ctx})"
+            f"1 <= half <= {max_half(adapter)} (an odd length from 3 to {adapter.n_ctx})"
         )
     tokens = tokens.to("cpu", torch.long)
     if tokens.min() < 0 or tokens.max() >= adapter.d_vocab:
@@ -231,11 +242,16 @@ def all_head_scores(
         half = (tokens.shape[1] - 1) // 2
     else:
         tokens, half = _check_repeated(adapter, tokens, half)
-    names = [hook_name("pattern", layer) for layer in range(adapter.n_layers)]
-    _, cache = adapter.run_with_cache(tokens, names)
+    patterns: dict[int, torch.Tensor] = {}
+    hooks = {
+        hook_name("pattern", layer): (lambda p, layer=layer: patterns.__setitem__(layer, p))
+        for layer in range(adapter.n_layers)
+    }
+    # Only the attention patterns count: stop after the last one (no last MLP, no unembedding).
+    adapter.run_with_hooks(tokens, hooks, stop_when_done=True)
     queries = torch.zeros(tokens.shape, dtype=torch.bool)
     queries[:, 1 + half :] = True
-    return _scores(adapter, KINDS, tokens, queries, [cache[n] for n in names], half)
+    return _scores(adapter, KINDS, tokens, queries, [patterns[l] for l in range(adapter.n_layers)], half)
 
 
 def head_scores(

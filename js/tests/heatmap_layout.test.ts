@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  bracketRun, segmentsPath,
   cellAt, clampView, fullView, MIN_SPAN, niceStep, panView, rasterize, revealCell, thinLabels, toLevels,
   truncateLabel, upsample, visibleCells, zoomView,
 } from "../src/kit/heatmap_layout";
@@ -90,5 +91,26 @@ describe("levels", () => {
     const big = upsample(Uint8Array.from([1, 2, 3, 4]), 2, 5);
     expect(Array.from(big.subarray(0, 5))).toEqual([1, 1, 1, 2, 2]);
     expect(Array.from(big.subarray(20, 25))).toEqual([3, 3, 3, 4, 4]);
+  });
+});
+
+describe("diagonal guides", () => {
+  it("bracket a run through its cells' outer corners", () => {
+    // the induction stripe of half = 5: query i -> key i - 4, rows 6..10 of an 11 x 11 matrix
+    const run = { row: 6, col: 2, length: 5 };
+    const [upper, lower] = bracketRun(fullView(11), 110, run); // 10 px per cell
+    expect(upper).toEqual({ x1: 25, y1: 55, x2: 75, y2: 105 });
+    expect(lower).toEqual({ x1: 15, y1: 65, x2: 65, y2: 115 });
+    // y - x, in cells: (row - col) - 1 above the stripe, (row - col) + 1 below it
+    expect((upper.y1 - upper.x1) / 10).toBe(3);
+    expect((lower.y2 - lower.x2) / 10).toBe(5);
+  });
+  it("follow zoom and pan", () => {
+    const [upper] = bracketRun({ row0: 4, col0: 1, span: 5 }, 100, { row: 6, col: 2, length: 1 }); // 20 px per cell
+    expect(upper).toEqual({ x1: 30, y1: 30, x2: 50, y2: 50 });
+  });
+  it("become one SVG path", () => {
+    expect(segmentsPath([{ x1: 1, y1: 2.345, x2: 3, y2: 4 }, { x1: 0, y1: 0, x2: 1, y2: 1 }])).toBe("M1 2.35L3 4M0 0L1 1");
+    expect(segmentsPath([])).toBe("");
   });
 });

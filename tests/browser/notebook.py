@@ -11,6 +11,7 @@ the widget it displayed.
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -119,8 +120,12 @@ def save_screenshot(page: Page, name: str, *targets: Locator, pad: int = 8) -> P
 
 def open_notebook(page: Page, lab: JupyterLab, *, timeout: float = 120) -> Notebook:
     """Open JupyterLab, start a new notebook from the launcher's "Python 3 (ipykernel)" card
-    (that picks the kernel), and wait until the kernel is connected and idle."""
-    page.goto(lab.lab_url(), timeout=timeout * 1000)
+    (that picks the kernel), and wait until the kernel is connected and idle.
+
+    Each call opens its own new workspace: the default one would restore the notebook an
+    earlier test module left open, and then JupyterLab shows no launcher."""
+    workspace = f"lab/workspaces/test-{secrets.token_hex(4)}"
+    page.goto(lab.lab_url(workspace), timeout=timeout * 1000)
     card = page.locator('.jp-LauncherCard[data-category="Notebook"]').filter(has_text="Python 3")
     expect(card.first).to_be_visible(timeout=timeout * 1000)
     card.first.click()

@@ -15,12 +15,18 @@
  *     const map = createHeatmap(parent, { label: "attention pattern", signal, onHover, onClick });
  *     map.setData({ n, levels, rowLabels, colLabels, causal: true });
  *     map.setColors(scale.lut, maskedRgb);
+ *     map.setGuides([{ id: "induction", className: "my-stripe", runs: [{ row: 6, col: 2, length: 5 }] }]);
+ *
+ * Guides mark runs of cells along a diagonal (e.g. the cells a head score counts) with two
+ * thin lines that bracket the cells without hiding them; they follow zoom and pan. Each is an
+ * SVG `<path class="cw-heatmap-guide {className}" data-guide="{id}">` whose `d` holds the
+ * drawn coordinates in plot pixels (see `bracketRun` in heatmap_layout.ts).
  */
 import "./button.css";
 import "./heatmap.css";
 import {
-  cellAt, clampView, fullView, panView, rasterize, revealCell, thinLabels, truncateLabel, visibleCells, zoomView,
-  type Viewport,
+  bracketRun, cellAt, clampView, fullView, panView, rasterize, revealCell, segmentsPath, thinLabels, truncateLabel,
+  visibleCells, zoomView, type DiagonalRun, type Viewport,
 } from "./heatmap_layout";
 import { tokenParts } from "./token_strip";
 
@@ -36,6 +42,13 @@ export interface HeatmapData {
   colLabels: readonly string[];
   /** Cells above the diagonal are masked (drawn in the masked colour, not as zero). */
   causal: boolean;
+}
+
+/** Runs of cells to bracket (see the module docs); `className` styles the lines. */
+export interface Guide {
+  id: string;
+  className: string;
+  runs: readonly DiagonalRun[];
 }
 
 export interface HeatmapOptions {
@@ -59,6 +72,8 @@ export interface Heatmap {
   setMarks(row: number | null, col: number | null): void;
   /** Show the cursor on a cell (e.g. driven from another panel), or hide it. */
   showCursor(cell: Cell | null): void;
+  /** Bracket runs of cells along diagonals (an empty list removes every guide). */
+  setGuides(guides: readonly Guide[]): void;
   readonly viewport: Viewport;
   /** Milliseconds the last draw took (for benchmarks). */
   readonly lastDrawMs: number;
@@ -101,6 +116,11 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   const colBand = div("cw-heatmap-band cw-heatmap-band-col", plot);
   const cursor = div("cw-heatmap-cursor", plot);
   rowBand.hidden = colBand.hidden = cursor.hidden = true;
+  const SVG = "http://www.w3.org/2000/svg";
+  const guideLayer = document.createElementNS(SVG, "svg");
+  guideLayer.classList.add("cw-heatmap-guides");
+  guideLayer.setAttribute("aria-hidden", "true");
+  plot.append(guideLayer);
 
   const tools = div("cw-heatmap-tools", element);
   const button = (text: string, title: string, action: () => void) => {
@@ -134,6 +154,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   let size = maxSize;
   let marks: { row: number | null; col: number | null } = { row: null, col: null };
   let cursorCell: Cell | null = null;
+  let guides: { guide: Guide; path: SVGPathElement }[] = [];
   let frame = 0;
   let lastDrawMs = 0;
 
@@ -239,6 +260,12 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     else box(colBand, null, marks.col, 0, 1);
     if (cursorCell === null) cursor.hidden = true;
     else box(cursor, cursorCell.row, cursorCell.col, 1, 1);
+    guideLayer.setAttribute("width", String(size));
+    guideLayer.setAttribute("height", String(size));
+    guideLayer.setAttribute("viewBox", `0 0 ${size} ${size}`);
+    for (const { guide, path } of guides) {
+      path.setAttribute("d", segmentsPath(guide.runs.flatMap((run) => bracketRun(view, size, run))));
+    }
   }
 
   function setView(next: Viewport) {
@@ -379,6 +406,17 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     },
     showCursor(cell) {
       moveCursor(cell, false);
+    },
+    setGuides(next) {
+      guides = next.map((guide) => {
+        const path = document.createElementNS(SVG, "path");
+        path.setAttribute("class", `cw-heatmap-guide ${guide.className}`);
+        path.dataset.guide = guide.id;
+        path.dataset.runs = guide.runs.map((r) => `${r.row},${r.col},${r.length}`).join(" ");
+        return { guide, path };
+      });
+      guideLayer.replaceChildren(...guides.map((g) => g.path));
+      placeOverlays();
     },
   };
 }

@@ -178,3 +178,46 @@ export function upsample(preview: Uint8Array, size: number, n: number): Uint8Arr
   }
   return out;
 }
+
+/**
+ * A run of cells along one diagonal: `(row, col)`, `(row + 1, col + 1)` ... `length` cells,
+ * e.g. the induction stripe of a repeated sequence (query `i` -> key `i - half + 1`).
+ */
+export interface DiagonalRun {
+  row: number;
+  col: number;
+  length: number;
+}
+
+/** A line segment in CSS pixels from the plot's top-left corner. */
+export interface Segment {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+/**
+ * The two lines that bracket a {@link DiagonalRun} without covering it, in plot pixels for
+ * `view` on a plot `size` pixels wide: one through the upper-right corners of its cells, one
+ * through their lower-left corners, each as long as the run. In cell units (x = column,
+ * y = row) they are the run's own diagonal `(col, row) -> (col + length, row + length)`
+ * shifted by `(+1/2, -1/2)` and by `(-1/2, +1/2)`, so `y - x` is `row - col - 1` on the first
+ * and `row - col + 1` on the second.
+ */
+export function bracketRun(view: Viewport, size: number, run: DiagonalRun): [Segment, Segment] {
+  const ppc = size / view.span;
+  const at = (col: number, row: number) => ({ x: (col - view.col0) * ppc, y: (row - view.row0) * ppc });
+  const line = (dx: number, dy: number): Segment => {
+    const a = at(run.col + dx, run.row + dy);
+    const b = at(run.col + run.length + dx, run.row + run.length + dy);
+    return { x1: a.x, y1: a.y, x2: b.x, y2: b.y };
+  };
+  return [line(0.5, -0.5), line(-0.5, 0.5)];
+}
+
+/** Segments as an SVG path (`M x1 y1 L x2 y2` per segment, two decimals). */
+export function segmentsPath(segments: readonly Segment[]): string {
+  const f = (v: number) => String(+v.toFixed(2));
+  return segments.map((s) => `M${f(s.x1)} ${f(s.y1)}L${f(s.x2)} ${f(s.y2)}`).join("");
+}
