@@ -116,6 +116,12 @@ class Attribution:
         values.append(self.final_bias.reshape(1))
         return labels, torch.cat(values)
 
+    def plot(self, **options):
+        """Bokeh bar chart of the contributions: :func:`circuitwidgets.figures.attribution_bars`."""
+        from ..figures import attribution_bars
+
+        return attribution_bars(self, **options)
+
 
 def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Optional[torch.Tensor]]:
     """What each component wrote into the residual stream at ``position``: ``embed [d_model]``,
