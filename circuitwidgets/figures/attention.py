@@ -10,7 +10,7 @@ sequential scale from 0 to 1. Example::
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool, Range1d
@@ -19,14 +19,21 @@ from ..analysis import AttentionResult
 from . import _style
 from ._checks import check_head
 
-#: Default size (CSS px): room for a 48-token axis with its labels and the colour bar.
-WIDTH, HEIGHT = 620, 560
+#: Default plot area side (CSS px): CELL per token, within [MIN_SIDE, MAX_SIDE]; the figure
+#: adds MARGIN_X / MARGIN_Y for the token labels, axis titles and colour bar.
+CELL, MIN_SIDE, MAX_SIDE, MARGIN_X, MARGIN_Y = 15, 360, 760, 240, 160
+
+
+def default_size(n_tokens: int) -> tuple[int, int]:
+    """``(width, height)`` that give each token row at least ``CELL`` pixels where they fit."""
+    side = min(MAX_SIDE, max(MIN_SIDE, CELL * n_tokens))
+    return side + MARGIN_X, side + MARGIN_Y
 
 
 def pattern_source(image: np.ndarray) -> ColumnDataSource:
     """The data source of a pattern figure: one ``[query, key]`` image (the report swaps it)."""
     n = image.shape[0]
-    return ColumnDataSource({"image": [image], "x": [-0.5], "y": [-0.5], "dw": [n], "dh": [n]})
+    return ColumnDataSource({"image": [np.ascontiguousarray(image, dtype=np.float32)], "x": [-0.5], "y": [-0.5], "dw": [n], "dh": [n]})
 
 
 def pattern_figure(
@@ -34,19 +41,20 @@ def pattern_figure(
     labels: Sequence[str],
     title: str,
     *,
-    width: int = WIDTH,
-    height: int = HEIGHT,
+    width: Optional[int] = None,
+    height: Optional[int] = None,
     axis_unit: str = "token",
 ):
     """A pattern heatmap drawn from ``source`` (see :func:`pattern_source`), its axes labelled
     with ``labels`` (one per row/column: a token, or a block of positions)."""
     n = len(labels)
+    default_width, default_height = default_size(n)
     fig = _style.heatmap_figure(
         title,
         f"key {axis_unit} (attended to)",
         f"query {axis_unit} (attending)",
-        width,
-        height,
+        width or default_width,
+        height or default_height,
         x_range=Range1d(-0.5, n - 0.5),
         y_range=Range1d(n - 0.5, -0.5),  # query 0 at the top
         tools="pan,wheel_zoom,box_zoom,reset,save",
@@ -67,7 +75,7 @@ def pattern_figure(
 
 
 def attention_pattern(
-    result: AttentionResult, layer: int, head: int, *, width: int = WIDTH, height: int = HEIGHT
+    result: AttentionResult, layer: int, head: int, *, width: Optional[int] = None, height: Optional[int] = None
 ):
     """The attention pattern of head ``layer.head`` on the text of ``result``.
 
@@ -78,7 +86,7 @@ def attention_pattern(
     layer, head:
         The head, ``0 <= layer < n_layers``, ``0 <= head < n_heads``.
     width, height:
-        Figure size in CSS pixels.
+        Figure size in CSS pixels; by default about 15 px per token (see :func:`default_size`).
 
     Returns a Bokeh figure: queries down, keys across, both labelled with the tokens (every
     n-th token when the text has more than 48), colour = attention weight in [0, 1].

@@ -66,14 +66,10 @@ const i = selected[selected.length - 1];
 if (selected.length > 1) { grid.selected.indices = [i]; return; }
 pattern_fig.tags = [i];
 const name = grid.data.name[i];
-const m = size, cells = m * m, bytes = patterns.data.bytes;
-const rows = [];
-for (let q = 0; q < m; q++) {
-  const r = new Float32Array(m);
-  for (let k = 0; k < m; k++) r[k] = bytes[i * cells + q * m + k] / quant;
-  rows.push(r);
-}
-pattern_src.data = {image: [rows], x: [-0.5], y: [-0.5], dw: [m], dh: [m]};
+// The shown image is a flat [size, size] array: overwrite it in place, then redraw.
+const image = pattern_src.data.image[0], cells = size * size, bytes = patterns.data.bytes;
+for (let k = 0; k < cells; k++) image[k] = bytes[i * cells + k] / quant;
+pattern_src.change.emit();
 pattern_fig.title.text = "Attention pattern of " + name;
 const d = spectra.data, lo = i * d_head, hi = lo + d_head, out = {};
 for (const key of Object.keys(d)) out[key] = Array.from(d[key].slice(lo, hi));
