@@ -3,6 +3,8 @@
 The public API lives here and nowhere else.
 """
 
+import importlib
+
 from . import analysis
 from ._version import __version__
 from .model import ModelAdapter, build_model
@@ -13,14 +15,25 @@ __all__ = [
     "analysis",
     "AttentionExplorer",
     "build_model",
+    "figures",
     "InductionScores",
     "load_pocket_model",
     "LogitLens",
     "ModelAdapter",
     "OVBrowser",
     "pocket_models",
+    "report",
     "save_html",
     "Selection",
     "TokenView",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # figures (and report) load Bokeh on first use, so `import circuitwidgets` stays as fast
+    # as before for widget users and the analysis never pulls Bokeh in.
+    if name in ("figures", "report"):
+        figures = importlib.import_module(".figures", __name__)
+        return figures if name == "figures" else figures.report
+    raise AttributeError(f"module 'circuitwidgets' has no attribute {name!r}")

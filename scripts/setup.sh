@@ -4,20 +4,21 @@
 #   scripts/setup.sh [4|3]...   one virtualenv per TransformerLens generation:
 #                               .venv-tl4 (TransformerLens 4.x) and .venv-tl3 (3.x)
 #
-# Installs Debian chromium (for the browser tests) when missing and run as root, the npm
-# packages, builds the JavaScript, and installs torch==2.13.0 (CPU) before the package so pip
-# never pulls a CUDA build.
+# Installs Debian chromium and chromedriver (browser tests, figure export) when missing and run
+# as root, the npm packages, builds the JavaScript, and installs torch==2.13.0 (CPU) before the
+# package so pip never pulls a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 generations=("${@:-4}")
 
-if ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    echo "== installing Debian chromium (browser tests)"
+    echo "== installing Debian chromium and chromedriver (browser tests, figure export)"
     apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-dejavu-core >/dev/null
   else
-    echo "!! chromium is not installed; the browser tests need it: sudo apt-get install chromium" >&2
+    echo "!! chromium/chromedriver missing; the browser tests and PNG/SVG export need them:" \
+      "sudo apt-get install chromium chromium-driver" >&2
   fi
 fi
 

@@ -59,6 +59,12 @@ class AttentionResult:
     entropy: torch.Tensor
     bos_share: torch.Tensor
 
+    def plot(self, layer: int, head: int, **options):
+        """Bokeh figure of head ``layer.head``'s pattern: :func:`circuitwidgets.figures.attention_pattern`."""
+        from ..figures import attention_pattern
+
+        return attention_pattern(self, layer, head, **options)
+
 
 def attention_patterns(model: Any, text: Union[str, TextRun]) -> AttentionResult:
     """All attention patterns of ``model`` on ``text`` from one forward pass.

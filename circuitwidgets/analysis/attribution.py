@@ -141,6 +141,12 @@ class Component:
     layer: Optional[int] = None
     head: Optional[int] = None
 
+    def plot(self, **options):
+        """Bokeh bar chart of the contributions: :func:`circuitwidgets.figures.attribution_bars`."""
+        from ..figures import attribution_bars
+
+        return attribution_bars(self, **options)
+
 
 def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Optional[torch.Tensor]]:
     """What each component wrote into the residual stream at ``position``: ``embed [d_model]``,

@@ -83,6 +83,12 @@ class HeadScores:
     patterns: torch.Tensor
     half: Optional[int]
 
+    def plot(self, **options):
+        """Bokeh layer x head grid of the scores: :func:`circuitwidgets.figures.head_score_grid`."""
+        from ..figures import head_score_grid
+
+        return head_score_grid(self, **options)
+
 
 # --------------------------------------------------------------------------------------------
 # The sequences

@@ -83,6 +83,13 @@ class LogitLensResult:
     kl_to_final: torch.Tensor
     token_strs: dict[int, str]
 
+    def plot(self, **options):
+        """Bokeh grid of the top predictions: :func:`circuitwidgets.figures.logit_lens_grid`
+        (one target's rank: :func:`circuitwidgets.figures.target_rank_plot`)."""
+        from ..figures import logit_lens_grid
+
+        return logit_lens_grid(self, **options)
+
 
 def readout_labels(n_layers: int) -> list[str]:
     """``["0_pre", ..., f"{n_layers-1}_pre", "final_post"]``, TransformerLens's labels

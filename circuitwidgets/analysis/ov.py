@@ -66,6 +66,13 @@ class OVSpectrum:
     copying: torch.Tensor
     positive_mass: torch.Tensor
 
+    def plot(self, layer: int, head: int, **options):
+        """Bokeh figure of head ``layer.head``'s eigenvalues: :func:`circuitwidgets.figures.ov_spectrum_plot`
+        (the copying scores of every head: :func:`circuitwidgets.figures.copying_grid`)."""
+        from ..figures import ov_spectrum_plot
+
+        return ov_spectrum_plot(self, layer, head, **options)
+
 
 @dataclass(frozen=True, eq=False)
 class TokenMap:

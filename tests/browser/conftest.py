@@ -42,7 +42,6 @@ def pytest_collection_modifyitems(items):
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"the browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
-    _check_bundle_is_current()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=EXPECT_TIMEOUT)
@@ -54,6 +53,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def jupyter_lab(tmp_path_factory, browser):
+    # The widgets need the built JavaScript; pages that are not widgets (the Bokeh report) do not.
+    _check_bundle_is_current()
     lab = server.start(tmp_path_factory.mktemp("jupyterlab"))
     yield lab
     server.stop(lab)
@@ -102,7 +103,8 @@ def notebook(lab_page, jupyter_lab) -> Notebook:
 def open_static_export(browser):
     """``open_static_export(path)`` opens an exported HTML file from ``file://`` in a page that
     cannot reach the network: every http(s) request is aborted and recorded in
-    ``page.blocked`` (tests assert it stays empty); dialogs are recorded in ``page.dialogs``."""
+    ``page.blocked`` (tests assert it stays empty); dialogs are recorded in ``page.dialogs``,
+    console errors and uncaught exceptions from the first moment in ``page.errors``."""
     context = browser.new_context(viewport=VIEWPORT)
     blocked: list[str] = []
 
@@ -118,6 +120,9 @@ def open_static_export(browser):
         page.blocked = blocked
         page.dialogs = DialogWatch()
         page.on("dialog", page.dialogs)
+        page.errors = []
+        page.on("console", lambda m: m.type == "error" and page.errors.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: page.errors.append(f"uncaught: {e}"))
         page.goto(Path(path).resolve().as_uri())
         return page
 
