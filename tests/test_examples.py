@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,10 +28,9 @@ def test_notebook_runs_offline(path, tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     spec_dir = tmp_path / "kernels" / "cw-test"
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(
-        '{"argv": [%r, "-m", "ipykernel_launcher", "-f", "{connection_file}"], '
-        '"display_name": "cw-test", "language": "python"}' % sys.executable
-    )
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "cw-test", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
     ksm = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
 
     nb = nbformat.read(path, as_version=4)

@@ -127,6 +127,12 @@ class Attribution:
         parts, values = self.parts()
         return [part.label for part in parts], values
 
+    def plot(self, **options):
+        """Bokeh bar chart of the contributions: :func:`circuitwidgets.figures.attribution_bars`."""
+        from ..figures import attribution_bars
+
+        return attribution_bars(self, **options)
+
 
 @dataclass(frozen=True)
 class Component:
@@ -140,12 +146,6 @@ class Component:
     kind: str
     layer: Optional[int] = None
     head: Optional[int] = None
-
-    def plot(self, **options):
-        """Bokeh bar chart of the contributions: :func:`circuitwidgets.figures.attribution_bars`."""
-        from ..figures import attribution_bars
-
-        return attribution_bars(self, **options)
 
 
 def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Optional[torch.Tensor]]:

@@ -235,10 +235,10 @@ def test_light_and_dark_screenshots(kernel, view, lab_page):
 # ---- static exports (no kernel, no network) ------------------------------------------------------
 
 
-def test_static_export_draws_and_switches_heads_offline(kernel, offline_page, tmp_path):
+def test_static_export_draws_and_switches_heads_offline(kernel, open_static_export, tmp_path):
     path = tmp_path / "attention.html"
     kernel.run(f"s = cw.AttentionExplorer(model, {TEXT!r})\ns.save_html({str(path)!r})")
-    offline_page.goto(path.as_uri())
+    offline_page = open_static_export(path)
     view = offline_page.locator(".cw-attention-explorer")
     expect(view).to_have_attribute("data-ready", "true")
     expect_drawn(view, 0, 0)
@@ -255,7 +255,7 @@ def test_static_export_draws_and_switches_heads_offline(kernel, offline_page, tm
     assert offline_page.blocked == [] and offline_page.dialogs == []
 
 
-def test_static_export_of_two_linked_views_with_only_selected_heads(kernel, offline_page, tmp_path):
+def test_static_export_of_two_linked_views_with_only_selected_heads(kernel, open_static_export, tmp_path):
     path = tmp_path / "linked.html"
     kernel.run(
         "sel2 = cw.Selection()\n"
@@ -263,7 +263,7 @@ def test_static_export_of_two_linked_views_with_only_selected_heads(kernel, offl
         f"d = cw.AttentionExplorer(model, {OTHER!r}, selection=sel2)\n"
         f"cw.save_html([c, d], {str(path)!r})"
     )
-    offline_page.goto(path.as_uri())
+    offline_page = open_static_export(path)
     views = offline_page.locator(".cw-attention-explorer")
     expect(views).to_have_count(2)
     c, d = views.nth(0), views.nth(1)
@@ -276,10 +276,10 @@ def test_static_export_of_two_linked_views_with_only_selected_heads(kernel, offl
     assert offline_page.blocked == [] and offline_page.dialogs == []
 
 
-def test_static_export_marks_heads_it_holds_only_as_previews(kernel, offline_page, tmp_path):
+def test_static_export_marks_heads_it_holds_only_as_previews(kernel, open_static_export, tmp_path):
     path = tmp_path / "selected.html"
     kernel.run(f"s.select(0, 0)\ns.save_html({str(path)!r}, heads='selected')")
-    offline_page.goto(path.as_uri())
+    offline_page = open_static_export(path)
     view = offline_page.locator(".cw-attention-explorer")
     expect(view).to_have_attribute("data-ready", "true")
     expect_drawn(view, 0, 0, "full")

@@ -288,7 +288,7 @@ def test_dark_theme_screenshot(kernel, view, lab_page):
         expect(lab_page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
 
 
-def test_static_export_switches_heads_and_follows_a_linked_explorer_offline(kernel, offline_page, tmp_path):
+def test_static_export_switches_heads_and_follows_a_linked_explorer_offline(kernel, open_static_export, tmp_path):
     path = tmp_path / "induction.html"
     kernel.run(
         "sel3 = cw.Selection()\n"
@@ -296,7 +296,7 @@ def test_static_export_switches_heads_and_follows_a_linked_explorer_offline(kern
         "e2 = cw.AttentionExplorer(model, 'def add(a, b):\\n    return a + b\\n', selection=sel3)\n"
         f"cw.save_html([e1, e2], {str(path)!r})"
     )
-    offline_page.goto(path.as_uri())
+    offline_page = open_static_export(path)
     view = offline_page.locator(".cw-induction-scores")
     explorer = offline_page.locator(".cw-attention-explorer")
     expect(view).to_have_attribute("data-ready", "true")

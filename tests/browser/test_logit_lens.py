@@ -261,10 +261,10 @@ def test_dark_screenshot(kernel, view, lab_page):
 # ---- static export (no kernel, no network) ------------------------------------------------------
 
 
-def test_static_export_moves_the_slider_offline(kernel, offline_page, tmp_path):
+def test_static_export_moves_the_slider_offline(kernel, open_static_export, tmp_path):
     path = tmp_path / "lens.html"
     kernel.run(f"s = cw.LogitLens(model, {TEXT!r})\ns.position = 10\ns.save_html({str(path)!r})")
-    offline_page.goto(path.as_uri())
+    offline_page = open_static_export(path)
     view = offline_page.locator(".cw-logit-lens")
     expect(view).to_have_attribute("data-ready", "true")
     expect(view.locator(".cw-ll-who")).to_have_attribute("data-state", "ready")  # the one on screen

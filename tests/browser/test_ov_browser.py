@@ -361,10 +361,10 @@ def test_light_and_dark_screenshots(kernel, view, lab_page):
 # ---- static exports (no kernel, no network) ------------------------------------------------------
 
 
-def test_static_export_keeps_grid_spectrum_and_default_answers_offline(kernel, offline_page, tmp_path):
+def test_static_export_keeps_grid_spectrum_and_default_answers_offline(kernel, open_static_export, tmp_path):
     path = tmp_path / "ov.html"
     kernel.run(f"s = cw.OVBrowser(model, layer=1, head=3)\ns.save_html({str(path)!r})")
-    offline_page.goto(path.as_uri())
+    offline_page = open_static_export(path)
     view = offline_page.locator(".cw-ov-browser")
     expect(view).to_have_attribute("data-ready", "true")
     expect(view).to_have_attribute("data-spectra", "ready")
