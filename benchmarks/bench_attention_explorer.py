@@ -16,11 +16,15 @@ built with ``n_ctx = max(1024, longest text)``), for each text length it measure
   bundle, ``_esm``/``_css``) plus the binary buffers (thumbnails, scores, one full pattern) —
   and the size of the static HTML export (``heads="selected"``), which also inlines
   require.js, anywidget and the widget manager (a constant ~3.7 MB) and base64 data.
-* **drawn**: the static export opened from ``file://`` in headless Debian Chromium: time from
-  navigation start until the overview and the full-resolution head are drawn (so it includes
-  booting the widget manager, which JupyterLab has already done for a live widget).
-* **head switch**: click a thumbnail whose full pattern is in the page; time until the
-  heatmap has been redrawn and the page laid out (median of several heads).
+* **drawn**: the static export (``heads="selected"``: the same data a live widget gets up
+  front) opened from ``file://`` in headless Debian Chromium: time from navigation start until
+  the overview and the full-resolution head are drawn (so it includes booting the widget
+  manager and decoding base64, which a live widget in JupyterLab does not pay).
+* **head switch**: in an export that also holds the full patterns of three more heads, click
+  a thumbnail; time until the heatmap has been redrawn and the page laid out (median of 3).
+  Live, a head not yet in the browser is first drawn from its thumbnail at once and then
+  fetched from the kernel (one message with ``seq² x 2`` bytes); that round trip is not
+  measured here.
 * **hover**: move the pointer to a new heatmap cell; time until the cursor, the hover card
   and the recoloured token strip are laid out (median of 30 moves).
 
@@ -137,11 +141,17 @@ def mib(n: float) -> str:
     return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
 
 
-def measure_ours(browser, path: Path, n_tokens: int, heads: list[tuple[int, int]]) -> dict:
+def measure_ours(browser, selected: Path, several: Path, n_tokens: int, heads: list[tuple[int, int]]) -> dict:
+    """Drawn: the export holding one full pattern (what a live widget gets up front); switch
+    and hover: the export that also holds the full patterns of ``heads``."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.goto(path.as_uri())
+    page.goto(selected.as_uri())
     page.wait_for_function(OURS_DRAWN, polling="raf", timeout=120_000)
     drawn = page.evaluate("window.__drawnAt")
+    page.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(several.as_uri())
+    page.wait_for_function(OURS_DRAWN, polling="raf", timeout=300_000)
     switches = []
     for layer, head in heads:
         ms, resolution, _ = page.evaluate(OURS_SWITCH, f"layer {layer} head {head}")
@@ -215,9 +225,10 @@ def main() -> None:
             assert w.store.seq_len == n
             total, binary = live_bytes(w)
             switch_heads = [(LAYER, 3), (2, 1), (LAYER, 0)]
-            path = w.save_html(out / f"ours-{n}.html", heads=switch_heads)
-            export_bytes = w.save_html(out / f"ours-{n}-selected.html", heads="selected").stat().st_size
-            ours = measure_ours(browser, path, n, switch_heads)
+            several = w.save_html(out / f"ours-{n}.html", heads=switch_heads)
+            selected = w.save_html(out / f"ours-{n}-selected.html", heads="selected")
+            export_bytes = selected.stat().st_size
+            ours = measure_ours(browser, selected, several, n, switch_heads)
             row = {"tokens": n, "kernel_s": kernel_s, "live_bytes": total, "binary_bytes": binary,
                    "export_bytes": export_bytes, **{f"ours_{k}": v for k, v in ours.items()}}
             print(json.dumps(row), flush=True)

@@ -117,7 +117,9 @@ def save_screenshot(page: Page, name: str, *targets: Locator, pad: int = 8) -> P
 def open_notebook(page: Page, lab: JupyterLab, *, timeout: float = 120) -> Notebook:
     """Open JupyterLab, start a new notebook from the launcher's "Python 3 (ipykernel)" card
     (that picks the kernel), and wait until the kernel is connected and idle."""
-    page.goto(lab.lab_url(), timeout=timeout * 1000)
+    # `reset`: start from an empty workspace with the launcher, not the notebooks an earlier
+    # test module left open (JupyterLab restores those, and then shows no launcher).
+    page.goto(lab.lab_url() + "&reset", timeout=timeout * 1000)
     card = page.locator('.jp-LauncherCard[data-category="Notebook"]').filter(has_text="Python 3")
     expect(card.first).to_be_visible(timeout=timeout * 1000)
     card.first.click()
