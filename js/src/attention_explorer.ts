@@ -124,6 +124,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   grid.className = "cw-ae-grid";
   grid.setAttribute("role", "group");
   grid.setAttribute("aria-label", "Attention heads: arrow keys move, the selection follows");
+  grid.setAttribute("data-lm-suppress-shortcuts", "true"); // arrows here move the selection
   overview.body.append(grid);
   const scoreHelp = document.createElement("div");
   scoreHelp.className = "cw-ae-help";
