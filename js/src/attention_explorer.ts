@@ -124,11 +124,19 @@ function render({ model, el, signal }: RenderProps<State>) {
   grid.className = "cw-ae-grid";
   grid.setAttribute("role", "group");
   grid.setAttribute("aria-label", "Attention heads: arrow keys move, the selection follows");
+  grid.setAttribute("data-lm-suppress-shortcuts", "true"); // arrows here move the selection
   overview.body.append(grid);
   const scoreHelp = document.createElement("div");
   scoreHelp.className = "cw-ae-help";
   overview.body.append(scoreHelp);
-  const scoreLegend = createLegend(overview.body, { title: "", ticks: [], format: formatTick });
+  const scoreLegend = createLegend(overview.body, {
+    title: "",
+    ticks: [],
+    format: (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2)),
+  });
+  const thumbNote = document.createElement("div");
+  thumbNote.className = "cw-ae-help";
+  overview.body.append(thumbNote);
 
   // ---- head view ----------------------------------------------------------------------------
   const headPanel = panel(main, "cw-ae-head", "");
@@ -196,6 +204,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   let palette = readPalette(root);
   let scale: ColorScale = sequential(palette);
   let masked: [number, number, number] = [240, 240, 240];
+  let colourEpoch = 0; // bumped per theme change: colours must be recomputed
 
   const run = () => model.get("run_id");
   const nLayers = () => model.get("n_layers");
@@ -308,8 +317,9 @@ function render({ model, el, signal }: RenderProps<State>) {
     });
     previewNote.hidden = full;
     previewNote.textContent = model.get("_static") ? STATIC_PREVIEW : "Loading the full pattern…";
+    const shown = scores.filter((s) => s.spec.key === "entropy" || s.spec.key === "bos_share" || s.spec.key === scoreKey);
     headStats.replaceChildren(
-      ...scores.slice(0, 2).concat(scores.filter((s) => s.spec.key === scoreKey && scores.indexOf(s) > 1)).map((s) => {
+      ...shown.map((s) => {
         const item = document.createElement("span");
         item.textContent = `${s.spec.label} ${formatScore(s.values, layer, head)}`;
         return item;
@@ -341,7 +351,7 @@ function render({ model, el, signal }: RenderProps<State>) {
       const parts = [];
       if (q !== null) parts.push(`query ${q} ${JSON.stringify(tokens[q] ?? "")}`);
       if (k !== null) parts.push(`key ${k} ${JSON.stringify(tokens[k] ?? "")}`);
-      lockLine.textContent = `Locked: ${parts.join(", ")} — click it again (or Escape in the tokens) to unlock.`;
+      lockLine.textContent = `Locked: ${parts.join(", ")} — click the cell again to unlock.`;
     }
     root.dataset.query = q === null ? "" : String(q);
     root.dataset.key = k === null ? "" : String(k);
@@ -350,8 +360,13 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   /** Colour the token strip: by the row (direction "from") or column ("to") of the hovered
    * token, else of the locked query / key. */
+  let painted = "";
   function paintTokens() {
     const source = hovered ?? (direction === "from" ? position("query") : position("key"));
+    // Hovering along a row (or column) keeps the same colours: repaint only on a change.
+    const what = `${source}|${direction}|${drawn?.run}.${drawn?.layer}.${drawn?.head}|${current?.values ? "full" : "preview"}|${strip.length}|${colourEpoch}`;
+    if (what === painted) return;
+    painted = what;
     strip.element.dataset.source = source === null ? "" : String(source);
     strip.element.querySelector(".cw-ae-source")?.classList.remove("cw-ae-source");
     if (source === null || !current) {
@@ -493,21 +508,9 @@ function render({ model, el, signal }: RenderProps<State>) {
       tile.title = `layer ${tile.dataset.layer} head ${tile.dataset.head}: ${s.spec.label} ${chip.textContent}`;
     });
     scoreHelp.textContent = s.spec.help;
-    scoreLegend.element.querySelector(".cw-legend-title")!.textContent = s.spec.label;
-    const mid = (lo + hi) / 2;
-    scoreLegendTicks(lo, mid, hi, scoreScale);
+    scoreLegend.setTitle(s.spec.label);
+    scoreLegend.setScale(scoreScale, [lo, (lo + hi) / 2, hi]);
     order();
-  }
-
-  function scoreLegendTicks(lo: number, mid: number, hi: number, sc: ColorScale) {
-    // The kit legend takes ticks at creation; the score's range changes with the score.
-    const fresh = createLegend(document.createElement("div"), {
-      title: activeScore()?.spec.label ?? "",
-      ticks: [lo, mid, hi],
-      format: (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2)),
-    });
-    fresh.setScale(sc);
-    scoreLegend.element.replaceChildren(...fresh.element.childNodes);
   }
 
   /** Tile order: layer by layer, or by the active score (descending; entropy ascending). */
@@ -605,6 +608,12 @@ function render({ model, el, signal }: RenderProps<State>) {
     tooltip.hide();
     hovered = null;
     strip.setTokens(tokens);
+    painted = ""; // new spans: paint them all
+    const t = thumbs.shape[2] as number;
+    thumbNote.textContent =
+      t < tokens.length
+        ? `Thumbnails: ${t}×${t}, each cell the largest weight in its block of the ${tokens.length}×${tokens.length} pattern.`
+        : "";
     drawThumbnails();
     paintScores();
     markTiles();
@@ -618,9 +627,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function recolour() {
+    colourEpoch++;
     palette = readPalette(root);
     scale = sequential(palette);
-    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.07);
+    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.1);
     masked = [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
     root.style.setProperty("--cw-ae-masked", `rgb(${masked.join(" ")})`);
     heatmap.setColors(scale.lut, masked);

@@ -96,3 +96,14 @@ describe("flatIndex", () => {
     expect(() => flatIndex([2, 3], [0])).toThrow(/has 1 axes; the array has 2/);
   });
 });
+
+describe("float16 fast path", () => {
+  it("agrees with the portable reader for every bit pattern, at an odd byteOffset", () => {
+    const n = 65536;
+    const view = new DataView(new ArrayBuffer(3 + n * 2), 3, n * 2);
+    for (let b = 0; b < n; b++) view.setUint16(b * 2, b, true);
+    const fast = decode({ dtype: "float16", shape: [n], buffer: view }).data;
+    const slow = readPortable("float16", new Uint8Array(view.buffer, view.byteOffset, view.byteLength), n);
+    expect(Array.from(fast)).toEqual(Array.from(slow));
+  });
+});

@@ -110,6 +110,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   plot.setAttribute("role", "img");
   plot.setAttribute("aria-label", options.label);
   plot.setAttribute("aria-roledescription", "heatmap");
+  plot.setAttribute("data-lm-suppress-shortcuts", "true"); // keys here are the heatmap's
   const canvas = document.createElement("canvas");
   plot.append(canvas);
   const rowBand = div("cw-heatmap-band cw-heatmap-band-row", plot);
@@ -365,7 +366,12 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
       setView(fullView(n));
     } else if (e.key === "Escape") {
       moveCursor(null);
+    } else {
+      return;
     }
+    // Ours: not also a notebook shortcut (JupyterLab's "0 0" restarts the kernel).
+    e.preventDefault();
+    e.stopPropagation();
   });
   plot.addEventListener("blur", () => {
     if (cursorCell) moveCursor(null);

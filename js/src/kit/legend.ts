@@ -22,7 +22,9 @@ export interface LegendOptions {
 
 export interface Legend {
   readonly element: HTMLElement;
-  setScale(scale: ColorScale): void;
+  /** Draw `scale`, labelled at `ticks` (default: the ticks given at creation). */
+  setScale(scale: ColorScale, ticks?: readonly number[]): void;
+  setTitle(text: string): void;
 }
 
 const GRADIENT_STOPS = 16;
@@ -58,11 +60,14 @@ export function createLegend(parent: HTMLElement, options: LegendOptions): Legen
 
   return {
     element,
-    setScale(scale) {
+    setTitle(text) {
+      title.textContent = text;
+    },
+    setScale(scale, tickValues = options.ticks) {
       const [lo, hi] = scale.domain;
       bar.style.backgroundImage = `linear-gradient(to right, ${scale.stops(GRADIENT_STOPS).join(", ")})`;
       ticks.replaceChildren(
-        ...options.ticks.map((value) => {
+        ...tickValues.map((value) => {
           const tick = document.createElement("span");
           tick.className = "cw-legend-tick";
           const at = ((value - lo) / (hi - lo)) * 100;
