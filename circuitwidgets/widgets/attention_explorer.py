@@ -191,20 +191,6 @@ class AttentionExplorer(LinkedView):
 
     # ---- validation ------------------------------------------------------------------------------
 
-    def _check(self, check, value):
-        try:
-            return check(value)
-        except (ValueError, TypeError) as exc:
-            raise traitlets.TraitError(str(exc)) from None
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return self._check(self._adapter.check_layer, proposal["value"])
-
-    @traitlets.validate("head")
-    def _valid_head(self, proposal):
-        return self._check(self._adapter.check_head, proposal["value"])
-
     def _check_position(self, name: str, value: int | None) -> int | None:
         if value is None:
             return None

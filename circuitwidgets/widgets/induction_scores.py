@@ -290,20 +290,6 @@ class InductionScores(LinkedView):
             raise ValueError(f"kind {kind!r} is not one of {list(TAB_ORDER)}")
         return kind
 
-    @staticmethod
-    def _trait_check(check, *args):
-        try:
-            return check(*args)
-        except (ValueError, TypeError) as exc:
-            raise traitlets.TraitError(str(exc)) from None
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return self._trait_check(self._adapter.check_layer, proposal["value"])
-
-    @traitlets.validate("head")
-    def _valid_head(self, proposal):
-        return self._trait_check(self._adapter.check_head, proposal["value"])
 
     @traitlets.validate("half")
     def _valid_half(self, proposal):

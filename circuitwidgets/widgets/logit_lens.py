@@ -240,15 +240,9 @@ class LogitLens(LinkedView):
 
     # ---- validation ------------------------------------------------------------------------------
 
-    def _check(self, check, value):
-        try:
-            return check(value)
-        except (ValueError, TypeError) as exc:
-            raise traitlets.TraitError(str(exc)) from None
-
     @traitlets.validate("lens_layer")
     def _valid_lens_layer(self, proposal):
-        return self._check(
+        return self._trait_check(
             lambda v: check_int(v, "lens_layer", 0, self._adapter.n_layers), proposal["value"]
         )
 
@@ -262,21 +256,11 @@ class LogitLens(LinkedView):
                 raise ValueError(f"position {value} is out of range; this text has {seq} tokens, so positions 0..{seq - 1}")
             return value
 
-        return self._check(check, proposal["value"])
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        value = proposal["value"]
-        return None if value is None else self._check(self._adapter.check_layer, value)
-
-    @traitlets.validate("head")
-    def _valid_head(self, proposal):
-        value = proposal["value"]
-        return None if value is None else self._check(self._adapter.check_head, value)
+        return self._trait_check(check, proposal["value"])
 
     @traitlets.validate("target")
     def _valid_target(self, proposal):
-        self._check(self._adapter.to_single_token, proposal["value"])  # (None is not validated)
+        self._trait_check(self._adapter.to_single_token, proposal["value"])  # (None is not validated)
         return proposal["value"]
 
     @property

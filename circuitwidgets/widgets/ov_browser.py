@@ -265,24 +265,10 @@ class OVBrowser(LinkedView):
 
     # ---- validation ------------------------------------------------------------------------------
 
-    def _check(self, check, value):
-        try:
-            return check(value)
-        except (ValueError, TypeError) as exc:
-            raise traitlets.TraitError(str(exc)) from None
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return self._check(self._adapter.check_layer, proposal["value"])
-
-    @traitlets.validate("head")
-    def _valid_head(self, proposal):
-        return self._check(self._adapter.check_head, proposal["value"])
-
     @traitlets.validate("token")
     def _valid_token(self, proposal):
         value = proposal["value"]
-        return None if value is None else self._check(self._adapter.to_single_token, value)
+        return None if value is None else self._trait_check(self._adapter.to_single_token, value)
 
     def _valid_k_value(self, k: int) -> int:
         if isinstance(k, bool) or not isinstance(k, int):
@@ -294,11 +280,11 @@ class OVBrowser(LinkedView):
 
     @traitlets.validate("k")
     def _valid_k(self, proposal):
-        return self._check(self._valid_k_value, proposal["value"])
+        return self._trait_check(self._valid_k_value, proposal["value"])
 
     @traitlets.validate("circuit")
     def _valid_circuit(self, proposal):
-        return self._check(lambda c: check_choice(c, "circuit", CIRCUITS), proposal["value"])
+        return self._trait_check(lambda c: check_choice(c, "circuit", CIRCUITS), proposal["value"])
 
     # ---- defaults ---------------------------------------------------------------------------------
 

@@ -110,6 +110,27 @@ class LinkedView(CircuitWidget):
     def _default_selection(self) -> Selection:
         return Selection()
 
+    # ---- checks every linked view shares (each view has a model adapter in ``_adapter``) ----
+
+    @staticmethod
+    def _trait_check(check, *args):
+        """Run ``check(*args)``; its ``ValueError``/``TypeError`` (which name the bad value and the
+        valid range) becomes a ``TraitError``, traitlets' own error for a rejected value."""
+        try:
+            return check(*args)
+        except (ValueError, TypeError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        value = proposal["value"]
+        return value if value is None else self._trait_check(self._adapter.check_layer, value)
+
+    @traitlets.validate("head")
+    def _valid_head(self, proposal):
+        value = proposal["value"]
+        return value if value is None else self._trait_check(self._adapter.check_head, value)
+
     def _link_selection(self, selection: Selection, previous: Selection | None = None) -> None:
         """Follow ``selection`` (and stop following ``previous``); adopt its valid values."""
         if previous is not None:
