@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh 4
-exec .venv-tl4/bin/jupyter lab examples/quickstart.ipynb "$@"
+root_flag=()
+[ "$(id -u)" = 0 ] && root_flag=(--allow-root)   # JupyterLab refuses to start as root otherwise
+exec .venv-tl4/bin/jupyter lab "${root_flag[@]}" examples/quickstart.ipynb "$@"
