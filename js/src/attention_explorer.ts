@@ -21,6 +21,7 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./attention_explorer.css";
+import { createProgress } from "./kit/progress";
 import { mix } from "./kit/color";
 import { sequential, type ColorScale } from "./kit/color_scale";
 import { decode, type NDArray, type WireArray } from "./kit/decode";
@@ -93,11 +94,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     },
   });
   const banner = createErrorBanner(frame.body);
-  const progress = document.createElement("div");
-  progress.className = "cw-ae-progress";
-  progress.setAttribute("role", "status");
-  progress.hidden = true;
-  frame.body.append(progress);
+  const progress = createProgress(frame.body, "cw-ae-progress");
   const tooltip = createTooltip(signal);
 
   const main = document.createElement("div");
@@ -648,8 +645,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }, signal);
   watch(model, ["busy"], () => {
     const busy = model.get("busy");
-    progress.hidden = busy === "";
-    progress.textContent = busy;
+    progress.show(busy);
     root.dataset.busy = busy ? "true" : "false";
   }, signal);
   const drawMode = () =>

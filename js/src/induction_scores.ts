@@ -23,6 +23,7 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./induction_scores.css";
+import { createProgress } from "./kit/progress";
 import { decode, type NDArray, type WireArray } from "./kit/decode";
 import { createErrorBanner } from "./kit/error_banner";
 import { formatProbability, formatTick } from "./kit/format";
@@ -166,11 +167,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   frame.body.append(readOnlyNote);
 
   const banner = createErrorBanner(frame.body);
-  const progress = document.createElement("div");
-  progress.className = "cw-is-progress";
-  progress.setAttribute("role", "status");
-  progress.hidden = true;
-  frame.body.append(progress);
+  const progress = createProgress(frame.body, "cw-is-progress");
 
   const main = document.createElement("div");
   main.className = "cw-is-main";
@@ -601,8 +598,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }, signal);
   watch(model, ["busy"], () => {
     const busy = model.get("busy");
-    progress.hidden = busy === "";
-    progress.textContent = busy;
+    progress.show(busy);
     root.dataset.busy = busy ? "true" : "false";
   }, signal);
   watch(model, ["_static"], setStatic, signal);

@@ -23,6 +23,7 @@
 import type { RenderProps } from "@anywidget/types";
 import "./kit/button.css";
 import "./logit_lens.css";
+import { createProgress } from "./kit/progress";
 import { mix, toCss } from "./kit/color";
 import { sequential, type ColorScale } from "./kit/color_scale";
 import { attachBuffers } from "./kit/decode";
@@ -93,11 +94,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     },
   });
   const banner = createErrorBanner(frame.body);
-  const progress = document.createElement("div");
-  progress.className = "cw-ll-progress";
-  progress.setAttribute("role", "status");
-  progress.hidden = true;
-  frame.body.append(progress);
+  const progress = createProgress(frame.body, "cw-ll-progress");
   const tooltip = createTooltip(signal);
 
   // ---- readout slider and the row of top-1 guesses -----------------------------------------
@@ -722,8 +719,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   watch(model, ["target_error"], showTargetError, signal);
   watch(model, ["busy"], () => {
     const busy = model.get("busy");
-    progress.hidden = busy === "";
-    progress.textContent = busy;
+    progress.show(busy);
     root.dataset.busy = busy ? "true" : "false";
   }, signal);
   const drawMode = () => {

@@ -24,6 +24,7 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./ov_browser.css";
+import { createProgress } from "./kit/progress";
 import { diverging, type ColorScale } from "./kit/color_scale";
 import { createButton } from "./kit/button";
 import { decode, type NDArray, type WireArray } from "./kit/decode";
@@ -79,11 +80,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   const frame = createFrame(el, { title: "OV circuits: what each head writes", className: "cw-ov-browser" });
   const root = frame.root;
   const banner = createErrorBanner(frame.body);
-  const progress = document.createElement("div");
-  progress.className = "cw-ov-progress";
-  progress.setAttribute("role", "status");
-  progress.hidden = true;
-  frame.body.append(progress);
+  const progress = createProgress(frame.body, "cw-ov-progress");
   const tooltip = createTooltip(signal);
 
   const main = document.createElement("div");
@@ -316,8 +313,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }, signal);
   watch(model, ["busy"], () => {
     const busy = model.get("busy");
-    progress.hidden = busy === "";
-    progress.textContent = busy;
+    progress.show(busy);
     root.dataset.busy = busy ? "true" : "false";
   }, signal);
   watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
