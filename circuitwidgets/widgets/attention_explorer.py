@@ -33,7 +33,8 @@ import traitlets
 
 from ..analysis.heads import all_head_scores
 from ..model import as_adapter
-from ._attention_store import AttentionStore
+from ._attention_store import AttentionStore, pattern_answer
+from ._channel import AnswersRequests, handles
 from ._transport import quantize_unit, to_wire
 from .selection import LinkedView, Selection
 
@@ -55,7 +56,7 @@ _SCORE_TEXT = {
 HeadsToExport = Union[Literal["auto", "selected", "all"], Sequence[tuple[int, int]]]
 
 
-class AttentionExplorer(LinkedView):
+class AttentionExplorer(AnswersRequests, LinkedView):
     """All attention heads of ``model`` on ``text``: overview, head heatmap, token view.
 
     Parameters
@@ -151,7 +152,7 @@ class AttentionExplorer(LinkedView):
             if head is not None:
                 self.head = head
         self._show(self._store)
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -290,21 +291,11 @@ class AttentionExplorer(LinkedView):
 
     # ---- the browser asks for a head -----------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "pattern", "layer", "head", "run"}`` → the head's float16 pattern."""
-        if not isinstance(content, dict) or content.get("type") != "pattern":
-            return
-        try:
-            layer = self._adapter.check_layer(int(content["layer"]))
-            head = self._adapter.check_head(int(content["head"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": "pattern-error", "message": str(exc)})
-            return
-        if content.get("run") != self.run_id:
-            return  # asked about a text that has since been replaced; the browser asks again
-        wire = to_wire(self._store.pattern(layer, head), dtype="float16")
-        buffer = wire.pop("buffer")
-        self.send({"type": "pattern", "layer": layer, "head": head, "run": self.run_id, **wire}, [buffer])
+    @handles("pattern")
+    def _pattern_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"layer", "head", "run"}`` → ``{"layer", "head", "run", "pattern"}``: the head's
+        float16 pattern."""
+        return pattern_answer(self._adapter, self.run_id, payload, self._store.pattern)
 
     # ---- static export -------------------------------------------------------------------------
 

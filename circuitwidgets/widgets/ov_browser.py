@@ -40,7 +40,8 @@ from ..analysis import OVSpectrum, TokenMap, ov_spectrum
 from ..analysis._checks import check_choice
 from ..analysis.ov import CIRCUITS
 from ..model import ModelAdapter, as_adapter
-from ._token_queries import MAX_K, MODES, TokenQueries, TokenQueryError, payload
+from ._channel import AnswersRequests, handles
+from ._token_queries import MAX_K, MODES, TokenQueries, payload
 from ._transport import BinaryArray, to_wire
 from .selection import LinkedView, Selection
 
@@ -76,7 +77,7 @@ def frequent_tokens(adapter: ModelAdapter, n: int = DEFAULT_TOKENS) -> list[int]
     return (words + rest)[:n]
 
 
-class OVBrowser(LinkedView):
+class OVBrowser(AnswersRequests, LinkedView):
     """Every head's OV circuit: copying map, eigenvalue spectrum and token maps.
 
     Parameters
@@ -193,7 +194,7 @@ class OVBrowser(LinkedView):
                 self.layer = layer
             if head is not None:
                 self.head = head
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -396,42 +397,29 @@ class OVBrowser(LinkedView):
 
     # ---- the browser asks -------------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "spectrum"}`` → compute the spectra (with progress) if not done yet;
-        ``{"type": "query", "request", "mode", "layer", "head", "k", "tokens"}`` → an
-        ``"answer"`` (a :func:`~._token_queries.payload`, ids and values as two binary
-        buffers) or a ``"query-error"`` naming the token that could not be used."""
-        if not isinstance(content, dict):
-            return
-        if content.get("type") == "spectrum":
-            self._ensure_spectrum()
-        elif content.get("type") == "query":
-            self._answer(content)
+    @handles("spectrum")
+    def _spectrum_request(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        """``{}`` → compute the spectra of the circuit shown (with progress in ``busy``) if
+        not done yet; they arrive as traits, so the answer is empty."""
+        self._ensure_spectrum()
+        return {}
 
-    def _answer(self, content: dict[str, Any]) -> None:
-        request = content.get("request")
-        reply = {"request": request, "mode": content.get("mode")}
-        try:
-            tokens = content.get("tokens")
-            if not isinstance(tokens, list):
-                raise ValueError("tokens must be a list of token strings or ids")
-            answer = self.token_map(
-                content.get("mode"),
-                tokens,
-                layer=content.get("layer"),
-                head=content.get("head"),
-                k=content.get("k"),
-            )
-        except TokenQueryError as exc:
-            pieces = [{"id": i, "text": s} for i, s in exc.pieces]
-            self.send({"type": "query-error", **reply, "entry": exc.entry, "message": str(exc), "pieces": pieces})
-            return
-        except (ValueError, TypeError) as exc:
-            self.send({"type": "query-error", **reply, "entry": None, "message": str(exc), "pieces": []})
-            return
-        data = payload(answer)
-        buffers = [data["top_ids"].pop("buffer"), data["top_values"].pop("buffer")]
-        self.send({"type": "answer", "request": request, **data}, buffers)
+    @handles("query")
+    def _query_request(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"mode", "layer", "head", "k", "tokens"}`` → a :func:`~._token_queries.payload`
+        (ids and values as binary arrays); a token that cannot be used is refused with
+        ``detail = {"entry", "pieces"}`` naming it and the pieces it splits into."""
+        tokens = content.get("tokens")
+        if not isinstance(tokens, list):
+            raise ValueError("tokens must be a list of token strings or ids")
+        answer = self.token_map(
+            content.get("mode"),
+            tokens,
+            layer=content.get("layer"),
+            head=content.get("head"),
+            k=content.get("k"),
+        )
+        return payload(answer)
 
     # ---- static export -------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@
  *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
  *
  * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
- * "preview") and asked for with a custom message {type: "pattern", layer, head, run}; the
- * kernel answers with its float16 pattern as a binary buffer. The last few are cached.
+ * "preview") and asked for through the request channel (kit/channel.ts) as `invoke("pattern",
+ * {layer, head, run})`; the kernel answers with its float16 pattern as a binary buffer, or
+ * with why not (shown in place of "Loading…"). The last few are cached.
  *
  * For tests and tools: `.cw-ae-head[data-layer][data-head][data-resolution]` names what the
  * heatmap shows ("full" or "preview"); thumbnails are buttons named "layer L head H".
@@ -265,7 +266,9 @@ function render({ model, el, signal }: RenderProps<State>) {
       drawMs: heatmap.lastDrawMs.toFixed(2),
     });
     previewNote.hidden = full;
-    previewNote.textContent = model.get("_static") ? STATIC_PREVIEW : "Loading the full pattern…";
+    previewNote.textContent = model.get("_static")
+      ? STATIC_PREVIEW
+      : patterns.error(layer, head) || "Loading the full pattern…";
     const shown = scores.filter((s) => s.spec.key === "entropy" || s.spec.key === "bos_share" || s.spec.key === scoreKey);
     headStats.replaceChildren(
       ...shown.map((s) => {

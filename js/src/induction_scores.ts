@@ -3,7 +3,7 @@
  * the repeated-random-tokens experiment (or the user's own text), and why.
  *
  * State (Python: circuitwidgets/widgets/induction_scores.py):
- *   half, seed, batch, mode, text   the experiment (edited here through a "run" message that
+ *   half, seed, batch, mode, text   the experiment (edited here through a "run" request that
  *                                   Python checks, so a bad value shows inline and stays typed)
  *   kind                            the open tab ("induction", "previous_token", "duplicate_token")
  *   tokens                          display strings of the sequence shown (first of the batch)
@@ -28,6 +28,7 @@ import { formatProbability, formatTick } from "./kit/format";
 import { createButton } from "./kit/button";
 import { createHeadGrid } from "./kit/head_grid";
 import { createHeadPatterns, type PatternBank } from "./kit/head_patterns";
+import { failureText, invoke, isQuiet } from "./kit/channel";
 import { createHeatmap, type Cell, type Guide } from "./kit/heatmap";
 import type { DiagonalRun } from "./kit/heatmap_layout";
 import { createLegend } from "./kit/legend";
@@ -287,7 +288,9 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function request(content: Record<string, unknown>) {
     if (isStatic()) return;
-    model.send({ type: "run", ...content });
+    invoke(model, "run", content, { signal, timeout: 0 }).catch((e) => {
+      if (!isQuiet(e)) banner.set(failureText(e));
+    });
   }
 
   function submitSettings(seedOverride?: number) {
@@ -445,7 +448,7 @@ function render({ model, el, signal }: RenderProps<State>) {
       missing.hidden = false;
       missing.textContent = isStatic()
         ? "This export does not hold this head's pattern (only every head's scores). Save a smaller experiment to embed every head."
-        : "Fetching this head's pattern…";
+        : patterns.error(layer, h) || "Fetching this head's pattern…";
       return;
     }
     missing.hidden = true;

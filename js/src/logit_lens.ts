@@ -16,11 +16,12 @@
  *   selection           the shared Selection: lens_layer, position, layer, head
  *
  * Moving the slider, hovering and clicking positions are all answered in the browser. A page
- * not here yet is asked for with {type: "page", run, page, lens, target} (the page shown
- * first, then, once idle, the pages on either side; one request at a time, so the kernel is
- * never queued up for long); its columns are drawn as pending until it arrives. The
- * attribution of a (position, target) is asked for with {type: "attribution", run, position,
- * target}; a typed target with {type: "target", text}.
+ * not here yet is asked for through the request channel (kit/channel.ts) with
+ * `invoke("page", {run, page, lens, target})` (the page shown first, then, once idle, the
+ * pages on either side; one request at a time, so the kernel is never queued up for long);
+ * its columns are drawn as pending until it arrives. The attribution of a (position, target)
+ * is `invoke("attribution", {run, position, target})` (an error the kernel raises shows in
+ * its panel, data-state="error"); a typed target `invoke("target", {text})`.
  *
  * For tests and tools: the root carries data-lens-layer, data-position, data-target, data-page,
  * data-page-state ("ready" | "pending"), data-page-drawn-at (Date.now() when the page shown
@@ -32,7 +33,8 @@ import "./logit_lens.css";
 import { createButton } from "./kit/button";
 import { mix, toCss } from "./kit/color";
 import { sequential, type ColorScale } from "./kit/color_scale";
-import { attachBuffers } from "./kit/decode";
+import { failureText, invoke, isQuiet } from "./kit/channel";
+import { LRU } from "./kit/lru";
 import { formatProbability, formatTick } from "./kit/format";
 import { createLegend } from "./kit/legend";
 import { createPanel } from "./kit/panel";
@@ -214,8 +216,9 @@ function render({ model, el, signal }: RenderProps<State>) {
   let mode: GridMode = "top";
   let showingAll = false;
   const vocab = new Map<number, string>();
-  const attributions = new Map<string, Attribution>(); // LRU: insertion order
+  const attributions = new LRU<string, Attribution>(CACHE_SIZE);
   const pending = new Set<string>();
+  const refused = new Map<string, string>(); // why the kernel could not attribute (by key)
   let predCells: HTMLElement[] = []; // the shown page's, in order
   let page = 0; // the page shown
   let requested: string | null = null; // the one page request in flight ("lens|target:page")
@@ -515,16 +518,26 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.dataset.target = String(tid);
   }
 
+  /** Set (or, with "", clear) the target; a refusal shows in `target_error`, any other
+   * failure beside the box too. */
+  function askTarget(text: string) {
+    invoke(model, "target", { text }, { signal, timeout: 0 }).catch((e) => {
+      if (isQuiet(e)) return;
+      targetMessage.textContent = failureText(e);
+      targetMessage.hidden = false;
+    });
+  }
+
   picker.addEventListener("submit", (e) => {
     e.preventDefault();
     if (isStatic()) return;
-    model.send({ type: "target", text: pickerInput.value });
+    askTarget(pickerInput.value);
   });
   pickerInput.addEventListener("keydown", (e) => e.stopPropagation());
   reset.addEventListener("click", (e) => {
     e.preventDefault();
     pickerInput.value = "";
-    model.send({ type: "target", text: "" });
+    askTarget("");
   });
 
   // ---- who wrote it -------------------------------------------------------------------------
@@ -532,23 +545,32 @@ function render({ model, el, signal }: RenderProps<State>) {
   function attributionFor(p: number, t: number): Attribution | null {
     const key = keyOf(p, t);
     const known = attributions.get(key);
-    if (known) {
-      attributions.delete(key);
-      attributions.set(key, known);
-      return known;
-    }
-    if (!isStatic() && !pending.has(key) && t >= 0) {
-      pending.add(key);
-      model.send({ type: "attribution", run: run(), position: p, target: t });
-    }
+    if (known) return known;
+    if (!isStatic() && !pending.has(key) && !refused.has(key) && t >= 0) askAttribution(key, p, t);
     return null;
   }
 
+  function askAttribution(key: string, p: number, t: number) {
+    pending.add(key);
+    invoke<AttributionWire>(model, "attribution", { run: run(), position: p, target: t }, { signal }).then(
+      (wire) => {
+        pending.delete(key);
+        if (wire.run !== run()) return;
+        addVocab(vocab, wire.vocab);
+        remember(decodeAttribution(wire));
+        if (wire.position === position() && wire.target === targetId(position())) showWho();
+      },
+      (e) => {
+        pending.delete(key);
+        if (isQuiet(e)) return;
+        refused.set(key, failureText(e));
+        showWho();
+      },
+    );
+  }
+
   function remember(a: Attribution) {
-    const key = keyOf(a.position, a.target);
-    attributions.delete(key);
-    attributions.set(key, a);
-    while (attributions.size > CACHE_SIZE) attributions.delete(attributions.keys().next().value as string);
+    attributions.set(keyOf(a.position, a.target), a);
   }
 
   function showWho() {
@@ -556,15 +578,16 @@ function render({ model, el, signal }: RenderProps<State>) {
     const p = position();
     const t = targetId(p);
     const a = attributionFor(p, t);
+    const why = a ? undefined : refused.get(keyOf(p, t));
     whoPanel.element.dataset.position = String(p);
-    whoPanel.element.dataset.state = a ? "ready" : isStatic() ? "missing" : "loading";
+    whoPanel.element.dataset.state = a ? "ready" : isStatic() ? "missing" : why ? "error" : "loading";
     if (!a) {
       bars.replaceChildren();
       showAll.hidden = true;
       whoLine.textContent = "";
       whoNote.textContent = isStatic()
         ? `${STATIC_NOTE} This file holds the contributions at the position that was selected when it was saved.`
-        : t < 0 ? "Computing this position's lens…" : "Computing the contributions…";
+        : why ?? (t < 0 ? "Computing this position's lens…" : "Computing the contributions…");
       return;
     }
     const strong = document.createElement("strong");
@@ -653,42 +676,23 @@ function render({ model, el, signal }: RenderProps<State>) {
     showWho();
   });
 
-  model.on("msg:custom", (msg: Record<string, unknown>, buffers: DataView[]) => {
-    if (signal.aborted) return;
-    if (msg.type === "attribution") {
-      const wire = attachBuffers(msg, buffers) as unknown as AttributionWire;
-      pending.delete(keyOf(wire.position, wire.target));
-      if (wire.run !== run()) return;
-      addVocab(vocab, wire.vocab);
-      remember(decodeAttribution(wire));
-      if (wire.position === position() && wire.target === targetId(position())) showWho();
-    } else if (msg.type === "attribution-error") {
-      pending.clear();
-      whoNote.textContent = String(msg.message ?? "");
-    } else if (msg.type === "page") {
-      const answer = attachBuffers(msg, buffers) as unknown as { run: number; page: number; lens?: LensPageWire; target?: TargetPageWire };
-      if (requested === `${answer.run}:${answer.page}`) requested = null;
-      if (lens && answer.run === lens.run) {
-        const before = klMax;
-        if (answer.lens) {
-          addVocab(vocab, answer.lens.vocab);
-          addLensPage(lens, answer.lens);
-          klMax = maxKl(lens);
-        }
-        if (answer.target && target) addTargetPage(target, answer.target, lens.positions);
-        if (answer.page === page) showPage();
-        else if (klMax !== before) {  // the KL scale grew: the page shown is recoloured
-          paintLegend();
-          drawGrid();
-        }
-        countReady();
-      }
-      fetchPages();
-    } else if (msg.type === "page-error") {
-      requested = null;
-      summary.textContent = String(msg.message ?? "");
+  /** A page's answer arrived: add what it holds and redraw what it changes. */
+  function addPage(answer: { run: number; page: number; lens?: LensPageWire; target?: TargetPageWire }) {
+    if (!lens || answer.run !== lens.run) return;
+    const before = klMax;
+    if (answer.lens) {
+      addVocab(vocab, answer.lens.vocab);
+      addLensPage(lens, answer.lens);
+      klMax = maxKl(lens);
     }
-  });
+    if (answer.target && target) addTargetPage(target, answer.target, lens.positions);
+    if (answer.page === page) showPage();
+    else if (klMax !== before) {  // the KL scale grew: the page shown is recoloured
+      paintLegend();
+      drawGrid();
+    }
+    countReady();
+  }
 
   // ---- pages: the one shown first, then its neighbours -----------------------------------------
 
@@ -711,8 +715,23 @@ function render({ model, el, signal }: RenderProps<State>) {
       if (n < 0 || n > last) continue;
       const need = missing(n);
       if (!need) continue;
-      requested = `${lens.run}:${n}`;
-      model.send({ type: "page", run: lens.run, page: n, lens: need.lens, target: need.target });
+      const key = (requested = `${lens.run}:${n}`);
+      const settled = () => {
+        if (requested !== key) return false;
+        requested = null;
+        return true;
+      };
+      invoke<Parameters<typeof addPage>[0]>(model, "page", { run: lens.run, page: n, lens: need.lens, target: need.target }, { signal }).then(
+        (answer) => {
+          settled();
+          addPage(answer);
+          fetchPages();
+        },
+        (e) => {
+          if (!settled() || isQuiet(e)) return;
+          summary.textContent = failureText(e);
+        },
+      );
       return;
     }
   }
@@ -822,6 +841,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     if (lens?.run !== wire.run) {
       attributions.clear();
       pending.clear();
+      refused.clear();
       drawnPages.clear();
       requested = null;
     }

@@ -12,10 +12,11 @@
  *   selection                the shared Selection (layer, head, token): kit/selection.ts
  *
  * Every head's spectrum is on the page, so choosing a head redraws at once (also in a static
- * export). If the spectra are not computed yet the view asks for them ({type: "spectrum"})
- * and Python reports its progress in `busy`. Token maps: {type: "query", request, mode,
- * layer, head, k, tokens} → {type: "answer", request, ...payload} with ids and values as two
- * binary buffers, or {type: "query-error", request, message, entry, pieces}.
+ * export). Requests go through the channel (kit/channel.ts): if the spectra are not computed
+ * yet the view asks `invoke("spectrum", {})` and Python reports its progress in `busy` (an
+ * error shows in the banner). Token maps: `invoke("query", {mode, layer, head, k, tokens})`
+ * → the payload with ids and values decoded, or a refusal whose detail names the entry and
+ * its pieces.
  *
  * For tests: `.cw-ov-spectrum[data-layer][data-head]` names the head drawn and its plot
  * carries `data-points`; grid cells are buttons named "layer L head H" with `data-score`.
@@ -26,6 +27,7 @@ import type { RenderProps } from "@anywidget/types";
 import "./ov_browser.css";
 import { diverging, type ColorScale } from "./kit/color_scale";
 import { createButton } from "./kit/button";
+import { failureText, invoke, isQuiet, RequestError } from "./kit/channel";
 import { decode, type NDArray, type WireArray } from "./kit/decode";
 import { formatTick } from "./kit/format";
 import { createLegend } from "./kit/legend";
@@ -77,7 +79,7 @@ const SPECTRUM_CAPTION =
 
 function render({ model, el, signal }: RenderProps<State>) {
   const started = performance.now();
-  const { frame, root, tooltip } = createView(model, el, signal, {
+  const { frame, root, tooltip, banner } = createView(model, el, signal, {
     title: "OV circuits: what each head writes",
     className: "cw-ov-browser",
     progress: "cw-ov-progress",
@@ -129,43 +131,28 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   // ---- token maps ---------------------------------------------------------------------------
   const cache = new AnswerCache();
-  let nextRequest = 1;
-  const waiting = new Map<number, { resolve: (p: Payload) => void; reject: (f: QueryFailure) => void }>();
   const tokenMaps = createTokenMaps(frame.body, {
     cache,
     tooltip,
-    ask(q: Question, tokens: (number | string)[]) {
-      const request = nextRequest++;
-      return new Promise<Payload>((resolve, reject) => {
-        waiting.set(request, { resolve, reject });
-        model.send({ type: "query", request, ...q, tokens });
-      });
+    async ask(q: Question, tokens: (number | string)[]) {
+      try {
+        const payload = await invoke<Payload>(model, "query", { ...q, tokens }, { signal });
+        cache.add(payload);
+        return payload;
+      } catch (e) {
+        const detail = e instanceof RequestError ? e.detail : null;
+        throw {
+          message: failureText(e),
+          entry: (detail?.entry as string | number | null | undefined) ?? null,
+          pieces: (detail?.pieces as TokenRef[] | undefined) ?? [],
+        } satisfies QueryFailure;
+      }
     },
     onTarget: (t: TokenRef) => selection.set({ token: t.id }),
     setK(k) {
       model.set("k", k);
       model.save_changes();
     },
-  });
-
-  model.on("msg:custom", (msg: Record<string, unknown>, buffers: DataView[]) => {
-    if (signal.aborted) return;
-    const pending = waiting.get(msg.request as number);
-    if (!pending) return;
-    waiting.delete(msg.request as number);
-    if (msg.type === "answer" && buffers.length === 2) {
-      const payload = msg as unknown as Payload;
-      payload.top_ids = { ...(msg.top_ids as WireArray), buffer: buffers[0] as DataView };
-      payload.top_values = { ...(msg.top_values as WireArray), buffer: buffers[1] as DataView };
-      cache.add(payload);
-      pending.resolve(payload);
-    } else {
-      pending.reject({
-        message: String(msg.message ?? "the kernel could not answer"),
-        entry: (msg.entry as string | number | null) ?? null,
-        pieces: (msg.pieces as TokenRef[]) ?? [],
-      });
-    }
   });
 
   // ---- state --------------------------------------------------------------------------------
@@ -277,8 +264,11 @@ function render({ model, el, signal }: RenderProps<State>) {
       requestAnimationFrame(() => (root.dataset.drawnMs = (performance.now() - started).toFixed(0)));
     }
     if (!eigen && !asked && !model.get("_static")) {
-      asked = true; // Python computes once, reporting progress in `busy`
-      model.send({ type: "spectrum" });
+      asked = true;
+      // Python computes once, reporting progress in `busy`; the spectra arrive as traits.
+      invoke(model, "spectrum", {}, { signal, timeout: 0 }).catch((e) => {
+        if (!isQuiet(e)) banner.set(failureText(e));
+      });
     }
   }
 

@@ -24,7 +24,7 @@ import type { Tooltip } from "../kit/tooltip";
 import { AnswerCache, MODES, type Mode, type Payload, type Question, type Row, type TokenRef } from "./answers";
 import { createTabs } from "../kit/tabs";
 
-/** What Python's `query-error` says: the message, the typed entry, its pieces (if several). */
+/** Why Python refused a query: the message, the typed entry, its pieces (if several). */
 export interface QueryFailure {
   message: string;
   entry: string | number | null;
