@@ -22,16 +22,18 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./attention_explorer.css";
-import { mix } from "./kit/color";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { decode, type NDArray, type WireArray } from "./kit/decode";
+import { maskedRgb, sequential, type ColorScale } from "./kit/color_scale";
+import { decode, headValue, type NDArray, type WireArray } from "./kit/decode";
 import { formatProbability, formatTick } from "./kit/format";
 import { createHeatmap, type Cell } from "./kit/heatmap";
 import { upsample } from "./kit/heatmap_layout";
 import { createLegend } from "./kit/legend";
-import { connectSelection } from "./kit/selection";
+import { connectSelection, selectedHead as headOf } from "./kit/selection";
 import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
 import { createButton } from "./kit/button";
+import { createControl } from "./kit/control";
+import { gridMoveIndex } from "./kit/grid_keys";
+import { createHoverLock } from "./kit/hover_lock";
 import { createHeadPatterns, type PatternBank } from "./kit/head_patterns";
 import { createPanel } from "./kit/panel";
 import { headGridSvg, svgColors } from "./kit/svg_grid";
@@ -97,8 +99,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   controls.className = "cw-ae-controls";
   const scoreLabel = document.createElement("label");
   scoreLabel.textContent = "Score ";
-  const scoreSelect = document.createElement("select");
-  scoreSelect.className = "cw-ae-select";
+  const scoreSelect = createControl("select", "cw-ae-select");
   scoreLabel.append(scoreSelect);
   const sortButton = createButton("Sort by score", "Order the heads by the chosen score");
   sortButton.setAttribute("aria-pressed", "false");
@@ -156,7 +157,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     label: "Tokens, coloured by attention in the selected head",
     onInspect: (i, span) => hoverToken(i, span),
     onLeave: () => {
-      hovered = null;
+      focus.hover(null);
       tooltip.hide();
       paintTokens();
     },
@@ -183,7 +184,8 @@ function render({ model, el, signal }: RenderProps<State>) {
   let scoreKey = "";
   let sorted = false;
   let direction: Direction = "from";
-  let hovered: number | null = null; // token hovered in the strip or row/col hovered on the map
+  // the token hovered in the strip (or row/col hovered on the map), else the locked query/key
+  const focus = createHoverLock<number>(() => (direction === "from" ? position("query") : position("key")));
   let drawn: { layer: number; head: number; run: number } | null = null;
   let current: HeadPattern | null = null;
   let tiles: HTMLButtonElement[] = [];
@@ -209,11 +211,8 @@ function render({ model, el, signal }: RenderProps<State>) {
   });
 
   /** The selected head if this model has it, else what is drawn (or 0.0). */
-  function selectedHead(): { layer: number; head: number } {
-    const layer = selection.get("layer");
-    const head = selection.get("head");
-    if (layer !== null && head !== null && layer < nLayers() && head < nHeads()) return { layer, head };
-    return drawn ? { layer: drawn.layer, head: drawn.head } : { layer: 0, head: 0 };
+  function selectedHead() {
+    return headOf(selection, nLayers(), nHeads(), drawn);
   }
   const position = (field: "query" | "key") => {
     const v = selection.get(field);
@@ -282,7 +281,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function formatScore(values: NDArray, layer: number, head: number): string {
-    const v = (values.data[layer * nHeads() + head] as number) * values.scale;
+    const v = headValue(values, layer, head);
     return Number.isFinite(v) ? v.toFixed(2) : "—";
   }
 
@@ -314,7 +313,7 @@ function render({ model, el, signal }: RenderProps<State>) {
    * token, else of the locked query / key. */
   let painted = "";
   function paintTokens() {
-    const source = hovered ?? (direction === "from" ? position("query") : position("key"));
+    const source = focus.shown();
     // Hovering along a row (or column) keeps the same colours: repaint only on a change.
     const what = `${source}|${direction}|${drawn?.run}.${drawn?.layer}.${drawn?.head}|${current?.values ? "full" : "preview"}|${strip.length}|${colourEpoch}`;
     if (what === painted) return;
@@ -336,7 +335,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   function hoverCell(cell: Cell | null, anchor: HTMLElement) {
     if (!cell) {
       tooltip.hide();
-      hovered = null;
+      focus.hover(null);
       paintTokens();
       return;
     }
@@ -353,12 +352,12 @@ function render({ model, el, signal }: RenderProps<State>) {
       note: current?.values ? undefined : "preview: the largest weight in this block",
     });
     heatmap.element.dataset.hoverWeight = Number.isFinite(w) ? String(w) : "";
-    hovered = direction === "from" ? cell.row : cell.col;
+    focus.hover(direction === "from" ? cell.row : cell.col);
     paintTokens();
   }
 
   function hoverToken(i: number, span: HTMLElement) {
-    hovered = i;
+    focus.hover(i);
     paintTokens();
     const rows: [string, string][] = [["position", String(i)]];
     const q = position("query");
@@ -491,14 +490,11 @@ function render({ model, el, signal }: RenderProps<State>) {
     const at = visible.indexOf(document.activeElement as HTMLButtonElement);
     if (at < 0) return;
     const H = nHeads();
-    const next: Record<string, number> = {
-      ArrowRight: at + 1, ArrowLeft: at - 1, ArrowDown: at + H, ArrowUp: at - H, Home: 0, End: visible.length - 1,
-    };
-    const target = visible[next[e.key] ?? -1];
-    if (e.key in next) {
-      e.preventDefault();
-      e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
-    }
+    const next = gridMoveIndex(e.key, at, Math.ceil(visible.length / H), H, e.ctrlKey || e.metaKey);
+    if (next === null) return;
+    e.preventDefault();
+    e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
+    const target = visible[next];
     if (!target) return;
     target.focus();
     selection.set({ layer: Number(target.dataset.layer), head: Number(target.dataset.head) });
@@ -546,7 +542,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     patterns.reset();
     patterns.loadBank(model.get("_bank"));
     tooltip.hide();
-    hovered = null;
+    focus.hover(null);
     strip.setTokens(tokens);
     painted = ""; // new spans: paint them all
     const t = thumbs.shape[2] as number;
@@ -570,8 +566,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     colourEpoch++;
     palette = readPalette(root);
     scale = sequential(palette);
-    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.1);
-    masked = [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
+    masked = maskedRgb(palette);
     root.style.setProperty("--cw-ae-masked", `rgb(${masked.join(" ")})`);
     heatmap.setColors(scale.lut, masked);
     legend.setScale(scale);

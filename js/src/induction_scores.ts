@@ -23,18 +23,18 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./induction_scores.css";
-import { decode, type NDArray, type WireArray } from "./kit/decode";
+import { decode, headValue, type NDArray, type WireArray } from "./kit/decode";
 import { formatProbability, formatTick } from "./kit/format";
 import { createButton } from "./kit/button";
+import { createControl } from "./kit/control";
 import { createHeadGrid } from "./kit/head_grid";
 import { createHeadPatterns, type PatternBank } from "./kit/head_patterns";
 import { failureText, invoke, isQuiet } from "./kit/channel";
 import { createHeatmap, type Cell, type Guide } from "./kit/heatmap";
 import type { DiagonalRun } from "./kit/heatmap_layout";
 import { createLegend } from "./kit/legend";
-import { mix } from "./kit/color";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { connectSelection } from "./kit/selection";
+import { maskedRgb, sequential, type ColorScale } from "./kit/color_scale";
+import { connectSelection, selectedHead as headOf } from "./kit/selection";
 import { createTextInput } from "./kit/text_input";
 import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
 import { createPanel } from "./kit/panel";
@@ -272,17 +272,11 @@ function render({ model, el, signal }: RenderProps<State>) {
     },
   });
 
-  function selectedHead(): { layer: number; head: number } {
-    const layer = selection.get("layer");
-    const h = selection.get("head");
-    if (layer !== null && h !== null && layer < nLayers() && h < nHeads()) return { layer, head: h };
-    return drawn ? { layer: drawn.layer, head: drawn.head } : { layer: 0, head: 0 };
+  function selectedHead() {
+    return headOf(selection, nLayers(), nHeads(), drawn);
   }
 
-  const score = (k: Kind, layer: number, h: number) => {
-    const v = values.get(k);
-    return v ? (v.data[layer * nHeads() + h] as number) * v.scale : NaN;
-  };
+  const score = (k: Kind, layer: number, h: number) => headValue(values.get(k) ?? null, layer, h);
 
   // ---- requests to Python ---------------------------------------------------------------------
 
@@ -549,8 +543,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   function recolour() {
     palette = readPalette(root);
     scale = sequential(palette);
-    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.07);
-    masked = [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
+    masked = maskedRgb(palette);
     root.style.setProperty("--cw-is-masked", `rgb(${masked.join(" ")})`);
     heatmap.setColors(scale.lut, masked);
     scoreLegend.setScale(scale);
@@ -602,12 +595,11 @@ function numberField(parent: HTMLElement, label: string, title: string): HTMLInp
   text.textContent = label;
   // Text, not type="number": what the user typed reaches Python as typed (a bad value is
   // named in the error) and stays in the box.
-  const input = document.createElement("input");
+  const input = createControl("input", "cw-is-number");
   input.type = "text";
   input.inputMode = "numeric";
   input.autocomplete = "off";
   input.setAttribute("aria-label", label);
-  input.className = "cw-is-number";
   input.setAttribute("data-lm-suppress-shortcuts", "true");
   wrap.append(text, input);
   parent.append(wrap);

@@ -31,6 +31,7 @@
 import type { RenderProps } from "@anywidget/types";
 import "./logit_lens.css";
 import { createButton } from "./kit/button";
+import { createControl } from "./kit/control";
 import { mix, toCss } from "./kit/color";
 import { sequential, type ColorScale } from "./kit/color_scale";
 import { failureText, invoke, isQuiet } from "./kit/channel";
@@ -54,6 +55,7 @@ import {
 } from "./logit_lens/data";
 import { createLensGrid, tokenLabel } from "./logit_lens/grid";
 import { withSignal } from "./kit/render";
+import { createToggleGroup } from "./kit/toggle_group";
 
 interface Readout {
   short: string;
@@ -125,18 +127,12 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   // ---- grid ---------------------------------------------------------------------------------
   const gridPanel = createPanel(frame.body, { className: "cw-ll-grid-panel", title: "Every readout", captionFirst: true, caption: "Rows are readouts (embeddings at the top, the model's output at the bottom), columns are positions; each cell shows the top guess there. Click a cell to choose its readout and position." });
-  const modeBox = document.createElement("div");
-  modeBox.className = "cw-ll-modes";
-  modeBox.setAttribute("role", "group");
-  modeBox.setAttribute("aria-label", "Shade cells by");
-  const modeButtons = MODES.map(({ mode, label, help }) => {
-    const b = createButton(label, help);
-    b.dataset.mode = mode;
-    b.addEventListener("click", () => setMode(mode));
-    modeBox.append(b);
-    return b;
+  const modes = createToggleGroup(gridPanel.header, {
+    label: "Shade cells by",
+    className: "cw-ll-modes",
+    options: MODES.map(({ mode, label, help }) => ({ value: mode, text: label, help })),
+    onPick: (m) => setMode(m),
   });
-  gridPanel.header.append(modeBox);
   const grid = createLensGrid(gridPanel.body, {
     label: "Top-1 token at every readout and position",
     signal,
@@ -172,9 +168,8 @@ function render({ model, el, signal }: RenderProps<State>) {
   const targetPanel = createPanel(lower, { className: "cw-ll-target", title: "Target", captionFirst: true, caption: "How likely the target token is at each readout of the selected position, and its rank among all tokens (1 = the top guess). Click a readout to move the slider there." });
   const picker = document.createElement("form");
   picker.className = "cw-ll-picker";
-  const pickerInput = document.createElement("input");
+  const pickerInput = createControl("input", "cw-ll-picker-input");
   pickerInput.type = "text";
-  pickerInput.className = "cw-ll-picker-input";
   pickerInput.spellcheck = false;
   pickerInput.setAttribute("aria-label", "Target token");
   pickerInput.setAttribute("data-lm-suppress-shortcuts", "true");
@@ -419,7 +414,7 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function setMode(next: GridMode) {
     mode = next;
-    modeButtons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.mode === mode)));
+    modes.show(mode);
     gridPanel.element.dataset.mode = mode;
     paintLegend();
     drawGrid();

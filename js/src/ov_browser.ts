@@ -28,11 +28,11 @@ import "./ov_browser.css";
 import { diverging, type ColorScale } from "./kit/color_scale";
 import { createButton } from "./kit/button";
 import { failureText, invoke, isQuiet, RequestError } from "./kit/channel";
-import { decode, type NDArray, type WireArray } from "./kit/decode";
+import { decode, headValue, type NDArray, type WireArray } from "./kit/decode";
 import { formatTick } from "./kit/format";
 import { createLegend } from "./kit/legend";
 import { createPanel } from "./kit/panel";
-import { connectSelection } from "./kit/selection";
+import { connectSelection, selectedHead as headOf } from "./kit/selection";
 import { headGridSvg, svgColors } from "./kit/svg_grid";
 import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
 import { createView } from "./kit/view";
@@ -186,15 +186,9 @@ function render({ model, el, signal }: RenderProps<State>) {
     return known?.text ?? `#${id}`;
   }
 
-  function selectedHead(): { layer: number; head: number } {
-    const layer = selection.get("layer");
-    const head = selection.get("head");
-    if (layer !== null && head !== null && layer < nLayers() && head < nHeads()) return { layer, head };
-    return { layer: 0, head: 0 };
+  function selectedHead() {
+    return headOf(selection, nLayers(), nHeads());
   }
-
-  const valueAt = (a: NDArray | null, layer: number, head: number) =>
-    a ? (a.data[layer * nHeads() + head] as number) * a.scale : NaN;
 
   function headPairs(layer: number, head: number): Float32Array | null {
     if (!eigen) return null;
@@ -209,8 +203,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     const pairs = headPairs(layer, head);
     spectrumPanel.title.textContent = `Eigenvalues · layer ${layer} head ${head}`;
     plot.setData(pairs, `layer ${layer} head ${head}`);
-    const c = valueAt(copying, layer, head);
-    const p = valueAt(positive, layer, head);
+    const c = headValue(copying, layer, head);
+    const p = headValue(positive, layer, head);
     let largest = 0;
     if (pairs) for (let i = 0; i < pairs.length; i += 2) largest = Math.max(largest, Math.hypot(pairs[i] as number, pairs[i + 1] as number));
     numbers.replaceChildren(
@@ -236,8 +230,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     tooltip.show(cell, {
       title: `layer ${layer} head ${head}`,
       rows: [
-        ["copying score", ready ? formatScore(valueAt(copying, layer, head)) : "…"],
-        ["positive-real mass", ready ? `${(valueAt(positive, layer, head) * 100).toFixed(0)}%` : "…"],
+        ["copying score", ready ? formatScore(headValue(copying, layer, head)) : "…"],
+        ["positive-real mass", ready ? `${(headValue(positive, layer, head) * 100).toFixed(0)}%` : "…"],
       ],
       note: "click to show its eigenvalues and token maps",
     });

@@ -236,3 +236,10 @@ export function decodeArrays<T>(message: T): T {
   };
   return walk(message) as T;
 }
+
+/** Head `(layer, head)`'s value in a per-head array of shape `[n_layers, n_heads]` (scale
+ * applied); `NaN` while the array is missing. */
+export function headValue(array: NDArray | null, layer: number, head: number): number {
+  if (!array) return NaN;
+  return valueAt(array, layer * (array.shape[1] as number) + head);
+}
