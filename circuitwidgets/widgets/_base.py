@@ -6,7 +6,7 @@ wrote for it (``static/<view>.js``/``.css``, see :mod:`._static`). Subclasses na
 bundle and define their own traits::
 
     class TokenView(CircuitWidget):
-        _bundle = "token_view"          # js/src/token_view.ts
+        _bundle = "token_view"          # js/src/token_view/index.ts
         text = traitlets.Unicode().tag(sync=True)
 
 Bad input the user can fix (an empty text, a text longer than the model's context) does not

@@ -13,7 +13,7 @@ moves the other three, in the browser with no kernel round trip, and also in an 
 They are the same objects you would display alone: ``display(w.attention)`` shows the
 attention view once more, still linked.
 
-The layout is the browser's business (``js/src/circuit_explorer.ts``): the dashboard's model
+The layout is the browser's business (``js/src/circuit_explorer/index.ts``): the dashboard's model
 references the four views' models (their ``IPY_MODEL_`` ids, like a view's ``selection``),
 and its JavaScript asks the widget manager for them and draws each with that view's own
 code. It needs no ipywidgets ``Box`` or ``jslink``, so it works the same in JupyterLab,

@@ -20,7 +20,9 @@ export class MockModel {
   /** Answer requests at once (true), or hold them in `held` until `release()`. */
   auto = true;
   readonly held: Record<string, unknown>[] = [];
-  widget_manager = {};
+  /** Models other models reference as "IPY_MODEL_<id>" (the shared selection). */
+  readonly others = new Map<string, MockModel>();
+  widget_manager = { get_model: async (id: string) => this.others.get(id) };
 
   constructor(initial: Record<string, unknown> = {}, readonly handlers: Record<string, Handler> = {}) {
     for (const [k, v] of Object.entries(initial)) this.traits.set(k, v);
@@ -104,4 +106,64 @@ export function wire(dtype: "float32" | "int32" | "uint8", shape: number[], valu
   const ctor = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array }[dtype];
   const data = ctor.from(values as ArrayLike<number>);
   return { dtype, shape, buffer: new DataView(data.buffer) };
+}
+
+/** A view model linked to a shared selection model (resolved through `widget_manager`). */
+export function withSelection(model: MockModel, fields: Record<string, number | null> = {}): MockModel {
+  const selection = new MockModel({ layer: 0, head: 0, query: null, key: null, token: null, lens_layer: null, position: null, ...fields });
+  model.others.set("sel", selection);
+  model.traits.set("selection", "IPY_MODEL_sel");
+  return selection;
+}
+
+/** Let microtasks and zero-delay timers run (the selection resolves, requests are answered). */
+export const settle = async (times = 3) => {
+  for (let i = 0; i < times; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+/** Render `view` (a bundle's default export) into a fresh element; returns it and the cleanup. */
+export async function mount(view: { render: (props: any) => unknown }, model: MockModel) {
+  const el = document.createElement("div");
+  document.body.append(el);
+  const controller = new AbortController();
+  const cleanup = await view.render({ model, el, signal: controller.signal, experimental: {} });
+  await settle();
+  return {
+    el,
+    async unmount() {
+      controller.abort();
+      if (typeof cleanup === "function") await cleanup();
+      el.remove();
+    },
+  };
+}
+
+/** happy-dom has no 2D canvas: give canvases a context that takes every call and draws nothing
+ * (ImageData included), so views that paint heatmaps render; what they paint is the browser
+ * suite's to check. */
+export function stubCanvas(): void {
+  const proto = HTMLCanvasElement.prototype as unknown as { getContext: (kind: string) => unknown };
+  const imageData = (width: number, height: number) => ({ width, height, data: new Uint8ClampedArray(width * height * 4) });
+  proto.getContext = function (this: HTMLCanvasElement) {
+    const canvas = this;
+    const target: Record<string, unknown> = {
+      canvas,
+      createImageData: (w: number | { width: number; height: number }, h?: number) =>
+        typeof w === "number" ? imageData(w, h as number) : imageData(w.width, w.height),
+      getImageData: (_x: number, _y: number, w: number, h: number) => imageData(w, h),
+      measureText: (text: string) => ({ width: text.length * 7 }),
+    };
+    return new Proxy(target, {
+      get: (t, key: string) => (key in t ? t[key] : () => undefined),
+      set: (t, key: string, value) => ((t[key] = value), true),
+    });
+  };
+  if (!("ImageData" in globalThis)) {
+    (globalThis as Record<string, unknown>).ImageData = class {
+      data: Uint8ClampedArray;
+      constructor(public width: number, public height: number) {
+        this.data = new Uint8ClampedArray(width * height * 4);
+      }
+    };
+  }
 }

@@ -30,32 +30,32 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./logit_lens.css";
-import { createButton } from "./kit/button";
-import { createControl } from "./kit/control";
-import { mix, toCss } from "./kit/color";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { failureText, invoke, isQuiet } from "./kit/channel";
-import { LRU } from "./kit/lru";
-import { formatProbability, formatTick } from "./kit/format";
-import { createLegend } from "./kit/legend";
-import { createPanel } from "./kit/panel";
-import { connectSelection } from "./kit/selection";
-import { createSlider } from "./kit/slider";
-import { svgColors } from "./kit/svg_grid";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { visibleToken } from "./kit/token_strip";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { createLineChart } from "./logit_lens/chart";
+import { createButton } from "../kit/button";
+import { createControl } from "../kit/control";
+import { mix, toCss } from "../kit/color";
+import { sequential, type ColorScale } from "../kit/color_scale";
+import { failureText, invoke, isQuiet } from "../kit/channel";
+import { LRU } from "../kit/lru";
+import { formatProbability, formatTick } from "../kit/format";
+import { createLegend } from "../kit/legend";
+import { createPanel } from "../kit/panel";
+import { connectSelection } from "../kit/selection";
+import { createSlider } from "../kit/slider";
+import { svgColors } from "../kit/svg_grid";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { visibleToken } from "../kit/token_strip";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { createLineChart } from "./chart";
 import {
   addLensPage, addTargetPage, addVocab, allReady, barsToShow, decodeAttribution, decodeLens, headTop, isHit, klAt, maxKl,
   pageOf, pageSpan, shade, targetOf, topAt, writtenBy,
   type Attribution, type AttributionWire, type Bar, type GridMode, type Lens, type LensPageWire, type LensWire, type Target,
   type TargetPageWire, type TargetWire,
-} from "./logit_lens/data";
-import { createLensGrid, tokenLabel } from "./logit_lens/grid";
-import { withSignal } from "./kit/render";
-import { createToggleGroup } from "./kit/toggle_group";
+} from "./data";
+import { createLensGrid, tokenLabel } from "./grid";
+import { withSignal } from "../kit/render";
+import { createToggleGroup } from "../kit/toggle_group";
 
 interface Readout {
   short: string;

@@ -22,26 +22,26 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./attention_explorer.css";
-import { maskedRgb, sequential, type ColorScale } from "./kit/color_scale";
-import { decode, headValue, type NDArray, type WireArray } from "./kit/decode";
-import { formatProbability, formatTick } from "./kit/format";
-import { createHeatmap, type Cell } from "./kit/heatmap";
-import { upsample } from "./kit/heatmap_layout";
-import { createLegend } from "./kit/legend";
-import { connectSelection, selectedHead as headOf } from "./kit/selection";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { createButton } from "./kit/button";
-import { createControl } from "./kit/control";
-import { gridMoveIndex } from "./kit/grid_keys";
-import { createHoverLock } from "./kit/hover_lock";
-import { createHeadPatterns, type PatternBank } from "./kit/head_patterns";
-import { createPanel } from "./kit/panel";
-import { headGridSvg, svgColors } from "./kit/svg_grid";
-import { createTokenStrip, visibleToken } from "./kit/token_strip";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { withSignal } from "./kit/render";
-import { createToggleGroup } from "./kit/toggle_group";
+import { maskedRgb, sequential, type ColorScale } from "../kit/color_scale";
+import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
+import { formatProbability, formatTick } from "../kit/format";
+import { createHeatmap, type Cell } from "../kit/heatmap";
+import { upsample } from "../kit/heatmap_layout";
+import { createLegend } from "../kit/legend";
+import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createButton } from "../kit/button";
+import { createControl } from "../kit/control";
+import { gridMoveIndex } from "../kit/grid_keys";
+import { createHoverLock } from "../kit/hover_lock";
+import { createHeadPatterns, type PatternBank } from "../kit/head_patterns";
+import { createPanel } from "../kit/panel";
+import { headGridSvg, svgColors } from "../kit/svg_grid";
+import { createTokenStrip, visibleToken } from "../kit/token_strip";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { withSignal } from "../kit/render";
+import { createToggleGroup } from "../kit/toggle_group";
 
 interface ScoreSpec {
   key: string;

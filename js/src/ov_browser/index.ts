@@ -25,25 +25,25 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./ov_browser.css";
-import { diverging, type ColorScale } from "./kit/color_scale";
-import { createButton } from "./kit/button";
-import { failureText, invoke, isQuiet, RequestError } from "./kit/channel";
-import { decode, headValue, type NDArray, type WireArray } from "./kit/decode";
-import { formatTick } from "./kit/format";
-import { createLegend } from "./kit/legend";
-import { createPanel } from "./kit/panel";
-import { connectSelection, selectedHead as headOf } from "./kit/selection";
-import { headGridSvg, svgColors } from "./kit/svg_grid";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { AnswerCache, type Payload, type Question, type TokenRef } from "./ov_browser/answers";
-import { createCopyingGrid, formatScore } from "./ov_browser/copying_grid";
-import { formatMagnitude, type RadialKind } from "./ov_browser/spectrum_geometry";
-import { createSpectrumPlot } from "./ov_browser/spectrum_plot";
-import { createTokenMaps, type Defaults, type QueryFailure } from "./ov_browser/token_maps";
-import { withSignal } from "./kit/render";
-import { createToggleGroup } from "./kit/toggle_group";
+import { diverging, type ColorScale } from "../kit/color_scale";
+import { createButton } from "../kit/button";
+import { failureText, invoke, isQuiet, RequestError } from "../kit/channel";
+import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
+import { formatTick } from "../kit/format";
+import { createLegend } from "../kit/legend";
+import { createPanel } from "../kit/panel";
+import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { headGridSvg, svgColors } from "../kit/svg_grid";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { AnswerCache, type Payload, type Question, type TokenRef } from "./answers";
+import { createCopyingGrid, formatScore } from "./copying_grid";
+import { formatMagnitude, type RadialKind } from "./spectrum_geometry";
+import { createSpectrumPlot } from "./spectrum_plot";
+import { createTokenMaps, type Defaults, type QueryFailure } from "./token_maps";
+import { withSignal } from "../kit/render";
+import { createToggleGroup } from "../kit/toggle_group";
 
 interface State {
   [key: string]: unknown;

@@ -1,0 +1,181 @@
+// @vitest-environment happy-dom
+/**
+ * Views rendered against a mock widget model (no JupyterLab): what they draw from their
+ * traits, what they send back, what they ask the kernel through the channel, and that they
+ * leave no listener behind when removed. The Playwright suite (tests/browser/) stays for what
+ * only a real front end shows.
+ */
+import { describe, expect, it } from "vitest";
+import tokenView from "../src/token_view";
+import ovBrowser from "../src/ov_browser";
+import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
+
+stubCanvas();
+
+const listeners = (model: MockModel) => [...model.listeners.values()].reduce((n, set) => n + set.size, 0);
+
+describe("TokenView", () => {
+  const state = () => ({
+    text: "a b a",
+    tokens: ["<bos>", "a", " b", " a"],
+    token_ids: wire("int32", [4], [0, 5, 6, 5]),
+    probs: wire("float32", [4], [NaN, 0.25, 0.5, 0.75]),
+    error: "",
+    model_name: "tiny",
+    _static: false,
+  });
+
+  it("draws every token with its probability, and sends an edited text", async () => {
+    const model = new MockModel(state());
+    const { el, unmount } = await mount(tokenView, model);
+    const root = el.querySelector(".cw-token-view") as HTMLElement;
+    expect(root.dataset.tokenCount).toBe("4");
+    const spans = [...el.querySelectorAll<HTMLElement>("[data-index]")];
+    expect(spans.map((s) => s.textContent)).toEqual(["<bos>", "a", "␣b", "␣a"].map((t) => expect.stringContaining(t.replace("␣", ""))));
+    expect(spans.map((s) => s.dataset.prob ?? null)).toEqual([null, "0.25", "0.5", "0.75"]);
+    expect(spans.map((s) => s.dataset.tokenId)).toEqual(["0", "5", "6", "5"]);
+    const box = el.querySelector("textarea") as HTMLTextAreaElement;
+    box.value = "b b";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.get("text")).toBe("b b");
+    expect(model.saved).toHaveLength(1);
+    model.set("error", "text is empty");
+    await settle();
+    expect(el.querySelector<HTMLElement>(".cw-error")!.hidden).toBe(false);
+    expect(el.querySelector(".cw-error")!.textContent).toContain("text is empty");
+    await unmount();
+    expect(listeners(model)).toBe(0);
+  });
+
+  it("inserts token text as text, never as HTML", async () => {
+    const model = new MockModel({ ...state(), tokens: ["<bos>", "<img src=x onerror=alert(1)>", " b", " a"] });
+    const { el, unmount } = await mount(tokenView, model);
+    expect(el.querySelector("img")).toBeNull();
+    expect(el.textContent).toContain("<img·src=x·onerror=alert(1)>"); // spaces shown as ·
+    await unmount();
+  });
+});
+
+describe("OVBrowser", () => {
+  const L = 2, H = 3, D = 2;
+  const copying = [0.9, -0.5, 0.1, 0.2, -0.9, 0.4];
+  const spectra = () => ({
+    copying: wire("float32", [L, H], copying),
+    positive_mass: wire("float32", [L, H], copying.map((c) => (c + 1) / 2)),
+    eigenvalues: wire("float32", [L, H, D, 2], Array.from({ length: L * H * D * 2 }, (_, i) => (i % 4) - 1.5)),
+  });
+  const state = () => ({
+    model_name: "tiny", n_layers: L, n_heads: H, d_head: D, d_vocab: 50, circuit: "full", k: 3, text: "",
+    defaults: { kind: "frequent", choices: [{ id: 7, text: " the" }], tokens: [{ id: 7, text: " the" }], targets: [{ id: 7, text: " the" }] },
+    copying: null, positive_mass: null, eigenvalues: null, busy: "", error: "", _answers: [], _static: false,
+  });
+  const query = (p: Record<string, unknown>) => ({
+    mode: p.mode, layer: p.layer, head: p.head, k: p.k, given: [7], given_strs: [" the"],
+    top_strs: [[" a", " b", " c"]], top_ids: wire("int32", [1, 3], [1, 2, 3]), top_values: wire("float32", [1, 3], [3, 2, 1]),
+  });
+
+  it("asks for the spectra once, draws the copying map, and follows the selection", async () => {
+    const model = new MockModel(state(), {
+      spectrum: () => {
+        for (const [k, v] of Object.entries(spectra())) model.set(k, v);
+        return {};
+      },
+      query,
+    });
+    const selection = withSelection(model, { layer: 1, head: 2 });
+    const { el, unmount } = await mount(ovBrowser, model);
+    await settle();
+    expect(model.sent.filter((m) => m.name === "spectrum")).toHaveLength(1);
+    const cells = [...el.querySelectorAll<HTMLElement>(".cw-ov-cell")];
+    expect(cells.map((c) => Number(c.dataset.score))).toEqual(copying.map((c) => Math.fround(c)));
+    expect(el.querySelector(".cw-ov-cell[aria-pressed='true']")!.getAttribute("aria-label")).toBe("layer 1 head 2");
+    const spectrum = el.querySelector<HTMLElement>(".cw-ov-spectrum")!;
+    expect([spectrum.dataset.layer, spectrum.dataset.head]).toEqual(["1", "2"]);
+    // a click writes the shared selection; the view follows it
+    cells[1]!.click();
+    expect([selection.get("layer"), selection.get("head")]).toEqual([0, 1]);
+    expect(selection.saved).toHaveLength(1);
+    await settle();
+    expect([spectrum.dataset.layer, spectrum.dataset.head]).toEqual(["0", "1"]);
+    // the token map of the selected head was asked through the channel and drawn
+    const asked = model.sent.filter((m) => m.name === "query").map((m) => m.payload as Record<string, unknown>);
+    expect(asked.at(-1)).toMatchObject({ layer: 0, head: 1, k: 3, tokens: [7] });
+    expect(el.textContent).toContain(" a".trim());
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
+  it("shows the kernel's error when the spectra cannot be computed", async () => {
+    const model = new MockModel(state(), {
+      spectrum: () => {
+        throw new Error("NotImplementedError: no spectra in float16");
+      },
+    });
+    withSelection(model);
+    const { el, unmount } = await mount(ovBrowser, model);
+    await settle();
+    const banner = el.querySelector<HTMLElement>(".cw-error")!;
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toContain("NotImplementedError: no spectra in float16");
+    await unmount();
+  });
+
+  it("names the typed entry the kernel refused", async () => {
+    const model = new MockModel({ ...spectra(), ...state(), ...spectra() }, {
+      query: (p) => {
+        if ((p.tokens as unknown[]).includes("The quick")) {
+          throw Object.assign(new Error("'The quick' is not a single token"), { detail: { entry: "The quick", pieces: [{ id: 1, text: "The" }, { id: 2, text: " quick" }] } });
+        }
+        return query(p);
+      },
+    });
+    withSelection(model);
+    const { el, unmount } = await mount(ovBrowser, model);
+    const input = el.querySelector<HTMLInputElement>(".cw-ov-input")!;
+    input.value = "The quick";
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    input.closest("form")?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await settle();
+    expect(el.textContent).toContain("'The quick' is not a single token");
+    await unmount();
+  });
+});
+
+describe("AttentionExplorer", async () => {
+  const { default: attentionExplorer } = await import("../src/attention_explorer");
+  const L = 2, H = 2, S = 3;
+  const causal = (scale: number) => [1, 0, 0, 0.5, 0.5, 0, scale, 0.3, 0.7 - scale + 0.3].map((v) => Math.max(0, v));
+  const state = () => ({
+    text: "a b", tokens: ["<bos>", "a", " b"], model_name: "tiny", n_layers: L, n_heads: H, run_id: 4,
+    thumbnails: wire("uint8", [L, H, S, S], Array.from({ length: L * H * S * S }, (_, i) => (i * 7) % 256)),
+    head_scores: [{ key: "entropy", label: "entropy", help: "", values: wire("float32", [L, H], [0.1, 0.2, 0.3, 0.4]) }],
+    _bank: { run: 4, heads: [[0, 0]], patterns: wire("float32", [1, S, S], causal(0)) },
+    busy: "", error: "", _static: false,
+  });
+
+  it("asks the kernel for a head it lacks, draws it in full, and shows why when refused", async () => {
+    const model = new MockModel(state(), {
+      pattern: (p) => {
+        if (p.head === 1 && p.layer === 1) throw new Error("head 1 is out of range; this model has heads 0..0");
+        return { layer: p.layer, head: p.head, run: p.run, pattern: wire("float32", [S, S], causal(0.2)) };
+      },
+    });
+    const selection = withSelection(model, { layer: 0, head: 0 });
+    const { el, unmount } = await mount(attentionExplorer, model);
+    const head = el.querySelector<HTMLElement>(".cw-ae-head")!;
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["0", "0", "full"]);
+    expect(model.sent).toHaveLength(0); // the bank had it
+    selection.set("head", 1);
+    await settle();
+    expect(model.sent.map((m) => [m.name, (m.payload as { head: number }).head])).toEqual([["pattern", 1]]);
+    expect([head.dataset.head, head.dataset.resolution]).toEqual(["1", "full"]);
+    selection.set("layer", 1);
+    await settle();
+    expect(head.dataset.resolution).toBe("preview"); // drawn from the thumbnail meanwhile
+    expect(el.textContent).toContain("head 1 is out of range; this model has heads 0..0");
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+});
