@@ -179,3 +179,52 @@ describe("AttentionExplorer", async () => {
     expect(listeners(selection)).toBe(0);
   });
 });
+
+describe("LogitLens", async () => {
+  const { default: logitLens } = await import("../src/logit_lens");
+  const R = 2, P = 4, K = 2, PAGE = 2;
+  const vocab = { ids: wire("int32", [3], [1, 2, 3]), strs: [" x", " y", " z"] };
+  const page = (n: number) => ({
+    page: n, start: n * PAGE,
+    top_ids: wire("int32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => 1 + (i % 3))),
+    top_probs: wire("float32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => (i % 2 ? 0.2 : 0.6))),
+    final_ids: wire("int32", [PAGE], [2, 3]),
+    target_probs: wire("float32", [R, PAGE], [0.1, 0.2, 0.5, 0.6]),
+    target_ranks: wire("int32", [R, PAGE], [3, 2, 1, 1]),
+    kl: wire("float32", [R, PAGE], [1.5, 1.0, 0, 0]),
+    vocab,
+  });
+  const state = () => ({
+    text: "a b c", tokens: ["<bos>", "a", " b", " c"], model_name: "tiny", n_layers: 1, n_heads: 2, d_vocab: 4,
+    readouts: [{ short: "emb", long: "embeddings" }, { short: "out", long: "output" }],
+    lens: { run: 1, token_ids: wire("int32", [P], [0, 1, 2, 3]), pages: [page(1)], vocab },
+    _target: null, _attribution: null, target_error: "", run_id: 1, busy: "", error: "",
+    k: K, page_size: PAGE, _static: false,
+  });
+
+  it("asks for the next page and the attribution through the channel, and shows a kernel error", async () => {
+    const model = new MockModel(state(), {
+      page: (p) => ({ run: p.run, page: p.page, lens: page(p.page as number) }),
+      attribution: () => {
+        throw new Error("NotImplementedError: the final-norm probe cannot meet 1e-4 in float16");
+      },
+    });
+    const selection = withSelection(model, { position: 3, lens_layer: 1 });
+    const { el, unmount } = await mount(logitLens, model);
+    await settle(5);
+    const names = model.sent.map((m) => m.name);
+    expect(names).toContain("page");
+    expect(names).toContain("attribution");
+    const pageAsk = model.sent.find((m) => m.name === "page")!.payload as Record<string, unknown>;
+    expect(pageAsk).toMatchObject({ run: 1, page: 0, lens: true });
+    const root = el.querySelector<HTMLElement>(".cw-logit-lens")!;
+    expect(root.dataset.readyCount).toBe(String(P)); // page 0 arrived: every position ready
+    const who = el.querySelector<HTMLElement>(".cw-ll-who")!;
+    expect(who.dataset.state).toBe("error");
+    expect(who.textContent).toContain("NotImplementedError: the final-norm probe cannot meet 1e-4 in float16");
+    expect(model.sent.filter((m) => m.name === "attribution")).toHaveLength(1); // not asked again and again
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+});

@@ -11,6 +11,8 @@
  * which tokens of a list still need asking, {@link AnswerCache.rows} returns the rows of a
  * list once all are there.
  */
+import type { AnyModel } from "@anywidget/types";
+import { failureText, invoke, RequestError } from "../kit/channel";
 import { decode, type Arrayish } from "../kit/decode";
 import { LRU } from "../kit/lru";
 
@@ -95,5 +97,35 @@ export class AnswerCache {
       out.push(row);
     }
     return out;
+  }
+}
+
+/** Why Python refused a query: the message, the typed entry, its pieces (if several). */
+export interface QueryFailure {
+  message: string;
+  entry: string | number | null;
+  pieces: TokenRef[];
+}
+
+/** Ask the kernel a token-map question through the channel (its `"query"` handler); the
+ * answer goes into `cache`. A refusal rejects with a {@link QueryFailure} naming the entry. */
+export async function askTokenMap(
+  model: AnyModel<any>,
+  cache: AnswerCache,
+  question: Question,
+  tokens: (number | string)[],
+  signal: AbortSignal,
+): Promise<Payload> {
+  try {
+    const payload = await invoke<Payload>(model, "query", { ...question, tokens }, { signal });
+    cache.add(payload);
+    return payload;
+  } catch (e) {
+    const detail = e instanceof RequestError ? e.detail : null;
+    throw {
+      message: failureText(e),
+      entry: (detail?.entry as string | number | null | undefined) ?? null,
+      pieces: (detail?.pieces as TokenRef[] | undefined) ?? [],
+    } satisfies QueryFailure;
   }
 }

@@ -26,24 +26,19 @@
 import type { RenderProps } from "@anywidget/types";
 import "./ov_browser.css";
 import { diverging, type ColorScale } from "../kit/color_scale";
-import { createButton } from "../kit/button";
-import { failureText, invoke, isQuiet, RequestError } from "../kit/channel";
+import { failureText, invoke, isQuiet } from "../kit/channel";
 import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
-import { formatTick } from "../kit/format";
-import { createLegend } from "../kit/legend";
-import { createPanel } from "../kit/panel";
 import { connectSelection, selectedHead as headOf } from "../kit/selection";
-import { headGridSvg, svgColors } from "../kit/svg_grid";
 import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
-import { AnswerCache, type Payload, type Question, type TokenRef } from "./answers";
-import { createCopyingGrid, formatScore } from "./copying_grid";
-import { formatMagnitude, type RadialKind } from "./spectrum_geometry";
-import { createSpectrumPlot } from "./spectrum_plot";
-import { createTokenMaps, type Defaults, type QueryFailure } from "./token_maps";
+import { AnswerCache, askTokenMap, type Payload, type TokenRef } from "./answers";
+import { formatScore } from "./copying_grid";
+import { createCopyingMap } from "./copying_map";
+import { createSpectrumPanel } from "./spectrum_panel";
+import { percent, scaled } from "./state";
+import { createTokenMaps, type Defaults } from "./token_maps";
 import { withSignal } from "../kit/render";
-import { createToggleGroup } from "../kit/toggle_group";
 
 interface State {
   [key: string]: unknown;
@@ -68,15 +63,6 @@ interface State {
 
 const CIRCUIT_NAME: Record<string, string> = { full: "W_E·W_V·W_O·W_U", ov: "W_V·W_O" };
 
-const GRID_CAPTION =
-  "Each square is one attention head. Blue heads copy: when they attend to a token, they make the model " +
-  "more likely to predict that same token. Red heads suppress the token they attend to. The number is the " +
-  "copying score Σλ/Σ|λ| of the eigenvalues λ of the head's OV circuit, from −1 to 1. Click a head to look closer.";
-const SPECTRUM_CAPTION =
-  "The eigenvalues of the selected head's OV circuit: what it does to the direction of the token it reads. " +
-  "A point on the right (positive real part) means \"copy what I attend to\", on the left \"suppress it\"; " +
-  "the distance from the centre is how strongly. Try the log scale when a few large eigenvalues hide the rest.";
-
 function render({ model, el, signal }: RenderProps<State>) {
   const started = performance.now();
   const { frame, root, tooltip, banner } = createView(model, el, signal, {
@@ -89,65 +75,21 @@ function render({ model, el, signal }: RenderProps<State>) {
   main.className = "cw-ov-main";
   frame.body.append(main);
 
-  // ---- copying map --------------------------------------------------------------------------
-  const gridPanel = createPanel(main, { className: "cw-ov-map", title: "Copying map", caption: GRID_CAPTION });
-  const grid = createCopyingGrid(gridPanel.body, {
-    label: "Attention heads by OV copying score: arrow keys move, the selection follows",
+  const map = createCopyingMap(main, {
+    frame,
     onSelect: (layer, head) => selection.set({ layer, head }),
     onInspect: (cell, layer, head) => inspectHead(cell, layer, head),
+    title: () => model.get("model_name"),
+    palette: () => palette,
   });
-  const legend = createLegend(gridPanel.body, {
-    title: "Copying score",
-    ticks: [-1, -0.5, 0, 0.5, 1],
-    format: (v) => formatTick(v).replace("-", "−"),
-  });
-  const legendEnds = document.createElement("div");
-  legendEnds.className = "cw-ov-legend-ends";
-  const anti = document.createElement("span");
-  anti.textContent = "← suppresses (anti-copying)";
-  const copies = document.createElement("span");
-  copies.textContent = "copies →";
-  legendEnds.append(anti, copies);
-  legend.element.querySelector(".cw-legend-scale")?.append(legendEnds);
-
-  frame.camera.addSvg(gridPanel.header, "copying", "the copying map", () =>
-    headGridSvg(grid.element, `OV copying score: ${model.get("model_name")}`, svgColors(palette)),
-  );
-
-  // ---- spectrum -----------------------------------------------------------------------------
-  const spectrumPanel = createPanel(main, { className: "cw-ov-spectrum", title: "Eigenvalues", caption: SPECTRUM_CAPTION });
-  const kinds = createToggleGroup<RadialKind>(spectrumPanel.header, {
-    label: "Distance from the centre",
-    options: [
-      { value: "linear", text: "linear |λ|", help: "Distance from the centre proportional to |λ|" },
-      { value: "log", text: "log |λ|", help: "Distance from the centre proportional to log |λ| (four powers of ten)" },
-    ],
-    onPick: (k) => setKind(k),
-  });
-  const plot = createSpectrumPlot(spectrumPanel.body, tooltip);
-  const numbers = document.createElement("div");
-  numbers.className = "cw-ov-numbers";
-  spectrumPanel.body.append(numbers);
+  const spectrum = createSpectrumPanel(main, tooltip);
 
   // ---- token maps ---------------------------------------------------------------------------
   const cache = new AnswerCache();
   const tokenMaps = createTokenMaps(frame.body, {
     cache,
     tooltip,
-    async ask(q: Question, tokens: (number | string)[]) {
-      try {
-        const payload = await invoke<Payload>(model, "query", { ...q, tokens }, { signal });
-        cache.add(payload);
-        return payload;
-      } catch (e) {
-        const detail = e instanceof RequestError ? e.detail : null;
-        throw {
-          message: failureText(e),
-          entry: (detail?.entry as string | number | null | undefined) ?? null,
-          pieces: (detail?.pieces as TokenRef[] | undefined) ?? [],
-        } satisfies QueryFailure;
-      }
-    },
+    ask: (q, tokens) => askTokenMap(model, cache, q, tokens, signal),
     onTarget: (t: TokenRef) => selection.set({ token: t.id }),
     setK(k) {
       model.set("k", k);
@@ -159,13 +101,11 @@ function render({ model, el, signal }: RenderProps<State>) {
   let copying: NDArray | null = null;
   let positive: NDArray | null = null;
   let eigen: NDArray | null = null;
-  let kind: RadialKind = "linear";
   let palette = readPalette(root);
   let scale: ColorScale = diverging(palette, 1);
   let asked = false;
   const nLayers = () => model.get("n_layers");
   const nHeads = () => model.get("n_heads");
-  const dHead = () => model.get("d_head");
 
   const selection = connectSelection(model, {
     signal,
@@ -190,34 +130,10 @@ function render({ model, el, signal }: RenderProps<State>) {
     return headOf(selection, nLayers(), nHeads());
   }
 
-  function headPairs(layer: number, head: number): Float32Array | null {
-    if (!eigen) return null;
-    const n = dHead() * 2;
-    const start = (layer * nHeads() + head) * n;
-    return (eigen.data as Float32Array).subarray(start, start + n);
-  }
-
   function showHead() {
     const { layer, head } = selectedHead();
-    grid.mark(layer, head);
-    const pairs = headPairs(layer, head);
-    spectrumPanel.title.textContent = `Eigenvalues · layer ${layer} head ${head}`;
-    plot.setData(pairs, `layer ${layer} head ${head}`);
-    const c = headValue(copying, layer, head);
-    const p = headValue(positive, layer, head);
-    let largest = 0;
-    if (pairs) for (let i = 0; i < pairs.length; i += 2) largest = Math.max(largest, Math.hypot(pairs[i] as number, pairs[i + 1] as number));
-    numbers.replaceChildren(
-      number("copying score", pairs ? formatScore(c) : "…", "Re(Σλ) / Σ|λ|: 1 = copies, −1 = suppresses"),
-      number("positive-real mass", pairs ? `${(p * 100).toFixed(0)}%` : "…", "Σ|λ| over eigenvalues with Re λ > 0, as a share of Σ|λ|"),
-      number("largest |λ|", pairs ? formatMagnitude(largest) : "…", "the biggest eigenvalue's magnitude"),
-    );
-    Object.assign(spectrumPanel.element.dataset, {
-      layer: String(layer),
-      head: String(head),
-      copying: pairs ? String(c) : "",
-      positiveMass: pairs ? String(p) : "",
-    });
+    map.grid.mark(layer, head);
+    spectrum.show(layer, head, { copying, positive, eigen });
     tokenMaps.setHead(layer, head);
   }
 
@@ -231,26 +147,26 @@ function render({ model, el, signal }: RenderProps<State>) {
       title: `layer ${layer} head ${head}`,
       rows: [
         ["copying score", ready ? formatScore(headValue(copying, layer, head)) : "…"],
-        ["positive-real mass", ready ? `${(headValue(positive, layer, head) * 100).toFixed(0)}%` : "…"],
+        ["positive-real mass", ready ? percent(headValue(positive, layer, head)) : "…"],
       ],
       note: "click to show its eigenvalues and token maps",
     });
   }
 
   function drawData() {
-    grid.setShape(nLayers(), nHeads());
+    map.grid.setShape(nLayers(), nHeads());
     const wc = model.get("copying");
     const wp = model.get("positive_mass");
     const we = model.get("eigenvalues");
     copying = wc ? decode(wc) : null;
     positive = wp ? decode(wp) : null;
     eigen = we ? decode(we) : null;
-    grid.setValues(copying ? Float32Array.from(copying.data, (v) => v * (copying as NDArray).scale) : null, scale);
+    map.paint(scaled(copying), scale);
     root.dataset.spectra = eigen ? "ready" : "pending";
     frame.setMeta([
       model.get("model_name"),
       `${nLayers()} layers × ${nHeads()} heads`,
-      `d_head ${dHead()}`,
+      `d_head ${model.get("d_head")}`,
       `circuit ${CIRCUIT_NAME[model.get("circuit")] ?? model.get("circuit")}`,
     ]);
     showHead();
@@ -274,17 +190,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   function recolour() {
     palette = readPalette(root);
     scale = diverging(palette, 1);
-    legend.setScale(scale);
-    plot.setPalette(palette);
+    spectrum.setPalette(palette);
     tokenMaps.setPalette(palette);
-    grid.setValues(copying ? Float32Array.from(copying.data, (v) => v * (copying as NDArray).scale) : null, scale);
+    map.paint(scaled(copying), scale);
   }
-
-  const setKind = (k: RadialKind) => {
-    kind = k;
-    kinds.show(k);
-    plot.setKind(k);
-  };
 
   watch(model, ["copying", "positive_mass", "eigenvalues", "n_layers", "n_heads", "circuit"], drawData, signal);
   watch(model, ["defaults"], () => tokenMaps.setDefaults(model.get("defaults")), signal);
@@ -293,7 +202,6 @@ function render({ model, el, signal }: RenderProps<State>) {
   watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
   onThemeChange(root, recolour, signal);
 
-  setKind(kind);
   tokenMaps.setK(model.get("k"));
   tokenMaps.setDefaults(model.get("defaults"));
   tokenMaps.setStatic(model.get("_static"));
@@ -305,23 +213,6 @@ function render({ model, el, signal }: RenderProps<State>) {
     showHead();
     root.dataset.ready = "true";
   }, signal);
-}
-
-/** One number under the spectrum: the value large (it is read from the back of a room), its
- * name under it, what it means on hover. */
-function number(label: string, value: string, title: string): HTMLElement {
-  const box = document.createElement("div");
-  box.className = "cw-ov-number";
-  box.title = title;
-  const v = document.createElement("span");
-  v.className = "cw-ov-number-value";
-  v.textContent = value;
-  v.dataset.name = label;
-  const name = document.createElement("span");
-  name.className = "cw-ov-number-label";
-  name.textContent = label;
-  box.append(v, name);
-  return box;
 }
 
 export default { render: withSignal(render) };

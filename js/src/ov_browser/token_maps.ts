@@ -22,15 +22,9 @@ import { sequential, type ColorScale, type Palette } from "../kit/color_scale";
 import { createPanel } from "../kit/panel";
 import { visibleToken } from "../kit/token_strip";
 import type { Tooltip } from "../kit/tooltip";
-import { AnswerCache, MODES, type Mode, type Payload, type Question, type Row, type TokenRef } from "./answers";
+import { AnswerCache, MODES, type Mode, type Payload, type QueryFailure, type Question, type Row, type TokenRef } from "./answers";
 import { createTabs } from "../kit/tabs";
 
-/** Why Python refused a query: the message, the typed entry, its pieces (if several). */
-export interface QueryFailure {
-  message: string;
-  entry: string | number | null;
-  pieces: TokenRef[];
-}
 
 export interface Defaults {
   kind: "text" | "frequent";
