@@ -133,11 +133,10 @@ def _add_static_state(manager_state: dict, views: list[ipywidgets.DOMWidget], op
         encoded = static_state(view, options)
         if not encoded:
             continue
-        extra = encoded
         entry = manager_state["state"][view.model_id]
         plain, paths, buffers = _remove_buffers(encoded)
         entry["state"].update(plain)
-        kept = [b for b in entry.get("buffers", []) if b["path"][0] not in extra]
+        kept = [b for b in entry.get("buffers", []) if b["path"][0] not in encoded]
         kept += [
             {"path": path, "encoding": "base64", "data": base64.b64encode(bytes(buf)).decode("ascii")}
             for path, buf in zip(paths, buffers)
