@@ -17,7 +17,7 @@ import tomllib
 import pytest
 
 import circuitwidgets as cw
-from circuitwidgets.widgets._static import STATIC_DIR, read_bundle
+from circuitwidgets.widgets._bundles import STATIC_DIR, read_bundle
 from view_registry import ROOT, VIEWS
 
 BUNDLES = sorted(p.stem for p in STATIC_DIR.glob("*.js"))
