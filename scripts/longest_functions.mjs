@@ -6,7 +6,7 @@
 //   node scripts/longest_functions.mjs --top 40   more
 //   node scripts/longest_functions.mjs --max 150  also exit 1 if any is longer than 150 lines
 //
-// The house rule is no function over ~150 lines (docs/kit.md); this is how to find them.
+// The house rule is no function over ~150 lines (docs/architecture.md); this is how to find them.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";

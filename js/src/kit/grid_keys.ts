@@ -1,6 +1,6 @@
 /**
  * The one keyboard contract of every grid of heads (the kit's head grid, OVBrowser's copying
- * map, AttentionExplorer's thumbnails; docs/kit.md): ← → ↑ ↓ move one cell and stop at the
+ * map, AttentionExplorer's thumbnails; docs/architecture.md): ← → ↑ ↓ move one cell and stop at the
  * edges; Home / End go to the first / last cell of the row (the layer's first / last head);
  * Ctrl+Home / Ctrl+End (⌘ on a Mac) to the first / last cell of the grid. The selection
  * follows the focus.
