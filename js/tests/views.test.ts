@@ -228,3 +228,48 @@ describe("LogitLens", async () => {
     expect(listeners(selection)).toBe(0);
   });
 });
+
+describe("InductionScores", async () => {
+  const { default: inductionScores } = await import("../src/induction_scores");
+  const L = 2, H = 2, S = 5;
+  const grid = (values: number[]) => wire("float32", [L, H], values);
+  const state = () => ({
+    half: 2, seed: 0, batch: 1, mode: "random", text: "", kind: "induction", model_name: "tiny",
+    n_layers: L, n_heads: H, max_half: 10, max_batch: 8, tokens: ["<bos>", "a", "b", "a", "b"],
+    _scores: { induction: grid([0.1, 0.2, 0.9, 0.3]), previous_token: grid([0.8, 0, 0, 0]), duplicate_token: grid([0, 0, 0, 0.5]) },
+    _top: { induction: [[1, 0]], previous_token: [[0, 0]], duplicate_token: [[1, 1]] },
+    _targets: { induction: [[3, 2, 2]], previous_token: [[1, 0, 4]], duplicate_token: [[3, 1, 2]] },
+    _shown: { mode: "random", seq: S, half: 2, seed: 0, batch: 1 },
+    _bank: { run: 2, heads: [[1, 0]], patterns: wire("float32", [1, S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 0.2 : 0))) },
+    run_id: 2, busy: "", error: "", _static: false,
+  });
+
+  it("sends the typed experiment as a run request, and fetches another head's pattern", async () => {
+    const runs: Record<string, unknown>[] = [];
+    const model = new MockModel(state(), {
+      run: (p) => {
+        runs.push(p);
+        return {};
+      },
+      pattern: (p) => ({ layer: p.layer, head: p.head, run: p.run, pattern: wire("float32", [S, S], Array(S * S).fill(0.2)) }),
+    });
+    const selection = withSelection(model, { layer: 1, head: 0 });
+    const { el, unmount } = await mount(inductionScores, model);
+    const cells = [...el.querySelectorAll<HTMLElement>(".cw-head-grid-cell")];
+    expect(cells.map((c) => Number(c.dataset.value))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
+    const head = el.querySelector<HTMLElement>(".cw-is-head")!;
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "0", "full"]);
+    const [half] = [...el.querySelectorAll<HTMLInputElement>(".cw-is-number")];
+    half!.value = "abc"; // what the user typed goes to Python as typed; Python names the bad value
+    el.querySelector("form")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await settle();
+    expect(runs).toEqual([{ mode: "random", half: "abc", seed: "0", batch: "1" }]);
+    cells[1]!.click(); // layer 0 head 1: not in the bank, asked through the channel
+    await settle();
+    expect(model.sent.filter((m) => m.name === "pattern").at(-1)!.payload).toEqual({ layer: 0, head: 1, run: 2 });
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["0", "1", "full"]);
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+});
