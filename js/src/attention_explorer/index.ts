@@ -30,10 +30,8 @@ import { upsample } from "../kit/heatmap_layout";
 import { createLegend } from "../kit/legend";
 import { connectSelection, selectedHead as headOf } from "../kit/selection";
 import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
-import { createButton } from "../kit/button";
-import { createControl } from "../kit/control";
-import { gridMoveIndex } from "../kit/grid_keys";
 import { createHoverLock } from "../kit/hover_lock";
+import { createOverview, type Score, type ScoreSpec } from "./overview";
 import { createHeadPatterns, type PatternBank } from "../kit/head_patterns";
 import { createPanel } from "../kit/panel";
 import { headGridSvg, svgColors } from "../kit/svg_grid";
@@ -42,13 +40,6 @@ import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { withSignal } from "../kit/render";
 import { createToggleGroup } from "../kit/toggle_group";
-
-interface ScoreSpec {
-  key: string;
-  label: string;
-  help: string;
-  values: WireArray;
-}
 
 interface State {
   [key: string]: unknown;
@@ -93,35 +84,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   main.className = "cw-ae-main";
   frame.body.append(main);
 
-  // ---- overview -----------------------------------------------------------------------------
-  const overview = createPanel(main, { className: "cw-ae-overview", title: "Heads" });
-  const controls = document.createElement("div");
-  controls.className = "cw-ae-controls";
-  const scoreLabel = document.createElement("label");
-  scoreLabel.textContent = "Score ";
-  const scoreSelect = createControl("select", "cw-ae-select");
-  scoreLabel.append(scoreSelect);
-  const sortButton = createButton("Sort by score", "Order the heads by the chosen score");
-  sortButton.setAttribute("aria-pressed", "false");
-  controls.append(scoreLabel, sortButton);
-  overview.header.append(controls);
-  const grid = document.createElement("div");
-  grid.className = "cw-ae-grid";
-  grid.setAttribute("role", "group");
-  grid.setAttribute("aria-label", "Attention heads: arrow keys move, the selection follows");
-  grid.setAttribute("data-lm-suppress-shortcuts", "true"); // arrows here move the selection
-  overview.body.append(grid);
-  const scoreHelp = document.createElement("div");
-  scoreHelp.className = "cw-ae-help";
-  overview.body.append(scoreHelp);
-  const scoreLegend = createLegend(overview.body, {
-    title: "",
-    ticks: [],
-    format: (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2)),
+  const overview = createOverview(main, {
+    onSelect: (layer, head) => selection.set({ layer, head }),
+    onScoreChange: () => showHead(),
   });
-  const thumbNote = document.createElement("div");
-  thumbNote.className = "cw-ae-help";
-  overview.body.append(thumbNote);
 
   // ---- head view ----------------------------------------------------------------------------
   const headPanel = createPanel(main, { className: "cw-ae-head", title: "" });
@@ -170,8 +136,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     swatches: [{ label: "masked (key after query)", className: "cw-ae-masked" }],
   });
 
-  frame.camera.addSvg(overview.header, "heads", "every head's thumbnail", () =>
-    headGridSvg(grid, `Attention heads: ${model.get("model_name")}`, svgColors(palette), "each cell: the head's attention pattern (thumbnail)"),
+  frame.camera.addSvg(overview.panel.header, "heads", "every head's thumbnail", () =>
+    headGridSvg(overview.grid, `Attention heads: ${model.get("model_name")}`, svgColors(palette), "each cell: the head's attention pattern (thumbnail)"),
   );
   frame.camera.addSvg(headPanel.header, "head", "the attention pattern", () =>
     heatmap.toSvg(`Attention · ${headPanel.title.textContent}`, svgColors(palette)),
@@ -180,15 +146,12 @@ function render({ model, el, signal }: RenderProps<State>) {
   // ---- state --------------------------------------------------------------------------------
   let tokens: string[] = [];
   let thumbs: NDArray | null = null;
-  let scores: { spec: ScoreSpec; values: NDArray }[] = [];
-  let scoreKey = "";
-  let sorted = false;
+  let scores: Score[] = [];
   let direction: Direction = "from";
   // the token hovered in the strip (or row/col hovered on the map), else the locked query/key
   const focus = createHoverLock<number>(() => (direction === "from" ? position("query") : position("key")));
   let drawn: { layer: number; head: number; run: number } | null = null;
   let current: HeadPattern | null = null;
-  let tiles: HTMLButtonElement[] = [];
   let palette = readPalette(root);
   let scale: ColorScale = sequential(palette);
   let masked: [number, number, number] = [240, 240, 240];
@@ -268,7 +231,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     previewNote.textContent = model.get("_static")
       ? STATIC_PREVIEW
       : patterns.error(layer, head) || "Loading the full pattern…";
-    const shown = scores.filter((s) => s.spec.key === "entropy" || s.spec.key === "bos_share" || s.spec.key === scoreKey);
+    const shown = scores.filter((s) => s.spec.key === "entropy" || s.spec.key === "bos_share" || s.spec.key === overview.scoreKey());
     headStats.replaceChildren(
       ...shown.map((s) => {
         const item = document.createElement("span");
@@ -375,141 +338,10 @@ function render({ model, el, signal }: RenderProps<State>) {
     selection.set({ [field]: position(field) === i ? null : i });
   }
 
-  // ---- overview -----------------------------------------------------------------------------
-
-  function buildTiles() {
-    const L = nLayers(), H = nHeads();
-    grid.style.setProperty("--cw-heads", String(H));
-    tiles = [];
-    for (let layer = 0; layer < L; layer++) {
-      for (let head = 0; head < H; head++) {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "cw-ae-thumb";
-        b.setAttribute("aria-label", `layer ${layer} head ${head}`);
-        b.dataset.layer = String(layer);
-        b.dataset.head = String(head);
-        b.tabIndex = -1;
-        const canvas = document.createElement("canvas");
-        const label = document.createElement("span");
-        label.className = "cw-ae-thumb-label";
-        label.textContent = `${layer}.${head}`;
-        const score = document.createElement("span");
-        score.className = "cw-ae-thumb-score";
-        b.append(canvas, label, score);
-        b.addEventListener("click", () => selection.set({ layer, head }));
-        tiles.push(b);
-      }
-    }
-    grid.replaceChildren(...tiles);
-  }
-
-  function drawThumbnails() {
-    if (!thumbs) return;
-    const t = thumbs.shape[2] as number;
-    const lut = scale.lut;
-    tiles.forEach((tile, i) => {
-      const canvas = tile.querySelector("canvas") as HTMLCanvasElement;
-      if (canvas.width !== t) canvas.width = canvas.height = t;
-      const ctx = canvas.getContext("2d");
-      if (!ctx) return;
-      const image = ctx.createImageData(t, t);
-      const src = thumbs!.data as Uint8Array;
-      const base = i * t * t;
-      for (let q = 0; q < t; q++) {
-        for (let k = 0; k < t; k++) {
-          const o = (q * t + k) * 4;
-          // Thumbnails of short texts are the full pattern: keep its causal mask visible.
-          const isMasked = t === tokens.length && k > q;
-          const l = (src[base + q * t + k] as number) * 4;
-          image.data[o] = isMasked ? masked[0] : (lut[l] as number);
-          image.data[o + 1] = isMasked ? masked[1] : (lut[l + 1] as number);
-          image.data[o + 2] = isMasked ? masked[2] : (lut[l + 2] as number);
-          image.data[o + 3] = 255;
-        }
-      }
-      ctx.putImageData(image, 0, 0);
-    });
-  }
-
-  function activeScore() {
-    return scores.find((s) => s.spec.key === scoreKey) ?? scores[0] ?? null;
-  }
-
-  function paintScores() {
-    const s = activeScore();
-    if (!s) return;
-    let lo = Infinity, hi = -Infinity;
-    const n = nLayers() * nHeads();
-    const value = (i: number) => (s.values.data[i] as number) * s.values.scale;
-    for (let i = 0; i < n; i++) {
-      const v = value(i);
-      if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    }
-    if (!(hi > lo)) hi = lo + 1;
-    const scoreScale = sequential({ ...palette, high: palette.low }, [lo, hi]);
-    tiles.forEach((tile, i) => {
-      const chip = tile.querySelector(".cw-ae-thumb-score") as HTMLElement;
-      const v = value(i);
-      const sw = scoreScale(v);
-      chip.textContent = Number.isFinite(v) ? v.toFixed(2) : "—";
-      chip.style.background = sw?.background ?? "";
-      chip.style.color = sw?.color ?? "";
-      tile.dataset.score = String(v);
-      tile.title = `layer ${tile.dataset.layer} head ${tile.dataset.head}: ${s.spec.label} ${chip.textContent}`;
-    });
-    scoreHelp.textContent = s.spec.help;
-    scoreLegend.setTitle(s.spec.label);
-    scoreLegend.setScale(scoreScale, [lo, (lo + hi) / 2, hi]);
-    order();
-  }
-
-  /** Tile order: layer by layer, or by the active score (descending; entropy ascending). */
-  function order() {
-    const s = activeScore();
-    let ordered = tiles;
-    if (sorted && s) {
-      const sign = s.spec.key === "entropy" ? 1 : -1;
-      ordered = [...tiles].sort((a, b) => sign * (Number(a.dataset.score) - Number(b.dataset.score)));
-    }
-    grid.replaceChildren(...ordered);
-    grid.dataset.order = sorted ? `score:${s?.spec.key}` : "layer";
-  }
-
   function markTiles() {
     const { layer, head } = selectedHead();
-    for (const tile of tiles) {
-      const on = Number(tile.dataset.layer) === layer && Number(tile.dataset.head) === head;
-      tile.setAttribute("aria-pressed", String(on));
-      tile.tabIndex = on ? 0 : -1;
-    }
+    overview.mark(layer, head);
   }
-
-  grid.addEventListener("keydown", (e) => {
-    const visible = [...grid.children] as HTMLButtonElement[];
-    const at = visible.indexOf(document.activeElement as HTMLButtonElement);
-    if (at < 0) return;
-    const H = nHeads();
-    const next = gridMoveIndex(e.key, at, Math.ceil(visible.length / H), H, e.ctrlKey || e.metaKey);
-    if (next === null) return;
-    e.preventDefault();
-    e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
-    const target = visible[next];
-    if (!target) return;
-    target.focus();
-    selection.set({ layer: Number(target.dataset.layer), head: Number(target.dataset.head) });
-  });
-
-  scoreSelect.addEventListener("change", () => {
-    scoreKey = scoreSelect.value;
-    paintScores();
-    showHead();
-  });
-  sortButton.addEventListener("click", () => {
-    sorted = !sorted;
-    sortButton.setAttribute("aria-pressed", String(sorted));
-    order();
-  });
 
   const setDirection = (d: Direction) => {
     direction = d;
@@ -528,30 +360,14 @@ function render({ model, el, signal }: RenderProps<State>) {
     tokens = nextTokens;
     thumbs = decode(wireThumbs);
     scores = model.get("head_scores").map((spec) => ({ spec, values: decode(spec.values) }));
-    if (!scores.some((s) => s.spec.key === scoreKey)) scoreKey = scores[0]?.spec.key ?? "";
-    scoreSelect.replaceChildren(
-      ...scores.map((s) => {
-        const o = document.createElement("option");
-        o.value = s.spec.key;
-        o.textContent = s.spec.label;
-        o.selected = s.spec.key === scoreKey;
-        return o;
-      }),
-    );
-    if (tiles.length !== nLayers() * nHeads()) buildTiles();
+    overview.setData(nLayers(), nHeads(), thumbs, tokens.length, scores);
     patterns.reset();
     patterns.loadBank(model.get("_bank"));
     tooltip.hide();
     focus.hover(null);
     strip.setTokens(tokens);
     painted = ""; // new spans: paint them all
-    const t = thumbs.shape[2] as number;
-    thumbNote.textContent =
-      t < tokens.length
-        ? `Thumbnails: ${t}×${t}, each cell the largest weight in its block of the ${tokens.length}×${tokens.length} pattern.`
-        : "";
-    drawThumbnails();
-    paintScores();
+    overview.paint(scale.lut, masked, palette);
     markTiles();
     showHead();
     root.dataset.tokenCount = String(tokens.length);
@@ -570,8 +386,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.style.setProperty("--cw-ae-masked", `rgb(${masked.join(" ")})`);
     heatmap.setColors(scale.lut, masked);
     legend.setScale(scale);
-    drawThumbnails();
-    paintScores();
+    overview.paint(scale.lut, masked, palette);
     paintTokens();
   }
 
