@@ -28,6 +28,8 @@ From the weights alone:
 * :func:`ov_sources_for` -- the source tokens that make a head promote a given token
 * :func:`qk_token_map` -- the key tokens a head attends to for given query tokens
 * :func:`composition_scores` -- Q-, K-, V-composition between heads of different layers
+* :func:`head_composition` -- all three kinds with the random baseline (:func:`composition_baseline`)
+  subtracted
 
 Share one forward pass between analyses of the same text:
 
@@ -42,7 +44,7 @@ Share one forward pass between analyses of the same text:
 from ._forward import NEEDS, TextRun, run_text
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
-from .composition import COMPOSITION_KINDS, composition_scores
+from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from .next_token import NextTokenProbabilities, next_token_probabilities
@@ -55,6 +57,7 @@ __all__ = [
     "CIRCUITS",
     "COMPOSITION_KINDS",
     "Component",
+    "HeadComposition",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
@@ -66,8 +69,10 @@ __all__ = [
     "all_head_scores",
     "attention_by_layer",
     "attention_patterns",
+    "composition_baseline",
     "composition_scores",
     "copying_scores",
+    "head_composition",
     "head_scores",
     "join_lens",
     "logit_attribution",
