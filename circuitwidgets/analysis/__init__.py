@@ -14,6 +14,8 @@ On a text (one forward pass):
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
+* :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
+  with the attention patterns frozen
 
 On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
 
@@ -48,6 +50,7 @@ from .composition import COMPOSITION_KINDS, HeadComposition, composition_baselin
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from .next_token import NextTokenProbabilities, next_token_probabilities
+from .paths import ORDERS, PathExpansion, path_expansion
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
 __all__ = [
@@ -63,7 +66,9 @@ __all__ = [
     "LogitLensResult",
     "NEEDS",
     "NextTokenProbabilities",
+    "ORDERS",
     "OVSpectrum",
+    "PathExpansion",
     "TextRun",
     "TokenMap",
     "all_head_scores",
@@ -81,6 +86,7 @@ __all__ = [
     "ov_sources_for",
     "ov_spectrum",
     "ov_token_map",
+    "path_expansion",
     "qk_token_map",
     "repeated_tokens",
     "run_text",
