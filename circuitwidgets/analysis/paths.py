@@ -223,8 +223,11 @@ def _backward(f: _Frozen, readout: torch.Tensor) -> list[torch.Tensor]:
     G[-1] = readout
     out = [G]
     for l in reversed(range(n_layers)):
-        mixed = torch.einsum("hps,pm->hsm", f.patterns[l], G)  # Aᵀ G, per head
-        through = torch.einsum("hsm,hem,hde->sd", mixed, f.W_O[l], f.value[l])
+        # Into each head's d_head space first (G W_Oᵀ), then Aᵀ, then back through W̃_V:
+        # n·d_model·d_head + n²·d_head per head instead of n²·d_model.
+        reads = torch.einsum("pm,hem->hpe", G, f.W_O[l])
+        mixed = torch.einsum("hps,hpe->hse", f.patterns[l], reads)
+        through = torch.einsum("hse,hde->sd", mixed, f.value[l])
         G = G + through / f.scale[l][:, None]
         out.append(G)
     return out[::-1]
@@ -324,10 +327,12 @@ def path_expansion(
         direct = f.sources[-1] @ readout
         query = f.patterns[:, :, -1, :] / f.scale[:, None, :]  # [L, H, n]
         values = torch.einsum("sm,lhme->lhse", f.sources, f.value) / f.scale[:, None, :, None]
-        reader = torch.einsum("lhme,lhed,d->lhm", f.value, f.W_O, readout)
+        # (Contractions in the order that keeps them d_head-sized: never W̃_V W_O, d_model².)
+        out_reads = torch.einsum("lhed,d->lhe", f.W_O, readout)  # W_O u  [L, H, d_head]
+        reader = torch.einsum("lhme,lhe->lhm", f.value, out_reads)
         # Each head's value vector at the position: Σ_s A[p, s] · embedding[s] W̃_V / σ[s].
         head_values = torch.einsum("lhs,lhse->lhe", f.patterns[:, :, -1, :], values)
-        heads = torch.einsum("lhe,lhed,d->lh", head_values, f.W_O, readout)
+        heads = (head_values * out_reads).sum(-1)
         higher = embedded_total - direct - heads.sum()
         pairs, top_pairs, other_pairs = None, torch.zeros(0, 4, dtype=torch.long), torch.tensor(0.0)
         pair_writes = torch.zeros(0, adapter.d_model)
@@ -340,7 +345,8 @@ def path_expansion(
             other_pairs = rest.sum()
             a, b, c, d = top_pairs.T
             # What each named pair writes at the position: Z · W_O1 · C w W_V2 · W_O2.
-            pair_writes = torch.einsum("pe,pem,pmf,pfn->pn", Z[a, b, c, d], f.W_O[a, b], f.value[c, d], f.W_O[c, d])
+            handed = torch.einsum("pe,pem->pm", Z[a, b, c, d], f.W_O[a, b])
+            pair_writes = torch.einsum("pf,pfn->pn", torch.einsum("pm,pmf->pf", handed, f.value[c, d]), f.W_O[c, d])
 
         total = embedded_total + biases + (0.0 if mlp is None else mlp.sum())
         _check_total(total, logit)
