@@ -16,48 +16,22 @@ under 2 s (the view must draw in under 2 s); the order-2 path expansion at one p
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (  # noqa: E402
-    Paired,
-    gpt2_small_shaped_model,
-    machine,
-    markdown_table,
-    steady_malloc,
-    text_of_tokens,
-)
+from benchmarks.common import Paired, machine, markdown_table, paired_setup  # noqa: E402
 from circuitwidgets import analysis  # noqa: E402
-from circuitwidgets.model import ModelAdapter, transformer_lens_version  # noqa: E402
+from circuitwidgets.model import transformer_lens_version  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=256, help="text length in tokens (BOS included)")
-    parser.add_argument("--repeats", type=int, default=3, help="paired runs per measurement (median)")
-    args = parser.parse_args()
-
-    steady_malloc()
-    started = time.perf_counter()
-    model = gpt2_small_shaped_model(n_ctx=1024)
-    adapter = ModelAdapter(model)
-    text = text_of_tokens(adapter.tokenizer, args.tokens)
-    tokens = adapter.to_tokens(text)
-    assert tokens.shape[1] == args.tokens
+    setup = paired_setup(__doc__.splitlines()[0], default_tokens=256)
+    args, adapter, text = setup.args, setup.adapter, setup.text
     adapter.weights, adapter.attention_input_norms, adapter.final_norm, adapter.value_bias  # read once
-    print(f"model built in {time.perf_counter() - started:.1f} s: {adapter!r}", flush=True)
 
-    def bare_forward():
-        with torch.inference_mode():
-            return model.run_with_cache(tokens)
-
-    bench = Paired(bare_forward, args.repeats)
+    bench = Paired(setup.bare_forward, args.repeats)
     run = analysis.run_text(adapter, text, needs=("paths",))
     n, last = args.tokens, args.tokens - 1
     paths = analysis.path_expansion(adapter, run, position=last)
