@@ -161,3 +161,15 @@ def test_bad_kind_for_one_kind_of_the_result(random_model):
     comp = analysis.head_composition(random_model, draws=8)
     with pytest.raises(ValueError, match=r"kind 'O' is not one of \['Q', 'K', 'V'\]"):
         comp.of("O")
+
+
+def test_baseline_agrees_with_the_training_scripts_estimate():
+    """circuitwidgets.pocket.checks.random_k_baseline (float64, explicit d_model² products, its
+    own generator) is the number the model card prints; the two estimates agree within 4
+    standard errors of their difference."""
+    from circuitwidgets.pocket.checks import random_k_baseline
+
+    mean, std = analysis.composition_baseline(128, 32)
+    their_mean, their_std = random_k_baseline(128, 32, draws=200, seed=0)
+    standard_error = (std**2 / analysis.composition.BASELINE_DRAWS + their_std**2 / 200) ** 0.5
+    assert abs(mean - their_mean) < 4 * standard_error
