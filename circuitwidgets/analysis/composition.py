@@ -43,7 +43,7 @@ from typing import Any, Optional
 import torch
 
 from ..model import as_adapter
-from ._checks import check_choice, check_int
+from ..checks import check_choice, check_int
 
 #: The composition kinds: which input of the later head reads the earlier head's output.
 COMPOSITION_KINDS = ("Q", "K", "V")

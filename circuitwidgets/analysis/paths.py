@@ -50,7 +50,7 @@ from typing import Any, Optional, Union
 import torch
 
 from ..model import FinalNorm, ModelAdapter, hook_name
-from ._checks import TokenLike, check_int, check_k, check_position
+from ..checks import TokenLike, check_int, check_k, check_position
 from ._forward import TextRun, resolve_run
 from ._topk import topk_of_product
 from .attribution import display_strings, resolve_target
