@@ -17,6 +17,7 @@ has: this module is the only place that branches on the TransformerLens version 
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "as_adapter",
     "build_model",
     "hook_name",
+    "soft_cap",
     "transformer_lens_version",
 ]
 
@@ -187,6 +189,16 @@ class Weights:
     learned absolute positions), ``W_Q/W_K/W_V [n_layers, n_heads, d_model, d_head]``,
     ``W_O [n_layers, n_heads, d_head, d_model]``, ``b_O [n_layers, d_model]``,
     ``W_U [d_model, d_vocab]``, ``b_U [d_vocab]``.
+
+    These are the *effective* weights: what each part actually writes to or reads from the
+    residual stream, whatever the family stores. A bias the model does not have is zeros
+    (Llama, Qwen, Gemma ... have no ``b_O``); grouped-query and multi-query K/V heads are
+    repeated for the query heads that share them; ``W_E`` is each token's embedding as the
+    model adds it to the stream (with Gemma's ``sqrt(d_model)``, Granite's
+    ``embedding_multiplier``, BLOOM's embedding LayerNorm on the bridge); a residual
+    multiplier (Granite) is in ``W_O`` and ``b_O``; a linear logit scale (Granite's
+    ``1 / logits_scaling``) is in ``W_U`` and ``b_U``. A final-logit soft cap is not linear
+    and stays out: see :attr:`ModelAdapter.logit_soft_cap`.
     """
 
     W_E: torch.Tensor
@@ -305,6 +317,11 @@ class ModelAdapter:
     @property
     def tokenizer(self) -> Any:
         return getattr(self.model, "tokenizer", None)
+
+    @property
+    def has_tokenizer(self) -> bool:
+        """Whether the model has a tokenizer (a toy ``HookedTransformer(cfg)`` may have none)."""
+        return self.tokenizer is not None
 
     @property
     def device(self) -> torch.device:
@@ -479,68 +496,105 @@ class ModelAdapter:
     def apply_final_norm(self, resid: torch.Tensor) -> torch.Tensor:
         """Apply the model's final normalization to residual-stream vectors ``[..., d_model]``,
         recomputing its scale from the vectors given (as ``accumulated_resid(apply_ln=True)``).
+
+        Computed in float32 from :attr:`final_norm` (whatever the model's own dtype), so a
+        float16 or bfloat16 model is read out at float32 precision.
         """
-        ln = getattr(self.model, "ln_final", None)
-        if ln is None:
-            return resid
-        with torch.inference_mode():
-            out = ln(resid.to(self.device, self._dtype))
-        return out.detach().to("cpu", torch.float32)
+        norm = self.final_norm
+        resid = resid.to("cpu", torch.float32)
+        return norm.center(resid) / norm.scale(resid) * norm.weight + norm.bias
 
     def unembed(self, normalized: torch.Tensor) -> torch.Tensor:
-        """Logits for normalized residual vectors: ``x @ W_U + b_U``."""
+        """Logits for normalized residual vectors, exactly as the model computes its output:
+        ``x @ W_U + b_U`` (effective weights, see :class:`Weights`), then the final-logit soft
+        cap ``cap * tanh(logits / cap)`` where the model has one (Gemma 2)."""
         W_U, b_U = self.unembedding
-        return normalized @ W_U + b_U
+        return soft_cap(normalized @ W_U + b_U, self.logit_soft_cap)
+
+    @functools.cached_property
+    def logit_soft_cap(self) -> float | None:
+        """The final-logit soft cap ``c`` of ``c * tanh(logits / c)`` (Gemma 2's 30.0), or
+        ``None``. It is not linear: a direct logit attribution adds up to the logit *before* it
+        (:class:`~circuitwidgets.analysis.Attribution` says so), while the logit lens applies it,
+        so the lens's last readout is the model's own output."""
+        cap = getattr(self.model.cfg, "output_logits_soft_cap", None)
+        return float(cap) if cap is not None and float(cap) > 0 else None
+
+    def _output_transform(self, logits: torch.Tensor) -> torch.Tensor:
+        """What the model does to ``hidden @ W_U + b_U`` before returning it (the bridge's own
+        ``apply_output_logits_transform``: Granite's scaling, Gemma 2's soft cap)."""
+        transform = getattr(getattr(self.model, "adapter", None), "apply_output_logits_transform", None)
+        if callable(transform):
+            return transform(logits)
+        return soft_cap(logits, self.logit_soft_cap)
 
     @functools.cached_property
     def unembedding(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(W_U [d_model, d_vocab], b_U [d_vocab])``, float32 on the CPU, read once (zeros
-        for a model without an unembedding bias). The logit lens needs only these: reading
-        them does not read the attention weights (:attr:`weights` shares them)."""
+        for a model without an unembedding bias), with a linear logit scale folded in (see
+        :class:`Weights`). The logit lens needs only these: reading them does not read the
+        attention weights (:attr:`weights` shares them)."""
         m = self.model
         with torch.inference_mode():
-            W_U = m.W_U.detach().to("cpu", torch.float32)
-            try:
-                b_U = m.b_U.detach().to("cpu", torch.float32)
-            except AttributeError:
-                b_U = torch.zeros(W_U.shape[-1])
-        return W_U, b_U
+            W_U = _as_float(m.W_U)
+            b_U = _optional_bias(m, "b_U", (W_U.shape[-1],))
+        # The linear part of the model's output transform, measured where a soft cap is
+        # still the identity to 1e-10, then checked over the range logits take.
+        tiny = torch.tensor([1e-5], dtype=torch.float64)
+        factor = float(self._output_transform(tiny)[0] / tiny[0])
+        if abs(factor - 1.0) < 1e-6:
+            factor = 1.0
+        probe = torch.linspace(-200, 200, 101, dtype=torch.float64)
+        if not torch.allclose(self._output_transform(probe), soft_cap(probe * factor, self.logit_soft_cap)):
+            raise NotImplementedError(
+                "this model transforms its output logits in a way that is neither a scale nor a "
+                "soft cap; circuitwidgets cannot read its logits out of the residual stream"
+            )
+        return W_U * factor, b_U * factor
 
     @functools.cached_property
     def final_norm(self) -> FinalNorm:
         """The final normalization as a :class:`FinalNorm` formula (read once, then cached).
 
-        Checked against the model's own ``ln_final`` on random vectors; a final norm that the
-        formula does not reproduce (e.g. a weight offset, as in Gemma) raises
-        ``NotImplementedError`` here rather than giving attributions that silently do not sum
-        to the logit.
+        The weight and bias are measured from the model's own ``ln_final`` (run in float32
+        on a copy for a half-precision model), so whatever the family stores -- Gemma's
+        ``1 + w``, a folded ``LNPre`` -- the formula is what the module computes; it is then
+        checked on random vectors. A final norm that the formula does not reproduce raises
+        ``NotImplementedError`` here rather than giving attributions that silently do not
+        sum to the logit.
         """
         cfg = self.model.cfg
         ln = getattr(self.model, "ln_final", None)
         norm_type = getattr(cfg, "normalization_type", None)
-        kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
-        if ln is None:
-            kind = "none"
+        return _measured_norm(ln, norm_type, float(getattr(cfg, "eps", 1e-5)), self.d_model, "final norm")
 
-        def param(name: str, default: float) -> torch.Tensor:
-            value = getattr(ln, name, None) if kind != "none" else None
-            if value is None:
-                return torch.full((self.d_model,), default)
-            return value.detach().to("cpu", torch.float32).reshape(self.d_model)
-
-        norm = FinalNorm(
-            kind=kind, weight=param("w", 1.0), bias=param("b", 0.0), eps=float(getattr(cfg, "eps", 1e-5))
-        )
-        probe = torch.randn(4, self.d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
-        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
-        got = self.apply_final_norm(probe)
-        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
-            raise NotImplementedError(
-                f"this model's final norm ({type(ln).__name__}, normalization_type={norm_type!r}) "
-                "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
-                "direct logit attribution would not add up to the logit"
+    @functools.cached_property
+    def attn_output_norms(self) -> tuple[FinalNorm | None, ...]:
+        """Per layer, the norm applied to the attention output before it joins the residual
+        stream (``ln1_post``: Gemma 2 and 3's sandwich norm, OLMo 2's post-norm) as a
+        :class:`FinalNorm` formula, or ``None`` where the layer has none. With its scale
+        frozen (taken from the sum of the heads), each head's share of the layer's write is
+        ``center(z_h W_O[h]) / scale * weight``: direct logit attribution uses this."""
+        cfg = self.model.cfg
+        norm_type = getattr(cfg, "normalization_type", None)
+        eps = float(getattr(cfg, "eps", 1e-5))
+        out = []
+        for layer in range(self.n_layers):
+            module = getattr(self.model.blocks[layer], "ln1_post", None)
+            out.append(
+                None if module is None else _measured_norm(module, norm_type, eps, self.d_model, f"layer {layer}'s post-attention norm")
             )
-        return norm
+        return tuple(out)
+
+    @property
+    def position_kind(self) -> str:
+        """How the model knows positions: ``"learned"`` (a ``W_pos`` table), ``"rotary"``
+        (rotations of queries and keys), ``"alibi"`` (a distance penalty on attention scores)
+        or the TransformerLens name of another scheme. With rotary and ALiBi positions the
+        token-to-token QK circuit has no positional term at all: it is the content part of
+        the attention score only."""
+        kind = str(getattr(self.model.cfg, "positional_embedding_type", "standard"))
+        return {"standard": "learned", "shortformer": "learned"}.get(kind, kind)
 
     # ---- weights --------------------------------------------------------------------------
 
@@ -549,13 +603,51 @@ class ModelAdapter:
         return next(self.model.parameters()).dtype
 
     @functools.cached_property
+    def embedding_scale(self) -> float | None:
+        """The factor between ``W_E`` as stored and what the model adds to the residual stream
+        for a token (``hook_embed``): ``sqrt(d_model)`` for Gemma, ``embedding_multiplier`` for
+        Granite, 1.0 for most families; ``None`` where the embedding is not a multiple of
+        ``W_E`` at all (BLOOM's bridge normalizes it first), and :attr:`weights` then runs
+        every token through the embedding instead. Measured on a few tokens, not looked up."""
+        ids = torch.arange(1, min(9, self.d_vocab))
+        written = self._embedded(ids).double()
+        with torch.inference_mode():
+            stored = _as_float(self.model.W_E)[ids].double()
+        denominator = float((stored * stored).sum())
+        if denominator == 0:
+            return 1.0
+        factor = float((written * stored).sum()) / denominator
+        tol = 1e-4 if self._dtype == torch.float32 else 2e-2
+        if not torch.allclose(written, stored * factor, rtol=tol, atol=tol * float(written.abs().max())):
+            return None
+        return 1.0 if abs(factor - 1.0) < tol else factor
+
+    def _embedded(self, ids: torch.Tensor) -> torch.Tensor:
+        """``hook_embed`` for each token id alone: ``[len(ids), d_model]`` float32 (CPU)."""
+        parts: list[torch.Tensor] = []
+        for start in range(0, len(ids), 4096):
+            chunk = ids[start : start + 4096, None]
+            self.run_with_hooks(chunk, {hook_name("embed"): lambda e: parts.append(e[:, 0])}, stop_when_done=True)
+        return torch.cat(parts)
+
+    def _effective_embedding(self) -> torch.Tensor:
+        scale = self.embedding_scale
+        if scale is None:
+            return self._embedded(torch.arange(self.d_vocab))
+        with torch.inference_mode():
+            return _as_float(self.model.W_E) * scale
+
+    @property
+    def residual_multiplier(self) -> float:
+        """The factor every attention and MLP output is multiplied by before it joins the
+        residual stream (Granite's ``residual_multiplier``; 1.0 for most families)."""
+        value = getattr(self.model.cfg, "residual_multiplier", None)
+        return float(value) if value is not None else 1.0
+
+    @functools.cached_property
     def weights(self) -> Weights:
-        """The model's weights as :class:`Weights` (read once, then cached)."""
+        """The model's effective weights as :class:`Weights` (read once, then cached)."""
         m = self.model
-
-        def grab(t: torch.Tensor) -> torch.Tensor:
-            return t.detach().to("cpu", torch.float32)
-
         with torch.inference_mode():
             W_pos = None
             if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
@@ -563,19 +655,20 @@ class ModelAdapter:
                 # has it on its pos_embed component.
                 for owner in (m, getattr(m, "pos_embed", None)):
                     try:
-                        W_pos = grab(owner.W_pos)
+                        W_pos = _as_float(owner.W_pos)
                         break
                     except (AttributeError, NotImplementedError):
                         continue
             W_U, b_U = self.unembedding
+            residual = self.residual_multiplier
             return Weights(
-                W_E=grab(m.W_E),
+                W_E=self._effective_embedding(),
                 W_pos=W_pos,
-                W_Q=grab(m.W_Q),
-                W_K=self._expand_kv(grab(m.W_K)),
-                W_V=self._expand_kv(grab(m.W_V)),
-                W_O=grab(m.W_O),
-                b_O=grab(m.b_O),
+                W_Q=_as_float(m.W_Q),
+                W_K=self._expand_kv(_as_float(m.W_K)),
+                W_V=self._expand_kv(_as_float(m.W_V)),
+                W_O=_as_float(m.W_O) * residual,
+                b_O=_optional_bias(m, "b_O", (self.n_layers, self.d_model)) * residual,
                 W_U=W_U,
                 b_U=b_U,
             )
@@ -604,6 +697,67 @@ class ModelAdapter:
             raise ValueError(f"{name} {head} is out of range; this model has heads 0..{self.n_heads - 1}")
         return head
 
+
+def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """``cap * tanh(x / cap)``, the soft cap Gemma 2 puts on its logits; ``x`` if ``cap`` is None."""
+    return x if cap is None else cap * torch.tanh(x / cap)
+
+
+def _as_float(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", torch.float32)
+
+
+def _optional_bias(owner: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """``owner.<name>`` as float32 on the CPU, or zeros of ``shape`` where the model has no such
+    bias (a bridge over a bias-free model raises ``AttributeError`` or returns ``None``)."""
+    try:
+        value = getattr(owner, name)
+    except (AttributeError, NotImplementedError):
+        value = None
+    return torch.zeros(shape) if value is None else _as_float(value).reshape(shape)
+
+
+def _measured_norm(module: Any, norm_type: str | None, eps: float, d_model: int, what: str) -> FinalNorm:
+    """A norm module as a :class:`FinalNorm`: its kind from TransformerLens's
+    ``normalization_type``, its weight and bias measured by running it (in float32) on
+    ``x`` and ``-x`` for a vector ``x`` of ±1, then checked on random vectors."""
+    kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
+    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
+    if module is None or kind == "none":
+        return FinalNorm(kind="none", weight=ones, bias=zeros, eps=eps)
+    params = list(module.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    if params and params[0].dtype != torch.float32:
+        module = copy.deepcopy(module).float()
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x.to(device)).detach().to("cpu", torch.float32)
+
+    # The configured kind first; then the other one (TransformerLens 3's final_rms gives an
+    # LN model a final RMSNorm).
+    for candidate in dict.fromkeys([kind, "RMS" if kind == "LN" else "LN"]):
+        norm = _fit_norm(run, candidate, eps, d_model)
+        probe = torch.randn(4, d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
+        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
+        if torch.allclose(run(probe), expected, rtol=1e-4, atol=1e-4):
+            return norm
+    raise NotImplementedError(
+        f"this model's {what} ({type(module).__name__}, normalization_type={norm_type!r}) "
+        "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
+        "direct logit attribution would not add up to the logit"
+    )
+
+
+def _fit_norm(run: Callable[[torch.Tensor], torch.Tensor], kind: str, eps: float, d_model: int) -> FinalNorm:
+    """The weight and bias of a norm of ``kind``, from its outputs for ``x`` and ``-x``."""
+    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
+    shape = FinalNorm(kind=kind, weight=ones, bias=zeros, eps=eps)
+    x = torch.where(torch.arange(d_model) % 2 == 0, 1.0, -1.0)
+    plus, minus = run(x[None])[0], run(-x[None])[0]
+    unit = shape.center(x) / shape.scale(x)
+    weight, bias = (plus - minus) / (2 * unit), (plus + minus) / 2
+    return FinalNorm(kind=kind, weight=weight, bias=zeros if bias.abs().max() < 1e-6 else bias, eps=eps)
 
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged)."""

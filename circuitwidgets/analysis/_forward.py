@@ -40,7 +40,7 @@ def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
     if need == "logit_lens":
         return readout_hooks(adapter.n_layers)
     if need == "attribution":
-        names = [hook_name("embed"), hook_name("resid_post", last)]
+        names = [hook_name("resid_pre", 0), hook_name("resid_post", last)]
         names += [hook_name("z", layer) for layer in layers]
         if adapter.weights.W_pos is not None:
             names.append(hook_name("pos_embed"))
