@@ -571,7 +571,7 @@ class ModelAdapter:
     @functools.cached_property
     def attn_output_norms(self) -> tuple[FinalNorm | None, ...]:
         """Per layer, the norm applied to the attention output before it joins the residual
-        stream (``ln1_post``: Gemma 2 and 3's sandwich norm, OLMo 2's post-norm) as a
+        stream (Gemma 2 and 3's sandwich norm, OLMo 2's post-norm) as a
         :class:`FinalNorm` formula, or ``None`` where the layer has none. With its scale
         frozen (taken from the sum of the heads), each head's share of the layer's write is
         ``center(z_h W_O[h]) / scale * weight``: direct logit attribution uses this."""
@@ -580,7 +580,7 @@ class ModelAdapter:
         eps = float(getattr(cfg, "eps", 1e-5))
         out = []
         for layer in range(self.n_layers):
-            module = getattr(self.model.blocks[layer], "ln1_post", None)
+            module = _attn_output_norm(self.model.blocks[layer])
             out.append(
                 None if module is None else _measured_norm(module, norm_type, eps, self.d_model, f"layer {layer}'s post-attention norm")
             )
@@ -605,9 +605,9 @@ class ModelAdapter:
     @functools.cached_property
     def embedding_scale(self) -> float | None:
         """The factor between ``W_E`` as stored and what the model adds to the residual stream
-        for a token (``hook_embed``): ``sqrt(d_model)`` for Gemma, ``embedding_multiplier`` for
+        for a token (layer 0's input less positions): ``sqrt(d_model)`` for Gemma, ``embedding_multiplier`` for
         Granite, 1.0 for most families; ``None`` where the embedding is not a multiple of
-        ``W_E`` at all (BLOOM's bridge normalizes it first), and :attr:`weights` then runs
+        ``W_E`` at all (BLOOM normalizes it first), and :attr:`weights` then runs
         every token through the embedding instead. Measured on a few tokens, not looked up."""
         ids = torch.arange(1, min(9, self.d_vocab))
         written = self._embedded(ids).double()
@@ -623,11 +623,18 @@ class ModelAdapter:
         return 1.0 if abs(factor - 1.0) < tol else factor
 
     def _embedded(self, ids: torch.Tensor) -> torch.Tensor:
-        """``hook_embed`` for each token id alone: ``[len(ids), d_model]`` float32 (CPU)."""
+        """What the model adds to the residual stream for each token id alone (layer 0's
+        input minus the position's embedding): ``[len(ids), d_model]`` float32 (CPU)."""
         parts: list[torch.Tensor] = []
+        learned = self.position_kind == "learned"
         for start in range(0, len(ids), 4096):
             chunk = ids[start : start + 4096, None]
-            self.run_with_hooks(chunk, {hook_name("embed"): lambda e: parts.append(e[:, 0])}, stop_when_done=True)
+            seen: dict[str, torch.Tensor] = {}
+            hooks = {hook_name("resid_pre", 0): lambda r: seen.update(resid=r[:, 0])}
+            if learned:
+                hooks[hook_name("pos_embed")] = lambda p: seen.update(pos=p[:, 0])
+            self.run_with_hooks(chunk, hooks, stop_when_done=True)
+            parts.append(seen["resid"] - seen["pos"] if learned else seen["resid"])
         return torch.cat(parts)
 
     def _effective_embedding(self) -> torch.Tensor:
@@ -709,12 +716,25 @@ def _as_float(t: torch.Tensor) -> torch.Tensor:
 
 def _optional_bias(owner: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
     """``owner.<name>`` as float32 on the CPU, or zeros of ``shape`` where the model has no such
-    bias (a bridge over a bias-free model raises ``AttributeError`` or returns ``None``)."""
+    bias (a bridge over a bias-free model raises ``AttributeError`` or returns ``None``; the
+    3.x bridge raises ``TypeError`` stacking the layers' ``None`` biases)."""
     try:
         value = getattr(owner, name)
-    except (AttributeError, NotImplementedError):
+    except (AttributeError, NotImplementedError, TypeError):
         value = None
     return torch.zeros(shape) if value is None else _as_float(value).reshape(shape)
+
+
+def _attn_output_norm(block: Any) -> Any:
+    """The norm module between a block's attention and the residual stream, or ``None``:
+    ``ln1_post`` (HookedTransformer, the 4.x bridge), or whichever module a bridge block's
+    ``hook_attn_out`` is an alias of (the 3.x bridge calls OLMo 2's post-norm ``ln1``)."""
+    alias = (getattr(block, "hook_aliases", None) or {}).get("hook_attn_out")
+    if isinstance(alias, str) and alias.endswith(".hook_out") and alias.count(".") == 1:
+        owner = alias.split(".")[0]
+        if owner != "attn":
+            return getattr(block, owner, None)
+    return getattr(block, "ln1_post", None)
 
 
 def _measured_norm(module: Any, norm_type: str | None, eps: float, d_model: int, what: str) -> FinalNorm:

@@ -1,0 +1,194 @@
+"""Every analysis and every view on every architecture family, loaded every way the installed
+TransformerLens allows, with the numbers checked against the model itself and against
+TransformerLens's own decompositions (the matrix is built in ``architectures.py``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import architectures as arch
+import circuitwidgets as cw
+from circuitwidgets import analysis
+from circuitwidgets.analysis.logit_lens import readout_logits
+from circuitwidgets.model import ModelAdapter, hook_name, soft_cap
+
+TEXT = "def add(a, b):\n    return a + b\ndef add(a, b):"
+
+ENTRIES = [pytest.param(name, kind, id=f"{name}-{kind}") for name, kind in arch.entries()]
+
+
+def _model(name: str, kind: str, dtype: torch.dtype = torch.float32):
+    try:
+        return arch.load(name, kind, dtype)
+    except arch.Unbootable as why:
+        pytest.skip(str(why))
+
+
+def _tokens(adapter: ModelAdapter) -> torch.Tensor:
+    return adapter.to_tokens(TEXT)
+
+
+def _model_logits(model, tokens: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(tokens, return_type="logits")[0].float()
+
+
+def _shared_kv(adapter: ModelAdapter, w: torch.Tensor) -> torch.Tensor:
+    """The test's own expansion of shared K/V heads (the adapter's is under test)."""
+    return w.float().repeat_interleave(adapter.n_heads // w.shape[1], dim=1)
+
+
+def _embedding_as_written(model, adapter: ModelAdapter) -> torch.Tensor:
+    """What the model adds to the residual stream for every token id: layer 0's input, less
+    the position's embedding where the model has one."""
+    ids = torch.arange(adapter.d_vocab)[:, None]
+    names = {"blocks.0.hook_resid_pre", "hook_pos_embed"}
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(ids, names_filter=names.__contains__)
+    resid = cache["blocks.0.hook_resid_pre"][:, 0].float()
+    return resid - cache["hook_pos_embed"][:, 0].float() if "hook_pos_embed" in cache else resid
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_lens_final_readout_is_the_model_output(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    tokens = _tokens(adapter)
+    lens = analysis.logit_lens(adapter, TEXT, k=3)
+    expected = torch.log_softmax(_model_logits(model, tokens), dim=-1)
+    # the lens's final readout at every position: its top-3 probabilities and the target's
+    top = expected.topk(3, dim=-1)
+    torch.testing.assert_close(lens.top_ids[-1], top.indices)
+    torch.testing.assert_close(lens.top_probs[-1].log(), top.values, atol=1e-4, rtol=1e-4)
+    final = readout_logits(adapter, _final_resid(adapter))
+    torch.testing.assert_close(torch.log_softmax(final, -1), expected, atol=1e-4, rtol=1e-4)
+    if arch.has(name, "soft_cap"):
+        # the rule bites: without the cap the readout is not the model's output
+        W_U, b_U = adapter.unembedding
+        uncapped = adapter.apply_final_norm(_final_resid(adapter)) @ W_U + b_U
+        assert not torch.allclose(torch.log_softmax(uncapped, -1), expected, atol=1e-3)
+
+
+def _final_resid(adapter: ModelAdapter) -> torch.Tensor:
+    run = analysis.run_text(adapter, TEXT, ("logit_lens",))
+    return run.cache[hook_name("resid_post", adapter.n_layers - 1)]
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_attention_patterns_are_the_models(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    att = analysis.attention_patterns(adapter, TEXT)
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(_tokens(adapter))
+    for layer in range(adapter.n_layers):
+        torch.testing.assert_close(att.patterns[layer], cache[hook_name("pattern", layer)][0].float())
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_attribution_adds_up_to_the_models_logit(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    tokens = _tokens(adapter)
+    logits = _model_logits(model, tokens)
+    target = int(logits[-1].argmax())
+    attr = analysis.logit_attribution(adapter, TEXT, position=-1, target=target)
+    _, values = attr.components()
+    torch.testing.assert_close(values.sum(), attr.logit, atol=1e-4, rtol=1e-4)
+    # the model's own logit is the sum, through the soft cap where the model has one
+    torch.testing.assert_close(soft_cap(attr.logit, attr.soft_cap), logits[-1, target], atol=1e-4, rtol=1e-4)
+    if arch.has(name, "post_norm") or arch.has(name, "multipliers"):
+        return  # TransformerLens's stack_head_results leaves out post-norms and multipliers
+    # each head's share: TransformerLens's own decomposition, through the same final norm
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens)
+        stack = cache.stack_head_results(layer=-1, pos_slice=-1)
+        scaled = cache.apply_ln_to_stack(stack, layer=-1, pos_slice=-1)[:, 0].float()
+    W_U = adapter.weights.W_U
+    expected = scaled @ (adapter.final_norm.weight * W_U[:, target])
+    torch.testing.assert_close(attr.heads.reshape(-1), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_copying_scores_match_a_full_ov_eigenvalue_reference(name, kind):
+    from transformer_lens import FactoredMatrix
+
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    E = _embedding_as_written(model, adapter)
+    V, O, U = _shared_kv(adapter, model.W_V.detach()), model.W_O.detach().float(), model.W_U.detach().float()
+    if arch.has(name, "gqa") or arch.has(name, "mqa"):
+        assert adapter.n_kv_heads < adapter.n_heads  # shared K/V heads really are expanded
+    got = analysis.copying_scores(adapter)
+    for layer in range(adapter.n_layers):
+        for head in range(adapter.n_heads):
+            eig = FactoredMatrix(E @ V[layer, head], O[layer, head] @ U).eigenvalues.to(torch.complex128)
+            expected = (eig.sum().real / eig.abs().sum()).item()
+            assert got[layer, head].item() == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_composition_scores_respect_shared_kv_heads(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    Q = model.W_Q.detach().float()
+    K, V = _shared_kv(adapter, model.W_K.detach()), _shared_kv(adapter, model.W_V.detach())
+    O = model.W_O.detach().float()
+    scores = {kind_: analysis.composition_scores(adapter, kind_) for kind_ in ("Q", "K", "V")}
+
+    def score(a, b):
+        return ((a @ b).norm() / (a.norm() * b.norm())).item()
+
+    for h1 in range(adapter.n_heads):
+        writer = V[0, h1] @ O[0, h1]
+        for h2 in range(adapter.n_heads):
+            readers = {
+                "Q": Q[1, h2] @ K[1, h2].T, "K": K[1, h2] @ Q[1, h2].T, "V": V[1, h2] @ O[1, h2],
+            }
+            for kind_, reader in readers.items():
+                assert scores[kind_][0, h1, 1, h2].item() == pytest.approx(score(writer, reader), abs=1e-4)
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_effective_weights_are_what_the_model_writes(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    w = adapter.weights
+    # the embedding as the model adds it to the stream (Gemma's sqrt(d_model), Granite's x3)
+    torch.testing.assert_close(w.W_E, _embedding_as_written(model, adapter), atol=1e-5, rtol=1e-4)
+    if (arch.has(name, "embed_scale") or arch.has(name, "multipliers")) and kind != "hooked":
+        assert adapter.embedding_scale not in (None, 1.0)  # HookedTransformer folds it into W_E
+    if arch.has(name, "multipliers") and kind != "hooked":
+        # Granite: residual multiplier in W_O, 1 / logits_scaling in W_U
+        torch.testing.assert_close(w.W_O, model.W_O.detach().float() * 0.5)
+        torch.testing.assert_close(w.W_U, model.W_U.detach().float() / 4.0)
+    if arch.has(name, "no_bias") and kind != "hooked":
+        assert not w.b_O.any()  # a bias the bridge does not have is zeros, not an error
+    assert w.W_K.shape == w.W_Q.shape == w.W_V.shape
+    if arch.has(name, "post_norm"):
+        assert all(norm is not None for norm in adapter.attn_output_norms)
+    if arch.has(name, "rotary"):
+        assert adapter.position_kind == "rotary" and w.W_pos is None
+    if arch.has(name, "alibi"):
+        assert adapter.position_kind == "alibi" and w.W_pos is None
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_every_view_opens(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    views = [
+        cw.AttentionExplorer(adapter, TEXT),
+        cw.OVBrowser(adapter, TEXT),
+        cw.LogitLens(adapter, TEXT),
+        cw.InductionScores(adapter, half=4, batch=2),
+        cw.TokenView(adapter, TEXT),
+        cw.CircuitExplorer(adapter, TEXT),
+    ]
+    lens = views[2]
+    attr = lens.attribution()
+    assert attr.heads.shape == (adapter.n_layers, adapter.n_heads)
+    assert views[1].spectrum.copying.shape == (adapter.n_layers, adapter.n_heads)
+    for view in views:
+        view.close()
