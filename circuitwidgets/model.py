@@ -249,6 +249,10 @@ class FinalNorm:
         return (self.center(x).pow(2).mean(dim=-1, keepdim=True) + self.eps).sqrt()
 
 
+#: See :attr:`ModelAdapter.tolerance`.
+_TOLERANCE = {torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+
+
 class _EnoughSeen(Exception):
     """Raised from inside a hook to end a forward pass whose remaining layers nobody needs."""
 
@@ -602,6 +606,14 @@ class ModelAdapter:
     def _dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
+    @property
+    def tolerance(self) -> float:
+        """The relative error that checks against this model's own activations allow: the
+        model computes in its own dtype, so a float16 or bfloat16 model's activations agree
+        with exact sums only to about its precision (1e-3 for float32 models, 1e-2 for
+        float16, 5e-2 for bfloat16)."""
+        return _TOLERANCE.get(self._dtype, 1e-3)
+
     @functools.cached_property
     def embedding_scale(self) -> float | None:
         """The factor between ``W_E`` as stored and what the model adds to the residual stream
@@ -617,7 +629,7 @@ class ModelAdapter:
         if denominator == 0:
             return 1.0
         factor = float((written * stored).sum()) / denominator
-        tol = 1e-4 if self._dtype == torch.float32 else 2e-2
+        tol = 1e-4 if self._dtype == torch.float32 else self.tolerance
         if not torch.allclose(written, stored * factor, rtol=tol, atol=tol * float(written.abs().max())):
             return None
         return 1.0 if abs(factor - 1.0) < tol else factor
@@ -749,6 +761,9 @@ def _measured_norm(module: Any, norm_type: str | None, eps: float, d_model: int,
     device = params[0].device if params else torch.device("cpu")
     if params and params[0].dtype != torch.float32:
         module = copy.deepcopy(module).float()
+        # HookedTransformer's norms cast their output to cfg.dtype: the copy's own cfg says float32
+        if hasattr(getattr(module, "cfg", None), "dtype"):
+            module.cfg.dtype = torch.float32
 
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

@@ -17,6 +17,7 @@ soft caps small enough to bite, Granite's multipliers not 1).
 from __future__ import annotations
 
 import atexit
+import copy
 import functools
 import shutil
 import tempfile
@@ -244,7 +245,12 @@ def load(name: str, kind: str, dtype: torch.dtype = torch.float32) -> Any:
     """Family ``name`` loaded as ``kind`` (see :func:`kinds`), cached for the test run.
     Raises :class:`Unbootable` where TransformerLens cannot load it."""
     if kind == "hooked":
-        return _hooked(name, dtype)
+        if dtype == torch.float32:
+            return _hooked(name, dtype)
+        # the float32 model's very weights, cast (a fresh init in half precision would differ)
+        model = copy.deepcopy(load(name, kind)).to(dtype)
+        model.cfg.dtype = dtype
+        return model
     return _bridge(name, kind == "bridge-compat", dtype)
 
 

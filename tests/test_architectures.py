@@ -192,3 +192,38 @@ def test_every_view_opens(name, kind):
     assert views[1].spectrum.copying.shape == (adapter.n_layers, adapter.n_heads)
     for view in views:
         view.close()
+
+
+HALF = [
+    pytest.param(name, kind, dtype, id=f"{name}-{kind}-{str(dtype).split('.')[-1]}")
+    for name in ("gpt2", "llama", "gemma2")
+    for kind in arch.kinds()
+    for dtype in (torch.float16, torch.bfloat16)
+]
+
+
+@pytest.mark.parametrize("name, kind, dtype", HALF)
+def test_half_precision_gives_the_float32_answers(name, kind, dtype):
+    """A float16/bfloat16 model (on the CPU) gives float32 CPU results that agree with the
+    float32 model's within the stated tolerance, ``ModelAdapter.tolerance`` relative to the
+    size of the numbers (1e-2 for float16, 5e-2 for bfloat16)."""
+    full, half = ModelAdapter(_model(name, kind)), ModelAdapter(_model(name, kind, dtype))
+    tol = half.tolerance
+    assert tol == {torch.float16: 1e-2, torch.bfloat16: 5e-2}[dtype]
+
+    def close(got: torch.Tensor, expected: torch.Tensor) -> None:
+        assert got.dtype == expected.dtype and got.device.type == "cpu"
+        assert (got - expected).abs().max() <= tol * max(1.0, float(expected.abs().max()))
+
+    lens_full, lens_half = analysis.logit_lens(full, TEXT, k=5), analysis.logit_lens(half, TEXT, k=5)
+    close(lens_half.top_probs, lens_full.top_probs)
+    close(lens_half.target_probs, lens_full.target_probs)
+    attr_full = analysis.logit_attribution(full, TEXT)
+    attr_half = analysis.logit_attribution(half, TEXT, target=attr_full.target)  # the probe runs in float32
+    close(attr_half.logit, attr_full.logit)
+    close(attr_half.heads, attr_full.heads)
+    close(analysis.copying_scores(half), analysis.copying_scores(full))
+    close(analysis.attention_patterns(half, TEXT).patterns, analysis.attention_patterns(full, TEXT).patterns)
+    # the float32 copy of the final norm left the model itself as it was
+    assert next(half.model.parameters()).dtype == dtype
+    assert getattr(half.model.cfg, "dtype", dtype) == dtype

@@ -204,12 +204,13 @@ def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Opt
     }
 
 
-def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torch.Tensor) -> None:
+def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torch.Tensor, tolerance: float) -> None:
     """Refuse to attribute if the parts do not add up to the final residual stream (an
-    architecture that writes to the stream through something not decomposed here)."""
+    architecture that writes to the stream through something not decomposed here), to
+    within ``tolerance`` of its size (the model's precision: :attr:`ModelAdapter.tolerance`)."""
     total = sum(v.reshape(-1, v.shape[-1]).sum(dim=0) for v in written.values() if v is not None)
     error = float((total - resid).abs().max())
-    if error > 1e-3 * float(resid.abs().max()) + 1e-4:
+    if error > tolerance * float(resid.abs().max()) + 1e-4:
         raise NotImplementedError(
             "embeddings + heads + attention biases + MLPs do not add up to this model's final "
             f"residual stream (max error {error:.3g}), so a direct logit attribution would be "
@@ -270,7 +271,7 @@ def logit_attribution(
     with torch.inference_mode():
         resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
         written = _written(adapter, run.cache, position)
-        _check_decomposition(written, resid)
+        _check_decomposition(written, resid, adapter.tolerance)
         scale = norm.scale(resid)[0]
         direction = norm.weight * w.W_U[:, target_id]
         # Each component's direct contribution: centre(v) / scale · (w_ln ⊙ W_U[:, target]).
