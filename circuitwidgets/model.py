@@ -692,6 +692,18 @@ class ModelAdapter:
                 b_U=b_U,
             )
 
+    @functools.cached_property
+    def unembed_embed(self) -> torch.Tensor:
+        """``W_U @ W_E`` ``[d_model, d_model]`` (effective weights): the one product over the
+        vocabulary that every head's full OV circuit shares, computed once per adapter (and
+        :func:`as_adapter` gives one adapter per model) in blocks of 8192 tokens."""
+        w = self.weights
+        with torch.inference_mode():
+            out = torch.zeros(self.d_model, self.d_model)
+            for start in range(0, self.d_vocab, 8192):
+                out += w.W_U[:, start : start + 8192] @ w.W_E[start : start + 8192]
+        return out
+
     def _expand_kv(self, w: torch.Tensor) -> torch.Tensor:
         """Grouped-query attention: repeat each K/V head for the query heads that share it."""
         if w.shape[1] == self.n_heads:
@@ -794,9 +806,40 @@ def _fit_norm(run: Callable[[torch.Tensor], torch.Tensor], kind: str, eps: float
     weight, bias = (plus - minus) / (2 * unit), (plus + minus) / 2
     return FinalNorm(kind=kind, weight=weight, bias=zeros if bias.abs().max() < 1e-6 else bias, eps=eps)
 
+#: The attribute of a model under which :func:`as_adapter` keeps its adapter.
+_ADAPTER_ATTRIBUTE = "_circuitwidgets_adapter"
+
+
+def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
+    """Changes whenever a parameter is written in place (torch counts writes per tensor) or
+    replaced (moved, cast): each parameter's storage address and write count."""
+    return tuple((p.data_ptr(), p._version) for p in model.parameters())
+
+
 def as_adapter(model: Any) -> ModelAdapter:
-    """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged)."""
-    return model if isinstance(model, ModelAdapter) else ModelAdapter(model)
+    """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
+
+    One adapter per model, reused while the model's weights are unchanged: the views and
+    analyses of one model share its weights as read once, and the products over the
+    vocabulary computed from them (:attr:`ModelAdapter.unembed_embed`). Writing to a
+    parameter in place (ablating, fine-tuning) or moving the model makes the next call read
+    the weights again. The adapter is kept on the model itself, so it goes when the model goes.
+
+    >>> as_adapter(model) is as_adapter(model)
+    True
+    """
+    if isinstance(model, ModelAdapter):
+        return model
+    owned = getattr(model, "__dict__", None)
+    if owned is None:
+        return ModelAdapter(model)
+    version = _weights_version(model) if hasattr(model, "parameters") else None
+    cached = owned.get(_ADAPTER_ATTRIBUTE)
+    if cached is not None and cached[0] == version and cached[1].model is model:
+        return cached[1]
+    adapter = ModelAdapter(model)
+    owned[_ADAPTER_ATTRIBUTE] = (version, adapter)
+    return adapter
 
 
 # --------------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def _small_factor(adapter: ModelAdapter, circuit: str) -> torch.Tensor:
     w = adapter.weights
     if circuit == "ov":
         return w.W_O @ w.W_V  # eig(W_O W_V) = nonzero eig(W_V W_O)
-    core = w.W_U @ w.W_E  # [d_model, d_model]: the only product over the vocabulary
+    core = adapter.unembed_embed  # [d_model, d_model]: the only product over the vocabulary
     return w.W_O @ (core @ w.W_V)  # eig = nonzero eig(W_E W_V W_O W_U)
 
 
