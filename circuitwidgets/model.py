@@ -298,11 +298,6 @@ class ModelAdapter:
         self.attn_only: bool = bool(getattr(cfg, "attn_only", False))
         kv = getattr(cfg, "n_key_value_heads", None)
         self.n_kv_heads: int = int(kv) if kv else self.n_heads
-        if self.tokenizer is None:
-            raise ValueError(
-                "this model has no tokenizer; pass tokenizer=... when you build it "
-                "(circuitwidgets shows text, so it needs one)"
-            )
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -352,15 +347,25 @@ class ModelAdapter:
 
     # ---- tokens ---------------------------------------------------------------------------
 
-    def to_tokens(self, text: str, *, check_length: bool = True) -> torch.Tensor:
+    def to_tokens(self, text: str | Sequence[int] | torch.Tensor, *, check_length: bool = True) -> torch.Tensor:
         """Token ids ``[1, seq]`` for ``text``, with the model's BOS convention.
 
-        Raises ``ValueError`` for an empty text and for a text longer than the model's context.
+        ``text`` may also be token ids (a list or tensor of ints, used as given: no BOS is
+        added), and for a model without a tokenizer, the text ``"#12 #5 #7"`` (the ids as
+        :meth:`to_str_tokens` labels them, which is what a view's text box shows for such a
+        model). Raises ``ValueError`` for an empty text, for a text longer than the model's
+        context, and for plain text when the model has no tokenizer (saying how to pass ids).
+
+        >>> m = ModelAdapter(model)
+        >>> m.to_tokens([0, 17, 5]).tolist()
+        [[0, 17, 5]]
         """
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+            return self._checked_ids(text, check_length)
         if text == "":
             raise ValueError("text is empty; type at least one character")
+        if not self.has_tokenizer:
+            return self._checked_ids(_parse_id_labels(text), check_length)
         tokens = self.model.to_tokens(text, prepend_bos=self.prepends_bos, truncate=False)
         tokens = tokens.to("cpu")
         if check_length and tokens.shape[-1] > self.n_ctx:
@@ -370,16 +375,68 @@ class ModelAdapter:
             )
         return tokens
 
+    def _checked_ids(self, ids: Any, check_length: bool) -> torch.Tensor:
+        """Token ids given by the caller as ``LongTensor[1, seq]``, or a ``ValueError``/``TypeError``
+        naming what is wrong."""
+        if isinstance(ids, torch.Tensor):
+            if ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.ndim > 2 or (ids.ndim == 2 and ids.shape[0] != 1):
+                raise TypeError(f"token ids must be integers of shape [seq] or [1, seq], got {ids.dtype} {tuple(ids.shape)}")
+            ids = ids.reshape(-1).tolist()
+        try:
+            ids = [int(i) for i in ids if not isinstance(i, bool) and int(i) == i]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise TypeError(f"tokens must be a str or a list of int token ids, got {type(ids).__name__}") from None
+        if not ids:
+            raise ValueError("tokens is empty; give at least one token id")
+        bad = [i for i in ids if not 0 <= i < self.d_vocab]
+        if bad:
+            raise ValueError(f"token id {bad[0]} is out of range [0, {self.d_vocab}) (this model's vocabulary)")
+        if check_length and len(ids) > self.n_ctx:
+            raise ValueError(
+                f"{len(ids)} tokens are more than this model's context of {self.n_ctx} tokens (n_ctx); "
+                f"give at most {self.n_ctx}"
+            )
+        return torch.tensor([ids], dtype=torch.long)
+
+    def text_of(self, tokens: Sequence[int] | torch.Tensor) -> str:
+        """The text a view shows for token ids passed as ``tokens=``: for a model without a
+        tokenizer the ids' labels (``"#12 #5 #7"``, which :meth:`to_tokens` reads back); with a
+        tokenizer the decoded text, which must tokenize back to the same ids."""
+        ids = self._checked_ids(tokens, check_length=True)[0].tolist()
+        if not self.has_tokenizer:
+            return " ".join(f"#{i}" for i in ids)
+        text = self.tokenizer.decode(ids)
+        if self.to_tokens(text, check_length=False)[0].tolist() != ids:
+            raise ValueError(
+                "these token ids do not come back from their own text with this model's tokenizer "
+                "(and its BOS convention); pass the text instead"
+            )
+        return text
+
+    def view_text(self, text: str | None, tokens: Sequence[int] | torch.Tensor | None, *, required: bool = True) -> str | None:
+        """The text a view opens on, from its ``text=`` or its ``tokens=`` argument (token ids,
+        turned into text by :meth:`text_of`); one of the two, or neither where not ``required``."""
+        if tokens is None:
+            if text is None and required:
+                raise TypeError("give the text (a str) or tokens=... (a list of token ids)")
+            return text
+        if text is not None:
+            raise ValueError("give the text or tokens=..., not both")
+        return self.text_of(tokens)
+
     def to_str_tokens(self, tokens: torch.Tensor | Sequence[int]) -> list[str]:
         """One display string per token id: the model's own ``to_str_tokens``, except that a
         token holding part of a multi-byte character (which decodes to ``"\ufffd"``, the
-        same "�" for every such token) shows its bytes instead: ``"\\xe2\\x80"``."""
+        same "�" for every such token) shows its bytes instead: ``"\\xe2\\x80"``. A model
+        without a tokenizer labels each token by its id: ``"#17"``."""
         if isinstance(tokens, torch.Tensor):
             tokens = tokens.reshape(-1)
         ids = list(map(int, tokens))
+        if not self.has_tokenizer:
+            return [f"#{i}" for i in ids]
         out = [str(s) for s in self.model.to_str_tokens(torch.as_tensor(ids, dtype=torch.long))]
         partial = [i for i, s in enumerate(out) if "\ufffd" in s]
-        if partial and self.tokenizer is not None and hasattr(self.tokenizer, "convert_ids_to_tokens"):
+        if partial and hasattr(self.tokenizer, "convert_ids_to_tokens"):
             pieces = self.tokenizer.convert_ids_to_tokens([ids[i] for i in partial])
             for i, piece in zip(partial, pieces):
                 raw = _token_bytes(piece) if isinstance(piece, str) else None
@@ -399,6 +456,11 @@ class ModelAdapter:
             return int(token)
         if not isinstance(token, str) or token == "":
             raise ValueError(f"target token must be a non-empty string or an id, got {token!r}")
+        if not self.has_tokenizer:
+            ids = _parse_id_labels(token)
+            if len(ids) != 1:
+                raise ValueError(f"{token!r} is {len(ids)} tokens, not a single token; give one id, e.g. 17 or '#17'")
+            return self.to_single_token(ids[0])
         ids = self.tokenizer.encode(token, add_special_tokens=False)
         if len(ids) != 1:
             pieces = [self.token_str(i) for i in ids]
@@ -727,6 +789,25 @@ class ModelAdapter:
         if not 0 <= head < self.n_heads:
             raise ValueError(f"{name} {head} is out of range; this model has heads 0..{self.n_heads - 1}")
         return head
+
+
+#: What a model without a tokenizer says when asked to read plain text.
+_NO_TOKENIZER = (
+    "this model has no tokenizer, so it cannot turn the text {text!r} into tokens. Pass token "
+    "ids instead -- e.g. AttentionExplorer(model, tokens=[0, 17, 5]), "
+    "analysis.run_text(model, [0, 17, 5]), or the text '#0 #17 #5' -- or attach a tokenizer "
+    "(HookedTransformer: model.set_tokenizer(tokenizer); TransformerBridge: model.tokenizer = tokenizer)"
+)
+
+
+def _parse_id_labels(text: str) -> list[int]:
+    """``"#12 #5 #7"`` -> ``[12, 5, 7]`` (ids as a model without a tokenizer labels them);
+    anything else raises the ``ValueError`` that says how to pass ids."""
+    pieces = text.split()
+    if not pieces or not all(p.startswith("#") and p[1:].isdigit() for p in pieces):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(_NO_TOKENIZER.format(text=shown))
+    return [int(p[1:]) for p in pieces]
 
 
 def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:

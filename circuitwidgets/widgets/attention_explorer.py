@@ -126,14 +126,16 @@ class AttentionExplorer(LinkedView):
     def __init__(
         self,
         model: Any,
-        text: str,
+        text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
         **kwargs: Any,
     ):
         self._adapter = as_adapter(model)
+        text = self._adapter.view_text(text, tokens)
         self._store: AttentionStore = AttentionStore.build(self._adapter, text)  # bad text raises here
         self._model_scores = self._repeated_token_scores()
         if selection is not None:

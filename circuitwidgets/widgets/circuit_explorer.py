@@ -152,11 +152,13 @@ class CircuitExplorer(LinkedView):
         model: Any,
         text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         collapsed: tuple[str, ...] | list[str] = (),
         **kwargs: Any,
     ):
         self._adapter = as_adapter(model)
+        text = self._adapter.view_text(text, tokens, required=False)
         text = DEFAULT_TEXT if text is None else text
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")

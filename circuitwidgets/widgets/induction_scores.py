@@ -197,6 +197,7 @@ class InductionScores(LinkedView):
         seed: int = 0,
         batch: int = DEFAULT_BATCH,
         text: Optional[str] = None,
+        tokens: Any = None,
         kind: str = "induction",
         selection: Selection | None = None,
         layer: int | None = None,
@@ -204,6 +205,7 @@ class InductionScores(LinkedView):
         **kwargs: Any,
     ):
         self._adapter = as_adapter(model)
+        text = self._adapter.view_text(text, tokens, required=False)
         self._ready = False
         half, seed, batch = check_half(self._adapter, half), check_seed(seed), _check_batch(batch)
         mode = "random" if text is None else "text"

@@ -195,8 +195,9 @@ class LogitLens(LinkedView):
     def __init__(
         self,
         model: Any,
-        text: str,
+        text: str | None = None,
         *,
+        tokens: Any = None,
         k: int = 10,
         page_size: int = PAGE_SIZE,
         selection: Selection | None = None,
@@ -206,6 +207,7 @@ class LogitLens(LinkedView):
         **kwargs: Any,
     ):
         self._adapter = as_adapter(model)
+        text = self._adapter.view_text(text, tokens)
         self._k = check_k(k, self._adapter.d_vocab)
         check_int(page_size, "page_size", 1)
         self._attributions: OrderedDict[tuple[int, int, int], Attribution] = OrderedDict()

@@ -160,6 +160,7 @@ class OVBrowser(LinkedView):
         model: Any,
         text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
@@ -168,6 +169,7 @@ class OVBrowser(LinkedView):
         **kwargs: Any,
     ):
         self._adapter = as_adapter(model)
+        text = self._adapter.view_text(text, tokens, required=False)
         self._queries = TokenQueries(self._adapter)
         self._spectra: dict[str, OVSpectrum] = {}
         check_choice(circuit, "circuit", CIRCUITS)

@@ -65,8 +65,9 @@ class TokenView(CircuitWidget):
     probs = BinaryArray("float32", help="P(token_i | tokens_<i) [seq], NaN at 0.").tag(sync=True)
     model_name = traitlets.Unicode(help="The model's name, shown in the header.").tag(sync=True)
 
-    def __init__(self, model: Any, text: str, **kwargs: Any):
+    def __init__(self, model: Any, text: str | None = None, *, tokens: Any = None, **kwargs: Any):
         self._adapter = as_adapter(model)
+        text = self._adapter.view_text(text, tokens)
         self._result: NextTokenProbabilities | None = None
         result = next_token_probabilities(self._adapter, text)  # bad text raises here
         super().__init__(model_name=self._adapter.name, **kwargs)
