@@ -227,3 +227,30 @@ def test_half_precision_gives_the_float32_answers(name, kind, dtype):
     # the float32 copy of the final norm left the model itself as it was
     assert next(half.model.parameters()).dtype == dtype
     assert getattr(half.model.cfg, "dtype", dtype) == dtype
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_every_other_analysis_runs_and_agrees(name, kind):
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    tokens = _tokens(adapter)
+    # next-token probabilities are the model's own softmax
+    probs = torch.softmax(_model_logits(model, tokens), dim=-1)
+    nxt = analysis.next_token_probabilities(adapter, TEXT)
+    expected = probs[:-1].gather(-1, tokens[0, 1:, None])[:, 0]
+    torch.testing.assert_close(nxt.probs[1:], expected, atol=1e-5, rtol=1e-4)
+    # an OV token map row is the brute-force product through the embedding as written
+    E = _embedding_as_written(model, adapter)
+    w = adapter.weights
+    source = int(tokens[0, 1])
+    ov = analysis.ov_token_map(adapter, 1, 0, source, k=3)
+    row = E[source] @ w.W_V[1, 0] @ w.W_O[1, 0] @ w.W_U
+    torch.testing.assert_close(ov.top_values[0], row.topk(3).values, atol=1e-4, rtol=1e-4)
+    assert analysis.ov_sources_for(adapter, 1, 0, source, k=2).top_ids.shape == (1, 2)
+    assert analysis.qk_token_map(adapter, 0, 0, source, k=2).top_ids.shape == (1, 2)
+    seen = []
+    analysis.attention_by_layer(adapter, TEXT, lambda layer, pattern: seen.append(layer))
+    assert seen == list(range(adapter.n_layers))
+    scores = analysis.all_head_scores(adapter, half=4, batch=2)
+    assert all(s.scores.shape == (adapter.n_layers, adapter.n_heads) for s in scores.values())
+    assert analysis.text_head_scores(adapter, TEXT, "induction").scores.shape == (adapter.n_layers, adapter.n_heads)
