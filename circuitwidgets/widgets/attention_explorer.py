@@ -66,6 +66,10 @@ class AttentionExplorer(LinkedView):
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:

@@ -92,6 +92,10 @@ class CircuitExplorer(LinkedView):
         The text (default :data:`DEFAULT_TEXT`). Empty, or longer than the model's context:
         ``ValueError`` here; set later through :attr:`text`, the problem shows inline and the
         last good views stay.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     collapsed:

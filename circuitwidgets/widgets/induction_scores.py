@@ -116,6 +116,10 @@ class InductionScores(LinkedView):
     text:
         Score the heads on this text instead (``mode="text"``). A text in which no token
         repeats raises ``ValueError`` here.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     kind:
         The tab shown first: ``"induction"`` (default), ``"previous_token"`` or
         ``"duplicate_token"``.

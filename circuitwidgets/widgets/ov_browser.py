@@ -87,6 +87,10 @@ class OVBrowser(LinkedView):
     text:
         Optional text whose tokens the token map starts with (e.g. ``explorer.text`` of an
         AttentionExplorer on screen); without it, frequent tokens (:func:`frequent_tokens`).
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:

@@ -33,6 +33,10 @@ class TokenView(CircuitWidget):
         ``ValueError`` here; set later through :attr:`text` (from Python or the view's text
         box), it instead shows the problem inside the widget and keeps the last good tokens.
 
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     Traits
     ------
     text : str
