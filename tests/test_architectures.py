@@ -254,3 +254,14 @@ def test_every_other_analysis_runs_and_agrees(name, kind):
     scores = analysis.all_head_scores(adapter, half=4, batch=2)
     assert all(s.scores.shape == (adapter.n_layers, adapter.n_heads) for s in scores.values())
     assert analysis.text_head_scores(adapter, TEXT, "induction").scores.shape == (adapter.n_layers, adapter.n_heads)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_half_precision_views_draw_their_attribution_and_export(dtype, tmp_path):
+    """Issue 17's half-precision failure: the lens attribution and save_html of LogitLens and
+    CircuitExplorer on a float16/bfloat16 model (the final-norm probe runs in float32)."""
+    model = _model("llama", arch.kinds()[0], dtype)
+    lens = cw.LogitLens(model, TEXT)
+    assert lens.attribution().logit.dtype == torch.float32
+    assert lens.save_html(tmp_path / "lens.html").stat().st_size > 0
+    assert cw.CircuitExplorer(model, TEXT).save_html(tmp_path / "dashboard.html").stat().st_size > 0
