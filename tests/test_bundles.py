@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from circuitwidgets.widgets._static import STATIC_DIR, read_bundle
+from circuitwidgets.widgets._bundles import STATIC_DIR, read_bundle
 
 BUNDLES = sorted(p.stem for p in STATIC_DIR.glob("*.js"))
 

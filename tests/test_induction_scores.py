@@ -10,7 +10,8 @@ import traitlets
 
 import circuitwidgets as cw
 from circuitwidgets import analysis
-from circuitwidgets.widgets._transport import from_wire
+from circuitwidgets.widgets._export import static_state
+from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.induction_scores import MAX_BATCH, TOP_K, diagonal_runs
 
 KINDS = analysis.KINDS
@@ -62,7 +63,7 @@ def test_grids_hold_the_analysis_scores(widget, random_model):
     for kind in KINDS:
         expected = analysis.head_scores(random_model, kind, half=10, batch=2, seed=3)
         torch.testing.assert_close(widget.scores(kind), expected.scores)
-        sent = from_wire(widget._scores[kind])
+        sent = from_wire(encode_trait(widget, "_scores")[kind])
         assert sent.dtype.name == "float32" and sent.shape == (2, 4)
         torch.testing.assert_close(torch.from_numpy(sent), expected.scores)
     assert widget.tokens == expected.str_tokens and len(widget.tokens) == 21
@@ -196,7 +197,7 @@ def test_a_text_at_construction(random_model):
 
 
 def test_the_browser_gets_the_selected_pattern_and_others_on_demand(widget):
-    bank = widget._bank  # the head selected when the data was made, at full resolution
+    bank = encode_trait(widget, "_bank")  # the head selected when the data was made, at full resolution
     assert bank["run"] == widget.run_id and bank["heads"] == [[widget.layer, widget.head]]
     torch.testing.assert_close(torch.from_numpy(from_wire(bank["patterns"])[0]).float(), widget.pattern(), atol=1e-3, rtol=1e-3)
     sent = []
@@ -231,7 +232,7 @@ def test_a_given_selection_is_kept(random_model):
 
 
 def test_static_export_embeds_every_head_when_small(widget, tmp_path):
-    state = widget._static_state()
+    state = static_state(widget)
     assert len(state["_bank"]["heads"]) == 8
     path = widget.save_html(tmp_path / "scores.html")
     assert "induction" in path.read_text()

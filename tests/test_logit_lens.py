@@ -11,7 +11,8 @@ import traitlets
 
 import circuitwidgets as cw
 from circuitwidgets import analysis
-from circuitwidgets.widgets._transport import from_wire
+from circuitwidgets.widgets._export import static_state
+from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.logit_lens import page_positions, readout_names
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
@@ -125,7 +126,7 @@ def test_lens_sent_equals_the_analysis(random_model):
     view = cw.LogitLens(random_model, TEXT, k=5, page_size=4)
     seq = len(view.tokens)
     last_page = (seq - 1) // 4
-    assert [p["page"] for p in view.lens["pages"]] == [last_page]  # only the selected position's
+    assert [p["page"] for p in encode_trait(view, "lens")["pages"]] == [last_page]  # only the selected position's
     assert view.computed_positions == list(range(4 * last_page, seq))
     out = sent(view)
     for page in range(last_page):  # the rest as the browser asks for them
@@ -134,7 +135,7 @@ def test_lens_sent_equals_the_analysis(random_model):
     for content, buffers in out:
         assert content["type"] == "page"
         answers.append(_put_buffers(content["lens"], buffers))
-    wire = {"pages": answers + view.lens["pages"]}
+    wire = {"pages": answers + encode_trait(view, "lens")["pages"]}
     lens = analysis.logit_lens(random_model, TEXT, k=5, default_target="final")
     assert np.array_equal(page_arrays(wire, "top_ids"), lens.top_ids.numpy())
     np.testing.assert_allclose(page_arrays(wire, "top_probs"), lens.top_probs.numpy(), rtol=1e-5, atol=1e-7)
@@ -146,7 +147,8 @@ def test_lens_sent_equals_the_analysis(random_model):
     for page in wire["pages"]:
         vocab.update(zip(from_wire(page["vocab"]["ids"]).tolist(), page["vocab"]["strs"]))
     assert all(vocab[i] == lens.token_strs[i] for i in lens.top_ids.unique().tolist())
-    text_vocab = dict(zip(from_wire(view.lens["vocab"]["ids"]).tolist(), view.lens["vocab"]["strs"]))
+    sent_lens = encode_trait(view, "lens")
+    text_vocab = dict(zip(from_wire(sent_lens["vocab"]["ids"]).tolist(), sent_lens["vocab"]["strs"]))
     assert all(text_vocab[int(t)] == s for t, s in zip(lens.tokens, lens.str_tokens))
     # the widget's own whole lens is the pages joined, and equals the analysis
     assert torch.equal(view.lens_result.top_ids, lens.top_ids)
@@ -179,8 +181,8 @@ def test_bytes_are_bounded_by_top_k_not_vocabulary(random_model):
     big = cw.LogitLens(random_model, TEXT, k=20)
     R, P = small.n_layers + 1, len(small.tokens)
     per_k = R * P * (2 + 4)  # uint16 id + float32 probability per extra top token
-    assert wire_bytes(big.lens) - wire_bytes(small.lens) <= 19 * per_k + 4 * 20 * R * P  # + vocab ids
-    assert wire_bytes(big.lens) < R * P * small.d_vocab * 4 / 4  # far below positions x vocab
+    assert wire_bytes(encode_trait(big, "lens")) - wire_bytes(encode_trait(small, "lens")) <= 19 * per_k + 4 * 20 * R * P  # + vocab ids
+    assert wire_bytes(encode_trait(big, "lens")) < R * P * small.d_vocab * 4 / 4  # far below positions x vocab
 
 
 def test_pocket_model_confident_final_prediction():
@@ -192,7 +194,7 @@ def test_pocket_model_confident_final_prediction():
     expected = int(softmax.argmax())
     assert w.target_id == expected and float(softmax[expected]) > 0.5  # confident
     assert model.to_string(torch.tensor([expected])) == " b"
-    (page,) = w.lens["pages"]  # the selected (last) position's page
+    (page,) = encode_trait(w, "lens")["pages"]  # the selected (last) position's page
     ranks = from_wire(page["target_ranks"])
     probs = from_wire(page["target_probs"])
     assert ranks[final, p - page["start"]] == 1
@@ -210,7 +212,7 @@ def test_picked_target_everywhere(random_model):
     view.target = " Mary"
     mary = cw.ModelAdapter(random_model).to_single_token(" Mary")
     expected = analysis.logit_lens(random_model, TEXT, k=1, target=mary)
-    picked = view._target
+    picked = encode_trait(view, "_target")
     assert picked["id"] == mary and picked["str"] == " Mary"
     (page,) = picked["pages"]  # the selected position's page; the browser asks for others
     shown = page_positions(page["page"], 4, len(view.tokens))
@@ -264,11 +266,11 @@ def test_new_text_reruns_and_keeps_a_valid_position(lens_view):
     lens_view.text = "John gave"
     assert lens_view.run_id == run_before + 1 and lens_view.error == ""
     assert lens_view.position == len(lens_view.tokens) - 1 == lens_view.selection.position
-    assert from_wire(lens_view.lens["token_ids"]).shape == (len(lens_view.tokens),)
-    assert lens_view.lens["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)
+    assert from_wire(encode_trait(lens_view, "lens")["token_ids"]).shape == (len(lens_view.tokens),)
+    assert encode_trait(lens_view, "lens")["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)
     lens_view.text = "word " * 100
     assert "context is 64 tokens" in lens_view.error and lens_view.text == "word " * 100
-    assert lens_view.lens["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)  # last good view kept
+    assert encode_trait(lens_view, "lens")["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)  # last good view kept
 
 
 def test_static_export_holds_every_page_and_the_attribution_on_screen(random_model, tmp_path):
@@ -276,7 +278,7 @@ def test_static_export_holds_every_page_and_the_attribution_on_screen(random_mod
     view.position = 3
     n_pages = -(-len(view.tokens) // 4)
     assert len(view.computed_positions) < len(view.tokens)  # the live view has not needed them
-    state = view._static_state()
+    state = static_state(view)
     assert state["_attribution"]["position"] == 3
     assert [p["page"] for p in state["lens"]["pages"]] == list(range(n_pages))
     assert [p["page"] for p in state["_target"]["pages"]] == list(range(n_pages))

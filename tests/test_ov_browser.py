@@ -14,7 +14,8 @@ import traitlets
 import circuitwidgets as cw
 from circuitwidgets import analysis
 from circuitwidgets.widgets import _token_queries
-from circuitwidgets.widgets._transport import from_wire
+from circuitwidgets.widgets._export import static_state
+from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.ov_browser import DEFAULT_TARGETS, DEFAULT_TOKENS, PICKABLE_TOKENS, frequent_tokens
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
@@ -126,9 +127,9 @@ def test_spectra_are_computed_once_on_demand_with_progress(browser, random_model
     assert progress[1:-1] == [f"Computing OV eigenvalues: layer {i + 1} of {n_layers} done" for i in range(n_layers)]
     assert progress[-1] == ""
     expected = analysis.ov_spectrum(random_model)
-    np.testing.assert_array_equal(from_wire(browser.copying), expected.copying.numpy())
-    np.testing.assert_array_equal(from_wire(browser.positive_mass), expected.positive_mass.numpy())
-    pairs = from_wire(browser.eigenvalues)
+    np.testing.assert_array_equal(from_wire(encode_trait(browser, "copying")), expected.copying.numpy())
+    np.testing.assert_array_equal(from_wire(encode_trait(browser, "positive_mass")), expected.positive_mass.numpy())
+    pairs = from_wire(encode_trait(browser, "eigenvalues"))
     assert pairs.shape == (browser.n_layers, browser.n_heads, browser.d_head, 2)
     np.testing.assert_array_equal(pairs[..., 0] + 1j * pairs[..., 1], expected.eigenvalues.numpy())
     progress.clear()
@@ -140,7 +141,7 @@ def test_plain_ov_circuit(random_model):
     torch.testing.assert_close(w.spectrum.copying, analysis.copying_scores(random_model, "ov"))
     assert w.spectrum.circuit == "ov"
     w.circuit = "full"
-    np.testing.assert_array_equal(from_wire(w.copying), analysis.copying_scores(random_model).numpy())
+    np.testing.assert_array_equal(from_wire(encode_trait(w, "copying")), analysis.copying_scores(random_model).numpy())
 
 
 # ---- token maps --------------------------------------------------------------------------------
@@ -235,17 +236,15 @@ def test_linked_with_attention_explorer_through_the_selection(random_model):
 
 def test_static_state_embeds_every_spectrum_and_the_default_answers(browser, random_model):
     browser.select(1, 3)
-    state = browser._static_state()
+    state = static_state(browser)
     np.testing.assert_array_equal(from_wire(state["copying"]), analysis.copying_scores(random_model).numpy())
     answers = state["_answers"]
     assert [(a["mode"], a["layer"], a["head"]) for a in answers] == [(m, 1, 3) for m in ("ov", "ov_sources", "qk")]
     ov = answers[0]
     expected = analysis.ov_token_map(random_model, 1, 3, [e["id"] for e in browser.defaults["tokens"]], k=10)
     np.testing.assert_array_equal(from_wire(ov["top_ids"]), expected.top_ids.numpy())
-    browser._export_token_maps = "all"
-    assert len(browser._static_state()["_answers"]) == 3 * browser.n_layers * browser.n_heads
-    browser._export_token_maps = "none"
-    assert browser._static_state()["_answers"] == []
+    assert len(static_state(browser, {"token_maps": "all"})["_answers"]) == 3 * browser.n_layers * browser.n_heads
+    assert static_state(browser, {"token_maps": "none"})["_answers"] == []
 
 
 def test_save_html_writes_the_spectra_without_a_kernel(browser, tmp_path):
@@ -267,7 +266,7 @@ def test_pocket_induction_head_is_shown_as_copying():
     measured, threshold = card["checks"], card["recipe"]["thresholds"]["copying"]
     layer, head = measured["induction_head"]
     w = cw.OVBrowser(cw.load_pocket_model("attn-only-2l"))
-    shown = float(from_wire(w._static_state()["copying"])[layer, head])
+    shown = float(from_wire(static_state(w)["copying"])[layer, head])
     assert (layer, head) == (1, 3)
     assert shown >= threshold  # the card's bar for a copying head (0.7)
     assert shown == pytest.approx(measured["copying_full_ov"][layer][head], abs=1e-3)  # the card's value

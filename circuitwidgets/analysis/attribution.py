@@ -38,7 +38,7 @@ from typing import Any, Optional, Union
 import torch
 
 from ..model import ModelAdapter, hook_name
-from ._checks import TokenLike, check_k, check_position, token_ids
+from ..checks import TokenLike, check_k, check_position, token_ids
 from ._forward import TextRun, resolve_run
 from ._topk import topk_of_product
 

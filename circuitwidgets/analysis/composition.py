@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from ..model import as_adapter
-from ._checks import check_choice
+from ..checks import check_choice
 
 #: The composition kinds: which input of the later head reads the earlier head's output.
 COMPOSITION_KINDS = ("Q", "K", "V")

@@ -36,6 +36,7 @@ import torch
 
 from ..analysis import TokenMap, ov_sources_for, ov_token_map, qk_token_map
 from ..model import ModelAdapter
+from ._base import MAX_K
 from ._transport import to_wire
 
 __all__ = ["MODES", "MAX_K", "MAX_TOKENS", "TokenQueries", "TokenQueryError", "payload"]
@@ -49,8 +50,6 @@ _ANSWER: dict[str, Callable[..., TokenMap]] = {
 MODES = tuple(_ANSWER)
 #: At most this many given tokens in one question (a list longer than that is a typo).
 MAX_TOKENS = 64
-#: The largest k a view offers (a longer list does not fit on screen).
-MAX_K = 100
 #: Rows kept per widget (a row is k ids, k floats and k strings).
 _CACHE_ROWS = 4096
 
