@@ -25,7 +25,7 @@ def test_attention_input_norms_reproduce_each_layers_ln1(tiny_tokenizer, kind, f
     for layer, norm in enumerate(norms):
         expected = model.blocks[layer].ln1(x).detach().float()
         torch.testing.assert_close(norm.center(x) / norm.scale(x) * norm.weight + norm.bias, expected, rtol=1e-4, atol=1e-5)
-    assert adapter.positional_embedding_type == ("rotary" if family == "rotary-rms-gqa" else "standard")
+    assert adapter.position_kind == ("rotary" if family == "rotary-rms-gqa" else "learned")
 
 
 @pytest.mark.parametrize("kind", model_kinds())

@@ -32,8 +32,10 @@ def readout_hooks(n_layers: int) -> list[str]:
 
 
 def written_hooks(adapter: ModelAdapter) -> list[str]:
-    """What writes to the residual stream besides the heads: the embeddings and each MLP."""
-    names = [hook_name("embed")]
+    """What writes to the residual stream besides the heads: the embeddings (read as layer 0's
+    input, which is what the model adds to the stream whatever its family does to the token
+    embedding -- Gemma's scale, BLOOM's embedding norm), the positions, and each MLP."""
+    names = [hook_name("resid_pre", 0)]
     if adapter.weights.W_pos is not None:
         names.append(hook_name("pos_embed"))
     if not adapter.attn_only:

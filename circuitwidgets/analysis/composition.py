@@ -242,5 +242,5 @@ def head_composition(model: Any, *, draws: int = BASELINE_DRAWS, seed: int = 0) 
         draws=draws,
         excess=torch.where(valid, scores - mean, 0.0),
         head_labels=[f"L{l}H{h}" for l in range(adapter.n_layers) for h in range(adapter.n_heads)],
-        approximation=ROTARY_APPROXIMATION if adapter.positional_embedding_type == "rotary" else None,
+        approximation=ROTARY_APPROXIMATION if adapter.position_kind == "rotary" else None,
     )

@@ -193,9 +193,8 @@ def _through_norm(norm: FinalNorm, W: torch.Tensor) -> torch.Tensor:
 def _freeze(adapter: ModelAdapter, cache: dict, n: int) -> _Frozen:
     w, norms = adapter.weights, adapter.attention_input_norms
     layers = range(adapter.n_layers)
-    sources = cache[hook_name("embed")][:n]
-    if w.W_pos is not None:
-        sources = sources + cache[hook_name("pos_embed")][:n]
+    # Token + position as the model adds them to the stream (layer 0's input).
+    sources = cache[hook_name("resid_pre", 0)][:n]
     scale = torch.stack([norms[l].scale(cache[hook_name("resid_pre", l)][:n])[:, 0] for l in layers])
     value = torch.stack([_through_norm(norms[l], w.W_V[l]) for l in layers])
     ln_bias = torch.stack([norm.bias for norm in norms])  # [L, d_model]

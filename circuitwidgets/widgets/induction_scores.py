@@ -118,6 +118,10 @@ class InductionScores(AnswersRequests, LinkedView):
     text:
         Score the heads on this text instead (``mode="text"``). A text in which no token
         repeats raises ``ValueError`` here.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     kind:
         The tab shown first: ``"induction"`` (default), ``"previous_token"`` or
         ``"duplicate_token"``.
@@ -203,6 +207,7 @@ class InductionScores(AnswersRequests, LinkedView):
         seed: int = 0,
         batch: int = DEFAULT_BATCH,
         text: Optional[str] = None,
+        tokens: Any = None,
         kind: str = "induction",
         selection: Selection | None = None,
         layer: int | None = None,
@@ -210,6 +215,7 @@ class InductionScores(AnswersRequests, LinkedView):
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens, required=False)
         self._ready = False
         half = check_half(self._adapter, None) if half is None else half  # the default half
         half, seed, batch, kind = self._validated(half=half, seed=seed, batch=batch, kind=kind)  # as assignments would

@@ -106,6 +106,10 @@ class LogitLens(AnswersRequests, LinkedView):
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     k:
         How many top tokens each position's hover card lists (1..50, :data:`MAX_K`; default 10).
     page_size:
@@ -197,8 +201,9 @@ class LogitLens(AnswersRequests, LinkedView):
     def __init__(
         self,
         model: Any,
-        text: str,
+        text: str | None = None,
         *,
+        tokens: Any = None,
         k: int = 10,
         page_size: int = PAGE_SIZE,
         selection: Selection | None = None,
@@ -208,6 +213,7 @@ class LogitLens(AnswersRequests, LinkedView):
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens)
         self._validated(k=k, page_size=page_size)  # as an assignment would
         self._attributions: LRU[tuple[int, int, int], Attribution] = LRU(_ATTRIBUTION_CACHE)
         self._pages: dict[int, LogitLensResult] = {}

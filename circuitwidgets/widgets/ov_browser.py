@@ -89,6 +89,10 @@ class OVBrowser(AnswersRequests, LinkedView):
     text:
         Optional text whose tokens the token map starts with (e.g. ``explorer.text`` of an
         AttentionExplorer on screen); without it, frequent tokens (:func:`frequent_tokens`).
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:
@@ -172,6 +176,7 @@ class OVBrowser(AnswersRequests, LinkedView):
         model: Any,
         text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
@@ -180,6 +185,7 @@ class OVBrowser(AnswersRequests, LinkedView):
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens, required=False)
         self._queries = TokenQueries(self._adapter)
         self._spectra: dict[str, OVSpectrum] = {}
         self._validated(circuit=circuit, k=k)  # as an assignment would

@@ -98,7 +98,9 @@ const TEXT: Record<Mode, ModeText> = {
     caption:
       "When the current token is the query, which key tokens does this head want to attend to, by token " +
       "content alone? Each row is one row of the full QK circuit W_E·W_Q·W_Kᵀ·W_Eᵀ (unscaled; positions " +
-      "and layer norms left out). A previous-token or induction head looks for positions, not contents, so its map can look random.",
+      "and layer norms left out). With rotary positions (Llama, Pythia, Gemma ...) or ALiBi (BLOOM) this is the score " +
+      "at zero distance: positions rotate or penalize it as the key moves away, and no positional term appears here. " +
+      "A previous-token or induction head looks for positions, not contents, so its map can look random.",
   },
 };
 
