@@ -15,6 +15,13 @@ On a text (one forward pass):
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
 
+Interventions (the model run again with parts of it changed):
+
+* :func:`ablate` -- switch heads, attention layers, MLPs or residual positions off (zero, mean,
+  resample) and compare the prediction before and after
+* :func:`patching` -- exact activation patching grids (TransformerLens's), batched
+* :func:`attribution_patching` -- the same grids estimated by activation difference × gradient
+
 On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
 
 * :func:`repeated_tokens` -- the sequences
@@ -40,32 +47,43 @@ Share one forward pass between analyses of the same text:
 """
 
 from ._forward import NEEDS, TextRun, run_text
+from .ablation import MODES, Ablation, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
 from .composition import COMPOSITION_KINDS, composition_scores
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
+from ._metric import METRICS
+from .attribution_patching import attribution_patching
 from .next_token import NextTokenProbabilities, next_token_probabilities
+from .patching import GRIDS, PatchingResult, patching
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
 __all__ = [
+    "Ablation",
     "AttentionResult",
     "AttentionSummary",
     "Attribution",
     "CIRCUITS",
     "COMPOSITION_KINDS",
     "Component",
+    "GRIDS",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
+    "METRICS",
+    "MODES",
     "NEEDS",
     "NextTokenProbabilities",
     "OVSpectrum",
+    "PatchingResult",
     "TextRun",
     "TokenMap",
+    "ablate",
     "all_head_scores",
     "attention_by_layer",
     "attention_patterns",
+    "attribution_patching",
     "composition_scores",
     "copying_scores",
     "head_scores",
@@ -76,6 +94,7 @@ __all__ = [
     "ov_sources_for",
     "ov_spectrum",
     "ov_token_map",
+    "patching",
     "qk_token_map",
     "repeated_tokens",
     "run_text",
