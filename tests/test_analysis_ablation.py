@@ -126,6 +126,6 @@ def test_mean_ablating_the_pocket_induction_head_halves_the_repeated_tokens_prob
     before, after = abl.probs_before.mean(), abl.probs_after.mean()
     assert before == pytest.approx(0.214, abs=0.005) and after == pytest.approx(0.091, abs=0.005)
     assert after <= before / 2
-    # A head that is not an induction head (L0H0, no role) hardly matters for this.
+    # A head with no role (L0H0) matters less (measured: 0.214 -> 0.133).
     other = analysis.ablate(model, text, ["L0H0"], "mean", positions=second_copy)
     assert other.probs_after.mean() > after
