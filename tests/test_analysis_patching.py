@@ -220,6 +220,7 @@ def test_prompts_of_different_lengths_name_both_lengths_and_tokenizations(random
         (dict(metric="prob", at="heads", cells=[(2, 0)]), r"cell \(2, 0\) is not in the 'heads' grid"),
         (dict(metric=lambda logits: logits[0, -1, :2]), "must return a scalar"),
         (dict(metric="prob", position=99), "position 99 is out of range"),
+        (dict(metric="prob", memory_budget=0), "memory_budget 0 is out of range"),
     ],
 )
 def test_bad_input_is_a_clear_value_error(random_model, kwargs, match):

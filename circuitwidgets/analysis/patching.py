@@ -44,7 +44,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import torch
 
 from ..model import ModelAdapter, as_adapter, hook_name
-from ._checks import TokenLike
+from ._checks import TokenLike, check_int
 from ._metric import Metric, MetricLike, build_metric, prompt_pair
 
 #: The default bound on the memory one batched forward pass may use, in bytes.
@@ -223,7 +223,7 @@ def bytes_per_row(adapter: ModelAdapter, seq: int, read_positions: int) -> int:
     d_mlp = int(getattr(cfg, "d_mlp", None) or 4 * adapter.d_model)
     floats = 8 * seq * adapter.d_model + 4 * adapter.n_heads * seq * seq + 3 * seq * d_mlp
     floats += 3 * read_positions * adapter.d_vocab
-    return floats * adapter._dtype.itemsize
+    return floats * 4  # float32; a half-precision model needs less
 
 
 def _patcher(rows: list[tuple[int, tuple]], clean: torch.Tensor):
@@ -307,8 +307,9 @@ def patching(
     jobs.sort(key=lambda job: job[1][0])  # by layer, so rows join the batch in order
 
     read = 1 if m.positions is not None else seq
-    rows_per_pass = max(2, int(memory_budget) // bytes_per_row(adapter, seq, read))
-    device_cache = {name: act[0].to(adapter.device, adapter._dtype) for name, act in clean_cache.items()}
+    check_int(memory_budget, "memory_budget", 1, why=" (bytes)")
+    rows_per_pass = max(2, memory_budget // bytes_per_row(adapter, seq, read))
+    clean_acts = {name: act[0] for name, act in clean_cache.items()}  # each hook casts to the model's
     values = {g.name: torch.full(sizes[g.name], float("nan")) for g in grids}
     passes = 0
     for start in range(0, len(jobs), rows_per_pass - 1):
@@ -316,8 +317,8 @@ def patching(
         by_hook: dict[str, list] = {}
         for row, (grid, cell) in enumerate(chunk, start=1):
             name = hook_name(grid.kind, cell[0])
-            by_hook.setdefault(name, []).append((row, grid.index(cell, device_cache[name].ndim)))
-        hooks = {name: _patcher(rows, device_cache[name]) for name, rows in by_hook.items()}
+            by_hook.setdefault(name, []).append((row, grid.index(cell, clean_acts[name].ndim)))
+        hooks = {name: _patcher(rows, clean_acts[name]) for name, rows in by_hook.items()}
         logits = adapter.run_branching(
             corrupted_tokens, [cell[0] for _, cell in chunk], hooks, positions=m.positions
         )
