@@ -935,6 +935,234 @@ def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
     """Changes whenever a parameter is written in place (torch counts writes per tensor) or
     replaced (moved, cast): each parameter's storage address and write count."""
     return tuple((p.data_ptr(), p._version) for p in model.parameters())
+    # ---- interventions: runs whose hooks replace activations ------------------------------
+
+    def run_with_replacing_hooks(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        *,
+        positions: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """One forward pass in which each hook may replace its activation; returns the logits.
+
+        ``hooks`` maps hook names to functions that take the activation (the model's dtype and
+        device, batch dimension kept) and return what the model should use instead (same
+        shape). Returns float32 CPU logits ``[batch, seq, d_vocab]``, or with ``positions``
+        only those positions, ``[batch, len(positions), d_vocab]``: the pass then stops at the
+        last layer's residual stream and unembeds just those positions (checked once per
+        model against its own logits; where that shortcut is not exact, the full logits are
+        computed and indexed).
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b")
+        >>> def zero_head_3(z):                       # z: [batch, pos, head, d_head]
+        ...     z = z.clone(); z[:, :, 3] = 0; return z
+        >>> logits = m.run_with_replacing_hooks(tokens, {hook_name("z", 1): zero_head_3}, positions=[-1])
+        >>> logits.shape == (1, 1, m.d_vocab)
+        True
+        """
+        return self._run_editing(tokens, hooks, positions)
+
+    def run_branching(
+        self,
+        tokens: torch.Tensor,
+        branch_layers: Sequence[int],
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        *,
+        positions: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """One forward pass of one text that many edited copies branch off, as one batch.
+
+        Row 0 is the text's own run. Row ``1 + i`` starts as a copy of row 0 at the residual
+        stream entering layer ``branch_layers[i]`` (the list must not decrease), so ``hooks``
+        (as in :meth:`run_with_replacing_hooks`) can edit it from that layer on. Where the
+        model allows it, rows join the batch only at their layer, so layers below it are
+        computed once for all of them (activation patching at layer ``L`` cannot change
+        anything before ``L``); otherwise every row runs from the start, with the same
+        result. A hook at layer ``L`` sees at least every row whose branch layer is ``<= L``,
+        at its index. Returns float32 CPU logits ``[1 + len(branch_layers), seq or
+        len(positions), d_vocab]``.
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b")
+        >>> def patch_row_1(z):
+        ...     z = z.clone(); z[1, :, 3] = 0; return z
+        >>> logits = m.run_branching(tokens, [1], {hook_name("z", 1): patch_row_1}, positions=[-1])
+        >>> logits.shape[0], torch.allclose(logits[:1], m.run_with_replacing_hooks(tokens, {}, positions=[-1]), atol=1e-4)
+        (2, True)
+        """
+        layers = [self.check_layer(int(layer), name="branch layer") for layer in branch_layers]
+        if any(b < a for a, b in zip(layers, layers[1:])):
+            raise ValueError(f"branch_layers must not decrease, got {layers}")
+        counts: dict[int, int] = {}
+        for layer in layers:
+            counts[layer] = counts.get(layer, 0) + 1
+        hooks = dict(hooks)
+        if not self._batch_can_grow:
+            return self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
+        for layer, count in counts.items():
+            name = hook_name("resid_pre", layer)
+            then = hooks.get(name)
+
+            def grow(act: torch.Tensor, count: int = count, then: Any = then) -> torch.Tensor:
+                act = torch.cat([act, act[:1].expand(count, *act.shape[1:])])
+                return act if then is None else then(act)
+
+            hooks[name] = grow
+        return self._run_editing(tokens, hooks, positions)
+
+    def run_with_gradients(
+        self,
+        tokens: torch.Tensor,
+        names: Iterable[str],
+        metric: Callable[[torch.Tensor], torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """One forward and one backward pass: the named activations and the gradient of a
+        scalar ``metric`` of the logits with respect to each.
+
+        ``metric`` gets the float32 logits ``[batch, seq, d_vocab]`` (on the model's device,
+        with autograd on) and returns a 0-d tensor. Returns ``(value, activations,
+        gradients)``: the metric's value (0-d), and float32 CPU dicts from hook name to
+        activation and to its gradient (zeros where the metric does not depend on it). The
+        model's parameters get no ``.grad``.
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b")
+        >>> value, acts, grads = m.run_with_gradients(
+        ...     tokens, [hook_name("z", 1)], lambda logits: logits[0, -1].log_softmax(-1)[0])
+        >>> acts["blocks.1.attn.hook_z"].shape == grads["blocks.1.attn.hook_z"].shape
+        True
+        """
+        wanted = list(dict.fromkeys(names))
+        seen: dict[str, torch.Tensor] = {}
+
+        def make(name: str):
+            def hook(activation: torch.Tensor, hook: Any) -> torch.Tensor:
+                if not activation.requires_grad:
+                    # Upstream of every tracked input (e.g. the model's parameters are frozen):
+                    # start tracking here.
+                    activation = activation.detach().requires_grad_(True)
+                seen[name] = activation
+                return activation
+
+            return hook
+
+        with torch.enable_grad():
+            logits = self.model.run_with_hooks(
+                tokens.to(self.device), fwd_hooks=[(name, make(name)) for name in wanted]
+            )
+            value = torch.as_tensor(metric(logits.float()))
+            if value.numel() != 1:
+                raise ValueError(f"the metric must return a scalar, got a tensor of shape {tuple(value.shape)}")
+            value = value.reshape(())
+            missing = [name for name in wanted if name not in seen]
+            if missing:
+                raise KeyError(f"the model produced no activation for hooks {missing}")
+            acts = [seen[name] for name in wanted]
+            grads = torch.autograd.grad(value, acts, allow_unused=True) if value.requires_grad else [None] * len(acts)
+        cpu = {name: act.detach().to("cpu", torch.float32) for name, act in zip(wanted, acts)}
+        return (
+            value.detach().to("cpu", torch.float32),
+            cpu,
+            {
+                name: torch.zeros_like(cpu[name]) if g is None else g.detach().to("cpu", torch.float32)
+                for name, g in zip(wanted, grads)
+            },
+        )
+
+    def _run_editing(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        positions: Sequence[int] | None,
+    ) -> torch.Tensor:
+        """The forward pass behind :meth:`run_with_replacing_hooks` and :meth:`run_branching`."""
+        fwd_hooks = [(name, lambda act, hook, fn=fn: fn(act)) for name, fn in hooks.items()]
+        tokens = tokens.to(self.device)
+        with torch.inference_mode():
+            if positions is None or not self._final_readout_is_exact:
+                logits = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+                if positions is not None:
+                    logits = logits[:, list(positions)]
+                return logits.detach().to("cpu", torch.float32)
+            last = hook_name("resid_post", self.n_layers - 1)
+            then = hooks.get(last)
+            kept: list[torch.Tensor] = []
+
+            def read(act: torch.Tensor, hook: Any) -> torch.Tensor:
+                act = act if then is None else then(act)
+                kept.append(act[:, list(positions)])
+                raise _EnoughSeen
+
+            fwd_hooks = [h for h in fwd_hooks if h[0] != last] + [(last, read)]
+            try:
+                self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+            except _EnoughSeen:
+                pass
+        return self._readout(kept[0])
+
+    def _readout(self, resid: torch.Tensor) -> torch.Tensor:
+        """Logits for final residual-stream vectors: the final norm, then the unembedding."""
+        return self.unembed(self.apply_final_norm(resid))
+
+    @functools.cached_property
+    def _final_readout_is_exact(self) -> bool:
+        """Whether final norm + unembedding of the last residual stream reproduces the
+        model's own logits (it does not where the model does more, e.g. logit soft-capping)."""
+        tokens = self._probe_tokens
+        logits, cache = self.run_with_cache(tokens, [hook_name("resid_post", self.n_layers - 1)])
+        mine = self._readout(cache[hook_name("resid_post", self.n_layers - 1)])
+        return bool(torch.allclose(mine, logits, rtol=1e-4, atol=1e-4 * float(logits.abs().max()) + 1e-5))
+
+    @functools.cached_property
+    def _batch_can_grow(self) -> bool:
+        """Whether rows can join the batch in the middle of a forward pass (at a layer's
+        residual stream) with the right result; probed once per model."""
+        tokens = self._probe_tokens.to(self.device)
+        layer = min(1, self.n_layers - 1)
+
+        def grow(act: torch.Tensor, hook: Any) -> torch.Tensor:
+            return torch.cat([act, act[:1].expand(2, *act.shape[1:])])
+
+        with torch.inference_mode():
+            expected = self.model(tokens, return_type="logits")
+            try:
+                got = self.model.run_with_hooks(
+                    tokens, fwd_hooks=[(hook_name("resid_pre", layer), grow)], return_type="logits"
+                )
+            except Exception:  # any failure means: run every row from the start instead
+                return False
+        return tuple(got.shape[:1]) == (3,) and bool(
+            torch.allclose(got, expected.expand_as(got), rtol=1e-4, atol=1e-5)
+        )
+
+    def can_replace(self, kind: str) -> bool:
+        """Whether replacing the activation ``kind`` (a :func:`hook_name` kind) through a hook
+        changes what the model computes. Some model kinds only *report* an activation through
+        its hook: TransformerLens 3's ``TransformerBridge`` computes attention inside the
+        Hugging Face module and shows ``hook_pattern`` without reading it back, so a patched
+        pattern would silently change nothing. Probed once per kind (zeros at layer 0).
+
+        >>> ModelAdapter(model).can_replace("pattern")
+        True
+        """
+        if kind not in self._replaceable:
+            tokens = self._probe_tokens
+            plain = self.run_with_replacing_hooks(tokens, {})
+            zeroed = self.run_with_replacing_hooks(tokens, {hook_name(kind, 0): torch.zeros_like})
+            self._replaceable[kind] = not torch.allclose(plain, zeroed, rtol=0, atol=1e-6)
+        return self._replaceable[kind]
+
+    @functools.cached_property
+    def _replaceable(self) -> dict[str, bool]:
+        return {}
+
+    @functools.cached_property
+    def _probe_tokens(self) -> torch.Tensor:
+        """A short fixed token sequence for the one-time probes above."""
+        ids = [self.bos_token_id or 0] + [(7 * i + 3) % self.d_vocab for i in range(1, 6)]
+        return torch.tensor([ids], dtype=torch.long)
 
 
 def as_adapter(model: Any) -> ModelAdapter:

@@ -40,8 +40,8 @@ def test_value_bias_is_one_per_query_head(tiny_tokenizer, kind):
 
 def test_a_norm_the_formula_does_not_reproduce_is_refused(tiny_tokenizer):
     model = make_random_model(model_kinds()[0], tiny_tokenizer)
-    # plain torch: doubles the output, so it is not centre(x)/scale*weight + bias any more
-    handle = model.blocks[1].ln1.register_forward_hook(lambda module, args, out: out * 2)
+    # plain torch: squares into the output, so no weight and bias make it centre(x)/scale*w + b
+    handle = model.blocks[1].ln1.register_forward_hook(lambda module, args, out: out + 0.5 * out**2)
     try:
         with pytest.raises(NotImplementedError, match=r"this model's blocks\.1\.ln1 .* is not of the form"):
             ModelAdapter(model).attention_input_norms

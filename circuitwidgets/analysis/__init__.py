@@ -17,6 +17,13 @@ On a text (one forward pass):
 * :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
   with the attention patterns frozen
 
+Interventions (the model run again with parts of it changed):
+
+* :func:`ablate` -- switch heads, attention layers, MLPs or residual positions off (zero, mean,
+  resample) and compare the prediction before and after
+* :func:`patching` -- exact activation patching grids (TransformerLens's), batched
+* :func:`attribution_patching` -- the same grids estimated by activation difference × gradient
+
 On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
 
 * :func:`repeated_tokens` -- the sequences
@@ -44,16 +51,21 @@ Share one forward pass between analyses of the same text:
 """
 
 from ._forward import NEEDS, TextRun, run_text
+from .ablation import MODES, Ablation, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
 from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
+from ._metric import METRICS
+from .attribution_patching import attribution_patching
 from .next_token import NextTokenProbabilities, next_token_probabilities
 from .paths import ORDERS, PathExpansion, path_expansion
+from .patching import GRIDS, PatchingResult, patching
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
 __all__ = [
+    "Ablation",
     "AttentionResult",
     "AttentionSummary",
     "Attribution",
@@ -61,20 +73,26 @@ __all__ = [
     "COMPOSITION_KINDS",
     "Component",
     "HeadComposition",
+    "GRIDS",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
+    "METRICS",
+    "MODES",
     "NEEDS",
     "NextTokenProbabilities",
     "ORDERS",
     "OVSpectrum",
     "PathExpansion",
+    "PatchingResult",
     "TextRun",
     "TokenMap",
+    "ablate",
     "all_head_scores",
     "attention_by_layer",
     "attention_patterns",
     "composition_baseline",
+    "attribution_patching",
     "composition_scores",
     "copying_scores",
     "head_composition",
@@ -87,6 +105,7 @@ __all__ = [
     "ov_spectrum",
     "ov_token_map",
     "path_expansion",
+    "patching",
     "qk_token_map",
     "repeated_tokens",
     "run_text",
