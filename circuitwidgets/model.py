@@ -998,8 +998,15 @@ class ModelAdapter:
         return self._readout(kept[0])
 
     def _readout(self, resid: torch.Tensor) -> torch.Tensor:
-        """Logits for final residual-stream vectors: the final norm, then the unembedding."""
-        return self.unembed(self.apply_final_norm(resid))
+        """Logits for final residual-stream vectors as the model computes them: its own final
+        norm module (in its dtype, not the float32 formula of :meth:`apply_final_norm`, so a
+        patched run's logits match an unpatched forward pass bit for bit where they can),
+        then the unembedding."""
+        ln = getattr(self.model, "ln_final", None)
+        if ln is not None:
+            with torch.inference_mode():
+                resid = ln(resid.to(self.device, self._dtype)).detach().to("cpu", torch.float32)
+        return self.unembed(resid)
 
     @functools.cached_property
     def _final_readout_is_exact(self) -> bool:
