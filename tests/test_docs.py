@@ -159,3 +159,18 @@ def test_commands_in_the_docs_name_the_virtualenvs_pytest(path):
     """A bare ``pytest`` is not on PATH after scripts/setup.sh: commands say ``.venv-tl4/bin/python -m pytest``."""
     where = DOCS.parent / path if not (DOCS / path).exists() else DOCS / path
     assert not re.findall(r"(?<!-m )(?<![\w/.-])pytest (?=tests/|-)", where.read_text())
+
+
+def test_every_benchmarks_command_names_what_setup_makes():
+    """BENCHMARKS.md's commands are what ``scripts/bench.sh`` runs verbatim (``--check``: all of
+    them, quickly): each names a virtualenv ``scripts/setup.sh`` makes and a script in
+    benchmarks/, and every benchmark script has a command."""
+    blocks = re.findall(r"^```\n(.*?)^```", (DOCS.parent / "BENCHMARKS.md").read_text(), re.S | re.M)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    scripts = set()
+    for command in commands:
+        match = re.fullmatch(r"(?:[A-Z_]+=\S+ )*\.venv-tl[34]/bin/python (benchmarks/\w+\.py)\b.*", command)
+        assert match and (DOCS.parent / match.group(1)).is_file(), command
+        scripts.add(match.group(1))
+    helpers = {"benchmarks/common.py"}
+    assert scripts == {f"benchmarks/{p.name}" for p in (DOCS.parent / "benchmarks").glob("*.py")} - helpers
