@@ -606,6 +606,80 @@ class ModelAdapter:
         return head
 
 
+    # ---- what the path expansion needs besides the weights --------------------------------
+
+    @property
+    def positional_embedding_type(self) -> str:
+        """How the model encodes positions: ``"standard"`` (learned ``W_pos``), ``"rotary"``,
+        ``"shortformer"``, ``"alibi"`` ... (``cfg.positional_embedding_type``).
+
+        >>> ModelAdapter(model).positional_embedding_type
+        'standard'
+        """
+        return str(getattr(self.model.cfg, "positional_embedding_type", "standard"))
+
+    @functools.cached_property
+    def value_bias(self) -> torch.Tensor:
+        """``b_V [n_layers, n_heads, d_head]``, float32 on the CPU, one per query head
+        (grouped-query K/V heads repeated); zeros for a model without value biases.
+
+        >>> ModelAdapter(model).value_bias.shape
+        torch.Size([2, 4, 32])
+        """
+        with torch.inference_mode():
+            try:
+                b_V = self.model.b_V
+            except AttributeError:
+                b_V = None
+            if b_V is None:
+                return torch.zeros(self.n_layers, self.n_heads, self.d_head)
+            return self._expand_kv(b_V.detach().to("cpu", torch.float32))
+
+    @functools.cached_property
+    def attention_input_norms(self) -> tuple[FinalNorm, ...]:
+        """Each layer's normalization of its attention input (``blocks[l].ln1``) as a
+        :class:`FinalNorm` formula, one per layer (read once, then cached).
+
+        Checked against the model's own module on random vectors, like :attr:`final_norm`;
+        a norm the formula does not reproduce raises ``NotImplementedError``.
+
+        >>> norms = ModelAdapter(model).attention_input_norms
+        >>> len(norms), norms[0].kind
+        (2, 'LN')
+        """
+        return tuple(
+            self._norm_formula(getattr(block, "ln1", None), f"blocks.{layer}.ln1")
+            for layer, block in enumerate(self.model.blocks)
+        )
+
+    def _norm_formula(self, ln: Any, where: str) -> FinalNorm:
+        """The norm module ``ln`` (``None``: no norm) as a :class:`FinalNorm`, checked."""
+        norm_type = getattr(self.model.cfg, "normalization_type", None)
+        kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
+        if ln is None or isinstance(ln, torch.nn.Identity):
+            kind = "none"
+        params = {}
+        for name, default in (("w", 1.0), ("b", 0.0)):
+            value = getattr(ln, name, None) if kind != "none" else None
+            params[name] = (
+                torch.full((self.d_model,), default)
+                if value is None
+                else value.detach().to("cpu", torch.float32).reshape(self.d_model)
+            )
+        norm = FinalNorm(kind=kind, weight=params["w"], bias=params["b"], eps=float(getattr(self.model.cfg, "eps", 1e-5)))
+        if ln is not None:
+            probe = torch.randn(4, self.d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
+            expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
+            with torch.inference_mode():
+                got = ln(probe.to(self.device, self._dtype)).detach().to("cpu", torch.float32)
+            if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+                raise NotImplementedError(
+                    f"this model's {where} ({type(ln).__name__}, normalization_type={norm_type!r}) "
+                    "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows"
+                )
+        return norm
+
+
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged)."""
     return model if isinstance(model, ModelAdapter) else ModelAdapter(model)

@@ -91,12 +91,20 @@ def random_model(request, tiny_tokenizer):
 
 
 @pytest.fixture(scope="session")
+def plain_model(tiny_tokenizer):
+    """One small random-weight model of the first model kind: for tests of the views' plumbing
+    (checks, traits, the wire), which do not depend on the model kind."""
+    torch.manual_seed(0)
+    return make_random_model(model_kinds()[0], tiny_tokenizer)
+
+
+@pytest.fixture(scope="session")
 def needs_chromium():
     """Skip a test that saves a picture (figures' and views' PNG/SVG export) when Chromium,
     chromedriver or selenium is missing, saying which."""
-    from circuitwidgets.figures import export
+    from circuitwidgets import headless
 
     try:
-        export.find_browser()
-    except export.ExportUnavailable as missing:
+        headless.find_browser()
+    except headless.ExportUnavailable as missing:
         pytest.skip(str(missing))

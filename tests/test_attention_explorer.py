@@ -21,8 +21,9 @@ from circuitwidgets.widgets._attention_store import (
     AttentionStore,
     thumbnail,
 )
-from circuitwidgets.widgets._transport import UNIT_MAX_ERROR, from_wire
+from circuitwidgets.widgets._transport import encode_trait, UNIT_MAX_ERROR, from_wire
 from circuitwidgets.widgets.attention_explorer import AUTO_EXPORT_BYTES
+from view_requests import ask
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 LONG = "def add(a, b):\n    return a + b\n" * 2  # more tokens than THUMBNAIL_SIZE, fewer than n_ctx
@@ -73,7 +74,7 @@ def test_store_keeps_patterns_within_the_float16_bound(random_model):
 
 def test_thumbnails_sent_as_uint8_within_half_a_step(random_model):
     w = cw.AttentionExplorer(random_model, LONG)
-    wire = w.thumbnails
+    wire = encode_trait(w, "thumbnails")
     assert wire["dtype"] == "uint8"
     assert wire["shape"] == [w.n_layers, w.n_heads, THUMBNAIL_SIZE, THUMBNAIL_SIZE]
     err = np.abs(from_wire(wire) - w.store.thumbnails.numpy())
@@ -84,11 +85,12 @@ def test_bytes_sent_scale_with_the_screen(random_model):
     """Up front the browser gets thumbnails, scores and ONE full pattern, whatever the length."""
     w = cw.AttentionExplorer(random_model, LONG)
     seq = w.store.seq_len
-    assert w._bank["heads"] == [[0, 0]]
-    assert w._bank["patterns"]["shape"] == [1, seq, seq] and w._bank["patterns"]["dtype"] == "float16"
+    bank = encode_trait(w, "_bank")
+    assert bank["heads"] == [[0, 0]]
+    assert bank["patterns"]["shape"] == [1, seq, seq] and bank["patterns"]["dtype"] == "float16"
     # heads x 40² bytes + one seq² float16 pattern: never heads x seq²
-    assert w.thumbnails["buffer"].nbytes == w.n_layers * w.n_heads * THUMBNAIL_SIZE**2
-    assert w._bank["patterns"]["buffer"].nbytes == 2 * seq * seq
+    assert encode_trait(w, "thumbnails")["buffer"].nbytes == w.n_layers * w.n_heads * THUMBNAIL_SIZE**2
+    assert bank["patterns"]["buffer"].nbytes == 2 * seq * seq
 
 
 # ---- traits and the shared selection --------------------------------------------------------------
@@ -177,23 +179,16 @@ def test_constructor_rejects_bad_text(random_model):
 # ---- patterns on demand -------------------------------------------------------------------------------
 
 
-def _replies(widget):
-    sent = []
-    widget.send = lambda content, buffers=None: sent.append((content, buffers))
-    return sent
-
-
 def test_browser_asks_for_a_head_and_gets_its_float16_pattern(explorer):
-    sent = _replies(explorer)
-    explorer._on_message(explorer, {"type": "pattern", "layer": 1, "head": 3, "run": explorer.run_id}, [])
-    (content, buffers), = sent
-    assert content["type"] == "pattern" and (content["layer"], content["head"]) == (1, 3)
-    got = from_wire({**content, "buffer": buffers[0]})
+    reply = ask(explorer, "pattern", {"layer": 1, "head": 3, "run": explorer.run_id})
+    content = reply["response"]
+    assert reply["ok"] and (content["layer"], content["head"]) == (1, 3)
+    got = from_wire(content["pattern"])
     np.testing.assert_array_equal(got, explorer.store.pattern(1, 3).numpy())
     # a request about an older text is dropped; a bad head is answered with the reason
-    explorer._on_message(explorer, {"type": "pattern", "layer": 1, "head": 3, "run": -1}, [])
-    explorer._on_message(explorer, {"type": "pattern", "layer": 1, "head": 9, "run": explorer.run_id}, [])
-    assert len(sent) == 2 and "head 9 is out of range" in sent[1][0]["message"]
+    assert ask(explorer, "pattern", {"layer": 1, "head": 3, "run": -1})["stale"]
+    refused = ask(explorer, "pattern", {"layer": 1, "head": 9, "run": explorer.run_id})
+    assert not refused["ok"] and not refused["stale"] and "head 9 is out of range" in refused["error"]
     torch.testing.assert_close(explorer.pattern(1, 3), explorer.store.pattern(1, 3).float())
 
 
@@ -223,7 +218,7 @@ def test_export_embeds_the_chosen_full_patterns(explorer, tmp_path, heads, expec
     patterns = np.frombuffer(base64.b64decode(buf["data"]), "<f2").reshape(bank["patterns"]["shape"])
     for i, (l, h) in enumerate(expected):
         np.testing.assert_array_equal(patterns[i], explorer.store.pattern(l, h).numpy())
-    assert explorer._bank["heads"] == [[0, 0]]  # the live widget is untouched
+    assert encode_trait(explorer, "_bank")["heads"] == [[0, 0]]  # the live widget is untouched
     assert mine["state"]["selection"] == f"IPY_MODEL_{explorer.selection.model_id}"
     assert states[explorer.selection.model_id]["state"]["head"] == 2  # the selection travels too
 

@@ -13,7 +13,7 @@ import pytest
 
 import circuitwidgets as cw
 from circuitwidgets.widgets import _export
-from circuitwidgets.widgets._static import read_bundle, read_vendor
+from circuitwidgets.widgets._bundles import read_bundle, read_vendor
 
 HOSTILE = 'a </script><script>alert(1)</script> <!-- b'
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 import circuitwidgets as cw
 from circuitwidgets import analysis, figures
+from circuitwidgets import headless
 from circuitwidgets.figures import export
 
 
@@ -65,8 +66,8 @@ def test_a_layout_exports_too(needs_chromium, tmp_path):
 
 def test_missing_chromedriver_names_the_package_to_install(monkeypatch, pattern_figure, tmp_path):
     monkeypatch.delenv("BOKEH_CHROMEDRIVER_PATH", raising=False)
-    monkeypatch.setattr(export, "CHROMEDRIVER_NAMES", ("no-such-chromedriver",))
-    monkeypatch.setattr(export, "DEBIAN_CHROMEDRIVER", ("/nonexistent/chromedriver",))
+    monkeypatch.setattr(headless, "CHROMEDRIVER_NAMES", ("no-such-chromedriver",))
+    monkeypatch.setattr(headless, "DEBIAN_CHROMEDRIVER", ("/nonexistent/chromedriver",))
     with pytest.raises(export.ExportUnavailable, match=r"chromium-driver \(chromedriver\) is not installed.*apt-get install chromium chromium-driver"):
         figures.save_png(pattern_figure, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()

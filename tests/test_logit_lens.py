@@ -11,8 +11,10 @@ import traitlets
 
 import circuitwidgets as cw
 from circuitwidgets import analysis
-from circuitwidgets.widgets._transport import from_wire
+from circuitwidgets.widgets._export import static_state
+from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.logit_lens import page_positions, readout_names
+from view_requests import ask
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 #: A repeated code line: induction makes the pocket model's last prediction (" b") confident.
@@ -22,13 +24,6 @@ CONFIDENT = "def add(a, b):\n    return a + b\ndef add(a, b):\n    return a +"
 @pytest.fixture
 def lens_view(random_model):
     return cw.LogitLens(random_model, TEXT, k=5)
-
-
-def sent(widget: cw.LogitLens) -> list:
-    """Every message the widget sends through its comm (custom messages)."""
-    out = []
-    widget.send = lambda content, buffers=None: out.append((content, buffers or []))
-    return out
 
 
 def page_arrays(payload: dict, name: str) -> np.ndarray:
@@ -125,16 +120,14 @@ def test_lens_sent_equals_the_analysis(random_model):
     view = cw.LogitLens(random_model, TEXT, k=5, page_size=4)
     seq = len(view.tokens)
     last_page = (seq - 1) // 4
-    assert [p["page"] for p in view.lens["pages"]] == [last_page]  # only the selected position's
+    assert [p["page"] for p in encode_trait(view, "lens")["pages"]] == [last_page]  # only the selected position's
     assert view.computed_positions == list(range(4 * last_page, seq))
-    out = sent(view)
-    for page in range(last_page):  # the rest as the browser asks for them
-        view._on_message(view, {"type": "page", "run": view.run_id, "page": page, "lens": True, "target": None}, [])
     answers = []
-    for content, buffers in out:
-        assert content["type"] == "page"
-        answers.append(_put_buffers(content["lens"], buffers))
-    wire = {"pages": answers + view.lens["pages"]}
+    for page in range(last_page):  # the rest as the browser asks for them
+        reply = ask(view, "page", {"run": view.run_id, "page": page, "lens": True, "target": None})
+        assert reply["ok"] and reply["response"]["page"] == page
+        answers.append(reply["response"]["lens"])
+    wire = {"pages": answers + encode_trait(view, "lens")["pages"]}
     lens = analysis.logit_lens(random_model, TEXT, k=5, default_target="final")
     assert np.array_equal(page_arrays(wire, "top_ids"), lens.top_ids.numpy())
     np.testing.assert_allclose(page_arrays(wire, "top_probs"), lens.top_probs.numpy(), rtol=1e-5, atol=1e-7)
@@ -146,32 +139,23 @@ def test_lens_sent_equals_the_analysis(random_model):
     for page in wire["pages"]:
         vocab.update(zip(from_wire(page["vocab"]["ids"]).tolist(), page["vocab"]["strs"]))
     assert all(vocab[i] == lens.token_strs[i] for i in lens.top_ids.unique().tolist())
-    text_vocab = dict(zip(from_wire(view.lens["vocab"]["ids"]).tolist(), view.lens["vocab"]["strs"]))
+    sent_lens = encode_trait(view, "lens")
+    text_vocab = dict(zip(from_wire(sent_lens["vocab"]["ids"]).tolist(), sent_lens["vocab"]["strs"]))
     assert all(text_vocab[int(t)] == s for t, s in zip(lens.tokens, lens.str_tokens))
     # the widget's own whole lens is the pages joined, and equals the analysis
     assert torch.equal(view.lens_result.top_ids, lens.top_ids)
     torch.testing.assert_close(view.lens_result.kl_to_final, lens.kl_to_final, rtol=1e-4, atol=1e-6)
 
 
-def _put_buffers(message: dict, buffers: list) -> dict:
-    """A custom message's wire arrays with their buffers put back (as ipywidgets does)."""
-    if isinstance(message, dict):
-        if "buffer_index" in message:
-            return {**{k: v for k, v in message.items() if k != "buffer_index"}, "buffer": memoryview(buffers[message["buffer_index"]])}
-        return {k: _put_buffers(v, buffers) for k, v in message.items()}
-    if isinstance(message, list):
-        return [_put_buffers(v, buffers) for v in message]
-    return message
-
-
 def test_page_requests_are_checked(lens_view):
-    out = sent(lens_view)
-    lens_view._on_message(lens_view, {"type": "page", "run": -1, "page": 0, "lens": True}, [])  # a replaced text
-    lens_view._on_message(lens_view, {"type": "page", "run": lens_view.run_id, "page": 9, "lens": True}, [])
-    lens_view._on_message(lens_view, {"type": "page", "run": lens_view.run_id, "page": 0, "target": 10**6}, [])
-    assert [c["type"] for c, _ in out] == ["page-error", "page-error"]
-    assert "page 9 is out of range; it must be in [0, 0]" in out[0][0]["message"]
-    assert "token id 1000000 is out of range" in out[1][0]["message"]
+    assert ask(lens_view, "page", {"run": -1, "page": 0, "lens": True})["stale"]  # a replaced text
+    out = [
+        ask(lens_view, "page", {"run": lens_view.run_id, "page": 9, "lens": True}),
+        ask(lens_view, "page", {"run": lens_view.run_id, "page": 0, "target": 10**6}),
+    ]
+    assert [(r["ok"], r["stale"]) for r in out] == [(False, False), (False, False)]
+    assert "page 9 is out of range; it must be in [0, 0]" in out[0]["error"]
+    assert "token id 1000000 is out of range" in out[1]["error"]
 
 
 def test_bytes_are_bounded_by_top_k_not_vocabulary(random_model):
@@ -179,8 +163,8 @@ def test_bytes_are_bounded_by_top_k_not_vocabulary(random_model):
     big = cw.LogitLens(random_model, TEXT, k=20)
     R, P = small.n_layers + 1, len(small.tokens)
     per_k = R * P * (2 + 4)  # uint16 id + float32 probability per extra top token
-    assert wire_bytes(big.lens) - wire_bytes(small.lens) <= 19 * per_k + 4 * 20 * R * P  # + vocab ids
-    assert wire_bytes(big.lens) < R * P * small.d_vocab * 4 / 4  # far below positions x vocab
+    assert wire_bytes(encode_trait(big, "lens")) - wire_bytes(encode_trait(small, "lens")) <= 19 * per_k + 4 * 20 * R * P  # + vocab ids
+    assert wire_bytes(encode_trait(big, "lens")) < R * P * small.d_vocab * 4 / 4  # far below positions x vocab
 
 
 def test_pocket_model_confident_final_prediction():
@@ -192,7 +176,7 @@ def test_pocket_model_confident_final_prediction():
     expected = int(softmax.argmax())
     assert w.target_id == expected and float(softmax[expected]) > 0.5  # confident
     assert model.to_string(torch.tensor([expected])) == " b"
-    (page,) = w.lens["pages"]  # the selected (last) position's page
+    (page,) = encode_trait(w, "lens")["pages"]  # the selected (last) position's page
     ranks = from_wire(page["target_ranks"])
     probs = from_wire(page["target_probs"])
     assert ranks[final, p - page["start"]] == 1
@@ -210,17 +194,15 @@ def test_picked_target_everywhere(random_model):
     view.target = " Mary"
     mary = cw.ModelAdapter(random_model).to_single_token(" Mary")
     expected = analysis.logit_lens(random_model, TEXT, k=1, target=mary)
-    picked = view._target
+    picked = encode_trait(view, "_target")
     assert picked["id"] == mary and picked["str"] == " Mary"
     (page,) = picked["pages"]  # the selected position's page; the browser asks for others
     shown = page_positions(page["page"], 4, len(view.tokens))
     np.testing.assert_allclose(from_wire(page["probs"]), expected.target_probs[:, shown].numpy(), rtol=1e-5, atol=1e-7)
     assert np.array_equal(from_wire(page["ranks"]), expected.target_ranks[:, shown].numpy())
-    out = sent(view)
-    view._on_message(view, {"type": "page", "run": view.run_id, "page": 0, "target": mary}, [])
-    ((content, buffers),) = out
+    content = ask(view, "page", {"run": view.run_id, "page": 0, "target": mary})["response"]
     assert "lens" not in content
-    answer = _put_buffers(content["target"], buffers)
+    answer = content["target"]
     np.testing.assert_allclose(from_wire(answer["probs"]), expected.target_probs[:, 0:4].numpy(), rtol=1e-5, atol=1e-7)
     assert view.attribution().target == mary
     view.target = None
@@ -231,11 +213,10 @@ def test_picked_target_everywhere(random_model):
 
 
 def test_attribution_on_demand_matches_the_analysis(lens_view, random_model):
-    out = sent(lens_view)
     target = lens_view._target_at(4)
-    lens_view._on_message(lens_view, {"type": "attribution", "run": lens_view.run_id, "position": 4, "target": target}, [])
-    (content, buffers), = out
-    assert content["type"] == "attribution" and content["position"] == 4 and content["target"] == target
+    message, buffers = ask(lens_view, "attribution", {"run": lens_view.run_id, "position": 4, "target": target}, raw=True)
+    content = message["response"]
+    assert message["ok"] and content["position"] == 4 and content["target"] == target
     expected = analysis.logit_attribution(random_model, TEXT, position=4, target=target)
     labels, values = expected.components()
     assert content["labels"] == labels
@@ -244,17 +225,17 @@ def test_attribution_on_demand_matches_the_analysis(lens_view, random_model):
     heads = [(l, h) for kind, l, h in zip(content["kinds"], content["layers"], content["heads"]) if kind == "head"]
     assert heads == [(l, h) for l in range(2) for h in range(4)]
     # a request about a replaced text is ignored; a bad one answered with the reason
-    lens_view._on_message(lens_view, {"type": "attribution", "run": -1, "position": 4, "target": target}, [])
-    lens_view._on_message(lens_view, {"type": "attribution", "run": lens_view.run_id, "position": 99, "target": 1}, [])
-    assert len(out) == 2 and out[1][0]["type"] == "attribution-error" and "position 99" in out[1][0]["message"]
+    assert ask(lens_view, "attribution", {"run": -1, "position": 4, "target": target})["stale"]
+    refused = ask(lens_view, "attribution", {"run": lens_view.run_id, "position": 99, "target": 1})
+    assert not refused["ok"] and not refused["stale"] and "position 99" in refused["error"]
 
 
 def test_target_typed_in_the_view(lens_view):
-    lens_view._on_message(lens_view, {"type": "target", "text": "Mary and John"}, [])
+    ask(lens_view, "target", {"text": "Mary and John"})
     assert "'Mary and John' is" in lens_view.target_error and lens_view.target is None
-    lens_view._on_message(lens_view, {"type": "target", "text": " Mary"}, [])
+    ask(lens_view, "target", {"text": " Mary"})
     assert lens_view.target == " Mary" and lens_view.target_error == ""
-    lens_view._on_message(lens_view, {"type": "target", "text": ""}, [])
+    ask(lens_view, "target", {"text": ""})
     assert lens_view.target is None
 
 
@@ -264,11 +245,11 @@ def test_new_text_reruns_and_keeps_a_valid_position(lens_view):
     lens_view.text = "John gave"
     assert lens_view.run_id == run_before + 1 and lens_view.error == ""
     assert lens_view.position == len(lens_view.tokens) - 1 == lens_view.selection.position
-    assert from_wire(lens_view.lens["token_ids"]).shape == (len(lens_view.tokens),)
-    assert lens_view.lens["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)
+    assert from_wire(encode_trait(lens_view, "lens")["token_ids"]).shape == (len(lens_view.tokens),)
+    assert encode_trait(lens_view, "lens")["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)
     lens_view.text = "word " * 100
     assert "context is 64 tokens" in lens_view.error and lens_view.text == "word " * 100
-    assert lens_view.lens["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)  # last good view kept
+    assert encode_trait(lens_view, "lens")["pages"][0]["top_ids"]["shape"][1] == len(lens_view.tokens)  # last good view kept
 
 
 def test_static_export_holds_every_page_and_the_attribution_on_screen(random_model, tmp_path):
@@ -276,7 +257,7 @@ def test_static_export_holds_every_page_and_the_attribution_on_screen(random_mod
     view.position = 3
     n_pages = -(-len(view.tokens) // 4)
     assert len(view.computed_positions) < len(view.tokens)  # the live view has not needed them
-    state = view._static_state()
+    state = static_state(view)
     assert state["_attribution"]["position"] == 3
     assert [p["page"] for p in state["lens"]["pages"]] == list(range(n_pages))
     assert [p["page"] for p in state["_target"]["pages"]] == list(range(n_pages))

@@ -14,8 +14,10 @@ import traitlets
 import circuitwidgets as cw
 from circuitwidgets import analysis
 from circuitwidgets.widgets import _token_queries
-from circuitwidgets.widgets._transport import from_wire
+from circuitwidgets.widgets._export import static_state
+from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.ov_browser import DEFAULT_TARGETS, DEFAULT_TOKENS, PICKABLE_TOKENS, frequent_tokens
+from view_requests import ask, with_buffers
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 
@@ -25,22 +27,14 @@ def browser(random_model):
     return cw.OVBrowser(random_model)
 
 
-class Outbox(list):
-    """What the widget sent to the browser: (content, buffers) pairs."""
-
-    def __init__(self, widget):
-        super().__init__()
-        widget.send = lambda content, buffers=None: self.append((content, buffers or []))
-
-    def ask(self, widget, **question):
-        widget._on_message(widget, {"type": "query", "request": len(self) + 1, **question}, [])
-        return self[-1]
+def query(widget, **question):
+    """The widget's reply to a token-map question, as the view asks it: (message, buffers)."""
+    return ask(widget, "query", question, raw=True)
 
 
-def decode_answer(content, buffers):
-    ids = from_wire({**content["top_ids"], "buffer": buffers[0]})
-    values = from_wire({**content["top_values"], "buffer": buffers[1]})
-    return ids, values
+def decode_answer(message, buffers):
+    content = with_buffers(message["response"], buffers)
+    return from_wire(content["top_ids"]), from_wire(content["top_values"])
 
 
 # ---- traits and defaults -----------------------------------------------------------------------
@@ -120,15 +114,15 @@ def test_spectra_are_computed_once_on_demand_with_progress(browser, random_model
     assert browser.copying is None and browser.eigenvalues is None  # nothing until asked
     progress = []
     browser.observe(lambda c: progress.append(c["new"]), "busy")
-    browser._on_message(browser, {"type": "spectrum"}, [])  # what the view sends when shown
+    assert ask(browser, "spectrum", {})["ok"]  # what the view asks when shown
     n_layers = browser.n_layers
     assert progress[0].startswith("Computing the eigenvalues of every head's W_E·W_V·W_O·W_U")
     assert progress[1:-1] == [f"Computing OV eigenvalues: layer {i + 1} of {n_layers} done" for i in range(n_layers)]
     assert progress[-1] == ""
     expected = analysis.ov_spectrum(random_model)
-    np.testing.assert_array_equal(from_wire(browser.copying), expected.copying.numpy())
-    np.testing.assert_array_equal(from_wire(browser.positive_mass), expected.positive_mass.numpy())
-    pairs = from_wire(browser.eigenvalues)
+    np.testing.assert_array_equal(from_wire(encode_trait(browser, "copying")), expected.copying.numpy())
+    np.testing.assert_array_equal(from_wire(encode_trait(browser, "positive_mass")), expected.positive_mass.numpy())
+    pairs = from_wire(encode_trait(browser, "eigenvalues"))
     assert pairs.shape == (browser.n_layers, browser.n_heads, browser.d_head, 2)
     np.testing.assert_array_equal(pairs[..., 0] + 1j * pairs[..., 1], expected.eigenvalues.numpy())
     progress.clear()
@@ -140,7 +134,7 @@ def test_plain_ov_circuit(random_model):
     torch.testing.assert_close(w.spectrum.copying, analysis.copying_scores(random_model, "ov"))
     assert w.spectrum.circuit == "ov"
     w.circuit = "full"
-    np.testing.assert_array_equal(from_wire(w.copying), analysis.copying_scores(random_model).numpy())
+    np.testing.assert_array_equal(from_wire(encode_trait(w, "copying")), analysis.copying_scores(random_model).numpy())
 
 
 # ---- token maps --------------------------------------------------------------------------------
@@ -151,11 +145,11 @@ def test_plain_ov_circuit(random_model):
     [("ov", analysis.ov_token_map), ("ov_sources", analysis.ov_sources_for), ("qk", analysis.qk_token_map)],
 )
 def test_answers_are_what_analysis_returns(browser, random_model, mode, function):
-    outbox = Outbox(browser)
-    content, buffers = outbox.ask(browser, mode=mode, layer=1, head=2, k=7, tokens=[" Mary", 42])
-    assert content["type"] == "answer" and content["mode"] == mode and (content["layer"], content["head"]) == (1, 2)
+    message, buffers = query(browser, mode=mode, layer=1, head=2, k=7, tokens=[" Mary", 42])
+    content = message["response"]
+    assert message["ok"] and content["mode"] == mode and (content["layer"], content["head"]) == (1, 2)
     expected = function(random_model, 1, 2, [" Mary", 42], k=7)
-    ids, values = decode_answer(content, buffers)
+    ids, values = decode_answer(message, buffers)
     np.testing.assert_array_equal(ids, expected.top_ids.numpy())
     np.testing.assert_array_equal(values, expected.top_values.numpy())
     assert content["given"] == expected.given.tolist() and content["given_strs"] == expected.given_strs
@@ -174,13 +168,12 @@ def test_defaults_and_python_api_agree_with_analysis(browser, random_model):
 
 
 def test_bad_tokens_get_a_message_not_a_traceback(browser, random_model):
-    outbox = Outbox(browser)
-    content, _ = outbox.ask(browser, mode="ov", layer=0, head=0, k=5, tokens=["The quick brown fox"])
-    assert content["type"] == "query-error" and content["entry"] == "The quick brown fox"
-    assert "not a single token" in content["message"]
+    content, _ = query(browser, mode="ov", layer=0, head=0, k=5, tokens=["The quick brown fox"])
+    assert not content["ok"] and content["detail"]["entry"] == "The quick brown fox"
+    assert "not a single token" in content["error"]
     a = cw.ModelAdapter(random_model)
     pieces = a.to_tokens("The quick brown fox")[0, 1:].tolist()
-    assert [p["id"] for p in content["pieces"]] == pieces and len(pieces) > 1
+    assert [p["id"] for p in content["detail"]["pieces"]] == pieces and len(pieces) > 1
     cases = [
         (dict(tokens=[300]), r"token id 300 is out of range \[0, 300\)"),
         (dict(tokens=[""]), "the token is empty"),
@@ -193,19 +186,18 @@ def test_bad_tokens_get_a_message_not_a_traceback(browser, random_model):
     ]
     for change, message in cases:
         question = dict(mode="ov", layer=0, head=0, k=5) | change
-        content, buffers = outbox.ask(browser, **question)
-        assert content["type"] == "query-error" and buffers == []
-        assert re.search(message, content["message"]), (change, content["message"])
+        content, buffers = query(browser, **question)
+        assert not content["ok"] and not content["stale"] and buffers == []
+        assert re.search(message, content["error"]), (change, content["error"])
 
 
 def test_rows_are_cached_so_a_head_seen_before_costs_nothing(browser, monkeypatch):
     calls = []
     real = _token_queries._ANSWER["ov"]
     monkeypatch.setitem(_token_queries._ANSWER, "ov", lambda *a, **kw: calls.append(a[3].tolist()) or real(*a, **kw))
-    outbox = Outbox(browser)
-    first = outbox.ask(browser, mode="ov", layer=1, head=0, k=5, tokens=[5, 6])
-    outbox.ask(browser, mode="ov", layer=0, head=0, k=5, tokens=[5, 6])
-    again = outbox.ask(browser, mode="ov", layer=1, head=0, k=5, tokens=[6, 5, 9])
+    first = query(browser, mode="ov", layer=1, head=0, k=5, tokens=[5, 6])
+    query(browser, mode="ov", layer=0, head=0, k=5, tokens=[5, 6])
+    again = query(browser, mode="ov", layer=1, head=0, k=5, tokens=[6, 5, 9])
     assert calls == [[5, 6], [5, 6], [9]]  # only the new row is computed
     ids_first, _ = decode_answer(*first)
     ids_again, _ = decode_answer(*again)
@@ -235,17 +227,15 @@ def test_linked_with_attention_explorer_through_the_selection(random_model):
 
 def test_static_state_embeds_every_spectrum_and_the_default_answers(browser, random_model):
     browser.select(1, 3)
-    state = browser._static_state()
+    state = static_state(browser)
     np.testing.assert_array_equal(from_wire(state["copying"]), analysis.copying_scores(random_model).numpy())
     answers = state["_answers"]
     assert [(a["mode"], a["layer"], a["head"]) for a in answers] == [(m, 1, 3) for m in ("ov", "ov_sources", "qk")]
     ov = answers[0]
     expected = analysis.ov_token_map(random_model, 1, 3, [e["id"] for e in browser.defaults["tokens"]], k=10)
     np.testing.assert_array_equal(from_wire(ov["top_ids"]), expected.top_ids.numpy())
-    browser._export_token_maps = "all"
-    assert len(browser._static_state()["_answers"]) == 3 * browser.n_layers * browser.n_heads
-    browser._export_token_maps = "none"
-    assert browser._static_state()["_answers"] == []
+    assert len(static_state(browser, {"token_maps": "all"})["_answers"]) == 3 * browser.n_layers * browser.n_heads
+    assert static_state(browser, {"token_maps": "none"})["_answers"] == []
 
 
 def test_save_html_writes_the_spectra_without_a_kernel(browser, tmp_path):
@@ -267,7 +257,7 @@ def test_pocket_induction_head_is_shown_as_copying():
     measured, threshold = card["checks"], card["recipe"]["thresholds"]["copying"]
     layer, head = measured["induction_head"]
     w = cw.OVBrowser(cw.load_pocket_model("attn-only-2l"))
-    shown = float(from_wire(w._static_state()["copying"])[layer, head])
+    shown = float(from_wire(static_state(w)["copying"])[layer, head])
     assert (layer, head) == (1, 3)
     assert shown >= threshold  # the card's bar for a copying head (0.7)
     assert shown == pytest.approx(measured["copying_full_ov"][layer][head], abs=1e-3)  # the card's value

@@ -11,8 +11,8 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 import circuitwidgets as cw
 from circuitwidgets.analysis.next_token import next_token_probabilities
-from circuitwidgets.widgets import _static
-from circuitwidgets.widgets._transport import from_wire
+from circuitwidgets.widgets import _bundles
+from circuitwidgets.widgets._transport import encode_trait, from_wire
 
 TEXT = "The quick brown fox"
 TOO_LONG = "x " * 80  # 160 tokens; the test models' n_ctx is 64
@@ -24,15 +24,15 @@ def view(random_model):
 
 
 def _drawn(w):
-    return w.tokens, bytes(w.token_ids["buffer"]), bytes(w.probs["buffer"])
+    return w.tokens, bytes(encode_trait(w, "token_ids")["buffer"]), bytes(encode_trait(w, "probs")["buffer"])
 
 
 def test_state_holds_the_model_numbers(view, random_model):
     expected = next_token_probabilities(random_model, TEXT)
     assert view.text == TEXT and view.error == ""
     assert view.tokens == expected.str_tokens
-    assert from_wire(view.token_ids).tolist() == expected.token_ids.tolist()
-    probs = from_wire(view.probs)
+    assert from_wire(encode_trait(view, "token_ids")).tolist() == expected.token_ids.tolist()
+    probs = from_wire(encode_trait(view, "probs"))
     assert probs.dtype == np.float32 and math.isnan(probs[0])
     np.testing.assert_array_equal(probs[1:], expected.probs[1:].numpy())
     assert view.result.text == TEXT
@@ -40,7 +40,7 @@ def test_state_holds_the_model_numbers(view, random_model):
 
 
 def test_front_end_gets_the_bundle(view):
-    js, css = _static.read_bundle("token_view")
+    js, css = _bundles.read_bundle("token_view")
     assert view._esm == js and "render" in js
     assert view._css == css and ".cw-token" in css
     assert view._anywidget_id == "circuitwidgets.widgets.token_view.TokenView"
@@ -105,6 +105,6 @@ def test_constructor_rejects_bad_input(random_model):
 
 
 def test_missing_bundle_names_the_build_command(random_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(_static, "STATIC_DIR", tmp_path)
+    monkeypatch.setattr(_bundles, "STATIC_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match=r"token_view\.js is missing.*npm install && npm run build"):
         cw.TokenView(random_model, TEXT)

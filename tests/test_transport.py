@@ -98,9 +98,11 @@ def test_binary_array_trait_converts_and_checks():
     h = Holder()
     assert h.probs is None
     h.probs = torch.tensor([0.25, 0.5], dtype=torch.float64)
-    assert h.probs["dtype"] == "float32" and from_wire(h.probs).tolist() == [0.25, 0.5]
+    assert h.probs.tolist() == [0.25, 0.5]  # the values, as given
+    wire = Holder.probs.metadata["to_json"](h.probs, h)  # ... sent as float32
+    assert wire["dtype"] == "float32" and from_wire(wire).tolist() == [0.25, 0.5]
     h.anything = np.arange(3, dtype=np.uint16)
-    assert h.anything["dtype"] == "uint16"
+    assert h.anything.dtype == np.uint16 and Holder.anything.metadata["to_json"](h.anything, h)["dtype"] == "uint16"
     with pytest.raises(traitlets.TraitError, match="holds float32 arrays, got uint8"):
         h.probs = to_wire(np.zeros(2, dtype=np.uint8))
     with pytest.raises(ValueError, match="dtype must be one of"):

@@ -14,6 +14,8 @@ On a text (one forward pass):
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
+* :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
+  with the attention patterns frozen
 
 On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
 
@@ -28,6 +30,8 @@ From the weights alone:
 * :func:`ov_sources_for` -- the source tokens that make a head promote a given token
 * :func:`qk_token_map` -- the key tokens a head attends to for given query tokens
 * :func:`composition_scores` -- Q-, K-, V-composition between heads of different layers
+* :func:`head_composition` -- all three kinds with the random baseline (:func:`composition_baseline`)
+  subtracted
 
 Share one forward pass between analyses of the same text:
 
@@ -42,10 +46,11 @@ Share one forward pass between analyses of the same text:
 from ._forward import NEEDS, TextRun, run_text
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
-from .composition import COMPOSITION_KINDS, composition_scores
+from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from .next_token import NextTokenProbabilities, next_token_probabilities
+from .paths import ORDERS, PathExpansion, path_expansion
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
 __all__ = [
@@ -55,19 +60,24 @@ __all__ = [
     "CIRCUITS",
     "COMPOSITION_KINDS",
     "Component",
+    "HeadComposition",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
     "NEEDS",
     "NextTokenProbabilities",
+    "ORDERS",
     "OVSpectrum",
+    "PathExpansion",
     "TextRun",
     "TokenMap",
     "all_head_scores",
     "attention_by_layer",
     "attention_patterns",
+    "composition_baseline",
     "composition_scores",
     "copying_scores",
+    "head_composition",
     "head_scores",
     "join_lens",
     "logit_attribution",
@@ -76,6 +86,7 @@ __all__ = [
     "ov_sources_for",
     "ov_spectrum",
     "ov_token_map",
+    "path_expansion",
     "qk_token_map",
     "repeated_tokens",
     "run_text",

@@ -38,7 +38,7 @@ from typing import Any, Optional, Union
 import torch
 
 from ..model import ModelAdapter, hook_name
-from ._checks import TokenLike, check_k, check_position, token_ids
+from ..checks import TokenLike, check_k, check_position, token_ids
 from ._forward import TextRun, resolve_run
 from ._topk import topk_of_product
 
@@ -197,12 +197,25 @@ def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torc
         )
 
 
-def _default_target(adapter: ModelAdapter, run: TextRun, position: int) -> int:
-    """The actual next token, or at the last position the model's own top prediction."""
+def resolve_target(adapter: ModelAdapter, run: TextRun, position: int, target: Optional[TokenLike]) -> int:
+    """The id of ``target`` (one token: a string or an id, else ``ValueError``), or by default
+    the actual next token, or at the last position the model's own top prediction (``run``
+    must hold the last ``resid_post``)."""
+    if target is not None:
+        ids = token_ids(adapter, target, "target token")
+        if len(ids) != 1:
+            raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
+        return int(ids[0])
     if position + 1 < run.seq_len:
         return int(run.tokens[position + 1])
     resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
     return int(adapter.unembed(adapter.apply_final_norm(resid[None]))[0].argmax())
+
+
+def display_strings(adapter: ModelAdapter, ids: torch.Tensor, target: int) -> dict[int, str]:
+    """``{id: display string}`` for every id in ``ids`` and for ``target``."""
+    seen = torch.cat([ids.reshape(-1), torch.tensor([target])]).unique()
+    return dict(zip(seen.tolist(), adapter.to_str_tokens(seen)))
 
 
 def logit_attribution(
@@ -237,13 +250,7 @@ def logit_attribution(
     adapter, run = resolve_run(model, text, "attribution")
     position = check_position(position, run.seq_len)
     k = check_k(k, adapter.d_vocab)
-    if target is None:
-        target_id = _default_target(adapter, run, position)
-    else:
-        ids = token_ids(adapter, target, "target token")
-        if len(ids) != 1:
-            raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
-        target_id = int(ids[0])
+    target_id = resolve_target(adapter, run, position, target)
 
     w, norm = adapter.weights, adapter.final_norm
     with torch.inference_mode():
@@ -263,8 +270,7 @@ def logit_attribution(
         top_values, top_ids = topk_of_product(head_dirs.reshape(-1, adapter.d_model), w.W_U, k)
 
     shape = (adapter.n_layers, adapter.n_heads, top_ids.shape[-1])
-    ids_seen = torch.cat([top_ids.reshape(-1), torch.tensor([target_id])]).unique()
-    token_strs = dict(zip(ids_seen.tolist(), adapter.to_str_tokens(ids_seen)))
+    token_strs = display_strings(adapter, top_ids, target_id)
     return Attribution(
         tokens=run.tokens,
         str_tokens=list(run.str_tokens),

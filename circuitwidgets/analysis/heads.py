@@ -34,7 +34,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from ..model import ModelAdapter, as_adapter, hook_name
-from ._checks import check_choice, check_int
+from ..checks import check_choice, check_int
 from ._forward import TextRun, resolve_run
 
 #: The head kinds that :func:`head_scores` knows.

@@ -27,7 +27,7 @@ from typing import Any, Literal, Optional, Sequence, Union
 import torch
 
 from ..model import ModelAdapter
-from ._checks import TokenLike, check_choice, check_int, check_k, check_position, token_ids
+from ..checks import TokenLike, check_choice, check_int, check_k, check_position, token_ids
 from ._forward import TextRun, readout_hooks, resolve_run
 
 #: Positions unembedded together: bounds the working memory at ~3 x chunk x d_vocab floats.

@@ -31,7 +31,7 @@ from typing import Any, Callable
 import torch
 
 from ..model import ModelAdapter, as_adapter
-from ._checks import TokenLike, check_choice, check_k, token_ids
+from ..checks import TokenLike, check_choice, check_k, token_ids
 from ._topk import topk_of_product
 
 #: The circuits :func:`ov_spectrum` knows: ``"full"`` = W_E·W_V·W_O·W_U (token space),

@@ -17,7 +17,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d
 
 from ..analysis import AttentionResult
 from . import _style
-from ._checks import check_head
+from ..checks import check_head
 
 #: Default plot area side (CSS px): CELL per token, within [MIN_SIDE, MAX_SIDE]; the figure
 #: adds MARGIN_X / MARGIN_Y for the token labels, axis titles and colour bar.

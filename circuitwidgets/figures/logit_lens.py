@@ -18,7 +18,7 @@ from bokeh.core.properties import value
 from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Range1d
 
 from ..analysis import LogitLensResult
-from ..analysis._checks import check_choice
+from ..checks import check_choice
 from . import _style, palettes
 
 #: What the grid's colour can show.

@@ -16,7 +16,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span
 
 from ..analysis import OVSpectrum
 from . import _style, palettes
-from ._checks import check_head
+from ..checks import check_head
 
 #: Default size (CSS px): a square plot area plus the legend.
 WIDTH, HEIGHT = 460, 460

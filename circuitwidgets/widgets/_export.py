@@ -12,7 +12,8 @@ The file holds, inline and in this order:
    ``ipywidgets.embed.embed_data(views, drop_defaults=False)`` — every trait, including each
    view's ``_esm``/``_css`` (our bundle) and the binary arrays (base64) — with ``_static``
    set to true for circuitwidgets views, and whatever each view adds for a kernel-less page
-   through its ``_static_state()`` (e.g. AttentionExplorer's full patterns of more heads);
+   through its ``_static_state(options)`` (e.g. AttentionExplorer's full patterns of more
+   heads), encoded by the same trait encoders as the live state;
 5. one view tag per widget.
 
 Nothing is loaded from the network. There is no kernel behind the page: the views still
@@ -29,7 +30,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import anywidget
 import ipywidgets
@@ -37,9 +38,10 @@ from ipywidgets.embed import dependency_state, embed_data
 from ipywidgets.widgets.widget import _remove_buffers
 
 from .._version import __version__
-from ._static import read_vendor
+from ._bundles import read_vendor
+from ._transport import encode_trait
 
-__all__ = ["save_html", "export_html", "export_sizes", "ExportSizes", "anywidget_amd_module"]
+__all__ = ["save_html", "write_html", "static_state", "export_html", "export_sizes", "ExportSizes", "anywidget_amd_module"]
 
 _ANONYMOUS_DEFINE = re.compile(r"\bdefine\(\s*\[")
 _CIRCUITWIDGETS_ID = re.compile(r"^circuitwidgets\.")
@@ -110,18 +112,31 @@ def _with_referenced(views: list[ipywidgets.DOMWidget]) -> list[ipywidgets.Widge
     return list(found.values())
 
 
-def _add_static_state(manager_state: dict, views: list[ipywidgets.DOMWidget]) -> None:
-    """Put what each view's ``_static_state()`` returns (trait name -> value, binary arrays
-    as wire dicts) into its exported state, replacing the live values and their buffers;
-    also for the views a view references (a dashboard's four)."""
+def static_state(view: ipywidgets.Widget, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What ``view`` puts into an export made with ``options`` instead of its live state (its
+    ``_static_state``), in the wire form: each value encoded by its trait.
+
+    >>> sorted(static_state(cw.OVBrowser(model), {"token_maps": "none"}))
+    ['_answers', 'copying', 'eigenvalues', 'positive_mass']
+    """
+    make = getattr(view, "_static_state", None)
+    values = make(dict(options or {})) if make is not None else {}
+    return {name: encode_trait(view, name, value) for name, value in values.items()}
+
+
+def _add_static_state(manager_state: dict, views: list[ipywidgets.DOMWidget], options: Mapping[str, Any]) -> None:
+    """Put what each view's ``_static_state(options)`` returns (trait name -> value) into its
+    exported state, encoded by that trait's own ``to_json`` (binary arrays become buffers),
+    replacing the live values and their buffers; also for the views a view references (a
+    dashboard's four)."""
     for view in _with_referenced(views):
-        extra = getattr(view, "_static_state", lambda: {})()
-        if not extra:
+        encoded = static_state(view, options)
+        if not encoded:
             continue
         entry = manager_state["state"][view.model_id]
-        plain, paths, buffers = _remove_buffers(extra)
+        plain, paths, buffers = _remove_buffers(encoded)
         entry["state"].update(plain)
-        kept = [b for b in entry.get("buffers", []) if b["path"][0] not in extra]
+        kept = [b for b in entry.get("buffers", []) if b["path"][0] not in encoded]
         kept += [
             {"path": path, "encoding": "base64", "data": base64.b64encode(bytes(buf)).decode("ascii")}
             for path, buf in zip(paths, buffers)
@@ -129,14 +144,20 @@ def _add_static_state(manager_state: dict, views: list[ipywidgets.DOMWidget]) ->
         entry["buffers"] = kept
 
 
-def export_html(widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget], *, title: str | None = None) -> str:
-    """The text of the self-contained HTML page for ``widgets`` (see :func:`save_html`)."""
+def export_html(
+    widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget],
+    *,
+    title: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """The text of the self-contained HTML page for ``widgets`` (see :func:`save_html`);
+    ``options`` go to every view's ``_static_state`` (see :func:`write_html`)."""
     views = _as_views(widgets)
     # Only these views and what they reference, not every widget alive in the kernel.
     state = dependency_state(views, drop_defaults=False)
     data = embed_data(views=views, drop_defaults=False, state=state)
     _mark_static(data["manager_state"])
-    _add_static_state(data["manager_state"], views)
+    _add_static_state(data["manager_state"], views, options or {})
     page_title = title if title is not None else "circuitwidgets"
     scripts = "\n".join(
         f"<script>\n{_inline_script(src)}\n</script>"
@@ -187,8 +208,27 @@ def save_html(
     >>> cw.save_html(views, "linked.html", title="attention and OV, linked")
     PosixPath('linked.html')
     """
+    return write_html(widgets, path, title=title)
+
+
+def write_html(
+    widgets: ipywidgets.Widget | Iterable[ipywidgets.Widget],
+    path: str | Path,
+    *,
+    title: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Path:
+    """:func:`save_html` with export ``options``, the views' own ``save_html`` arguments
+    passed as an argument (never as attributes set on a view): ``{"heads": ...}``
+    (AttentionExplorer), ``{"every_head": bool}`` (InductionScores), ``{"token_maps": ...}``
+    (OVBrowser). Every view in the export, and every view it references, reads the keys it
+    knows; a dashboard passes one set to its four views.
+
+    >>> write_html(cw.AttentionExplorer(model, "a b c a b c"), "a.html", options={"heads": "all"})
+    PosixPath('a.html')
+    """
     path = Path(path)
-    page = export_html(widgets, title=title)
+    page = export_html(widgets, title=title, options=options)
     path.write_text(page, encoding="utf-8")
     return path
 

@@ -1,5 +1,15 @@
 """Arrays from Python to the browser as binary buffers, never as JSON lists of numbers.
 
+This module is the boundary: a view's traits hold *values* (torch tensors, NumPy arrays, small
+dataclasses of them), and only here do they become the wire form. Each trait type below tags
+itself with its encoder (ipywidgets' ``to_json`` metadata, as lonboard's traits do), so a
+Python user reading ``w.probs`` gets numbers, and the browser gets the same bytes as ever:
+
+* :class:`BinaryArray` holds one array; it crosses as one wire dict (below), quantized to a
+  byte per value for ``BinaryArray(quantized=True)`` (:func:`quantize_unit`).
+* :class:`Encoded` holds a payload object (a dataclass of tensors, a dict of arrays, a list of
+  either) and its one encoder, which builds the JSON the view's TypeScript state type names.
+
 An array crosses to JavaScript as a small dict whose ``buffer`` is a ``memoryview``::
 
     {"dtype": "float32", "shape": [4, 16], "buffer": <memoryview of 256 bytes>}
@@ -34,10 +44,12 @@ __all__ = [
     "UNIT_STEP",
     "UNIT_MAX_ERROR",
     "BinaryArray",
+    "Encoded",
     "to_wire",
     "from_wire",
     "quantize_unit",
     "split_buffers",
+    "encode_trait",
 ]
 
 #: The dtypes the browser decodes (``js/src/kit/decode.ts``).
@@ -84,6 +96,23 @@ def to_wire(array: Any, *, dtype: str | None = None, scale: float | None = None)
     The buffer holds a private copy, so later changes to ``array`` do not leak into the widget.
     """
     arr = _as_numpy(array)
+    target = _check_cast(arr, dtype)
+    if scale is not None and not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    data = np.ascontiguousarray(arr, dtype=np.dtype(target).newbyteorder("<"))
+    wire: dict[str, Any] = {
+        "dtype": target,
+        "shape": [int(n) for n in data.shape],
+        "buffer": memoryview(data.tobytes()),
+    }
+    if scale is not None:
+        wire["scale"] = float(scale)
+    return wire
+
+
+def _check_cast(arr: np.ndarray, dtype: str | None) -> str:
+    """The wire dtype ``arr`` is sent as (``dtype``, or its own narrowed), checked: a
+    supported dtype, and for integers, values that fit it."""
     source = arr.dtype.name
     target = dtype if dtype is not None else _NARROWED.get(source, source)
     if target not in SUPPORTED_DTYPES:
@@ -100,17 +129,7 @@ def to_wire(array: Any, *, dtype: str | None = None, scale: float | None = None)
             raise ValueError(
                 f"values from {lo} to {hi} do not fit {target} (range {info.min}..{info.max})"
             )
-    if scale is not None and not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
-    data = np.ascontiguousarray(arr, dtype=np.dtype(target).newbyteorder("<"))
-    wire: dict[str, Any] = {
-        "dtype": target,
-        "shape": [int(n) for n in data.shape],
-        "buffer": memoryview(data.tobytes()),
-    }
-    if scale is not None:
-        wire["scale"] = float(scale)
-    return wire
+    return target
 
 
 def from_wire(wire: dict[str, Any]) -> np.ndarray:
@@ -164,21 +183,59 @@ def quantize_unit(values: Any) -> dict[str, Any]:
     >>> q["dtype"], bytes(q["buffer"]), round(q["scale"] * 255, 12)
     ('uint8', b'\\x00\\x80\\xff', 1.0)
     """
-    arr = _as_numpy(values).astype(np.float64, copy=False)
+    arr = _check_unit(_as_numpy(values).astype(np.float64, copy=False))
+    stored = np.rint(np.clip(arr, 0.0, 1.0) / UNIT_STEP).astype(np.uint8)
+    return to_wire(stored, scale=UNIT_STEP)
+
+
+def _check_unit(arr: np.ndarray) -> np.ndarray:
+    """``arr`` if its values lie in [0, 1] (within 1e-6 of float rounding), else ``ValueError``."""
     if arr.size:
         if np.isnan(arr).any():
             raise ValueError("cannot quantize NaN; values must lie in [0, 1]")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < -1e-6 or hi > 1 + 1e-6:
             raise ValueError(f"values must lie in [0, 1] to quantize, got a range of [{lo}, {hi}]")
-    stored = np.rint(np.clip(arr, 0.0, 1.0) / UNIT_STEP).astype(np.uint8)
-    return to_wire(stored, scale=UNIT_STEP)
+    return arr
+
+
+def encode(value: Any) -> Any:
+    """``value`` in its wire form: a payload object (anything with an ``encode()`` method, the
+    dataclasses of :mod:`._payloads`) becomes what that method returns; lists and dicts are
+    walked; the rest is returned as it is."""
+    if hasattr(value, "encode") and not isinstance(value, (str, bytes)):
+        return encode(value.encode())
+    if isinstance(value, dict):
+        return {k: encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    return value
+
+
+_CURRENT = object()
+
+
+def encode_trait(widget: Any, name: str, value: Any = _CURRENT) -> Any:
+    """The wire form of ``widget``'s trait ``name`` -- its current value, or ``value`` -- as
+    the browser gets it: through the trait's own encoder (``to_json``), the one the widget
+    uses to sync it.
+
+    >>> class W(traitlets.HasTraits):
+    ...     probs = BinaryArray("float32")
+    >>> w = W(probs=torch.tensor([0.5]))
+    >>> type(w.probs).__name__, sorted(encode_trait(w, "probs"))
+    ('Tensor', ['buffer', 'dtype', 'shape'])
+    """
+    current = getattr(widget, name) if value is _CURRENT else value
+    plain = getattr(widget, "_trait_to_json", lambda v, _w: v)  # ipywidgets' default for a widget
+    return widget.trait_metadata(name, "to_json", plain)(current, widget)
 
 
 def split_buffers(payload: Any) -> tuple[Any, list[memoryview]]:
     """A payload holding wire arrays, made ready for a custom message (``widget.send``).
 
-    Returns ``(message, buffers)``: a copy of ``payload`` in which every wire dict's
+    Payload objects in it are encoded first (:func:`encode`). Returns ``(message, buffers)``:
+    a copy of the encoded payload in which every wire dict's
     ``buffer`` is replaced by ``"buffer_index": i``, its position in ``buffers`` (which travel
     as binary frames). ``attachBuffers`` in ``js/src/kit/decode.ts`` puts them back.
 
@@ -201,32 +258,43 @@ def split_buffers(payload: Any) -> tuple[Any, list[memoryview]]:
             return [walk(v) for v in value]
         return value
 
-    return walk(payload), buffers
+    return walk(encode(payload)), buffers
 
 
 class BinaryArray(traitlets.TraitType):
-    """A trait holding an array as a wire dict (see the module docstring).
+    """A trait holding an array, sent to the browser as a wire dict (see the module docstring).
 
-    Assign a torch tensor, NumPy array or wire dict; it is stored as a wire dict of
-    ``dtype`` (``None``: keep the array's own). ``None`` is allowed (nothing to show yet).
+    It holds what it is given -- a torch tensor (detached, on the CPU) or a NumPy array (from
+    anything ``np.asarray`` takes; a wire dict is decoded) -- so ``w.probs`` reads as numbers.
+    On assignment it checks that the values can be sent as ``dtype`` (``None``: the array's
+    own, narrowed as :func:`to_wire` does); ``quantized=True`` sends values in [0, 1] as
+    bytes (:func:`quantize_unit`) and checks that range. ``None`` is allowed (nothing yet).
 
     >>> class W(traitlets.HasTraits):
     ...     probs = BinaryArray("float32")
     >>> w = W(); w.probs = [0.25, 0.5]
-    >>> w.probs["dtype"], from_wire(w.probs).tolist()
+    >>> w.probs.tolist()                                   # numbers, not a wire dict
+    [0.25, 0.5]
+    >>> wire = W.probs.metadata["to_json"](w.probs, w)     # what the browser gets
+    >>> wire["dtype"], from_wire(wire).tolist()
     ('float32', [0.25, 0.5])
     """
 
     info_text = "an array (torch tensor, NumPy array or wire dict)"
 
-    def __init__(self, dtype: str | None = None, **kwargs: Any):
+    def __init__(self, dtype: str | None = None, *, quantized: bool = False, **kwargs: Any):
         if dtype is not None and dtype not in SUPPORTED_DTYPES:
             raise ValueError(f"dtype must be one of {SUPPORTED_DTYPES}, got {dtype!r}")
+        if quantized and dtype is not None:
+            raise ValueError("a quantized array is sent as uint8 with a scale; give no dtype")
         self.dtype = dtype
+        self.quantized = quantized
         kwargs.setdefault("allow_none", True)
         super().__init__(default_value=None, **kwargs)
+        self.metadata["to_json"] = self._to_json
+        self.metadata["from_json"] = self._from_json
 
-    def validate(self, obj: Any, value: Any) -> dict[str, Any] | None:
+    def validate(self, obj: Any, value: Any) -> Any:
         if value is None:
             return None
         if isinstance(value, dict):
@@ -235,5 +303,70 @@ class BinaryArray(traitlets.TraitType):
                 raise traitlets.TraitError(
                     f"the {self.name!r} trait holds {self.dtype} arrays, got {value['dtype']}"
                 )
-            return value
-        return to_wire(value, dtype=self.dtype)
+            value = from_wire(value)
+        elif isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+        elif not isinstance(value, np.ndarray):
+            value = np.asarray(value)
+        try:
+            values = _as_numpy(value)
+            if self.quantized:
+                _check_unit(values.astype(np.float64, copy=False))
+            else:
+                _check_cast(values, self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(f"the {self.name!r} trait cannot hold this array: {exc}") from None
+        return value
+
+    def _to_json(self, value: Any, _widget: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        return quantize_unit(value) if self.quantized else to_wire(value, dtype=self.dtype)
+
+    @staticmethod
+    def _from_json(value: Any, _widget: Any) -> np.ndarray | None:
+        return None if value is None else from_wire(value)
+
+
+class Encoded(traitlets.TraitType):
+    """A trait holding a payload object that the browser gets as ``encode(value)``.
+
+    ``klass`` is what it holds (a dataclass of :mod:`._payloads`, or ``dict``); ``encode``
+    its one encoder (default: the object's own ``encode()`` method). ``many=True`` holds a
+    list of them (default ``[]``), each encoded alike; otherwise ``None`` is allowed.
+
+    >>> class W(traitlets.HasTraits):
+    ...     scores = Encoded(dict, encode=lambda d: {k: to_wire(v, dtype="float32") for k, v in d.items()})
+    >>> w = W(); w.scores = {"induction": np.ones((2, 4))}
+    >>> w.scores["induction"].shape, W.scores.metadata["to_json"](w.scores, w)["induction"]["dtype"]
+    ((2, 4), 'float32')
+    """
+
+    def __init__(self, klass: type, *, encode: Any = None, many: bool = False, **kwargs: Any):
+        self.klass = klass
+        self.many = many
+        self.encoder = encode if encode is not None else (lambda value: value.encode())
+        kwargs.setdefault("allow_none", not many)
+        super().__init__(default_value=traitlets.Undefined if many else None, **kwargs)
+        self.metadata["to_json"] = self._to_json
+
+    def make_dynamic_default(self) -> Any:
+        return [] if self.many else None
+
+    @property
+    def info_text(self) -> str:  # type: ignore[override]
+        name = self.klass.__name__
+        return f"a list of {name}" if self.many else f"a {name}"
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if value is None and not self.many:
+            return None
+        items = value if self.many and isinstance(value, (list, tuple)) else [value]
+        if (self.many and not isinstance(value, (list, tuple))) or not all(isinstance(v, self.klass) for v in items):
+            self.error(obj, value)
+        return list(value) if self.many else value
+
+    def _to_json(self, value: Any, _widget: Any) -> Any:
+        if value is None:
+            return None
+        return [self.encoder(v) for v in value] if self.many else self.encoder(value)

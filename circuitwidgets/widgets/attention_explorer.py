@@ -26,15 +26,16 @@ is on screen, not with heads x tokens². Error bounds: see ``_attention_store``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence, Union
+from typing import Any, Literal, Sequence, Union
 
 import torch
 import traitlets
 
 from ..analysis.heads import all_head_scores
-from ..model import as_adapter
-from ._attention_store import AttentionStore
-from ._transport import quantize_unit, to_wire
+from ._attention_store import AttentionStore, pattern_answer
+from ._channel import AnswersRequests, handles
+from ._payloads import HeadScore, PatternBank
+from ._transport import BinaryArray, Encoded, to_wire
 from .selection import LinkedView, Selection
 
 __all__ = ["AttentionExplorer", "AUTO_EXPORT_BYTES"]
@@ -55,7 +56,7 @@ _SCORE_TEXT = {
 HeadsToExport = Union[Literal["auto", "selected", "all"], Sequence[tuple[int, int]]]
 
 
-class AttentionExplorer(LinkedView):
+class AttentionExplorer(AnswersRequests, LinkedView):
     """All attention heads of ``model`` on ``text``: overview, head heatmap, token view.
 
     Parameters
@@ -84,6 +85,11 @@ class AttentionExplorer(LinkedView):
         The shared selection.
     error : str
         Why the current ``text`` is not shown ('' when it is).
+    tokens, thumbnails, head_scores, model_name, n_layers, n_heads, run_id, busy
+        What the view draws, read-only: the tokens' display strings; every head's overview
+        thumbnail (float ``[n_layers, n_heads, T, T]``, sent as bytes); the head scores (a
+        list of ``HeadScore``: key, label, help, values ``[n_layers, n_heads]``); the model's
+        sizes; a counter bumped for every new text; the progress line.
 
     Examples
     --------
@@ -97,6 +103,7 @@ class AttentionExplorer(LinkedView):
 
     _bundle = "attention_explorer"
     _linked = ("layer", "head", "query", "key")
+    _settable = ("text",)
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     layer = traitlets.Int(0, help="The selected layer.")
@@ -110,14 +117,13 @@ class AttentionExplorer(LinkedView):
     n_layers = traitlets.Int().tag(sync=True)
     n_heads = traitlets.Int().tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
-    #: uint8 [n_layers, n_heads, T, T] (see _attention_store.thumbnail), as a wire dict.
-    thumbnails = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
-    #: [{"key", "label", "help", "values": float32 [n_layers, n_heads] wire dict}, ...]
-    head_scores = traitlets.List(traitlets.Dict()).tag(sync=True)
-    #: Full patterns the browser has without asking: {"run", "heads": [[l, h]...],
-    #: "patterns": float16 [len(heads), seq, seq]}. Live: the head selected when the text ran;
-    #: in a static export: what save_html(heads=...) chose.
-    _bank = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: float [n_layers, n_heads, T, T] in [0, 1] (see _attention_store.thumbnail), sent as uint8.
+    thumbnails = BinaryArray(quantized=True).tag(sync=True)
+    #: One HeadScore per score (values float32 [n_layers, n_heads]).
+    head_scores = Encoded(HeadScore, many=True).tag(sync=True)
+    #: Full patterns the browser has without asking (a PatternBank). Live: the head selected
+    #: when the text ran; in a static export: what save_html(heads=...) chose.
+    _bank = Encoded(PatternBank).tag(sync=True)
     #: Bumped for every new text, so the browser never mixes patterns of two texts.
     run_id = traitlets.Int(0).tag(sync=True)
     #: '' when idle, else what the kernel is computing (shown as a progress line).
@@ -133,25 +139,18 @@ class AttentionExplorer(LinkedView):
         head: int | None = None,
         **kwargs: Any,
     ):
-        self._adapter = as_adapter(model)
+        self._prepare(model, kwargs, selection=selection)
         self._store: AttentionStore = AttentionStore.build(self._adapter, text)  # bad text raises here
         self._model_scores = self._repeated_token_scores()
-        if selection is not None:
-            kwargs["selection"] = selection
         super().__init__(
             model_name=self._adapter.name,
             n_layers=self._adapter.n_layers,
             n_heads=self._adapter.n_heads,
             **kwargs,
         )
-        self._start_linking()
-        with self.selection.hold_sync():
-            if layer is not None:
-                self.layer = layer
-            if head is not None:
-                self.head = head
+        self._start_linking(layer=layer, head=head)
         self._show(self._store)
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -178,8 +177,7 @@ class AttentionExplorer(LinkedView):
         >>> p[3].argmax().item()                # query 3 attends to key 2
         2
         """
-        layer = self.layer if layer is None else self._adapter.check_layer(layer)
-        head = self.head if head is None else self._adapter.check_head(head)
+        layer, head = self._head_or_selected(layer, head)
         return self._store.pattern(layer, head).to(torch.float32)
 
 
@@ -198,33 +196,16 @@ class AttentionExplorer(LinkedView):
         >>> w.save_html("attention.html", title="a b c, twice")
         PosixPath('attention.html')
         """
-        from ._export import save_html
+        from ._export import write_html
 
-        self._export_heads = self._heads_to_export(heads)
-        try:
-            return save_html(self, path, title=title)
-        finally:
-            del self._export_heads
+        self._heads_to_export(heads)  # a bad choice raises here, before anything is written
+        return write_html(self, path, title=title, options={"heads": heads})
 
     # ---- validation ------------------------------------------------------------------------------
 
-    def _check_position(self, name: str, value: int | None) -> int | None:
-        if value is None:
-            return None
-        seq = self._store.seq_len
-        if not 0 <= value < seq:
-            raise traitlets.TraitError(
-                f"{name} {value} is out of range; this text has {seq} tokens, so positions 0..{seq - 1}"
-            )
-        return value
-
-    @traitlets.validate("query")
-    def _valid_query(self, proposal):
-        return self._check_position("query", proposal["value"])
-
-    @traitlets.validate("key")
-    def _valid_key(self, proposal):
-        return self._check_position("key", proposal["value"])
+    @traitlets.validate("query", "key")
+    def _valid_position(self, proposal):
+        return self._check_index(proposal["trait"].name, proposal["value"], self._store.seq_len)
 
     # ---- computing and showing ---------------------------------------------------------------
 
@@ -236,33 +217,27 @@ class AttentionExplorer(LinkedView):
         except ValueError:
             return {}
 
-    def _score_list(self, store: AttentionStore) -> list[dict[str, Any]]:
+    def _score_list(self, store: AttentionStore) -> list[HeadScore]:
         values = {"entropy": store.entropy, "bos_share": store.bos_share, **self._model_scores}
         return [
-            {"key": key, "label": label, "help": help, "values": to_wire(values[key], dtype="float32")}
+            HeadScore(key=key, label=label, help=help, values=values[key])
             for key, (label, help) in _SCORE_TEXT.items()
             if key in values
         ]
 
-    def _bank_of(self, heads: Iterable[tuple[int, int]]) -> dict[str, Any]:
-        heads = list(dict.fromkeys((int(l), int(h)) for l, h in heads))
-        stacked = torch.stack([self._store.pattern(l, h) for l, h in heads])
-        return {
-            "run": self.run_id,
-            "heads": [list(pair) for pair in heads],
-            "patterns": to_wire(stacked, dtype="float16"),
-        }
+    def _head_pattern(self, layer: int, head: int) -> torch.Tensor:
+        return self._store.pattern(layer, head)
 
     def _show(self, store: AttentionStore) -> None:
         self._store = store
         with self.hold_sync():
-            self.run_id += 1
-            self.text = store.text
-            self.tokens = list(store.str_tokens)
-            self.thumbnails = quantize_unit(store.thumbnails)
-            self.head_scores = self._score_list(store)
-            self._bank = self._bank_of([(self.layer, self.head)])
-            self.error = ""
+            self._set(run_id=self.run_id + 1, text=store.text, tokens=list(store.str_tokens))
+            self._set(
+                thumbnails=store.thumbnails,
+                head_scores=self._score_list(store),
+                _bank=self._bank_of([(self.layer, self.head)]),
+                error="",
+            )
         # Locked positions past the end of a shorter text no longer exist.
         with self.selection.hold_sync():
             for name in ("query", "key"):
@@ -273,38 +248,22 @@ class AttentionExplorer(LinkedView):
     @traitlets.observe("text")
     def _text_changed(self, change: dict[str, Any]) -> None:
         if change["new"] == self._store.text:
-            self.error = ""  # back to the text already drawn
+            self._set(error="")  # back to the text already drawn
             return
         n_layers = self._adapter.n_layers
-
-        def progress(layer: int) -> None:
-            self.busy = f"Running the model: layer {layer + 1} of {n_layers} done"
-
-        self.busy = "Running the model…"
-        try:
+        with self._busy("Running the model…") as show:
+            progress = lambda layer: show(f"Running the model: layer {layer + 1} of {n_layers} done")  # noqa: E731
             store = self._attempt(lambda: AttentionStore.build(self._adapter, change["new"], progress))
-        finally:
-            self.busy = ""
         if store is not None:
             self._show(store)
 
     # ---- the browser asks for a head -----------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "pattern", "layer", "head", "run"}`` → the head's float16 pattern."""
-        if not isinstance(content, dict) or content.get("type") != "pattern":
-            return
-        try:
-            layer = self._adapter.check_layer(int(content["layer"]))
-            head = self._adapter.check_head(int(content["head"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": "pattern-error", "message": str(exc)})
-            return
-        if content.get("run") != self.run_id:
-            return  # asked about a text that has since been replaced; the browser asks again
-        wire = to_wire(self._store.pattern(layer, head), dtype="float16")
-        buffer = wire.pop("buffer")
-        self.send({"type": "pattern", "layer": layer, "head": head, "run": self.run_id, **wire}, [buffer])
+    @handles("pattern")
+    def _pattern_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"layer", "head", "run"}`` → ``{"layer", "head", "run", "pattern"}``: the head's
+        float16 pattern."""
+        return pattern_answer(self._adapter, self.run_id, payload, self._head_pattern)
 
     # ---- static export -------------------------------------------------------------------------
 
@@ -328,6 +287,6 @@ class AttentionExplorer(LinkedView):
             raise ValueError("heads is an empty list; name at least one (layer, head)")
         return selected + pairs
 
-    def _static_state(self) -> dict[str, Any]:
-        heads = getattr(self, "_export_heads", None) or self._heads_to_export("auto")
-        return {"_bank": self._bank_of(heads)}
+    def _static_state(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The full patterns of the heads ``options["heads"]`` names (default ``"auto"``)."""
+        return {"_bank": self._bank_of(self._heads_to_export(options.get("heads", "auto")))}

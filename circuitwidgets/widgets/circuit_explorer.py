@@ -13,7 +13,7 @@ moves the other three, in the browser with no kernel round trip, and also in an 
 They are the same objects you would display alone: ``display(w.attention)`` shows the
 attention view once more, still linked.
 
-The layout is the browser's business (``js/src/circuit_explorer.ts``): the dashboard's model
+The layout is the browser's business (``js/src/circuit_explorer/index.ts``): the dashboard's model
 references the four views' models (their ``IPY_MODEL_`` ids, like a view's ``selection``),
 and its JavaScript asks the widget manager for them and draws each with that view's own
 code. It needs no ipywidgets ``Box`` or ``jslink``, so it works the same in JupyterLab,
@@ -51,8 +51,7 @@ from typing import Any
 import traitlets
 from ipywidgets import widget_serialization
 
-from ..analysis._checks import check_int
-from ..model import as_adapter
+from ..checks import check_int
 from .attention_explorer import AttentionExplorer
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
@@ -80,6 +79,21 @@ def _field(help: str) -> traitlets.Int:
     return traitlets.Int(None, allow_none=True, help=help)
 
 
+def _panel_names(value: Any) -> list[str]:
+    """``collapsed`` as a list of panel names, each once: one name (``"ov"``) or a list of
+    them; anything else raises ``TraitError`` naming it and the panels."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise traitlets.TraitError(
+            f"collapsed must be a panel name or a list of them, got {type(value).__name__} {value!r:.60}; "
+            f"the panels are {list(PANELS)}"
+        )
+    bad = [name for name in names if name not in PANELS]
+    if bad:
+        raise traitlets.TraitError(f"collapsed names unknown panels {bad}; the panels are {list(PANELS)}")
+    return list(dict.fromkeys(names))
+
+
 class CircuitExplorer(LinkedView):
     """AttentionExplorer, OVBrowser, LogitLens and InductionScores on one shared selection.
 
@@ -95,53 +109,64 @@ class CircuitExplorer(LinkedView):
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     collapsed:
-        Panels to start collapsed, a subset of :data:`PANELS`.
+        Panels to start collapsed: a name from :data:`PANELS` or a list of them.
 
     Traits
     ------
     text : str
         Setting it re-runs the views that take a text (see the module docs).
-    layer, head, query, key, token, lens_layer, position : int or None
-        The shared selection's fields, kept equal to ``selection``'s; each is checked against
-        the model and the text ("head 7 is out of range; this model has heads 0..3").
+    layer, head, lens_layer, position : int
+        The selected head, the logit lens's readout and position: the dashboard always shows
+        one of each, so ``None`` is refused (it would leave a panel drawing a default while
+        Python and the other panels stay put).
+    query, key, token : int or None
+        The shared selection's other fields. All are kept equal to ``selection``'s; each is
+        checked against the model and the text ("head 7 is out of range; this model has
+        heads 0..3").
     selection : Selection
         The shared selection; setting a new one links all four views to it.
     attention, ov, lens, induction
         The four views (read-only).
     collapsed : list of str
-        The collapsed panels.
+        The collapsed panels (a name, or a list of names; stored as a list).
     error : str
         Why the current ``text`` is not shown ('' when it is).
+    model_name, n_layers, n_heads
+        The model's name and sizes (read-only).
 
     Examples
     --------
     >>> w = cw.CircuitExplorer(model, "a b c d a b c d", collapsed=["ov"])
     >>> w.collapsed
     ['ov']
-    >>> w.head = 9
-    Traceback (most recent call last):
-    ...
-    traitlets.traitlets.TraitError: head 9 is out of range; this model has heads 0..3
+    >>> try:
+    ...     w.head = 9                   # refused: a TraitError (and a ValueError)
+    ... except traitlets.TraitError as error:
+    ...     print(error)
+    head 9 is out of range; this model has heads 0..3
+    >>> w.head                           # nothing changed
+    3
     """
 
     _bundle = "circuit_explorer"
     _linked = SELECTION_FIELDS
+    _settable = ("text", "collapsed")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
-    layer = _field("The selected layer.")
-    head = _field("The selected head.")
+    layer = traitlets.Int(0, help="The selected layer.")
+    head = traitlets.Int(0, help="The selected head.")
     query = _field("Locked query position, or None.")
     key = _field("Locked key position, or None.")
     token = _field("Selected vocabulary token id, or None.")
-    lens_layer = _field("The logit lens's readout (0 = embeddings ... n_layers = final).")
-    position = _field("The logit lens's position.")
+    lens_layer = traitlets.Int(0, help="The logit lens's readout (0 = embeddings ... n_layers = final).")
+    position = traitlets.Int(0, help="The logit lens's position.")
 
     # ---- synced to the browser ---------------------------------------------------------------
     text = traitlets.Unicode(help="The input text; setting it re-runs the views that take one.").tag(sync=True)
     model_name = traitlets.Unicode().tag(sync=True)
     n_layers = traitlets.Int().tag(sync=True)
     n_heads = traitlets.Int().tag(sync=True)
-    collapsed = traitlets.List(traitlets.Unicode(), help="Collapsed panels (names from PANELS).").tag(sync=True)
+    collapsed = traitlets.Any([], help="Collapsed panels (names from PANELS), as a list.").tag(sync=True)
     attention = _view_trait(AttentionExplorer, "The attention view.")
     ov = _view_trait(OVBrowser, "The OV-circuit view.")
     lens = _view_trait(LogitLens, "The logit-lens view.")
@@ -153,10 +178,10 @@ class CircuitExplorer(LinkedView):
         text: str | None = None,
         *,
         selection: Selection | None = None,
-        collapsed: tuple[str, ...] | list[str] = (),
+        collapsed: str | tuple[str, ...] | list[str] = (),
         **kwargs: Any,
     ):
-        self._adapter = as_adapter(model)
+        self._prepare(model, kwargs)
         text = DEFAULT_TEXT if text is None else text
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -175,7 +200,7 @@ class CircuitExplorer(LinkedView):
             n_layers=self._adapter.n_layers,
             n_heads=self._adapter.n_heads,
             selection=selection,
-            collapsed=list(collapsed),
+            collapsed=collapsed,
             **views,
             **kwargs,
         )
@@ -220,16 +245,12 @@ class CircuitExplorer(LinkedView):
         >>> w.save_html("all-heads.html", full_resolution=True)
         PosixPath('all-heads.html')
         """
-        from ._export import save_html
+        from ._export import write_html
 
         if not isinstance(full_resolution, bool):
             raise TypeError(f"full_resolution must be True or False, got {full_resolution!r}")
-        self.attention._export_heads = self.attention._heads_to_export("all" if full_resolution else "auto")
-        self.induction._export_every_head = full_resolution
-        try:
-            return save_html(self, path, title=title)
-        finally:
-            del self.attention._export_heads, self.induction._export_every_head
+        options = {"heads": "all" if full_resolution else "auto", "every_head": full_resolution}
+        return write_html(self, path, title=title, options=options)
 
     # ---- validation ------------------------------------------------------------------------------
 
@@ -258,11 +279,7 @@ class CircuitExplorer(LinkedView):
 
     @traitlets.validate("collapsed")
     def _valid_collapsed(self, proposal):
-        value = list(proposal["value"])
-        bad = [name for name in value if name not in PANELS]
-        if bad:
-            raise traitlets.TraitError(f"collapsed names unknown panels {bad}; the panels are {list(PANELS)}")
-        return list(dict.fromkeys(value))
+        return _panel_names(proposal["value"])
 
     # ---- text and selection go to every view ----------------------------------------------------
 
@@ -270,10 +287,14 @@ class CircuitExplorer(LinkedView):
     def _text_changed(self, change: dict[str, Any]) -> None:
         if not getattr(self, "_linking", False):
             return  # __init__: the views were built with this text
+        # A text the model cannot read (empty, past its context) goes to no view: the OV
+        # panel (which would take a long text's tokens) stays on the text the others show.
+        if self._attempt(lambda: self._adapter.to_tokens(change["new"])) is None:
+            return
         for name in _TEXT_VIEWS:
             getattr(self, name).text = change["new"]
         self.induction.text = change["new"]  # scored only in its text mode
-        self.error = next((getattr(self, n).error for n in _TEXT_VIEWS if getattr(self, n).error), "")
+        self._set(error=next((getattr(self, n).error for n in _TEXT_VIEWS if getattr(self, n).error), ""))
 
     def _view_text_changed(self, change: dict[str, Any]) -> None:
         self.text = change["new"]
@@ -285,8 +306,13 @@ class CircuitExplorer(LinkedView):
         for view in self.views.values():
             view.selection = change["new"]
 
+    def _read_only_message(self, name: str, value: Any) -> str:
+        if name in PANELS:
+            return f"{name} is one of the dashboard's own views and cannot be replaced"
+        return super()._read_only_message(name, value)
+
     @traitlets.validate("attention", "ov", "lens", "induction")
     def _views_fixed(self, proposal):
-        if getattr(self, "_linking", False):
-            raise traitlets.TraitError(f"{proposal['trait'].name} is one of the dashboard's own views and cannot be replaced")
+        if getattr(self, "_linking", False):  # set_trait (the browser's path) comes here
+            raise traitlets.TraitError(self._read_only_message(proposal["trait"].name, proposal["value"]))
         return proposal["value"]

@@ -35,16 +35,18 @@ browser, also in a static HTML export.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import torch
 import traitlets
 
 from ..analysis import KINDS, HeadScores, all_head_scores, run_text, text_head_scores
-from ..analysis._checks import check_int
+from ..checks import check_int
 from ..analysis.heads import DEFAULT_BATCH, check_half, check_seed, max_half
-from ..model import as_adapter
-from ._transport import to_wire
+from ._attention_store import pattern_answer
+from ._channel import AnswersRequests, handles
+from ._payloads import PatternBank
+from ._transport import Encoded, to_wire
 from .attention_explorer import AUTO_EXPORT_BYTES
 from .selection import LinkedView, Selection
 
@@ -101,7 +103,7 @@ def _whole_number(name: str, value: Any) -> int:
     raise ValueError(f"{name} {value!r} is not a whole number")
 
 
-class InductionScores(LinkedView):
+class InductionScores(AnswersRequests, LinkedView):
     """Induction, previous-token and duplicate-token scores of every head of ``model``.
 
     Parameters
@@ -141,6 +143,9 @@ class InductionScores(LinkedView):
         The selected head, kept equal to ``selection.layer`` / ``selection.head``.
     error : str
         Why the last input is not shown ('' when it is).
+    tokens, model_name, n_layers, n_heads, max_half, max_batch, run_id, busy
+        Read-only: the display strings of the sequence shown, the model's sizes, the largest
+        ``half`` and ``batch`` allowed, a counter bumped for every run, the progress line.
 
     Examples
     --------
@@ -155,6 +160,7 @@ class InductionScores(LinkedView):
 
     _bundle = "induction_scores"
     _linked = ("layer", "head")
+    _settable = ("half", "seed", "batch", "mode", "text", "kind")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     layer = traitlets.Int(0, help="The selected layer.")
@@ -175,8 +181,8 @@ class InductionScores(LinkedView):
     max_half = traitlets.Int().tag(sync=True)
     max_batch = traitlets.Int(MAX_BATCH).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the sequence shown.").tag(sync=True)
-    #: {kind: float32 [n_layers, n_heads] wire dict}
-    _scores = traitlets.Dict().tag(sync=True)
+    #: {kind: scores [n_layers, n_heads]}, each sent as float32.
+    _scores = Encoded(dict, encode=lambda scores: {k: to_wire(v, dtype="float32") for k, v in scores.items()}).tag(sync=True)
     #: {kind: [[layer, head], ...]}, best first (TOP_K of them)
     _top = traitlets.Dict().tag(sync=True)
     #: {kind: [[row, col, length], ...]}: the cells each score counts on the sequence shown
@@ -184,8 +190,8 @@ class InductionScores(LinkedView):
     #: What the drawn data is: {"mode", "seq"} and "half", "seed", "batch" (random tokens) or
     #: "queries" ({kind: positions scored}, your text).
     _shown = traitlets.Dict().tag(sync=True)
-    #: Full patterns the browser has without asking (see js/src/kit/head_patterns.ts).
-    _bank = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: Full patterns the browser has without asking (a PatternBank; js/src/kit/head_patterns.ts).
+    _bank = Encoded(PatternBank).tag(sync=True)
     run_id = traitlets.Int(0).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
 
@@ -203,13 +209,12 @@ class InductionScores(LinkedView):
         head: int | None = None,
         **kwargs: Any,
     ):
-        self._adapter = as_adapter(model)
+        self._prepare(model, kwargs, selection=selection)
         self._ready = False
-        half, seed, batch = check_half(self._adapter, half), check_seed(seed), _check_batch(batch)
+        half = check_half(self._adapter, None) if half is None else half  # the default half
+        half, seed, batch, kind = self._validated(half=half, seed=seed, batch=batch, kind=kind)  # as assignments would
         mode = "random" if text is None else "text"
         result = self._compute(mode, half, seed, batch, text or "")  # bad input raises here
-        if selection is not None:
-            kwargs["selection"] = selection
         super().__init__(
             half=half, seed=seed, batch=batch, mode=mode, text=text or "", kind=kind,
             model_name=self._adapter.name,
@@ -221,15 +226,10 @@ class InductionScores(LinkedView):
         self._result = result
         if layer is None and head is None and self.selection.layer is None and self.selection.head is None:
             layer, head, _ = self.top_heads(kind, 1)[0]  # nothing selected yet: the best head
-        self._start_linking()
-        with self.selection.hold_sync():
-            if layer is not None:
-                self.layer = layer
-            if head is not None:
-                self.head = head
+        self._start_linking(layer=layer, head=head)
         self._show(result)
         self._ready = True
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -283,8 +283,7 @@ class InductionScores(LinkedView):
         >>> w.pattern(1, 3).shape                    # BOS + 2 x 10 random tokens
         torch.Size([21, 21])
         """
-        layer = self.layer if layer is None else self._adapter.check_layer(layer)
-        head = self.head if head is None else self._adapter.check_head(head)
+        layer, head = self._head_or_selected(layer, head)
         return self._patterns[layer, head]
 
 
@@ -370,16 +369,14 @@ class InductionScores(LinkedView):
         and the browser) show it inline and keep the last good view."""
         settings = dict(mode=self.mode, half=self.half, seed=self.seed, batch=self.batch, text=self.text)
         settings.update(changes)
-        self.busy = self._busy_line(settings)
         try:
-            result = self._compute(**settings)
+            with self._busy(self._busy_line(settings)):
+                result = self._compute(**settings)
         except ValueError as exc:
             if raise_errors:
                 raise
-            self.error = str(exc)
+            self._set(error=str(exc))
             return
-        finally:
-            self.busy = ""
         self._ready = False  # the traits below describe what is now drawn: no second run
         try:
             with self.hold_sync():
@@ -408,49 +405,33 @@ class InductionScores(LinkedView):
             # How many positions each kind could be scored on (the queries averaged over).
             shown = dict(mode="text", queries={kind: int(result[kind].queries.sum()) for kind in KINDS})
         shown["seq"] = len(first.str_tokens)
+        top = min(TOP_K, self.n_layers * self.n_heads)
         with self.hold_sync():
-            self.run_id += 1
-            self.tokens = list(first.str_tokens)
-            self._scores = {kind: to_wire(result[kind].scores, dtype="float32") for kind in KINDS}
-            self._top = {kind: [[l, h] for l, h, _ in self.top_heads(kind, min(TOP_K, self.n_layers * self.n_heads))] for kind in KINDS}
-            self._targets = {kind: diagonal_runs(result[kind].targets[0]) for kind in KINDS}
-            self._shown = shown
-            self._bank = self._bank_of([(self.layer, self.head)])
-            self.error = ""
+            self._set(run_id=self.run_id + 1, tokens=list(first.str_tokens))
+            self._set(
+                _scores={kind: result[kind].scores for kind in KINDS},
+                _top={kind: [[l, h] for l, h, _ in self.top_heads(kind, top)] for kind in KINDS},
+                _targets={kind: diagonal_runs(result[kind].targets[0]) for kind in KINDS},
+                _shown=shown,
+                _bank=self._bank_of([(self.layer, self.head)]),
+                error="",
+            )
 
-    def _bank_of(self, heads: Iterable[tuple[int, int]]) -> dict[str, Any]:
-        heads = list(dict.fromkeys((int(l), int(h)) for l, h in heads))
-        stacked = torch.stack([self._patterns[l, h] for l, h in heads])
-        return {"run": self.run_id, "heads": [list(p) for p in heads], "patterns": to_wire(stacked, dtype="float16")}
+    def _head_pattern(self, layer: int, head: int) -> torch.Tensor:
+        return self._patterns[layer, head]
 
     # ---- the browser asks ----------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        if not isinstance(content, dict):
-            return
-        if content.get("type") == "pattern":
-            self._send_pattern(content)
-        elif content.get("type") == "run":
-            self._run_request(content)
+    @handles("pattern")
+    def _pattern_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"layer", "head", "run"}`` → the head's float16 pattern (as AttentionExplorer's)."""
+        return pattern_answer(self._adapter, self.run_id, payload, self._head_pattern)
 
-    def _send_pattern(self, content: dict[str, Any]) -> None:
-        """``{"type": "pattern", "layer", "head", "run"}`` → the head's float16 pattern."""
-        try:
-            layer = self._adapter.check_layer(int(content["layer"]))
-            head = self._adapter.check_head(int(content["head"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": "pattern-error", "message": str(exc)})
-            return
-        if content.get("run") != self.run_id:
-            return  # asked about data since replaced; the browser asks again
-        wire = to_wire(self._patterns[layer, head], dtype="float16")
-        buffer = wire.pop("buffer")
-        self.send({"type": "pattern", "layer": layer, "head": head, "run": self.run_id, **wire}, [buffer])
-
-    def _run_request(self, content: dict[str, Any]) -> None:
-        """``{"type": "run", "mode": "random", "half", "seed", "batch"}`` or
-        ``{"type": "run", "mode": "text", "text"}``: what the user typed, checked here; a bad
-        value shows inline (the browser keeps what was typed)."""
+    @handles("run")
+    def _run_request(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"mode": "random", "half", "seed", "batch"}`` or ``{"mode": "text", "text"}``:
+        what the user typed, checked here; a bad value shows inline (the browser keeps what
+        was typed)."""
         try:
             if content.get("mode") == "text":
                 text = content.get("text")
@@ -463,18 +444,19 @@ class InductionScores(LinkedView):
                 batch = _check_batch(_whole_number("batch", content.get("batch")))
                 changes = dict(mode="random", half=half, seed=seed, batch=batch)
         except (ValueError, TypeError) as exc:
-            self.error = str(exc)
-            return
+            self._set(error=str(exc))
+            return {}
         self._update(changes)
+        return {}
 
     # ---- static export -------------------------------------------------------------------------
 
-    def _static_state(self) -> dict[str, Any]:
-        """Every head's pattern when that is at most ``AUTO_EXPORT_BYTES`` (or when an export
-        asks for every head by setting ``_export_every_head``, as CircuitExplorer's
+    def _static_state(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Every head's pattern when that is at most ``AUTO_EXPORT_BYTES`` (or when the export
+        asks for every head with ``options["every_head"]``, as CircuitExplorer's
         ``full_resolution`` does), else the selected head and the listed top heads of every kind."""
         n_layers, n_heads, seq, _ = self._patterns.shape
-        every = getattr(self, "_export_every_head", False)
+        every = bool(options.get("every_head", False))
         if every or n_layers * n_heads * seq * seq * 2 <= AUTO_EXPORT_BYTES:
             heads = [(l, h) for l in range(n_layers) for h in range(n_heads)]
         else:

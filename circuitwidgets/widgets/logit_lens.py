@@ -28,8 +28,8 @@ readout and position, 13 x 512 x 768 x 50257 multiply-adds for GPT-2 small on 51
 tens of seconds on a laptop CPU, against a fraction of a second for one page. So the widget
 computes the selected position's page with the forward pass and draws it; the view shows one
 page of positions at a time (the row of guesses and the grid's columns), asks the kernel for
-the page it is moved to (a custom message; columns not computed yet are drawn as pending)
-and, once idle, for the pages on either side. What crosses to the browser is bounded by
+the page it is moved to (a ``"page"`` request, ``_channel.py``; columns not computed yet are
+drawn as pending) and, once idle, for the pages on either side. What crosses to the browser is bounded by
 top-k, never positions x vocabulary: per page, the top ``k`` tokens and probabilities of
 every (readout, position), the target's probability, rank and the KL per (readout,
 position); and one position's attribution, asked for when it is selected. A picked target is
@@ -39,7 +39,6 @@ cost above, once) so that it can page offline.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Optional
 
 import torch
@@ -47,12 +46,13 @@ import traitlets
 
 from .. import analysis
 from ..analysis import Attribution, LogitLensResult, TextRun
-from ..analysis._checks import check_int, check_k, check_position
-from ..model import as_adapter
-from ._transport import split_buffers, to_wire
+from ..checks import check_int, check_position
+from ._channel import LRU, AnswersRequests, Stale, handles
+from ._payloads import AttributionState, LensPage, LensPages, TargetPage, TargetPages, id_dtype
+from ._transport import Encoded
 from .selection import LinkedView, Selection
 
-__all__ = ["LogitLens", "page_positions", "readout_names"]
+__all__ = ["LogitLens", "page_positions", "readout_names", "MAX_K"]
 
 #: Top tokens kept per head for the "what does this head write" hover card.
 HEAD_TOP_K = 8
@@ -62,6 +62,9 @@ _ATTRIBUTION_CACHE = 16
 PAGE_SIZE = 32
 #: Pages of a picked target the kernel keeps (the lens's own pages are all kept).
 _TARGET_PAGE_CACHE = 64
+#: The most top tokens a position's hover card lists: 50 lines fit a laptop screen (about
+#: 850 CSS pixels); the analysis itself (:func:`~circuitwidgets.analysis.logit_lens`) takes any k.
+MAX_K = 50
 
 
 def readout_names(n_layers: int) -> list[dict[str, str]]:
@@ -83,17 +86,6 @@ def readout_names(n_layers: int) -> list[dict[str, str]]:
     return names
 
 
-def _vocab(token_strs: dict[int, str]) -> dict[str, Any]:
-    """Display strings for token ids, as ``{"ids": int32 wire, "strs": [...]}``."""
-    ids = sorted(token_strs)
-    return {"ids": to_wire(torch.tensor(ids, dtype=torch.int32)), "strs": [token_strs[i] for i in ids]}
-
-
-def _id_dtype(d_vocab: int) -> str:
-    """The smallest dtype the browser decodes that holds every token id."""
-    return "uint16" if d_vocab <= 2**16 else "int32"
-
-
 def page_positions(page: int, page_size: int, seq_len: int) -> range:
     """The positions on page ``page``: ``page * page_size`` up to the next page or the end.
 
@@ -103,7 +95,7 @@ def page_positions(page: int, page_size: int, seq_len: int) -> range:
     return range(page * page_size, min((page + 1) * page_size, seq_len))
 
 
-class LogitLens(LinkedView):
+class LogitLens(AnswersRequests, LinkedView):
     """The logit lens of ``model`` on ``text``: layer slider, grid, target chart, attribution.
 
     Parameters
@@ -115,10 +107,11 @@ class LogitLens(LinkedView):
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.
     k:
-        How many top tokens each position's hover card lists (1..d_vocab, default 10).
+        How many top tokens each position's hover card lists (1..50, :data:`MAX_K`; default 10).
     page_size:
-        Positions shown (and computed) at once, default 32: the row of guesses and the grid
-        show one page; the kernel computes the lens a page at a time (see the module docs).
+        Positions shown (and computed) at once (at least 1, default 32; more than the text's
+        tokens is one page): the row of guesses and the grid show one page; the kernel
+        computes the lens a page at a time (see the module docs).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     lens_layer, position, target:
@@ -140,10 +133,18 @@ class LogitLens(LinkedView):
     target : str, int or None
         The target token: a string that is exactly one token, or an id; ``None`` for the
         model's final prediction at each position. Checked: ``" Maryland"`` raises naming it.
+    k, page_size : int
+        As the arguments; setting one recomputes the page on screen (with a new ``run_id``,
+        so the browser never mixes the old pages with the new). Out of range: ``TraitError``
+        naming the value and the range, and nothing changes.
     error : str
         Why the current ``text`` is not shown ('' when it is).
     target_error : str
         Why the last target typed in the view was refused ('' when it was not).
+    tokens, lens, readouts, model_name, n_layers, n_heads, d_vocab, run_id, busy
+        Read-only: the tokens' display strings; the pages of the lens computed so far (a
+        ``LensPages`` of tensors); the readouts' names; the model's sizes; a counter bumped
+        for every new text, ``k`` or ``page_size``; the progress line.
 
     Examples
     --------
@@ -159,6 +160,7 @@ class LogitLens(LinkedView):
 
     _bundle = "logit_lens"
     _linked = ("lens_layer", "position", "layer", "head")
+    _settable = ("text", "target", "k", "page_size")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     lens_layer = traitlets.Int(0, help="The readout: 0 = embeddings ... n_layers = final.")
@@ -182,12 +184,12 @@ class LogitLens(LinkedView):
     readouts = traitlets.List(traitlets.Dict()).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
     #: The text's tokens and the pages of the lens computed with it (see _lens_payload).
-    lens = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    lens = Encoded(LensPages).tag(sync=True)
     #: A picked target's probability and rank on the pages computed with it, or None.
-    _target = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    _target = Encoded(TargetPages).tag(sync=True)
     #: An attribution the browser has without asking: only in static exports (see
     #: _static_state); a live view asks for the one it shows.
-    _attribution = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    _attribution = Encoded(AttributionState).tag(sync=True)
     target_error = traitlets.Unicode("").tag(sync=True)
     run_id = traitlets.Int(0).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
@@ -205,21 +207,18 @@ class LogitLens(LinkedView):
         target: str | int | None = None,
         **kwargs: Any,
     ):
-        self._adapter = as_adapter(model)
-        self._k = check_k(k, self._adapter.d_vocab)
-        check_int(page_size, "page_size", 1)
-        self._attributions: OrderedDict[tuple[int, int, int], Attribution] = OrderedDict()
+        self._prepare(model, kwargs, selection=selection)
+        self._validated(k=k, page_size=page_size)  # as an assignment would
+        self._attributions: LRU[tuple[int, int, int], Attribution] = LRU(_ATTRIBUTION_CACHE)
         self._pages: dict[int, LogitLensResult] = {}
-        self._target_pages: OrderedDict[tuple[int, int], LogitLensResult] = OrderedDict()
+        self._target_pages: LRU[tuple[int, int], LogitLensResult] = LRU(_TARGET_PAGE_CACHE)
         self._run = self._forward(text)  # bad text raises here
-        if selection is not None:
-            kwargs["selection"] = selection
         super().__init__(
             model_name=self._adapter.name,
             n_layers=self._adapter.n_layers,
             n_heads=self._adapter.n_heads,
             d_vocab=self._adapter.d_vocab,
-            k=self._k,
+            k=k,
             page_size=page_size,
             readouts=readout_names(self._adapter.n_layers),
             lens_layer=self._adapter.n_layers if lens_layer is None else lens_layer,
@@ -230,7 +229,8 @@ class LogitLens(LinkedView):
         self._start_linking()
         self._show()
         self.observe(self._on_target, names="target")
-        self.on_msg(self._on_message)
+        self.observe(self._on_paging, names=["k", "page_size"])
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -304,9 +304,6 @@ class LogitLens(LinkedView):
             self._attributions[key] = analysis.logit_attribution(
                 self._adapter, self._run, position, target_id, k=HEAD_TOP_K
             )
-            while len(self._attributions) > _ATTRIBUTION_CACHE:
-                self._attributions.popitem(last=False)
-        self._attributions.move_to_end(key)
         return self._attributions[key]
 
     # ---- validation ------------------------------------------------------------------------------
@@ -319,15 +316,15 @@ class LogitLens(LinkedView):
 
     @traitlets.validate("position")
     def _valid_position(self, proposal):
-        def check(value):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"position must be an int, got {type(value).__name__} {value!r}")
-            seq = self._run.seq_len
-            if not 0 <= value < seq:
-                raise ValueError(f"position {value} is out of range; this text has {seq} tokens, so positions 0..{seq - 1}")
-            return value
+        return self._check_index("position", proposal["value"], self._run.seq_len)
 
-        return self._trait_check(check, proposal["value"])
+    @traitlets.validate("k")
+    def _valid_k(self, proposal):
+        return self._trait_check(self._check_k, proposal["value"], MAX_K)
+
+    @traitlets.validate("page_size")
+    def _valid_page_size(self, proposal):
+        return self._trait_check(lambda v: check_int(v, "page_size", 1), proposal["value"])
 
     @traitlets.validate("target")
     def _valid_target(self, proposal):
@@ -364,7 +361,7 @@ class LogitLens(LinkedView):
         prediction as its target."""
         if page not in self._pages:
             self._pages[page] = analysis.logit_lens(
-                self._adapter, self._run, k=self._k, default_target="final", positions=self._page_range(page)
+                self._adapter, self._run, k=self.k, default_target="final", positions=self._page_range(page)
             )
         return self._pages[page]
 
@@ -375,116 +372,65 @@ class LogitLens(LinkedView):
             self._target_pages[key] = analysis.logit_lens(
                 self._adapter, self._run, k=1, target=target, positions=self._page_range(page)
             )
-            while len(self._target_pages) > _TARGET_PAGE_CACHE:
-                self._target_pages.popitem(last=False)
-        self._target_pages.move_to_end(key)
         return self._target_pages[key]
 
     # ---- payloads -------------------------------------------------------------------------------
 
-    def _lens_payload(self, pages: list[int]) -> dict[str, Any]:
-        """The text and the lens on ``pages`` for the browser: ``P`` positions in all.
+    def _lens_payload(self, pages: list[int]) -> LensPages:
+        """The text (its token ids and display strings) and the lens on ``pages``."""
+        return LensPages(
+            run=self.run_id,
+            token_ids=self._run.tokens,
+            ids=id_dtype(self._adapter.d_vocab),
+            pages=[self._lens_page_payload(page) for page in pages],
+            vocab=dict(zip(self._run.tokens.tolist(), self._run.str_tokens)),
+        )
 
-        ``token_ids`` [P] and ``vocab`` (display strings of the text's tokens); ``pages``:
-        one :meth:`_lens_page_payload` each.
-        """
-        return {
-            "run": self.run_id,
-            "token_ids": to_wire(self._run.tokens, dtype=_id_dtype(self._adapter.d_vocab)),
-            "pages": [self._lens_page_payload(page) for page in pages],
-            "vocab": _vocab(dict(zip(self._run.tokens.tolist(), self._run.str_tokens))),
-        }
+    def _lens_page_payload(self, page: int) -> LensPage:
+        """One page of the lens (``R = n_layers + 1`` readouts, its ``n`` positions)."""
+        return LensPage(page=page, start=self._page_range(page).start, lens=self._page(page), ids=id_dtype(self._adapter.d_vocab))
 
-    def _lens_page_payload(self, page: int) -> dict[str, Any]:
-        """One page of ``n`` positions from ``start``, ``R = n_layers + 1`` readouts:
-        ``top_ids`` [R, n, k] and ``top_probs`` float32 [R, n, k]; ``final_ids`` [n] (each
-        position's final top-1, the default target); its ``target_probs`` float32 and
-        ``target_ranks`` int32 [R, n]; ``kl`` float32 [R, n] (nats); ``vocab``: display
-        strings of every id in them."""
-        lens, ids = self._page(page), _id_dtype(self._adapter.d_vocab)
-        return {
-            "page": page,
-            "start": self._page_range(page).start,
-            "top_ids": to_wire(lens.top_ids, dtype=ids),
-            "top_probs": to_wire(lens.top_probs, dtype="float32"),
-            "final_ids": to_wire(lens.targets, dtype=ids),
-            "target_probs": to_wire(lens.target_probs, dtype="float32"),
-            "target_ranks": to_wire(lens.target_ranks, dtype="int32"),
-            "kl": to_wire(lens.kl_to_final, dtype="float32"),
-            "vocab": _vocab(lens.token_strs),
-        }
-
-    def _target_payload(self, pages: list[int]) -> Optional[dict[str, Any]]:
-        """A picked target's id and string, and its probability and rank on ``pages``
-        (see :meth:`_target_page_payload`); None when no target is picked."""
+    def _target_payload(self, pages: list[int]) -> Optional[TargetPages]:
+        """A picked target's id and string, and its probability and rank on ``pages``;
+        None when no target is picked."""
         target = self._target_id
         if target is None:
             return None
-        return {
-            "run": self.run_id,
-            "id": target,
-            "str": self._adapter.token_str(target),
-            "pages": [self._target_page_payload(page, target) for page in pages],
-        }
+        return TargetPages(
+            run=self.run_id,
+            id=target,
+            text=self._adapter.token_str(target),
+            pages=[self._target_page_payload(page, target) for page in pages],
+        )
 
-    def _target_page_payload(self, page: int, target: int) -> dict[str, Any]:
-        """``probs`` float32 and ``ranks`` int32 [R, n] of ``target`` on one page."""
+    def _target_page_payload(self, page: int, target: int) -> TargetPage:
+        """``target``'s probability and rank ``[R, n]`` on one page."""
         picked = self._target_page(page, target)
-        return {
-            "page": page,
-            "start": self._page_range(page).start,
-            "id": target,
-            "probs": to_wire(picked.target_probs, dtype="float32"),
-            "ranks": to_wire(picked.target_ranks, dtype="int32"),
-        }
+        start = self._page_range(page).start
+        return TargetPage(page=page, start=start, id=target, probs=picked.target_probs, ranks=picked.target_ranks)
 
-    def _attribution_payload(self, position: int, target: Optional[int]) -> dict[str, Any]:
-        """One position's attribution: components (kind, layer, head, label) with float32
-        values summing to ``logit``, and each head's top tokens ``[L, H, HEAD_TOP_K]``."""
+    def _attribution_payload(self, position: int, target: Optional[int]) -> AttributionState:
+        """One position's attribution, as the "Who wrote it" panel draws it."""
         attr = self.attribution(position, target)
-        parts, values = attr.parts()
-        ids = _id_dtype(self._adapter.d_vocab)
-        return {
-            "run": self.run_id,
-            "position": position,
-            "target": attr.target,
-            "target_str": attr.target_str,
-            "logit": float(attr.logit),
-            "kinds": [p.kind for p in parts],
-            "labels": [p.label for p in parts],
-            "layers": [-1 if p.layer is None else p.layer for p in parts],
-            "heads": [-1 if p.head is None else p.head for p in parts],
-            "values": to_wire(values, dtype="float32"),
-            "head_top_ids": to_wire(attr.head_top_ids, dtype=ids),
-            "head_top_values": to_wire(attr.head_top_values, dtype="float32"),
-            "vocab": _vocab(attr.token_strs),
-        }
+        return AttributionState(run=self.run_id, position=position, attribution=attr, ids=id_dtype(self._adapter.d_vocab))
 
     # ---- showing --------------------------------------------------------------------------------
 
     def _show(self) -> None:
         """Send the current run with the selected position's page (the view asks for more)."""
         shown = [self.position // self.page_size]
+        self._attributions.clear()
         with self.hold_sync():
-            self.run_id += 1
-            self._attributions.clear()
-            self.text = self._run.text
-            self.tokens = list(self._run.str_tokens)
-            self.lens = self._lens_payload(shown)
-            self._target = self._target_payload(shown)
-            self._attribution = None
-            self.error = ""
+            self._set(run_id=self.run_id + 1, text=self._run.text, tokens=list(self._run.str_tokens))
+            self._set(lens=self._lens_payload(shown), _target=self._target_payload(shown), _attribution=None, error="")
 
     @traitlets.observe("text")
     def _text_changed(self, change: dict[str, Any]) -> None:
         if change["new"] == self._run.text:
-            self.error = ""  # back to the text already drawn
+            self._set(error="")  # back to the text already drawn
             return
-        self.busy = "Running the model…"
-        try:
+        with self._busy("Running the model…"):
             run = self._attempt(lambda: self._forward(change["new"]))
-        finally:
-            self.busy = ""
         if run is None:
             return
         self._run = run
@@ -497,44 +443,28 @@ class LogitLens(LinkedView):
         self._show()
 
     def _on_target(self, _change: dict[str, Any]) -> None:
-        self.busy = "Computing the target at every readout…"
-        try:
-            with self.hold_sync():
-                self._target = self._target_payload([self.position // self.page_size])
-                self.target_error = ""
-        finally:
-            self.busy = ""
+        with self._busy("Computing the target at every readout…"):
+            self._set(_target=self._target_payload([self.position // self.page_size]), target_error="")
+
+    def _on_paging(self, _change: dict[str, Any]) -> None:
+        """A new ``k`` or ``page_size``: the pages computed so far no longer fit it, so they go
+        and the page on screen is computed again, under a new run id."""
+        with self._busy("Computing the lens…"):
+            self._pages.clear()
+            self._target_pages.clear()
+            self._show()
 
     # ---- the browser asks ----------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "page", "run", "page", "lens": bool, "target": id | None}`` → that page
-        of the lens and/or of the picked target; ``{"type": "attribution", "run",
-        "position", "target"}`` → that attribution; ``{"type": "target", "text"}`` → set (or,
-        for "", clear) the target, or say why not."""
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        if kind in ("page", "attribution") and content.get("run") != self.run_id:
-            return  # about a text that has since been replaced; the browser asks again
-        if kind == "page":
-            self._answer(kind, lambda: self._page_answer(content))
-        elif kind == "attribution":
-            self._answer(kind, lambda: self._attribution_answer(content))
-        elif kind == "target":
-            self._set_target_from_view(content.get("text"))
+    def _check_run(self, payload: dict[str, Any]) -> None:
+        if payload.get("run") != self.run_id:
+            raise Stale("about a text that has since been replaced")  # the view asks again
 
-    def _answer(self, kind: str, compute) -> None:
-        """Send ``compute()``'s payload as a ``kind`` message, or a ``kind-error`` saying why not."""
-        try:
-            payload = compute()
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": f"{kind}-error", "message": str(exc)})
-            return
-        message, buffers = split_buffers(payload)
-        self.send({"type": kind, **message}, buffers)
-
+    @handles("page")
     def _page_answer(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"run", "page", "lens": bool, "target": id | None}`` → that page of the lens
+        and/or of the picked target."""
+        self._check_run(content)
         page = check_int(content["page"], "page", 0, self._n_pages - 1)
         answer: dict[str, Any] = {"run": self.run_id, "page": page}
         if content.get("lens"):
@@ -544,24 +474,34 @@ class LogitLens(LinkedView):
             answer["target"] = self._target_page_payload(page, self._adapter.to_single_token(int(target)))
         return answer
 
+    @handles("attribution")
     def _attribution_answer(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"run", "position", "target"}`` → that position's attribution."""
+        self._check_run(content)
         position = check_position(int(content["position"]), self._run.seq_len)
         target = content.get("target")
         return self._attribution_payload(position, None if target is None else int(target))
 
+    @handles("target")
+    def _target_from_view(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"text"}`` → set (or, for "", clear) the target, or say why not (in
+        ``target_error``, which the view shows beside the box)."""
+        self._set_target_from_view(content.get("text"))
+        return {}
+
     def _set_target_from_view(self, text: Any) -> None:
         if not isinstance(text, str) or text == "":
             self.target = None
-            self.target_error = ""
+            self._set(target_error="")
             return
         try:
             self.target = text
         except traitlets.TraitError as exc:
-            self.target_error = str(exc)
+            self._set(target_error=str(exc))
 
     # ---- static export -------------------------------------------------------------------------
 
-    def _static_state(self) -> dict[str, Any]:
+    def _static_state(self, options: dict[str, Any]) -> dict[str, Any]:
         """An export pages offline, so it holds every page of the lens (and of a picked
         target), computed here if the view has not needed them yet -- the whole lens's cost,
         once -- and the attribution of the position on screen."""

@@ -37,11 +37,12 @@ import torch
 import traitlets
 
 from ..analysis import OVSpectrum, TokenMap, ov_spectrum
-from ..analysis._checks import check_choice
 from ..analysis.ov import CIRCUITS
-from ..model import ModelAdapter, as_adapter
-from ._token_queries import MAX_K, MODES, TokenQueries, TokenQueryError, payload
-from ._transport import BinaryArray, to_wire
+from ..checks import check_choice
+from ..model import ModelAdapter
+from ._channel import AnswersRequests, handles
+from ._token_queries import MODES, TokenQueries, payload
+from ._transport import BinaryArray, Encoded
 from .selection import LinkedView, Selection
 
 __all__ = ["OVBrowser", "DEFAULT_TOKENS", "DEFAULT_TARGETS", "PICKABLE_TOKENS", "frequent_tokens"]
@@ -56,6 +57,7 @@ DEFAULT_TARGETS = 3
 _FREQUENT_SCAN = 2048
 
 TokenMapsToExport = Literal["selected", "all", "none"]
+_TOKEN_MAP_EXPORTS = ("selected", "all", "none")
 
 
 def frequent_tokens(adapter: ModelAdapter, n: int = DEFAULT_TOKENS) -> list[int]:
@@ -76,7 +78,7 @@ def frequent_tokens(adapter: ModelAdapter, n: int = DEFAULT_TOKENS) -> list[int]
     return (words + rest)[:n]
 
 
-class OVBrowser(LinkedView):
+class OVBrowser(AnswersRequests, LinkedView):
     """Every head's OV circuit: copying map, eigenvalue spectrum and token maps.
 
     Parameters
@@ -96,7 +98,7 @@ class OVBrowser(LinkedView):
         score; ``"ov"``: of ``W_V·W_O`` (residual-stream space). The token maps always use
         the full (token-to-token) circuits.
     k:
-        How many top tokens the token map lists per token (1 .. 100).
+        How many top tokens the token map lists per token (1 .. 100, ``MAX_K``).
 
     Traits
     ------
@@ -109,8 +111,16 @@ class OVBrowser(LinkedView):
         Top tokens per row of the token map.
     text : str
         The text whose tokens are the token map's defaults ('' for frequent tokens).
+    circuit : str
+        ``"full"`` or ``"ov"``: which circuit's eigenvalues the map and spectrum show.
     error : str
         Why the last ``text`` could not be used ('' when it could).
+    copying, positive_mass, eigenvalues : tensors or None
+        What the map and the spectrum draw, read-only (None until computed): each head's
+        copying score and positive-mass share ``[n_layers, n_heads]``, and its eigenvalues
+        as (real, imaginary) pairs ``[n_layers, n_heads, d_head, 2]``, sent as float32.
+    defaults, model_name, n_layers, n_heads, d_head, d_vocab, busy
+        Read-only: the token map's starting tokens, the model's sizes, the progress line.
 
     Examples
     --------
@@ -126,6 +136,7 @@ class OVBrowser(LinkedView):
 
     _bundle = "ov_browser"
     _linked = ("layer", "head", "token")
+    _settable = ("circuit", "k", "text")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     layer = traitlets.Int(0, help="The selected layer.")
@@ -152,8 +163,9 @@ class OVBrowser(LinkedView):
     eigenvalues = BinaryArray("float32").tag(sync=True)
     #: '' when idle, else what the kernel is computing (shown as a progress line).
     busy = traitlets.Unicode("").tag(sync=True)
-    #: Token-map answers the page has without asking (a static export's), as `payload` dicts.
-    _answers = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Token-map answers the page has without asking (a static export's): TokenMaps, each
+    #: sent as its `payload`.
+    _answers = Encoded(TokenMap, encode=payload, many=True).tag(sync=True)
 
     def __init__(
         self,
@@ -167,13 +179,11 @@ class OVBrowser(LinkedView):
         k: int = 10,
         **kwargs: Any,
     ):
-        self._adapter = as_adapter(model)
+        self._prepare(model, kwargs, selection=selection)
         self._queries = TokenQueries(self._adapter)
         self._spectra: dict[str, OVSpectrum] = {}
-        check_choice(circuit, "circuit", CIRCUITS)
+        self._validated(circuit=circuit, k=k)  # as an assignment would
         defaults = self._defaults_for(text or "")  # a bad text raises here
-        if selection is not None:
-            kwargs["selection"] = selection
         a = self._adapter
         super().__init__(
             model_name=a.name,
@@ -187,13 +197,8 @@ class OVBrowser(LinkedView):
             defaults=defaults,
             **kwargs,
         )
-        self._start_linking()
-        with self.selection.hold_sync():
-            if layer is not None:
-                self.layer = layer
-            if head is not None:
-                self.head = head
-        self.on_msg(self._on_message)
+        self._start_linking(layer=layer, head=head)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -251,13 +256,20 @@ class OVBrowser(LinkedView):
             tokens = [t["id"] for t in self._default_list(mode)]
         elif isinstance(tokens, (int, str)):
             tokens = [tokens]
+        elif isinstance(tokens, torch.Tensor):
+            tokens = tokens.reshape(-1).tolist()
+        elif not isinstance(tokens, (list, tuple)):
+            raise TypeError(
+                f"tokens must be a token (a string that is one token, or an id) or a list of them, "
+                f"got {type(tokens).__name__} {tokens!r:.60}"
+            )
         ids = [self._queries.resolve(t) for t in tokens]
         return self._queries.answer(
             mode,
             self.layer if layer is None else layer,
             self.head if head is None else head,
             ids,
-            self.k if k is None else self._valid_k_value(k),
+            self.k if k is None else self._check_k(k),
         )
 
 
@@ -277,14 +289,10 @@ class OVBrowser(LinkedView):
         >>> cw.OVBrowser(model).save_html("ov.html", token_maps="selected")
         PosixPath('ov.html')
         """
-        from ._export import save_html
+        from ._export import write_html
 
-        check_choice(token_maps, "token_maps", ("selected", "all", "none"))
-        self._export_token_maps = token_maps
-        try:
-            return save_html(self, path, title=title)
-        finally:
-            del self._export_token_maps
+        check_choice(token_maps, "token_maps", _TOKEN_MAP_EXPORTS)
+        return write_html(self, path, title=title, options={"token_maps": token_maps})
 
     # ---- validation ------------------------------------------------------------------------------
 
@@ -293,17 +301,9 @@ class OVBrowser(LinkedView):
         value = proposal["value"]
         return None if value is None else self._trait_check(self._adapter.to_single_token, value)
 
-    def _valid_k_value(self, k: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise TypeError(f"k must be an int, got {type(k).__name__} {k!r}")
-        high = min(MAX_K, self._adapter.d_vocab)
-        if not 1 <= k <= high:
-            raise ValueError(f"k {k} is out of range; it must be in [1, {high}]")
-        return k
-
     @traitlets.validate("k")
     def _valid_k(self, proposal):
-        return self._trait_check(self._valid_k_value, proposal["value"])
+        return self._trait_check(self._check_k, proposal["value"])
 
     @traitlets.validate("circuit")
     def _valid_circuit(self, proposal):
@@ -347,8 +347,7 @@ class OVBrowser(LinkedView):
     def _text_changed(self, change: dict[str, Any]) -> None:
         defaults = self._attempt(lambda: self._defaults_for(change["new"]))
         if defaults is not None:
-            self.defaults = defaults
-            self.error = ""
+            self._set(defaults=defaults, error="")
 
     # ---- spectra --------------------------------------------------------------------------------
 
@@ -357,92 +356,69 @@ class OVBrowser(LinkedView):
         if circuit in self._spectra:
             return self._spectra[circuit]
         n_layers = self._adapter.n_layers
-
-        def progress(layer: int) -> None:
-            self.busy = f"Computing OV eigenvalues: layer {layer + 1} of {n_layers} done"
-
         what = "W_E·W_V·W_O·W_U" if circuit == "full" else "W_V·W_O"
-        self.busy = f"Computing the eigenvalues of every head's {what}…"
-        try:
+        with self._busy(f"Computing the eigenvalues of every head's {what}…") as show:
+            progress = lambda layer: show(f"Computing OV eigenvalues: layer {layer + 1} of {n_layers} done")  # noqa: E731
             spectrum = ov_spectrum(self._adapter, circuit, progress=progress)
-        finally:
-            self.busy = ""
         self._spectra[circuit] = spectrum
         self._show_spectrum(spectrum)
         return spectrum
 
     def _spectrum_state(self, spectrum: OVSpectrum) -> dict[str, Any]:
-        pairs = torch.view_as_real(spectrum.eigenvalues.resolve_conj())
         return {
-            "copying": to_wire(spectrum.copying, dtype="float32"),
-            "positive_mass": to_wire(spectrum.positive_mass, dtype="float32"),
-            "eigenvalues": to_wire(pairs, dtype="float32"),
+            "copying": spectrum.copying,
+            "positive_mass": spectrum.positive_mass,
+            "eigenvalues": torch.view_as_real(spectrum.eigenvalues.resolve_conj()),
         }
 
     def _show_spectrum(self, spectrum: OVSpectrum) -> None:
-        with self.hold_sync():
-            for name, wire in self._spectrum_state(spectrum).items():
-                setattr(self, name, wire)
+        self._set(**self._spectrum_state(spectrum))
 
     @traitlets.observe("circuit")
     def _circuit_changed(self, change: dict[str, Any]) -> None:
         if change["new"] in self._spectra:
             self._show_spectrum(self._spectra[change["new"]])
         else:
-            with self.hold_sync():
-                self.copying = self.positive_mass = self.eigenvalues = None
+            self._set(copying=None, positive_mass=None, eigenvalues=None)
             if getattr(self, "_linking", False):  # not during __init__: the view asks then
                 self._ensure_spectrum()
 
     # ---- the browser asks -------------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "spectrum"}`` → compute the spectra (with progress) if not done yet;
-        ``{"type": "query", "request", "mode", "layer", "head", "k", "tokens"}`` → an
-        ``"answer"`` (a :func:`~._token_queries.payload`, ids and values as two binary
-        buffers) or a ``"query-error"`` naming the token that could not be used."""
-        if not isinstance(content, dict):
-            return
-        if content.get("type") == "spectrum":
-            self._ensure_spectrum()
-        elif content.get("type") == "query":
-            self._answer(content)
+    @handles("spectrum")
+    def _spectrum_request(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        """``{}`` → compute the spectra of the circuit shown (with progress in ``busy``) if
+        not done yet; they arrive as traits, so the answer is empty."""
+        self._ensure_spectrum()
+        return {}
 
-    def _answer(self, content: dict[str, Any]) -> None:
-        request = content.get("request")
-        reply = {"request": request, "mode": content.get("mode")}
-        try:
-            tokens = content.get("tokens")
-            if not isinstance(tokens, list):
-                raise ValueError("tokens must be a list of token strings or ids")
-            answer = self.token_map(
-                content.get("mode"),
-                tokens,
-                layer=content.get("layer"),
-                head=content.get("head"),
-                k=content.get("k"),
-            )
-        except TokenQueryError as exc:
-            pieces = [{"id": i, "text": s} for i, s in exc.pieces]
-            self.send({"type": "query-error", **reply, "entry": exc.entry, "message": str(exc), "pieces": pieces})
-            return
-        except (ValueError, TypeError) as exc:
-            self.send({"type": "query-error", **reply, "entry": None, "message": str(exc), "pieces": []})
-            return
-        data = payload(answer)
-        buffers = [data["top_ids"].pop("buffer"), data["top_values"].pop("buffer")]
-        self.send({"type": "answer", "request": request, **data}, buffers)
+    @handles("query")
+    def _query_request(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"mode", "layer", "head", "k", "tokens"}`` → a :func:`~._token_queries.payload`
+        (ids and values as binary arrays); a token that cannot be used is refused with
+        ``detail = {"entry", "pieces"}`` naming it and the pieces it splits into."""
+        tokens = content.get("tokens")
+        if not isinstance(tokens, list):
+            raise ValueError("tokens must be a list of token strings or ids")
+        answer = self.token_map(
+            content.get("mode"),
+            tokens,
+            layer=content.get("layer"),
+            head=content.get("head"),
+            k=content.get("k"),
+        )
+        return payload(answer)
 
     # ---- static export -------------------------------------------------------------------------
 
-    def _static_state(self) -> dict[str, Any]:
-        which = getattr(self, "_export_token_maps", "selected")
+    def _static_state(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Every head's spectrum, and the default token maps of ``options["token_maps"]``
+        (``"selected"`` by default)."""
+        which = options.get("token_maps", "selected")
         heads: list[tuple[int, int]] = []
         if which == "selected":
             heads = [(self.layer, self.head)]
         elif which == "all":
             heads = [(l, h) for l in range(self._adapter.n_layers) for h in range(self._adapter.n_heads)]
-        answers = [
-            payload(self.token_map(mode, layer=l, head=h)) for l, h in heads for mode in MODES
-        ]
+        answers = [self.token_map(mode, layer=l, head=h) for l, h in heads for mode in MODES]
         return {**self._spectrum_state(self._ensure_spectrum()), "_answers": answers}

@@ -24,7 +24,7 @@ from ipywidgets import widget_serialization
 import anywidget
 
 from ._base import CircuitWidget
-from ._static import read_bundle
+from ._bundles import read_bundle
 
 __all__ = ["Selection", "LinkedView", "SELECTION_FIELDS", "link"]
 
@@ -117,15 +117,6 @@ class LinkedView(CircuitWidget):
 
     # ---- checks every linked view shares (each view has a model adapter in ``_adapter``) ----
 
-    @staticmethod
-    def _trait_check(check, *args):
-        """Run ``check(*args)``; its ``ValueError``/``TypeError`` (which name the bad value and the
-        valid range) becomes a ``TraitError``, traitlets' own error for a rejected value."""
-        try:
-            return check(*args)
-        except (ValueError, TypeError) as exc:
-            raise traitlets.TraitError(str(exc)) from None
-
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
         value = proposal["value"]
@@ -181,12 +172,18 @@ class LinkedView(CircuitWidget):
             return  # still in __init__: _start_linking links the final selection
         self._link_selection(change["new"], change["old"] if isinstance(change["old"], Selection) else None)
 
-    def _start_linking(self) -> None:
+    def _start_linking(self, **first: Any) -> None:
         """Call once at the end of the subclass's ``__init__``: links to the selection given
-        (or the default one) and from then on mirrors every linked trait into it."""
+        (or the default one), from then on mirrors every linked trait into it, and selects
+        the values in ``first`` that are not None (e.g. the constructor's ``layer=``,
+        ``head=``), checked by their traits and sent to the browser in one message."""
         self._link_selection(self.selection)
         self.observe(self._to_selection, names=list(self._linked))
         self._linking = True
+        with self.selection.hold_sync():
+            for name, value in first.items():
+                if value is not None:
+                    setattr(self, name, value)
 
 
 def link(*views: LinkedView, selection: Selection | None = None) -> Selection:

@@ -13,7 +13,6 @@ from typing import Any
 import traitlets
 
 from ..analysis.next_token import NextTokenProbabilities, next_token_probabilities
-from ..model import as_adapter
 from ._base import CircuitWidget
 from ._transport import BinaryArray
 
@@ -33,6 +32,10 @@ class TokenView(CircuitWidget):
         ``ValueError`` here; set later through :attr:`text` (from Python or the view's text
         box), it instead shows the problem inside the widget and keeps the last good tokens.
 
+    A TokenView follows no :class:`~circuitwidgets.Selection` (it shows no layer, head or
+    position to share): ``selection=...``, like any unknown keyword, raises ``TypeError``
+    naming the keyword arguments it takes.
+
     Traits
     ------
     text : str
@@ -40,9 +43,12 @@ class TokenView(CircuitWidget):
     error : str
         Why the current ``text`` is not shown ('' when it is).
     tokens : list[str]
-        Display strings of the drawn tokens (read-only by convention).
-    token_ids, probs : binary arrays
-        int32 ``[seq]`` and float32 ``[seq]`` (NaN at 0), sent as binary buffers.
+        Display strings of the drawn tokens (read-only).
+    token_ids, probs : tensors
+        The token ids ``[seq]`` and ``P(token_i | tokens_<i)`` ``[seq]`` (NaN at 0), read-only;
+        sent to the browser as int32 and float32 binary buffers.
+    model_name : str
+        The model's name, shown in the header (read-only).
 
     Examples
     --------
@@ -58,6 +64,7 @@ class TokenView(CircuitWidget):
     """
 
     _bundle = "token_view"
+    _settable = ("text",)
 
     text = traitlets.Unicode(help="The input text; setting it re-runs the model.").tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the drawn tokens.").tag(sync=True)
@@ -66,7 +73,7 @@ class TokenView(CircuitWidget):
     model_name = traitlets.Unicode(help="The model's name, shown in the header.").tag(sync=True)
 
     def __init__(self, model: Any, text: str, **kwargs: Any):
-        self._adapter = as_adapter(model)
+        self._prepare(model, kwargs)
         self._result: NextTokenProbabilities | None = None
         result = next_token_probabilities(self._adapter, text)  # bad text raises here
         super().__init__(model_name=self._adapter.name, **kwargs)
@@ -88,17 +95,14 @@ class TokenView(CircuitWidget):
 
     def _show(self, result: NextTokenProbabilities) -> None:
         self._result = result
-        with self.hold_sync():
-            self.text = result.text
-            self.tokens = list(result.str_tokens)
-            self.token_ids = result.token_ids
-            self.probs = result.probs
-            self.error = ""
+        self._set(
+            text=result.text, tokens=list(result.str_tokens), token_ids=result.token_ids, probs=result.probs, error=""
+        )
 
     @traitlets.observe("text")
     def _text_changed(self, change: dict[str, Any]) -> None:
         if self._result is not None and change["new"] == self._result.text:
-            self.error = ""  # back to the text already drawn
+            self._set(error="")  # back to the text already drawn
             return
         result = self._attempt(lambda: next_token_probabilities(self._adapter, change["new"]))
         if result is not None:

@@ -66,7 +66,7 @@ def jupyter_server(tmp_path_factory, browser):
 
 def _check_bundle_is_current():
     """Fail early, naming the build command, if the JS is missing or older than its sources."""
-    from circuitwidgets.widgets._static import STATIC_DIR, read_bundle
+    from circuitwidgets.widgets._bundles import STATIC_DIR, read_bundle
 
     read_bundle("token_view")  # raises FileNotFoundError naming `npm run build`
     sources = Path(__file__).resolve().parents[2] / "js" / "src"

@@ -297,6 +297,31 @@ def test_dark_screenshot(kernel, view, lab_page, dark_theme):
         kernel.screenshot("logit_lens-dark", view, lab_page.locator(".cw-tooltip:not([hidden])"))
 
 
+def test_k_set_from_python_then_a_new_text_draws_the_right_guesses(kernel):
+    """Issue #17: ``ll.k = 20`` then a new text drew every final guess as <|endoftext|> (rows
+    shifted); ``k = 0`` or ``-1`` broke the page ("offset is out of bounds"). Now a new k
+    recomputes the page, and a bad one is refused in the kernel with the view untouched."""
+    lens = show(kernel, f"w2 = cw.LogitLens(model, {TEXT!r})\nw2")
+    errors = len(lens.page.errors)
+    kernel.run(f"w2.k = 20\nw2.text = {OTHER!r}")
+    expected = json.loads(kernel.run("print(top1(w2, 4))").text())
+    cells = lens.locator(".cw-ll-pred")
+    expect(cells).to_have_count(len(expected["ids"]))
+    assert cells.evaluate_all("cs => cs.map(c => Number(c.dataset.token))") == expected["ids"]
+    assert cells.evaluate_all("cs => cs.map(c => Number(c.dataset.prob))") == pytest.approx(expected["probs"], abs=1e-6)
+    cells.nth(5).hover()
+    assert len(card(lens.page)) == 20
+    lens.page.mouse.move(0, 0)
+    for bad in ("0", "-1", "10**9"):
+        refused = kernel.run(f"w2.k = {bad}", allow_stderr=True)
+        assert "is out of range; it must be in [1, 50]" in refused.errors()
+    assert json.loads(kernel.run("print(json.dumps([w2.k, w2.text]))").text()) == [20, OTHER]
+    cells.nth(5).hover()
+    assert len(card(lens.page)) == 20
+    lens.page.mouse.move(0, 0)
+    assert lens.page.errors[errors:] == []
+
+
 # ---- static export (no kernel, no network) ------------------------------------------------------
 
 

@@ -13,7 +13,7 @@
  * SVG — a view registers each heatmap or grid with {@link Camera.addSvg}, giving a function
  * that builds the file (see svg_grid.ts); a "Save SVG" button goes into that panel's header.
  *
- * The frame's toolbar holds the "Save PNG" button. Python (widgets/_snapshot.py) reaches the
+ * The frame's toolbar holds the "Save PNG" button. Python (widgets/_pictures.py) reaches the
  * same code in a headless Chromium through the root element's `cwCamera` property:
  *
  *     await root.cwCamera.png(2)      // data: URL of the PNG

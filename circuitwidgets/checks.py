@@ -1,5 +1,18 @@
-"""Input checks shared by the analyses: each bad value gets a ``ValueError`` (or ``TypeError``)
-that names the value and the valid range, so a notebook user can fix it at once."""
+"""Input checks shared by the analyses, the figures and the views: each bad value gets a
+``ValueError`` (or ``TypeError``) that names the value and the valid range, so a notebook user
+can fix it at once.
+
+It sits beside the model adapter, below ``analysis/``, ``figures/`` and ``widgets/`` (all three
+import it; it imports only :mod:`circuitwidgets.model`), so a check and its message are
+written once however many layers ask it.
+
+>>> check_int(3, "head", 0, 3)
+3
+>>> check_head(1, 7, n_layers=2, n_heads=4)
+Traceback (most recent call last):
+...
+ValueError: head 7 is out of range; it must be in [0, 3]
+"""
 
 from __future__ import annotations
 
@@ -7,7 +20,7 @@ from typing import Sequence, Union
 
 import torch
 
-from ..model import ModelAdapter
+from .model import ModelAdapter
 
 TokenLike = Union[str, int, Sequence[Union[str, int]], torch.Tensor]
 
@@ -23,6 +36,11 @@ def check_int(value: int, name: str, low: int, high: int | None = None, why: str
     if high is not None and not low <= value <= high:
         raise ValueError(f"{name} {value} is out of range; it must be in [{low}, {high}]{why}")
     return value
+
+
+def check_head(layer: int, head: int, n_layers: int, n_heads: int) -> tuple[int, int]:
+    """``(layer, head)`` if both are ints in range, else an error naming the value and range."""
+    return check_int(layer, "layer", 0, n_layers - 1), check_int(head, "head", 0, n_heads - 1)
 
 
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:

@@ -2,9 +2,9 @@
 
 A running cell cannot wait for the browser to answer, so this does not ask the notebook's
 front end: it writes the view's static export (:func:`._export.export_html`, the current state
-and our bundle) to a temporary file, opens it in a headless Chromium (the one driver setup of
-:func:`circuitwidgets.figures.export.webdriver`: Debian's chromium + chromedriver, selenium
-from the ``figures`` extra) and runs the same JavaScript as the view's "Save PNG" and "Save SVG"
+and our bundle) to a temporary file, opens it in the package's one headless Chromium
+(:func:`circuitwidgets.headless.webdriver`, which the figures' export uses too: Debian's
+chromium + chromedriver, selenium from the ``figures`` extra) and runs the same JavaScript as the view's "Save PNG" and "Save SVG"
 buttons (js/src/kit/camera.ts) on it. No network is used.
 
 The page is 1280 CSS pixels wide, like a notebook on a laptop; the export shows a view
@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Union
 
-from ..figures.export import _check_scale, webdriver
+from ..headless import check_scale, webdriver
 from ._export import save_html
 
 __all__ = ["save_png", "save_svg", "THEMES"]
@@ -104,7 +104,7 @@ def save_png(widget: Any, path: Union[str, os.PathLike], *, scale: float = 2, th
     is ``"light"`` or ``"dark"``. Raises :class:`~circuitwidgets.figures.ExportUnavailable`
     naming what to install when Chromium, chromedriver or selenium is missing.
     """
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     theme = _check_theme(theme)
     path = Path(path)
     shot = _run(widget, _PNG, scale, scale=scale, theme=theme)

@@ -1,0 +1,203 @@
+"""The nested payloads of the views: small dataclasses that hold values, each with one encoder.
+
+A view's trait that carries more than one array (a bank of attention patterns, a page of the
+logit lens) holds one of these. Python code and users read plain tensors from it
+(``w._bank.patterns``, ``w.lens.pages[0].lens.top_probs``); only its ``encode()`` -- called
+at the boundary, by the :class:`~._transport.Encoded` trait's ``to_json`` and by
+:func:`~._transport.split_buffers` for a custom message -- builds the JSON and binary buffers
+the view's TypeScript state type describes (``PatternBank`` in ``js/src/kit/head_patterns.ts``,
+``LensWire`` and its pages in ``js/src/logit_lens/data.ts``). The dtypes sent are chosen here,
+once per payload.
+
+>>> bank = PatternBank.of(3, [(1, 3), (1, 3), (0, 1)], lambda l, h: torch.eye(4))
+>>> bank.heads, bank.patterns.shape                    # values, each head once
+([(1, 3), (0, 1)], torch.Size([2, 4, 4]))
+>>> wire = bank.encode()                               # what the browser gets
+>>> wire["run"], wire["heads"], wire["patterns"]["dtype"]
+(3, [[1, 3], [0, 1]], 'float16')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import torch
+
+from ..analysis import Attribution, LogitLensResult
+from ._transport import to_wire
+
+__all__ = [
+    "PatternBank", "HeadScore", "LensPage", "LensPages", "TargetPage", "TargetPages",
+    "AttributionState", "vocab_wire", "id_dtype",
+]
+
+
+def id_dtype(d_vocab: int) -> str:
+    """The smallest dtype the browser decodes that holds every token id.
+
+    >>> id_dtype(50257), id_dtype(2**17)
+    ('uint16', 'int32')
+    """
+    return "uint16" if d_vocab <= 2**16 else "int32"
+
+
+def vocab_wire(token_strs: dict[int, str]) -> dict[str, Any]:
+    """Display strings for token ids, as ``{"ids": int32 wire, "strs": [...]}`` (ids sorted).
+
+    >>> vocab_wire({7: " b", 2: " a"})["strs"]
+    [' a', ' b']
+    """
+    ids = sorted(token_strs)
+    return {"ids": to_wire(torch.tensor(ids, dtype=torch.int32)), "strs": [token_strs[i] for i in ids]}
+
+
+@dataclass(frozen=True, eq=False)
+class PatternBank:
+    """Full attention patterns the browser has without asking: ``patterns`` float ``[n, seq,
+    seq]`` of ``heads`` (``(layer, head)`` pairs, each once) on the text of run ``run``.
+    Sent as float16 (see ``_attention_store`` for the error)."""
+
+    run: int
+    heads: list[tuple[int, int]]
+    patterns: torch.Tensor
+
+    @classmethod
+    def of(cls, run: int, heads: Iterable[tuple[int, int]], pattern: Callable[[int, int], torch.Tensor]) -> "PatternBank":
+        """The bank of ``heads`` (duplicates dropped, order kept), ``pattern(layer, head)`` each."""
+        pairs = list(dict.fromkeys((int(l), int(h)) for l, h in heads))
+        return cls(run=run, heads=pairs, patterns=torch.stack([pattern(l, h) for l, h in pairs]))
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "heads": [list(pair) for pair in self.heads],
+            "patterns": to_wire(self.patterns, dtype="float16"),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class HeadScore:
+    """One head score of AttentionExplorer's overview: its key, label and help text, and its
+    ``values`` ``[n_layers, n_heads]`` (sent as float32)."""
+
+    key: str
+    label: str
+    help: str
+    values: torch.Tensor
+
+    def encode(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "help": self.help, "values": to_wire(self.values, dtype="float32")}
+
+
+@dataclass(frozen=True, eq=False)
+class LensPage:
+    """One page of the logit lens: ``n`` positions from ``start`` of ``lens`` (a
+    :class:`~circuitwidgets.analysis.LogitLensResult` with each position's final prediction
+    as target). Sent as ``top_ids`` [R, n, k] and ``final_ids`` [n] in ``ids`` (see
+    :func:`id_dtype`), ``top_probs``, ``target_probs`` and ``kl`` float32, ``target_ranks``
+    int32, and the display strings of every id in them."""
+
+    page: int
+    start: int
+    lens: LogitLensResult
+    ids: str
+
+    def encode(self) -> dict[str, Any]:
+        lens = self.lens
+        return {
+            "page": self.page,
+            "start": self.start,
+            "top_ids": to_wire(lens.top_ids, dtype=self.ids),
+            "top_probs": to_wire(lens.top_probs, dtype="float32"),
+            "final_ids": to_wire(lens.targets, dtype=self.ids),
+            "target_probs": to_wire(lens.target_probs, dtype="float32"),
+            "target_ranks": to_wire(lens.target_ranks, dtype="int32"),
+            "kl": to_wire(lens.kl_to_final, dtype="float32"),
+            "vocab": vocab_wire(lens.token_strs),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class LensPages:
+    """The text of run ``run`` (``token_ids`` [P], the display strings ``vocab``) and the
+    pages of its lens computed so far: LogitLens's ``lens`` trait."""
+
+    run: int
+    token_ids: torch.Tensor
+    ids: str
+    pages: list[LensPage]
+    vocab: dict[int, str]
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "token_ids": to_wire(self.token_ids, dtype=self.ids),
+            "pages": [page.encode() for page in self.pages],
+            "vocab": vocab_wire(self.vocab),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class TargetPage:
+    """A picked target token's ``probs`` (float32) and ``ranks`` (int32) ``[R, n]`` on one page."""
+
+    page: int
+    start: int
+    id: int
+    probs: torch.Tensor
+    ranks: torch.Tensor
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "page": self.page,
+            "start": self.start,
+            "id": self.id,
+            "probs": to_wire(self.probs, dtype="float32"),
+            "ranks": to_wire(self.ranks, dtype="int32"),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class TargetPages:
+    """A picked target (its id and display string) on the pages computed with it:
+    LogitLens's ``_target`` trait."""
+
+    run: int
+    id: int
+    text: str
+    pages: list[TargetPage]
+
+    def encode(self) -> dict[str, Any]:
+        return {"run": self.run, "id": self.id, "str": self.text, "pages": [page.encode() for page in self.pages]}
+
+
+@dataclass(frozen=True, eq=False)
+class AttributionState:
+    """One position's :class:`~circuitwidgets.analysis.Attribution` as the "Who wrote it"
+    panel draws it: the components (kind, layer, head, label; ``-1`` for none) with float32
+    values summing to ``logit``, and each head's top tokens ``[L, H, k]`` in ``ids``."""
+
+    run: int
+    position: int
+    attribution: Attribution
+    ids: str
+
+    def encode(self) -> dict[str, Any]:
+        attr = self.attribution
+        parts, values = attr.parts()
+        return {
+            "run": self.run,
+            "position": self.position,
+            "target": attr.target,
+            "target_str": attr.target_str,
+            "logit": float(attr.logit),
+            "kinds": [p.kind for p in parts],
+            "labels": [p.label for p in parts],
+            "layers": [-1 if p.layer is None else p.layer for p in parts],
+            "heads": [-1 if p.head is None else p.head for p in parts],
+            "values": to_wire(values, dtype="float32"),
+            "head_top_ids": to_wire(attr.head_top_ids, dtype=self.ids),
+            "head_top_values": to_wire(attr.head_top_values, dtype="float32"),
+            "vocab": vocab_wire(attr.token_strs),
+        }
