@@ -44,6 +44,14 @@ GPT2_SMALL = dict(
     seed=0,
 )
 
+#: ``CW_BENCH_QUICK=1`` (what ``scripts/bench.sh --check`` sets): every script runs its whole
+#: path, texts and all, on a tiny model of the same vocabulary, to show the command still
+#: works; its numbers mean nothing. This shape is the only thing it changes: narrow, but with
+#: the layers and heads the scripts count on (bench_attention_explorer.py's layer 6, and the
+#: 12 heads of a layer it waits for CircuitsVis to draw).
+QUICK = os.environ.get("CW_BENCH_QUICK") == "1"
+QUICK_SHAPE = dict(n_layers=7, n_heads=12, d_model=96, d_head=8, d_mlp=192)
+
 #: Plain English that the benchmark texts are cut from (repeated as needed).
 _PROSE = (
     "The history of the printing press begins in the fifteenth century, when Johannes "
@@ -104,7 +112,7 @@ def gpt2_small_shaped_model(n_ctx: int = 1024) -> Any:
     the installed TransformerLens provides (see ``circuitwidgets.build_model``)."""
     from circuitwidgets import build_model
 
-    config = dict(GPT2_SMALL, n_ctx=n_ctx)
+    config = dict(GPT2_SMALL, n_ctx=n_ctx, **(QUICK_SHAPE if QUICK else {}))
     return build_model(config, None, gpt2_tokenizer(), model_name="gpt2-small-shaped-random")
 
 
@@ -159,6 +167,16 @@ def measure(fn: Callable[[], Any]) -> tuple[float, int]:
     fn()
     seconds = time.perf_counter() - start
     return seconds, (_status_kib("VmHWM") - before) * 1024
+
+
+def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[float, Any]:
+    """Run ``fn`` ``repeats`` times: ``(median seconds, the last run's result)``."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
 
 
 @dataclass

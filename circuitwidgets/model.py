@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -1236,7 +1237,11 @@ def build_model(
     if hooked is not None:
         from transformer_lens import HookedTransformerConfig
 
-        model = hooked(HookedTransformerConfig(**config), tokenizer=tokenizer)
+        # We chose the class (TL 3.9 has no other native one), so its "HookedTransformer is
+        # deprecated" warning would only tell the user about our choice, once per model built.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
+            model = hooked(HookedTransformerConfig(**config), tokenizer=tokenizer)
         if state_dict is not None:
             missing, unexpected = model.load_state_dict(dict(state_dict), strict=False)
             real_missing = [k for k in missing if not k.endswith((".mask", ".IGNORE"))]

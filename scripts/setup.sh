@@ -23,9 +23,9 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 echo "== npm packages and JavaScript build"
-# `npm ci` rejects lock files whose optional platform packages npm itself left out;
-# `npm install` installs the locked versions all the same.
-npm install --no-audit --no-fund --loglevel=error
+# `npm ci`: exactly the locked versions, and the tracked package-lock.json is never rewritten.
+# (The lock lists every platform's optional packages, e.g. rollup's, so it fits any machine.)
+npm ci --no-audit --no-fund --loglevel=error
 npm run build
 
 for gen in "${generations[@]}"; do
@@ -40,6 +40,11 @@ for gen in "${generations[@]}"; do
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q "torch==2.13.0"
   "$venv/bin/python" -m pip install -q -e ".[test]" "$tl"
+  # JupyterLab settings for this environment only (overrides.d: the user's own overrides.json
+  # stays theirs): no "get notified about Jupyter news?" toast over the first outputs.
+  overrides="$venv/share/jupyter/lab/settings/overrides.d"
+  mkdir -p "$overrides"
+  cp scripts/jupyterlab-overrides.json "$overrides/circuitwidgets.json"
   "$venv/bin/python" -c "import circuitwidgets, transformer_lens, importlib.metadata as m; \
 print('   circuitwidgets', circuitwidgets.__version__, '| transformer-lens', m.version('transformer-lens'))"
 done

@@ -102,3 +102,68 @@ def test_docs_example_runs(block, tmp_path, monkeypatch):
     if "report(" in block or "save_png" in block:
         pytest.importorskip("bokeh")
     exec(compile(block, "<docs example>", "exec"), {})
+
+
+README = DOCS.parent / "README.md"
+
+
+@pytest.mark.parametrize("view", sorted(set(VIEW_PAGES) - {"Selection"}))
+def test_the_readme_table_names_every_argument_of_a_view(view):
+    """The README's table of views gives each view's signature: every keyword the class takes,
+    and no keyword it does not (the class's own ``__init__`` is the one source)."""
+    import inspect
+
+    row = re.search(rf"^\| `circuitwidgets\.{view}\((.*?)\)` \|", README.read_text(), re.M)
+    assert row, f"README.md's table has no row for circuitwidgets.{view}(...)"
+    written = [a.strip().split("=")[0] for a in row.group(1).split(",") if a.strip() not in ("*", "")]
+    params = inspect.signature(getattr(cw, view).__init__).parameters.values()
+    actual = [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    assert written == actual
+
+
+#: How the pocket model's heads are named wherever the docs name them, from its measurements.
+def pocket_heads_phrase() -> str:
+    import json
+
+    from circuitwidgets.pocket import WEIGHTS_DIR
+    from circuitwidgets.pocket.card import ROLE_MIN
+
+    checks = json.loads((WEIGHTS_DIR / "attn-only-2l" / "measurements.json").read_text())["checks"]
+    name = "{}.{}".format
+    induction = [name(l, h) for l, row in enumerate(checks["induction"]) for h, s in enumerate(row) if s >= ROLE_MIN]
+    listed = ", ".join(induction[:-1]) + " and " + induction[-1] if len(induction) > 1 else induction[0]
+    return (f"previous-token head {name(*checks['previous_token_head'])}; induction heads {listed}, "
+            f"the strongest {name(*checks['induction_head'])}")
+
+
+@pytest.mark.parametrize("path", ["README.md", "CHANGELOG.md", "examples/quickstart.ipynb",
+                                  "examples/workshop_2_ov_circuits.ipynb"])
+def test_the_pocket_models_heads_are_named_one_way(path):
+    text = (DOCS.parent / path).read_text()
+    if path.endswith(".ipynb"):
+        import nbformat
+
+        text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
+    assert pocket_heads_phrase() in re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize("path", ["README.md", "BENCHMARKS.md", *sorted(p.name for p in DOCS.glob("*.md"))])
+def test_commands_in_the_docs_name_the_virtualenvs_pytest(path):
+    """A bare ``pytest`` is not on PATH after scripts/setup.sh: commands say ``.venv-tl4/bin/python -m pytest``."""
+    where = DOCS.parent / path if not (DOCS / path).exists() else DOCS / path
+    assert not re.findall(r"(?<!-m )(?<![\w/.-])pytest (?=tests/|-)", where.read_text())
+
+
+def test_every_benchmarks_command_names_what_setup_makes():
+    """BENCHMARKS.md's commands are what ``scripts/bench.sh`` runs verbatim (``--check``: all of
+    them, quickly): each names a virtualenv ``scripts/setup.sh`` makes and a script in
+    benchmarks/, and every benchmark script has a command."""
+    blocks = re.findall(r"^```\n(.*?)^```", (DOCS.parent / "BENCHMARKS.md").read_text(), re.S | re.M)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    scripts = set()
+    for command in commands:
+        match = re.fullmatch(r"(?:[A-Z_]+=\S+ )*\.venv-tl[34]/bin/python (benchmarks/\w+\.py)\b.*", command)
+        assert match and (DOCS.parent / match.group(1)).is_file(), command
+        scripts.add(match.group(1))
+    helpers = {"benchmarks/common.py"}
+    assert scripts == {f"benchmarks/{p.name}" for p in (DOCS.parent / "benchmarks").glob("*.py")} - helpers

@@ -260,3 +260,14 @@ def test_training_script_refuses_to_replace_a_different_tokenizer(tmp_path):
     out = _train_tiny("attn-only-2l", tmp_path)
     assert out.returncode != 0 and "different tokenizer" in out.stderr
     assert not (tmp_path / "attn-only-2l").exists()
+
+
+def test_loading_warns_nothing_about_the_model_class_we_chose():
+    """TransformerLens 3.9 deprecates HookedTransformer, but that is the class build_model picks
+    there: a user of load_pocket_model() should not be told, once per model, about our choice."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cw.load_pocket_model()
+    assert not [str(w.message) for w in caught if "deprecated" in str(w.message)]

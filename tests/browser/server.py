@@ -29,14 +29,16 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
 
-# JupyterLab user settings written before start: no news/update prompts over the notebook.
-# Notebook 7 reads the same settings folder.
-_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-}
+#: The JupyterLab settings scripts/setup.sh puts in each virtualenv (overrides.d): no news or
+#: update prompts over the notebook. The tests' servers write the same ones as user settings
+#: (Notebook 7 reads the same settings folder), so they do not depend on how the venv was made.
+LAB_OVERRIDES = REPO / "scripts" / "jupyterlab-overrides.json"
+
+
+def _user_settings() -> dict[str, dict]:
+    """``LAB_OVERRIDES`` as user-settings files: ``{"<package>/<plugin>.jupyterlab-settings": values}``."""
+    overrides = json.loads(LAB_OVERRIDES.read_text())
+    return {f"{plugin.replace(':', '/')}.jupyterlab-settings": values for plugin, values in overrides.items()}
 
 
 def free_port() -> int:
@@ -80,13 +82,15 @@ class JupyterServer(Server):
         return json.loads(text) if text else {}
 
 
-def isolated_env(home: Path, **extra: str) -> dict[str, str]:
+def isolated_env(home: Path, *, lab_settings: bool = True, **extra: str) -> dict[str, str]:
     """``os.environ`` with every Jupyter and IPython setting and runtime folder under ``home``
-    (JupyterLab's settings written there first: no news or update prompts over the notebook),
-    one thread per kernel, plus ``extra``. Nothing of this checkout is on the path: a fresh
-    clone's own virtualenv (tests/browser/test_readme_commands.py) runs with this."""
+    (with ``lab_settings``, :data:`LAB_OVERRIDES` written there first as user settings; without,
+    the folder starts empty, as a new user's does), one thread per kernel, plus ``extra``.
+    Nothing of this checkout is on the path: a fresh clone's own virtualenv
+    (tests/browser/test_readme_commands.py) runs with this."""
     settings_dir = home / "lab-settings"
-    for name, value in _SETTINGS.items():
+    settings_dir.mkdir(parents=True, exist_ok=True)
+    for name, value in (_user_settings() if lab_settings else {}).items():
         path = settings_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))

@@ -6,16 +6,19 @@ The clone is of this checkout's HEAD: a clone sees only committed work.
 1. ``scripts/quickstart.sh`` sets up ``.venv-tl4`` from nothing and starts JupyterLab on the
    quickstart notebook. It runs with flags it passes on to ``jupyter lab`` (its documented
    non-interactive use: a free port on 127.0.0.1, a known token, no browser), in a Jupyter
-   home of its own. Chromium opens the URL, runs the notebook's first cells as a person would
-   (Shift+Enter) and sees the CircuitExplorer drawn; then the server and its kernel are stopped
-   (the process group the script's ``exec`` leaves JupyterLab leading).
+   home of its own whose settings start empty, as a new user's do. Chromium opens the URL,
+   runs the notebook's first cells as a person would (Shift+Enter), sees the CircuitExplorer
+   drawn and no "Jupyter news?" toast (the settings the setup put in the venv), and saves the
+   notebook; then the server and its kernel are stopped (the process group the script's
+   ``exec`` leaves JupyterLab leading), and ``git status`` is clean: ``npm ci`` left the lock
+   alone and JupyterLab saved the copy in ``notebooks/``, not the tracked example.
 2. ``scripts/test.sh`` then runs in the same clone: it sets up ``.venv-tl3`` too, runs the
    JavaScript typecheck and tests, and runs pytest on both TransformerLens generations -- on
    the small named subset in :data:`INNER_SUBSET`, not the whole suite: the whole suite from a
    clean clone is what CI's ``.ci/run`` already is (``exec scripts/test.sh``), and running it a
    second time inside itself would double CI's time. So this proves setup from nothing, the
    JS checks, and that the Python and browser tests can run from the fresh environments; the
-   full suite's passing is proved by CI itself.
+   full suite's passing is proved by CI itself. ``git status`` is clean after it too.
 
 The inner run never runs this test again (it is not in the subset, and
 ``CW_README_TEST_NESTED`` makes it skip). It runs once per CI run, under TransformerLens 4.x:
@@ -48,7 +51,7 @@ NESTED = "CW_README_TEST_NESTED"
 #: What the inner ``scripts/test.sh`` runs, on each TransformerLens generation: the adapter on
 #: every model kind, the pocket models, and one real-browser view in JupyterLab.
 INNER_SUBSET = ["tests/test_model.py", "tests/test_pocket.py", "tests/browser/test_token_view.py"]
-NOTEBOOK = "examples/quickstart.ipynb"     # what quickstart.sh opens
+NOTEBOOK = "notebooks/quickstart.ipynb"    # what quickstart.sh opens: the user's copy of examples/'s
 SETUP_TIMEOUT_S = 900   # a fresh virtualenv: torch, TransformerLens, JupyterLab ...
 TEST_TIMEOUT_S = 1500
 
@@ -91,9 +94,9 @@ def _served_path(log: Path, notebook: Path) -> str:
     return notebook.relative_to(Path(served.group(1).strip())).as_posix()
 
 
-def _clean_env(home: Path) -> dict:
+def _clean_env(home: Path, *, lab_settings: bool = True) -> dict:
     """The test's environment without what would point the clone at this checkout or venv."""
-    env = server.isolated_env(home)
+    env = server.isolated_env(home, lab_settings=lab_settings)
     for name in ("PYTHONPATH", "VIRTUAL_ENV", NESTED):
         env.pop(name, None)
     venv_bin = str(Path(sys.executable).parent)
@@ -120,7 +123,7 @@ def test_quickstart_command_opens_the_notebook_and_draws_a_widget(clone, tmp_pat
     log = tmp_path / "quickstart.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [*shlex.split(command), *flags], cwd=clone, env=_clean_env(tmp_path / "home"),
+            [*shlex.split(command), *flags], cwd=clone, env=_clean_env(tmp_path / "home", lab_settings=False),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     lab = server.JupyterServer(url=f"http://127.0.0.1:{port}", token=token, process=process, log=log, root=clone)
@@ -142,6 +145,9 @@ def test_quickstart_command_opens_the_notebook_and_draws_a_widget(clone, tmp_pat
             view = cells.nth(3).locator(".jp-OutputArea .cw-circuit-explorer")
             expect(view).to_have_attribute("data-ready", "true", timeout=240_000)
             expect(view.get_by_role("button", name="layer 1 head 3", exact=True).first).to_be_visible()
+            expect(page.get_by_text("official Jupyter news")).to_have_count(0)
+            page.keyboard.press("Control+s")   # what autosave does anyway, now
+            page.wait_for_function("() => !jupyterapp.shell.currentWidget.context.model.dirty")
         finally:
             context.close()
     except Exception:
@@ -150,6 +156,12 @@ def test_quickstart_command_opens_the_notebook_and_draws_a_widget(clone, tmp_pat
     finally:
         server.stop(lab)
     assert process.poll() is not None
+    assert _git_status(clone) == ""
+
+
+def _git_status(clone: Path) -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True,
+                          check=True).stdout
 
 
 @pytest.mark.slow
@@ -169,3 +181,4 @@ def test_test_command_sets_up_and_runs_a_named_subset(clone, tmp_path):
     assert runs == ["4", "3"], output[-3000:]
     summaries = re.findall(r"^(\d+) passed", output, re.M)
     assert len(summaries) == 2 and all(int(n) > 0 for n in summaries), output[-3000:]
+    assert _git_status(clone) == ""

@@ -58,9 +58,10 @@ const PANELS: { name: PanelName; view: ViewModule; title: string; blurb: string 
   { name: "induction", view: inductionScores, title: "Head scores", blurb: "induction and previous-token heads" },
 ];
 
-/** Two columns from this many CSS pixels of width (each view then gets about 480 px or more;
- * a static export, 1068 px wide, tiles). */
-const TILE_WIDTH = 1000;
+/** Two columns from this many CSS pixels of the dashboard's own width: each view then gets
+ * about 420 px or more, which every view fits. A 1440 px JupyterLab window with the file
+ * browser open gives the dashboard 978 px; a static export's page at most 1038 px. */
+const TILE_WIDTH = 900;
 
 
 /**
