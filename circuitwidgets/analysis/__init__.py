@@ -12,6 +12,8 @@ On a text (one forward pass):
 * :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
   (:func:`join_lens` joins lenses computed a few positions at a time)
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
+* :func:`flow` -- one prediction as a graph: heads and the memory values they recalled, MLPs
+  and their neurons, each read as words, with contributions that add up to the logit
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
 
@@ -42,6 +44,7 @@ Share one forward pass between analyses of the same text:
 from ._forward import NEEDS, TextRun, run_text
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
+from .flow import FlowEdge, FlowNode, FlowResult, flow
 from .composition import COMPOSITION_KINDS, composition_scores
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
@@ -55,6 +58,9 @@ __all__ = [
     "CIRCUITS",
     "COMPOSITION_KINDS",
     "Component",
+    "FlowEdge",
+    "FlowNode",
+    "FlowResult",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
@@ -68,6 +74,7 @@ __all__ = [
     "attention_patterns",
     "composition_scores",
     "copying_scores",
+    "flow",
     "head_scores",
     "join_lens",
     "logit_attribution",

@@ -197,12 +197,32 @@ def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torc
         )
 
 
+def decompose(adapter: ModelAdapter, run: TextRun, position: int) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """``(resid, written, scale)`` at ``position``: the final residual stream, what each
+    component wrote into it (checked to add up, see :func:`_written`) and the final norm's
+    frozen scale."""
+    resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
+    written = _written(adapter, run.cache, position)
+    _check_decomposition(written, resid)
+    return resid, written, adapter.final_norm.scale(resid)[0]
+
+
 def _default_target(adapter: ModelAdapter, run: TextRun, position: int) -> int:
     """The actual next token, or at the last position the model's own top prediction."""
     if position + 1 < run.seq_len:
         return int(run.tokens[position + 1])
     resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
     return int(adapter.unembed(adapter.apply_final_norm(resid[None]))[0].argmax())
+
+
+def resolve_target(adapter: ModelAdapter, run: TextRun, position: int, target: Optional[TokenLike]) -> int:
+    """The id of ``target`` (exactly one token), or by default :func:`_default_target`'s."""
+    if target is None:
+        return _default_target(adapter, run, position)
+    ids = token_ids(adapter, target, "target token")
+    if len(ids) != 1:
+        raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
+    return int(ids[0])
 
 
 def logit_attribution(
@@ -237,20 +257,11 @@ def logit_attribution(
     adapter, run = resolve_run(model, text, "attribution")
     position = check_position(position, run.seq_len)
     k = check_k(k, adapter.d_vocab)
-    if target is None:
-        target_id = _default_target(adapter, run, position)
-    else:
-        ids = token_ids(adapter, target, "target token")
-        if len(ids) != 1:
-            raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
-        target_id = int(ids[0])
+    target_id = resolve_target(adapter, run, position, target)
 
     w, norm = adapter.weights, adapter.final_norm
     with torch.inference_mode():
-        resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
-        written = _written(adapter, run.cache, position)
-        _check_decomposition(written, resid)
-        scale = norm.scale(resid)[0]
+        resid, written, scale = decompose(adapter, run, position)
         direction = norm.weight * w.W_U[:, target_id]
         # Each component's direct contribution: centre(v) / scale · (w_ln ⊙ W_U[:, target]).
         attributed = {
