@@ -57,7 +57,7 @@ HEADS, MEMORY, NEURONS, K = 3, 3, 5, 5
 STREAM_KINDS = ("resid_pre", "resid_mid", "resid_post", "output")
 
 #: Rows projected to the vocabulary at once: bounds memory at ~2 x chunk x d_vocab floats.
-PROJECTION_CHUNK = 64
+PROJECTION_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -220,15 +220,21 @@ def _prune_count(value: Optional[int], name: str, available: int) -> int:
     return available if value is None else min(check_int(value, name, 0), available)
 
 
+def _values(adapter: ModelAdapter, cache: dict, layer: int) -> torch.Tensor:
+    """``[seq, n_heads, d_head]``: each query head's value vectors (grouped-query attention's
+    shared K/V heads repeated for the query heads that share them)."""
+    v = cache[hook_name("v", layer)]  # [seq, n_kv_heads, d_head]
+    if v.shape[1] != adapter.n_heads:
+        v = v.repeat_interleave(adapter.n_heads // v.shape[1], dim=1)
+    return v
+
+
 def memory_vectors(adapter: ModelAdapter, cache: dict, layer: int, position: int) -> torch.Tensor:
     """``[n_heads, seq, d_model]``: ``attention[q, s] · v_s · W_O[h]`` for every head ``h`` and
     source position ``s``, at query ``q = position``. Summed over ``s`` it is the head's output
-    (``z[q] · W_O``)."""
+    (``z[q] · W_O``). (:func:`flow` builds only the vectors it keeps.)"""
     pattern = cache[hook_name("pattern", layer)][:, position]  # [n_heads, seq]
-    v = cache[hook_name("v", layer)]  # [seq, n_kv_heads, d_head]
-    if v.shape[1] != adapter.n_heads:  # grouped-query attention: each K/V head serves a group
-        v = v.repeat_interleave(adapter.n_heads // v.shape[1], dim=1)
-    return torch.einsum("hs,shd,hdm->hsm", pattern, v, adapter.weights.W_O[layer])
+    return torch.einsum("hs,shd,hdm->hsm", pattern, _values(adapter, cache, layer), adapter.weights.W_O[layer])
 
 
 def neuron_vectors(adapter: ModelAdapter, cache: dict, layer: int, position: int) -> torch.Tensor:
@@ -281,20 +287,26 @@ class _Builder:
         |contribution|: the value that wrote the target, not a high-norm attention sink),
         its output bias and its output; returns the output's id."""
         heads, q = self.written["heads"][layer], self.position
-        memory = memory_vectors(self.adapter, self.run.cache, layer, q)[:, : q + 1]
-        _check_parts(memory.sum(dim=1), heads, f"layer {layer}'s memory values")
-        weights = self.run.cache[hook_name("pattern", layer)][:, q]
+        W_O, values = self.adapter.weights.W_O[layer], _values(self.adapter, self.run.cache, layer)[: q + 1]
+        weights = self.run.cache[hook_name("pattern", layer)][:, q, : q + 1]  # [n_heads, q + 1]
+        # z = Σ_s attention · v_s, checked in d_head space; the memory values' contributions
+        # come from W_O · direction, so only the values kept are ever d_model vectors.
+        z = self.run.cache[hook_name("z", layer)][q]
+        values = values.permute(1, 0, 2)  # [n_heads, q + 1, d_head]: batched matmuls below
+        _check_parts((weights[:, None, :] @ values)[:, 0], z, f"layer {layer}'s memory values")
+        memory_logits = weights * (values @ (W_O @ self.direction)[:, :, None])[..., 0]
         out = f"L{layer} attn"
         keep = (heads @ self.direction).abs().argsort(descending=True)[:n_heads]
         for h in sorted(int(i) for i in keep):
             if self.small(heads[h]):
                 continue
             head = self.node(f"L{layer}H{h}", "head", heads[h], layer=layer, head=h)
-            for s in sorted(int(i) for i in (memory[h] @ self.direction).abs().argsort(descending=True)[:n_memory]):
-                if self.small(memory[h, s]):
+            for s in sorted(int(i) for i in memory_logits[h].abs().argsort(descending=True)[:n_memory]):
+                if abs(float(memory_logits[h, s])) < self.min_contribution:
                     continue
                 label = f"L{layer}H{h}@{s} {self.run.str_tokens[s]!r}"
-                value = self.node(f"L{layer}H{h}@{s}", "memory", memory[h, s], label, layer=layer, head=h, source=s)
+                vector = weights[h, s] * values[h, s] @ W_O[h]
+                value = self.node(f"L{layer}H{h}@{s}", "memory", vector, label, layer=layer, head=h, source=s)
                 self.edge(value, head, "attention", weights[h, s])
             self.edge(head, out, "writes", heads[h].norm())
         bias = self.written["attn_bias"][layer]
@@ -305,16 +317,19 @@ class _Builder:
     def mlp(self, layer: int, reads: str, n_neurons: int) -> str:
         """A layer's top neurons (by |coefficient|, both signs), its bias and its output."""
         coefficients = self.run.cache[hook_name("mlp_post", layer)][self.position]
-        vectors = neuron_vectors(self.adapter, self.run.cache, layer, self.position)
-        bias = self.adapter.mlp_out_weights[1][layer]
-        _check_parts(vectors.sum(dim=0) + bias, self.written["mlp"][layer], f"layer {layer}'s neurons")
+        W_out, b_out = self.adapter.mlp_out_weights
+        W_out, bias = W_out[layer], b_out[layer]
+        # Σ_n post[n] · W_out[n] + b_out, checked as one product; only kept neurons become vectors.
+        _check_parts(coefficients @ W_out + bias, self.written["mlp"][layer], f"layer {layer}'s neurons")
+        neuron_logits = coefficients * (W_out @ self.direction)
         out = f"L{layer} MLP"
         for n in sorted(int(i) for i in coefficients.abs().argsort(descending=True)[:n_neurons]):
-            if self.small(vectors[n]):
+            if abs(float(neuron_logits[n])) < self.min_contribution:
                 continue
-            neuron = self.node(f"L{layer}N{n}", "neuron", vectors[n], layer=layer, neuron=n)
+            vector = coefficients[n] * W_out[n]
+            neuron = self.node(f"L{layer}N{n}", "neuron", vector, layer=layer, neuron=n)
             self.edge(reads, neuron, "coefficient", coefficients[n])
-            self.edge(neuron, out, "writes", vectors[n].norm())
+            self.edge(neuron, out, "writes", vector.norm())
         if bool(bias.any()):
             self.edge(self.node(f"L{layer} MLP bias", "mlp_bias", bias, layer=layer), out, "writes", bias.norm())
         return self.node(out, "mlp_out", self.written["mlp"][layer], layer=layer)
@@ -360,9 +375,9 @@ def _project(adapter: ModelAdapter, vectors: torch.Tensor, stream: torch.Tensor,
     out: dict[str, list] = {name: [] for name in ("top_ids", "top_probs", "logit", "prob", "rank", "entropy")}
     for start in range(0, len(vectors), PROJECTION_CHUNK):
         rows, is_stream = vectors[start : start + PROJECTION_CHUNK], stream[start : start + PROJECTION_CHUNK]
-        logits = rows.new_empty(len(rows), W_U.shape[1])
-        logits[is_stream] = adapter.unembed(adapter.apply_final_norm(rows[is_stream]))
-        logits[~is_stream] = (norm.center(rows[~is_stream]) / scale * norm.weight) @ W_U
+        logits = (norm.center(rows) / scale * norm.weight) @ W_U
+        if bool(is_stream.any()):  # the few stream rows: the model's own norm and unembedding
+            logits[is_stream] = adapter.unembed(adapter.apply_final_norm(rows[is_stream]))
         lse = logits.logsumexp(dim=-1)
         values, ids = logits.topk(k, dim=-1)
         goal = logits[:, target]
