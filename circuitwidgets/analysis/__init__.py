@@ -17,6 +17,11 @@ On a text (one forward pass):
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
 
+Over many texts:
+
+* :func:`always_on_neurons` -- MLP neurons among their layer's most activated on almost every
+  token (VISIT's regularization neurons)
+
 On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
 
 * :func:`repeated_tokens` -- the sequences
@@ -48,10 +53,12 @@ from .flow import FlowEdge, FlowNode, FlowResult, flow
 from .composition import COMPOSITION_KINDS, composition_scores
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
+from .neurons import AlwaysOnNeurons, always_on_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
 __all__ = [
+    "AlwaysOnNeurons",
     "AttentionResult",
     "AttentionSummary",
     "Attribution",
@@ -70,6 +77,7 @@ __all__ = [
     "TextRun",
     "TokenMap",
     "all_head_scores",
+    "always_on_neurons",
     "attention_by_layer",
     "attention_patterns",
     "composition_scores",
