@@ -452,7 +452,9 @@ def flow(
     norm, w = adapter.final_norm, adapter.weights
     with torch.inference_mode():
         resid, written, scale = decompose(adapter, run, position)
-        direction = norm.center(torch.eye(adapter.d_model)) @ (norm.weight * w.W_U[:, target_id]) / scale
+        # v · direction is v's direct contribution: centre(v) / scale · (w_ln ⊙ W_U[:, t]), and
+        # centring is a symmetric projection, so it can move onto the other factor.
+        direction = norm.center(norm.weight * w.W_U[:, target_id]) / scale
         b = _Builder(adapter, run, position, written, direction, float(min_contribution))
         if layers.start == 0:
             embed = written["embed"] + (written["pos_embed"] if written["pos_embed"] is not None else 0)
