@@ -14,52 +14,27 @@ Targets (issue 4): copying scores for all heads under 1 s; logit lens + attribut
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (  # noqa: E402
-    GPT2_SMALL,
-    Paired,
-    gpt2_small_shaped_model,
-    machine,
-    markdown_table,
-    steady_malloc,
-    text_of_tokens,
-)
+from benchmarks.common import GPT2_SMALL, Paired, machine, markdown_table, paired_setup  # noqa: E402
 from circuitwidgets import analysis  # noqa: E402
 from circuitwidgets.model import ModelAdapter, transformer_lens_version  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=512, help="text length in tokens (BOS included)")
-    parser.add_argument("--repeats", type=int, default=3, help="paired runs per measurement (median)")
-    args = parser.parse_args()
-
-    steady_malloc()
-    started = time.perf_counter()
-    model = gpt2_small_shaped_model(n_ctx=1024)
-    adapter = ModelAdapter(model)
-    text = text_of_tokens(adapter.tokenizer, args.tokens)
-    tokens = adapter.to_tokens(text)
-    assert tokens.shape[1] == args.tokens
-    print(f"model built in {time.perf_counter() - started:.1f} s: {adapter!r}", flush=True)
-
-    def bare_forward():
-        with torch.inference_mode():
-            return model.run_with_cache(tokens)
+    setup = paired_setup(__doc__.splitlines()[0], default_tokens=512)
+    args, model, adapter, text = setup.args, setup.model, setup.adapter, setup.text
 
     def lens_and_attribution():
         run = analysis.run_text(adapter, text, needs=("logit_lens", "attribution"))
         return analysis.logit_lens(adapter, run), analysis.logit_attribution(adapter, run, position=-1)
 
-    bench = Paired(bare_forward, args.repeats)
+    bench = Paired(setup.bare_forward, args.repeats)
     run = analysis.run_text(adapter, text, needs=("logit_lens", "attribution"))
     sources = torch.arange(1000, 1100)
     n = args.tokens

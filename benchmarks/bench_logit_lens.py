@@ -55,11 +55,15 @@ def state_bytes(widget) -> tuple[int, int]:
 
 
 def message_bytes(widget, content: dict) -> tuple[int, int]:
-    """(JSON bytes, binary bytes) of the widget's answer to one custom message."""
+    """(JSON bytes, binary bytes) of the widget's answer to one request of its view
+    (``content["type"]`` names it; the rest is the payload)."""
+    from circuitwidgets.widgets._channel import REQUEST
+
     sent = []
     send, widget.send = widget.send, lambda msg, buffers=None: sent.append((msg, buffers or []))
+    name, payload = content["type"], {k: v for k, v in content.items() if k != "type"}
     try:
-        widget._on_message(widget, {"run": widget.run_id, **content}, [])
+        widget._on_request(widget, {"kind": REQUEST, "id": 1, "name": name, "payload": {"run": widget.run_id, **payload}}, [])
     finally:
         widget.send = send
     ((msg, buffers),) = sent

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import gpt2_small_shaped_model, kernel_setup, machine, measure, steady_malloc  # noqa: E402
 from circuitwidgets import ModelAdapter, OVBrowser  # noqa: E402
 from circuitwidgets.model import transformer_lens_version  # noqa: E402
+from circuitwidgets.widgets._channel import REQUEST  # noqa: E402
 
 
 def in_process(model, repeats: int) -> list[tuple[str, float, str]]:
@@ -71,8 +72,9 @@ def in_process(model, repeats: int) -> list[tuple[str, float, str]]:
 
     def query(mode: str, tokens: list, fresh: bool = True):
         layer, head = next(heads) if fresh else (0, 0)
-        w._answer({"type": "query", "request": 1, "mode": mode, "layer": layer, "head": head, "k": 10, "tokens": tokens})
-        assert sent[-1]["type"] == "answer", sent[-1]
+        w._on_request(w, {"kind": REQUEST, "id": 1, "name": "query", "payload": {
+            "mode": mode, "layer": layer, "head": head, "k": 10, "tokens": tokens}}, [])
+        assert sent[-1]["ok"], sent[-1]
 
     for label, mode, tokens in [
         (f"token map: {len(defaults)} default source tokens, top 10", "ov", defaults),

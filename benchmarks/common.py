@@ -241,6 +241,47 @@ def machine() -> str:
     )
 
 
+@dataclass
+class PairedSetup:
+    """What a paired benchmark on the GPT-2-small-shaped model starts from (see :func:`paired_setup`)."""
+
+    args: Any
+    model: Any
+    adapter: Any
+    text: str
+    tokens: Any
+
+    def bare_forward(self) -> Any:
+        """The baseline: ``model.run_with_cache(tokens)`` with TransformerLens's defaults
+        (every hook cached) under ``torch.inference_mode()``."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model.run_with_cache(self.tokens)
+
+
+def paired_setup(description: str, default_tokens: int) -> PairedSetup:
+    """Parse ``--tokens``/``--repeats``, pin malloc (:func:`steady_malloc`), build the
+    GPT-2-small-shaped model and its adapter, and cut a text of exactly ``--tokens`` tokens."""
+    import argparse
+
+    from circuitwidgets.model import ModelAdapter
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--tokens", type=int, default=default_tokens, help="text length in tokens (BOS included)")
+    parser.add_argument("--repeats", type=int, default=3, help="paired runs per measurement (median)")
+    args = parser.parse_args()
+    steady_malloc()
+    started = time.perf_counter()
+    model = gpt2_small_shaped_model(n_ctx=1024)
+    adapter = ModelAdapter(model)
+    text = text_of_tokens(adapter.tokenizer, args.tokens)
+    tokens = adapter.to_tokens(text)
+    assert tokens.shape[1] == args.tokens
+    print(f"model built in {time.perf_counter() - started:.1f} s: {adapter!r}", flush=True)
+    return PairedSetup(args, model, adapter, text, tokens)
+
+
 def kernel_setup(extra: str = "") -> str:
     """The first cell of a benchmark's JupyterLab kernel: 2 threads (the harness starts kernels
     with ``OMP_NUM_THREADS=1``; a user's kernel uses the CPU's 2 cores), this repository on the

@@ -17,6 +17,7 @@ has: this module is the only place that branches on the TransformerLens version 
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "as_adapter",
     "build_model",
     "hook_name",
+    "soft_cap",
     "transformer_lens_version",
 ]
 
@@ -188,6 +190,16 @@ class Weights:
     learned absolute positions), ``W_Q/W_K/W_V [n_layers, n_heads, d_model, d_head]``,
     ``W_O [n_layers, n_heads, d_head, d_model]``, ``b_O [n_layers, d_model]``,
     ``W_U [d_model, d_vocab]``, ``b_U [d_vocab]``.
+
+    These are the *effective* weights: what each part actually writes to or reads from the
+    residual stream, whatever the family stores. A bias the model does not have is zeros
+    (Llama, Qwen, Gemma ... have no ``b_O``); grouped-query and multi-query K/V heads are
+    repeated for the query heads that share them; ``W_E`` is each token's embedding as the
+    model adds it to the stream (with Gemma's ``sqrt(d_model)``, Granite's
+    ``embedding_multiplier``, BLOOM's embedding LayerNorm on the bridge); a residual
+    multiplier (Granite) is in ``W_O`` and ``b_O``; a linear logit scale (Granite's
+    ``1 / logits_scaling``) is in ``W_U`` and ``b_U``. A final-logit soft cap is not linear
+    and stays out: see :attr:`ModelAdapter.logit_soft_cap`.
     """
 
     W_E: torch.Tensor
@@ -238,6 +250,10 @@ class FinalNorm:
         return (self.center(x).pow(2).mean(dim=-1, keepdim=True) + self.eps).sqrt()
 
 
+#: See :attr:`ModelAdapter.tolerance`.
+_TOLERANCE = {torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+
+
 class _EnoughSeen(Exception):
     """Raised from inside a hook to end a forward pass whose remaining layers nobody needs."""
 
@@ -285,11 +301,6 @@ class ModelAdapter:
         self.parallel_attn_mlp: bool = bool(getattr(cfg, "parallel_attn_mlp", False))
         kv = getattr(cfg, "n_key_value_heads", None)
         self.n_kv_heads: int = int(kv) if kv else self.n_heads
-        if self.tokenizer is None:
-            raise ValueError(
-                "this model has no tokenizer; pass tokenizer=... when you build it "
-                "(circuitwidgets shows text, so it needs one)"
-            )
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -308,6 +319,11 @@ class ModelAdapter:
     @property
     def tokenizer(self) -> Any:
         return getattr(self.model, "tokenizer", None)
+
+    @property
+    def has_tokenizer(self) -> bool:
+        """Whether the model has a tokenizer (a toy ``HookedTransformer(cfg)`` may have none)."""
+        return self.tokenizer is not None
 
     @property
     def device(self) -> torch.device:
@@ -334,15 +350,25 @@ class ModelAdapter:
 
     # ---- tokens ---------------------------------------------------------------------------
 
-    def to_tokens(self, text: str, *, check_length: bool = True) -> torch.Tensor:
+    def to_tokens(self, text: str | Sequence[int] | torch.Tensor, *, check_length: bool = True) -> torch.Tensor:
         """Token ids ``[1, seq]`` for ``text``, with the model's BOS convention.
 
-        Raises ``ValueError`` for an empty text and for a text longer than the model's context.
+        ``text`` may also be token ids (a list or tensor of ints, used as given: no BOS is
+        added), and for a model without a tokenizer, the text ``"#12 #5 #7"`` (the ids as
+        :meth:`to_str_tokens` labels them, which is what a view's text box shows for such a
+        model). Raises ``ValueError`` for an empty text, for a text longer than the model's
+        context, and for plain text when the model has no tokenizer (saying how to pass ids).
+
+        >>> m = ModelAdapter(model)
+        >>> m.to_tokens([0, 17, 5]).tolist()
+        [[0, 17, 5]]
         """
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+            return self._checked_ids(text, check_length)
         if text == "":
             raise ValueError("text is empty; type at least one character")
+        if not self.has_tokenizer:
+            return self._checked_ids(_parse_id_labels(text), check_length)
         tokens = self.model.to_tokens(text, prepend_bos=self.prepends_bos, truncate=False)
         tokens = tokens.to("cpu")
         if check_length and tokens.shape[-1] > self.n_ctx:
@@ -352,16 +378,68 @@ class ModelAdapter:
             )
         return tokens
 
+    def _checked_ids(self, ids: Any, check_length: bool) -> torch.Tensor:
+        """Token ids given by the caller as ``LongTensor[1, seq]``, or a ``ValueError``/``TypeError``
+        naming what is wrong."""
+        if isinstance(ids, torch.Tensor):
+            if ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.ndim > 2 or (ids.ndim == 2 and ids.shape[0] != 1):
+                raise TypeError(f"token ids must be integers of shape [seq] or [1, seq], got {ids.dtype} {tuple(ids.shape)}")
+            ids = ids.reshape(-1).tolist()
+        try:
+            ids = [int(i) for i in ids if not isinstance(i, bool) and int(i) == i]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise TypeError(f"tokens must be a str or a list of int token ids, got {type(ids).__name__}") from None
+        if not ids:
+            raise ValueError("tokens is empty; give at least one token id")
+        bad = [i for i in ids if not 0 <= i < self.d_vocab]
+        if bad:
+            raise ValueError(f"token id {bad[0]} is out of range [0, {self.d_vocab}) (this model's vocabulary)")
+        if check_length and len(ids) > self.n_ctx:
+            raise ValueError(
+                f"{len(ids)} tokens are more than this model's context of {self.n_ctx} tokens (n_ctx); "
+                f"give at most {self.n_ctx}"
+            )
+        return torch.tensor([ids], dtype=torch.long)
+
+    def text_of(self, tokens: Sequence[int] | torch.Tensor) -> str:
+        """The text a view shows for token ids passed as ``tokens=``: for a model without a
+        tokenizer the ids' labels (``"#12 #5 #7"``, which :meth:`to_tokens` reads back); with a
+        tokenizer the decoded text, which must tokenize back to the same ids."""
+        ids = self._checked_ids(tokens, check_length=True)[0].tolist()
+        if not self.has_tokenizer:
+            return " ".join(f"#{i}" for i in ids)
+        text = self.tokenizer.decode(ids)
+        if self.to_tokens(text, check_length=False)[0].tolist() != ids:
+            raise ValueError(
+                "these token ids do not come back from their own text with this model's tokenizer "
+                "(and its BOS convention); pass the text instead"
+            )
+        return text
+
+    def view_text(self, text: str | None, tokens: Sequence[int] | torch.Tensor | None, *, required: bool = True) -> str | None:
+        """The text a view opens on, from its ``text=`` or its ``tokens=`` argument (token ids,
+        turned into text by :meth:`text_of`); one of the two, or neither where not ``required``."""
+        if tokens is None:
+            if text is None and required:
+                raise TypeError("give the text (a str) or tokens=... (a list of token ids)")
+            return text
+        if text is not None:
+            raise ValueError("give the text or tokens=..., not both")
+        return self.text_of(tokens)
+
     def to_str_tokens(self, tokens: torch.Tensor | Sequence[int]) -> list[str]:
         """One display string per token id: the model's own ``to_str_tokens``, except that a
         token holding part of a multi-byte character (which decodes to ``"\ufffd"``, the
-        same "�" for every such token) shows its bytes instead: ``"\\xe2\\x80"``."""
+        same "�" for every such token) shows its bytes instead: ``"\\xe2\\x80"``. A model
+        without a tokenizer labels each token by its id: ``"#17"``."""
         if isinstance(tokens, torch.Tensor):
             tokens = tokens.reshape(-1)
         ids = list(map(int, tokens))
+        if not self.has_tokenizer:
+            return [f"#{i}" for i in ids]
         out = [str(s) for s in self.model.to_str_tokens(torch.as_tensor(ids, dtype=torch.long))]
         partial = [i for i, s in enumerate(out) if "\ufffd" in s]
-        if partial and self.tokenizer is not None and hasattr(self.tokenizer, "convert_ids_to_tokens"):
+        if partial and hasattr(self.tokenizer, "convert_ids_to_tokens"):
             pieces = self.tokenizer.convert_ids_to_tokens([ids[i] for i in partial])
             for i, piece in zip(partial, pieces):
                 raw = _token_bytes(piece) if isinstance(piece, str) else None
@@ -381,6 +459,11 @@ class ModelAdapter:
             return int(token)
         if not isinstance(token, str) or token == "":
             raise ValueError(f"target token must be a non-empty string or an id, got {token!r}")
+        if not self.has_tokenizer:
+            ids = _parse_id_labels(token)
+            if len(ids) != 1:
+                raise ValueError(f"{token!r} is {len(ids)} tokens, not a single token; give one id, e.g. 17 or '#17'")
+            return self.to_single_token(ids[0])
         ids = self.tokenizer.encode(token, add_special_tokens=False)
         if len(ids) != 1:
             pieces = [self.token_str(i) for i in ids]
@@ -482,68 +565,105 @@ class ModelAdapter:
     def apply_final_norm(self, resid: torch.Tensor) -> torch.Tensor:
         """Apply the model's final normalization to residual-stream vectors ``[..., d_model]``,
         recomputing its scale from the vectors given (as ``accumulated_resid(apply_ln=True)``).
+
+        Computed in float32 from :attr:`final_norm` (whatever the model's own dtype), so a
+        float16 or bfloat16 model is read out at float32 precision.
         """
-        ln = getattr(self.model, "ln_final", None)
-        if ln is None:
-            return resid
-        with torch.inference_mode():
-            out = ln(resid.to(self.device, self._dtype))
-        return out.detach().to("cpu", torch.float32)
+        norm = self.final_norm
+        resid = resid.to("cpu", torch.float32)
+        return norm.center(resid) / norm.scale(resid) * norm.weight + norm.bias
 
     def unembed(self, normalized: torch.Tensor) -> torch.Tensor:
-        """Logits for normalized residual vectors: ``x @ W_U + b_U``."""
+        """Logits for normalized residual vectors, exactly as the model computes its output:
+        ``x @ W_U + b_U`` (effective weights, see :class:`Weights`), then the final-logit soft
+        cap ``cap * tanh(logits / cap)`` where the model has one (Gemma 2)."""
         W_U, b_U = self.unembedding
-        return normalized @ W_U + b_U
+        return soft_cap(normalized @ W_U + b_U, self.logit_soft_cap)
+
+    @functools.cached_property
+    def logit_soft_cap(self) -> float | None:
+        """The final-logit soft cap ``c`` of ``c * tanh(logits / c)`` (Gemma 2's 30.0), or
+        ``None``. It is not linear: a direct logit attribution adds up to the logit *before* it
+        (:class:`~circuitwidgets.analysis.Attribution` says so), while the logit lens applies it,
+        so the lens's last readout is the model's own output."""
+        cap = getattr(self.model.cfg, "output_logits_soft_cap", None)
+        return float(cap) if cap is not None and float(cap) > 0 else None
+
+    def _output_transform(self, logits: torch.Tensor) -> torch.Tensor:
+        """What the model does to ``hidden @ W_U + b_U`` before returning it (the bridge's own
+        ``apply_output_logits_transform``: Granite's scaling, Gemma 2's soft cap)."""
+        transform = getattr(getattr(self.model, "adapter", None), "apply_output_logits_transform", None)
+        if callable(transform):
+            return transform(logits)
+        return soft_cap(logits, self.logit_soft_cap)
 
     @functools.cached_property
     def unembedding(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(W_U [d_model, d_vocab], b_U [d_vocab])``, float32 on the CPU, read once (zeros
-        for a model without an unembedding bias). The logit lens needs only these: reading
-        them does not read the attention weights (:attr:`weights` shares them)."""
+        for a model without an unembedding bias), with a linear logit scale folded in (see
+        :class:`Weights`). The logit lens needs only these: reading them does not read the
+        attention weights (:attr:`weights` shares them)."""
         m = self.model
         with torch.inference_mode():
-            W_U = m.W_U.detach().to("cpu", torch.float32)
-            try:
-                b_U = m.b_U.detach().to("cpu", torch.float32)
-            except AttributeError:
-                b_U = torch.zeros(W_U.shape[-1])
-        return W_U, b_U
+            W_U = _as_float(m.W_U)
+            b_U = _optional_bias(m, "b_U", (W_U.shape[-1],))
+        # The linear part of the model's output transform, measured where a soft cap is
+        # still the identity to 1e-10, then checked over the range logits take.
+        tiny = torch.tensor([1e-5], dtype=torch.float64)
+        factor = float(self._output_transform(tiny)[0] / tiny[0])
+        if abs(factor - 1.0) < 1e-6:
+            factor = 1.0
+        probe = torch.linspace(-200, 200, 101, dtype=torch.float64)
+        if not torch.allclose(self._output_transform(probe), soft_cap(probe * factor, self.logit_soft_cap)):
+            raise NotImplementedError(
+                "this model transforms its output logits in a way that is neither a scale nor a "
+                "soft cap; circuitwidgets cannot read its logits out of the residual stream"
+            )
+        return W_U * factor, b_U * factor
 
     @functools.cached_property
     def final_norm(self) -> FinalNorm:
         """The final normalization as a :class:`FinalNorm` formula (read once, then cached).
 
-        Checked against the model's own ``ln_final`` on random vectors; a final norm that the
-        formula does not reproduce (e.g. a weight offset, as in Gemma) raises
-        ``NotImplementedError`` here rather than giving attributions that silently do not sum
-        to the logit.
+        The weight and bias are measured from the model's own ``ln_final`` (run in float32
+        on a copy for a half-precision model), so whatever the family stores -- Gemma's
+        ``1 + w``, a folded ``LNPre`` -- the formula is what the module computes; it is then
+        checked on random vectors. A final norm that the formula does not reproduce raises
+        ``NotImplementedError`` here rather than giving attributions that silently do not
+        sum to the logit.
         """
         cfg = self.model.cfg
         ln = getattr(self.model, "ln_final", None)
         norm_type = getattr(cfg, "normalization_type", None)
-        kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
-        if ln is None:
-            kind = "none"
+        return _measured_norm(ln, norm_type, float(getattr(cfg, "eps", 1e-5)), self.d_model, "final norm")
 
-        def param(name: str, default: float) -> torch.Tensor:
-            value = getattr(ln, name, None) if kind != "none" else None
-            if value is None:
-                return torch.full((self.d_model,), default)
-            return value.detach().to("cpu", torch.float32).reshape(self.d_model)
-
-        norm = FinalNorm(
-            kind=kind, weight=param("w", 1.0), bias=param("b", 0.0), eps=float(getattr(cfg, "eps", 1e-5))
-        )
-        probe = torch.randn(4, self.d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
-        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
-        got = self.apply_final_norm(probe)
-        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
-            raise NotImplementedError(
-                f"this model's final norm ({type(ln).__name__}, normalization_type={norm_type!r}) "
-                "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
-                "direct logit attribution would not add up to the logit"
+    @functools.cached_property
+    def attn_output_norms(self) -> tuple[FinalNorm | None, ...]:
+        """Per layer, the norm applied to the attention output before it joins the residual
+        stream (Gemma 2 and 3's sandwich norm, OLMo 2's post-norm) as a
+        :class:`FinalNorm` formula, or ``None`` where the layer has none. With its scale
+        frozen (taken from the sum of the heads), each head's share of the layer's write is
+        ``center(z_h W_O[h]) / scale * weight``: direct logit attribution uses this."""
+        cfg = self.model.cfg
+        norm_type = getattr(cfg, "normalization_type", None)
+        eps = float(getattr(cfg, "eps", 1e-5))
+        out = []
+        for layer in range(self.n_layers):
+            module = _attn_output_norm(self.model.blocks[layer])
+            out.append(
+                None if module is None else _measured_norm(module, norm_type, eps, self.d_model, f"layer {layer}'s post-attention norm")
             )
-        return norm
+        return tuple(out)
+
+    @property
+    def position_kind(self) -> str:
+        """How the model knows positions: ``"learned"`` (a ``W_pos`` table), ``"rotary"``
+        (rotations of queries and keys), ``"alibi"`` (a distance penalty on attention scores)
+        or the TransformerLens name of another scheme. With rotary and ALiBi positions the
+        token-to-token QK circuit has no positional term at all: it is the content part of
+        the attention score only."""
+        kind = str(getattr(self.model.cfg, "positional_embedding_type", "standard"))
+        return {"standard": "learned", "shortformer": "learned"}.get(kind, kind)
 
     # ---- weights --------------------------------------------------------------------------
 
@@ -551,14 +671,67 @@ class ModelAdapter:
     def _dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
+    @property
+    def tolerance(self) -> float:
+        """The relative error that checks against this model's own activations allow: the
+        model computes in its own dtype, so a float16 or bfloat16 model's activations agree
+        with exact sums only to about its precision (1e-3 for float32 models, 1e-2 for
+        float16, 5e-2 for bfloat16)."""
+        return _TOLERANCE.get(self._dtype, 1e-3)
+
+    @functools.cached_property
+    def embedding_scale(self) -> float | None:
+        """The factor between ``W_E`` as stored and what the model adds to the residual stream
+        for a token (layer 0's input less positions): ``sqrt(d_model)`` for Gemma, ``embedding_multiplier`` for
+        Granite, 1.0 for most families; ``None`` where the embedding is not a multiple of
+        ``W_E`` at all (BLOOM normalizes it first), and :attr:`weights` then runs
+        every token through the embedding instead. Measured on a few tokens, not looked up."""
+        ids = torch.arange(1, min(9, self.d_vocab))
+        written = self._embedded(ids).double()
+        with torch.inference_mode():
+            stored = _as_float(self.model.W_E)[ids].double()
+        denominator = float((stored * stored).sum())
+        if denominator == 0:
+            return 1.0
+        factor = float((written * stored).sum()) / denominator
+        tol = 1e-4 if self._dtype == torch.float32 else self.tolerance
+        if not torch.allclose(written, stored * factor, rtol=tol, atol=tol * float(written.abs().max())):
+            return None
+        return 1.0 if abs(factor - 1.0) < tol else factor
+
+    def _embedded(self, ids: torch.Tensor) -> torch.Tensor:
+        """What the model adds to the residual stream for each token id alone (layer 0's
+        input minus the position's embedding): ``[len(ids), d_model]`` float32 (CPU)."""
+        parts: list[torch.Tensor] = []
+        learned = self.position_kind == "learned"
+        for start in range(0, len(ids), 4096):
+            chunk = ids[start : start + 4096, None]
+            seen: dict[str, torch.Tensor] = {}
+            hooks = {hook_name("resid_pre", 0): lambda r: seen.update(resid=r[:, 0])}
+            if learned:
+                hooks[hook_name("pos_embed")] = lambda p: seen.update(pos=p[:, 0])
+            self.run_with_hooks(chunk, hooks, stop_when_done=True)
+            parts.append(seen["resid"] - seen["pos"] if learned else seen["resid"])
+        return torch.cat(parts)
+
+    def _effective_embedding(self) -> torch.Tensor:
+        scale = self.embedding_scale
+        if scale is None:
+            return self._embedded(torch.arange(self.d_vocab))
+        with torch.inference_mode():
+            return _as_float(self.model.W_E) * scale
+
+    @property
+    def residual_multiplier(self) -> float:
+        """The factor every attention and MLP output is multiplied by before it joins the
+        residual stream (Granite's ``residual_multiplier``; 1.0 for most families)."""
+        value = getattr(self.model.cfg, "residual_multiplier", None)
+        return float(value) if value is not None else 1.0
+
     @functools.cached_property
     def weights(self) -> Weights:
-        """The model's weights as :class:`Weights` (read once, then cached)."""
+        """The model's effective weights as :class:`Weights` (read once, then cached)."""
         m = self.model
-
-        def grab(t: torch.Tensor) -> torch.Tensor:
-            return t.detach().to("cpu", torch.float32)
-
         with torch.inference_mode():
             W_pos = None
             if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
@@ -566,22 +739,35 @@ class ModelAdapter:
                 # has it on its pos_embed component.
                 for owner in (m, getattr(m, "pos_embed", None)):
                     try:
-                        W_pos = grab(owner.W_pos)
+                        W_pos = _as_float(owner.W_pos)
                         break
                     except (AttributeError, NotImplementedError):
                         continue
             W_U, b_U = self.unembedding
+            residual = self.residual_multiplier
             return Weights(
-                W_E=grab(m.W_E),
+                W_E=self._effective_embedding(),
                 W_pos=W_pos,
-                W_Q=grab(m.W_Q),
-                W_K=self._expand_kv(grab(m.W_K)),
-                W_V=self._expand_kv(grab(m.W_V)),
-                W_O=grab(m.W_O),
-                b_O=grab(m.b_O),
+                W_Q=_as_float(m.W_Q),
+                W_K=self._expand_kv(_as_float(m.W_K)),
+                W_V=self._expand_kv(_as_float(m.W_V)),
+                W_O=_as_float(m.W_O) * residual,
+                b_O=_optional_bias(m, "b_O", (self.n_layers, self.d_model)) * residual,
                 W_U=W_U,
                 b_U=b_U,
             )
+
+    @functools.cached_property
+    def unembed_embed(self) -> torch.Tensor:
+        """``W_U @ W_E`` ``[d_model, d_model]`` (effective weights): the one product over the
+        vocabulary that every head's full OV circuit shares, computed once per adapter (and
+        :func:`as_adapter` gives one adapter per model) in blocks of 8192 tokens."""
+        w = self.weights
+        with torch.inference_mode():
+            out = torch.zeros(self.d_model, self.d_model)
+            for start in range(0, self.d_vocab, 8192):
+                out += w.W_U[:, start : start + 8192] @ w.W_E[start : start + 8192]
+        return out
 
     @functools.cached_property
     def mlp_out_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -624,10 +810,405 @@ class ModelAdapter:
             raise ValueError(f"{name} {head} is out of range; this model has heads 0..{self.n_heads - 1}")
         return head
 
+    # ---- what the path expansion needs besides the weights --------------------------------
+
+    @functools.cached_property
+    def value_bias(self) -> torch.Tensor:
+        """``b_V [n_layers, n_heads, d_head]``, float32 on the CPU, one per query head
+        (grouped-query K/V heads repeated); zeros for a model without value biases.
+
+        >>> ModelAdapter(model).value_bias.shape
+        torch.Size([2, 4, 32])
+        """
+        with torch.inference_mode():
+            try:
+                b_V = self.model.b_V
+            except (AttributeError, NotImplementedError, TypeError):  # bias-free bridges
+                b_V = None
+            if b_V is None:
+                return torch.zeros(self.n_layers, self.n_heads, self.d_head)
+            return self._expand_kv(_as_float(b_V))
+
+    @functools.cached_property
+    def attention_input_norms(self) -> tuple[FinalNorm, ...]:
+        """Each layer's normalization of its attention input (``blocks[l].ln1``) as a
+        :class:`FinalNorm` formula, one per layer (read once, then cached).
+
+        Measured from the model's own module and checked on random vectors, like :attr:`final_norm`;
+        a norm the formula does not reproduce raises ``NotImplementedError``.
+
+        >>> norms = ModelAdapter(model).attention_input_norms
+        >>> len(norms), norms[0].kind
+        (2, 'LN')
+        """
+        norm_type = getattr(self.model.cfg, "normalization_type", None)
+        eps = float(getattr(self.model.cfg, "eps", 1e-5))
+        out = []
+        for layer, block in enumerate(self.model.blocks):
+            ln = getattr(block, "ln1", None)
+            ln = None if isinstance(ln, torch.nn.Identity) else ln
+            out.append(_measured_norm(ln, norm_type, eps, self.d_model, f"blocks.{layer}.ln1"))
+        return tuple(out)
+
+
+#: What a model without a tokenizer says when asked to read plain text.
+_NO_TOKENIZER = (
+    "this model has no tokenizer, so it cannot turn the text {text!r} into tokens. Pass token "
+    "ids instead -- e.g. AttentionExplorer(model, tokens=[0, 17, 5]), "
+    "analysis.run_text(model, [0, 17, 5]), or the text '#0 #17 #5' -- or attach a tokenizer "
+    "(HookedTransformer: model.set_tokenizer(tokenizer); TransformerBridge: model.tokenizer = tokenizer)"
+)
+
+
+def _parse_id_labels(text: str) -> list[int]:
+    """``"#12 #5 #7"`` -> ``[12, 5, 7]`` (ids as a model without a tokenizer labels them);
+    anything else raises the ``ValueError`` that says how to pass ids."""
+    pieces = text.split()
+    if not pieces or not all(p.startswith("#") and p[1:].isdigit() for p in pieces):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(_NO_TOKENIZER.format(text=shown))
+    return [int(p[1:]) for p in pieces]
+
+
+def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """``cap * tanh(x / cap)``, the soft cap Gemma 2 puts on its logits; ``x`` if ``cap`` is None."""
+    return x if cap is None else cap * torch.tanh(x / cap)
+
+
+def _as_float(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", torch.float32)
+
+
+def _optional_bias(owner: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """``owner.<name>`` as float32 on the CPU, or zeros of ``shape`` where the model has no such
+    bias (a bridge over a bias-free model raises ``AttributeError`` or returns ``None``; the
+    3.x bridge raises ``TypeError`` stacking the layers' ``None`` biases)."""
+    try:
+        value = getattr(owner, name)
+    except (AttributeError, NotImplementedError, TypeError):
+        value = None
+    return torch.zeros(shape) if value is None else _as_float(value).reshape(shape)
+
+
+def _attn_output_norm(block: Any) -> Any:
+    """The norm module between a block's attention and the residual stream, or ``None``:
+    ``ln1_post`` (HookedTransformer, the 4.x bridge), or whichever module a bridge block's
+    ``hook_attn_out`` is an alias of (the 3.x bridge calls OLMo 2's post-norm ``ln1``)."""
+    alias = (getattr(block, "hook_aliases", None) or {}).get("hook_attn_out")
+    if isinstance(alias, str) and alias.endswith(".hook_out") and alias.count(".") == 1:
+        owner = alias.split(".")[0]
+        if owner != "attn":
+            return getattr(block, owner, None)
+    return getattr(block, "ln1_post", None)
+
+
+def _measured_norm(module: Any, norm_type: str | None, eps: float, d_model: int, what: str) -> FinalNorm:
+    """A norm module as a :class:`FinalNorm`: its kind from TransformerLens's
+    ``normalization_type``, its weight and bias measured by running it (in float32) on
+    ``x`` and ``-x`` for a vector ``x`` of ±1, then checked on random vectors."""
+    kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
+    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
+    if module is None or kind == "none":
+        return FinalNorm(kind="none", weight=ones, bias=zeros, eps=eps)
+    params = list(module.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    if params and params[0].dtype != torch.float32:
+        module = copy.deepcopy(module).float()
+        # HookedTransformer's norms cast their output to cfg.dtype: the copy's own cfg says float32
+        if hasattr(getattr(module, "cfg", None), "dtype"):
+            module.cfg.dtype = torch.float32
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x.to(device)).detach().to("cpu", torch.float32)
+
+    # The configured kind first; then the other one (TransformerLens 3's final_rms gives an
+    # LN model a final RMSNorm).
+    for candidate in dict.fromkeys([kind, "RMS" if kind == "LN" else "LN"]):
+        norm = _fit_norm(run, candidate, eps, d_model)
+        probe = torch.randn(4, d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
+        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
+        if torch.allclose(run(probe), expected, rtol=1e-4, atol=1e-4):
+            return norm
+    raise NotImplementedError(
+        f"this model's {what} ({type(module).__name__}, normalization_type={norm_type!r}) "
+        "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
+        "direct logit attribution would not add up to the logit"
+    )
+
+
+def _fit_norm(run: Callable[[torch.Tensor], torch.Tensor], kind: str, eps: float, d_model: int) -> FinalNorm:
+    """The weight and bias of a norm of ``kind``, from its outputs for ``x`` and ``-x``."""
+    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
+    shape = FinalNorm(kind=kind, weight=ones, bias=zeros, eps=eps)
+    x = torch.where(torch.arange(d_model) % 2 == 0, 1.0, -1.0)
+    plus, minus = run(x[None])[0], run(-x[None])[0]
+    unit = shape.center(x) / shape.scale(x)
+    weight, bias = (plus - minus) / (2 * unit), (plus + minus) / 2
+    return FinalNorm(kind=kind, weight=weight, bias=zeros if bias.abs().max() < 1e-6 else bias, eps=eps)
+
+#: The attribute of a model under which :func:`as_adapter` keeps its adapter.
+_ADAPTER_ATTRIBUTE = "_circuitwidgets_adapter"
+
+
+def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
+    """Changes whenever a parameter is written in place (torch counts writes per tensor) or
+    replaced (moved, cast): each parameter's storage address and write count."""
+    return tuple((p.data_ptr(), p._version) for p in model.parameters())
+    # ---- interventions: runs whose hooks replace activations ------------------------------
+
+    def run_with_replacing_hooks(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        *,
+        positions: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """One forward pass in which each hook may replace its activation; returns the logits.
+
+        ``hooks`` maps hook names to functions that take the activation (the model's dtype and
+        device, batch dimension kept) and return what the model should use instead (same
+        shape). Returns float32 CPU logits ``[batch, seq, d_vocab]``, or with ``positions``
+        only those positions, ``[batch, len(positions), d_vocab]``: the pass then stops at the
+        last layer's residual stream and unembeds just those positions (checked once per
+        model against its own logits; where that shortcut is not exact, the full logits are
+        computed and indexed).
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b")
+        >>> def zero_head_3(z):                       # z: [batch, pos, head, d_head]
+        ...     z = z.clone(); z[:, :, 3] = 0; return z
+        >>> logits = m.run_with_replacing_hooks(tokens, {hook_name("z", 1): zero_head_3}, positions=[-1])
+        >>> logits.shape == (1, 1, m.d_vocab)
+        True
+        """
+        return self._run_editing(tokens, hooks, positions)
+
+    def run_branching(
+        self,
+        tokens: torch.Tensor,
+        branch_layers: Sequence[int],
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        *,
+        positions: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """One forward pass of one text that many edited copies branch off, as one batch.
+
+        Row 0 is the text's own run. Row ``1 + i`` starts as a copy of row 0 at the residual
+        stream entering layer ``branch_layers[i]`` (the list must not decrease), so ``hooks``
+        (as in :meth:`run_with_replacing_hooks`) can edit it from that layer on. Where the
+        model allows it, rows join the batch only at their layer, so layers below it are
+        computed once for all of them (activation patching at layer ``L`` cannot change
+        anything before ``L``); otherwise every row runs from the start, with the same
+        result. A hook at layer ``L`` sees at least every row whose branch layer is ``<= L``,
+        at its index. Returns float32 CPU logits ``[1 + len(branch_layers), seq or
+        len(positions), d_vocab]``.
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b")
+        >>> def patch_row_1(z):
+        ...     z = z.clone(); z[1, :, 3] = 0; return z
+        >>> logits = m.run_branching(tokens, [1], {hook_name("z", 1): patch_row_1}, positions=[-1])
+        >>> logits.shape[0], torch.allclose(logits[:1], m.run_with_replacing_hooks(tokens, {}, positions=[-1]), atol=1e-4)
+        (2, True)
+        """
+        layers = [self.check_layer(int(layer), name="branch layer") for layer in branch_layers]
+        if any(b < a for a, b in zip(layers, layers[1:])):
+            raise ValueError(f"branch_layers must not decrease, got {layers}")
+        counts: dict[int, int] = {}
+        for layer in layers:
+            counts[layer] = counts.get(layer, 0) + 1
+        hooks = dict(hooks)
+        if not self._batch_can_grow:
+            return self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
+        for layer, count in counts.items():
+            name = hook_name("resid_pre", layer)
+            then = hooks.get(name)
+
+            def grow(act: torch.Tensor, count: int = count, then: Any = then) -> torch.Tensor:
+                act = torch.cat([act, act[:1].expand(count, *act.shape[1:])])
+                return act if then is None else then(act)
+
+            hooks[name] = grow
+        return self._run_editing(tokens, hooks, positions)
+
+    def run_with_gradients(
+        self,
+        tokens: torch.Tensor,
+        names: Iterable[str],
+        metric: Callable[[torch.Tensor], torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """One forward and one backward pass: the named activations and the gradient of a
+        scalar ``metric`` of the logits with respect to each.
+
+        ``metric`` gets the float32 logits ``[batch, seq, d_vocab]`` (on the model's device,
+        with autograd on) and returns a 0-d tensor. Returns ``(value, activations,
+        gradients)``: the metric's value (0-d), and float32 CPU dicts from hook name to
+        activation and to its gradient (zeros where the metric does not depend on it). The
+        model's parameters get no ``.grad``.
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b")
+        >>> value, acts, grads = m.run_with_gradients(
+        ...     tokens, [hook_name("z", 1)], lambda logits: logits[0, -1].log_softmax(-1)[0])
+        >>> acts["blocks.1.attn.hook_z"].shape == grads["blocks.1.attn.hook_z"].shape
+        True
+        """
+        wanted = list(dict.fromkeys(names))
+        seen: dict[str, torch.Tensor] = {}
+
+        def make(name: str):
+            def hook(activation: torch.Tensor, hook: Any) -> torch.Tensor:
+                if not activation.requires_grad:
+                    # Upstream of every tracked input (e.g. the model's parameters are frozen):
+                    # start tracking here.
+                    activation = activation.detach().requires_grad_(True)
+                seen[name] = activation
+                return activation
+
+            return hook
+
+        with torch.enable_grad():
+            logits = self.model.run_with_hooks(
+                tokens.to(self.device), fwd_hooks=[(name, make(name)) for name in wanted]
+            )
+            value = torch.as_tensor(metric(logits.float()))
+            if value.numel() != 1:
+                raise ValueError(f"the metric must return a scalar, got a tensor of shape {tuple(value.shape)}")
+            value = value.reshape(())
+            missing = [name for name in wanted if name not in seen]
+            if missing:
+                raise KeyError(f"the model produced no activation for hooks {missing}")
+            acts = [seen[name] for name in wanted]
+            grads = torch.autograd.grad(value, acts, allow_unused=True) if value.requires_grad else [None] * len(acts)
+        cpu = {name: act.detach().to("cpu", torch.float32) for name, act in zip(wanted, acts)}
+        return (
+            value.detach().to("cpu", torch.float32),
+            cpu,
+            {
+                name: torch.zeros_like(cpu[name]) if g is None else g.detach().to("cpu", torch.float32)
+                for name, g in zip(wanted, grads)
+            },
+        )
+
+    def _run_editing(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        positions: Sequence[int] | None,
+    ) -> torch.Tensor:
+        """The forward pass behind :meth:`run_with_replacing_hooks` and :meth:`run_branching`."""
+        fwd_hooks = [(name, lambda act, hook, fn=fn: fn(act)) for name, fn in hooks.items()]
+        tokens = tokens.to(self.device)
+        with torch.inference_mode():
+            if positions is None or not self._final_readout_is_exact:
+                logits = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+                if positions is not None:
+                    logits = logits[:, list(positions)]
+                return logits.detach().to("cpu", torch.float32)
+            last = hook_name("resid_post", self.n_layers - 1)
+            then = hooks.get(last)
+            kept: list[torch.Tensor] = []
+
+            def read(act: torch.Tensor, hook: Any) -> torch.Tensor:
+                act = act if then is None else then(act)
+                kept.append(act[:, list(positions)])
+                raise _EnoughSeen
+
+            fwd_hooks = [h for h in fwd_hooks if h[0] != last] + [(last, read)]
+            try:
+                self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+            except _EnoughSeen:
+                pass
+        return self._readout(kept[0])
+
+    def _readout(self, resid: torch.Tensor) -> torch.Tensor:
+        """Logits for final residual-stream vectors: the final norm, then the unembedding."""
+        return self.unembed(self.apply_final_norm(resid))
+
+    @functools.cached_property
+    def _final_readout_is_exact(self) -> bool:
+        """Whether final norm + unembedding of the last residual stream reproduces the
+        model's own logits (it does not where the model does more, e.g. logit soft-capping)."""
+        tokens = self._probe_tokens
+        logits, cache = self.run_with_cache(tokens, [hook_name("resid_post", self.n_layers - 1)])
+        mine = self._readout(cache[hook_name("resid_post", self.n_layers - 1)])
+        return bool(torch.allclose(mine, logits, rtol=1e-4, atol=1e-4 * float(logits.abs().max()) + 1e-5))
+
+    @functools.cached_property
+    def _batch_can_grow(self) -> bool:
+        """Whether rows can join the batch in the middle of a forward pass (at a layer's
+        residual stream) with the right result; probed once per model."""
+        tokens = self._probe_tokens.to(self.device)
+        layer = min(1, self.n_layers - 1)
+
+        def grow(act: torch.Tensor, hook: Any) -> torch.Tensor:
+            return torch.cat([act, act[:1].expand(2, *act.shape[1:])])
+
+        with torch.inference_mode():
+            expected = self.model(tokens, return_type="logits")
+            try:
+                got = self.model.run_with_hooks(
+                    tokens, fwd_hooks=[(hook_name("resid_pre", layer), grow)], return_type="logits"
+                )
+            except Exception:  # any failure means: run every row from the start instead
+                return False
+        return tuple(got.shape[:1]) == (3,) and bool(
+            torch.allclose(got, expected.expand_as(got), rtol=1e-4, atol=1e-5)
+        )
+
+    def can_replace(self, kind: str) -> bool:
+        """Whether replacing the activation ``kind`` (a :func:`hook_name` kind) through a hook
+        changes what the model computes. Some model kinds only *report* an activation through
+        its hook: TransformerLens 3's ``TransformerBridge`` computes attention inside the
+        Hugging Face module and shows ``hook_pattern`` without reading it back, so a patched
+        pattern would silently change nothing. Probed once per kind (zeros at layer 0).
+
+        >>> ModelAdapter(model).can_replace("pattern")
+        True
+        """
+        if kind not in self._replaceable:
+            tokens = self._probe_tokens
+            plain = self.run_with_replacing_hooks(tokens, {})
+            zeroed = self.run_with_replacing_hooks(tokens, {hook_name(kind, 0): torch.zeros_like})
+            self._replaceable[kind] = not torch.allclose(plain, zeroed, rtol=0, atol=1e-6)
+        return self._replaceable[kind]
+
+    @functools.cached_property
+    def _replaceable(self) -> dict[str, bool]:
+        return {}
+
+    @functools.cached_property
+    def _probe_tokens(self) -> torch.Tensor:
+        """A short fixed token sequence for the one-time probes above."""
+        ids = [self.bos_token_id or 0] + [(7 * i + 3) % self.d_vocab for i in range(1, 6)]
+        return torch.tensor([ids], dtype=torch.long)
+
 
 def as_adapter(model: Any) -> ModelAdapter:
-    """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged)."""
-    return model if isinstance(model, ModelAdapter) else ModelAdapter(model)
+    """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
+
+    One adapter per model, reused while the model's weights are unchanged: the views and
+    analyses of one model share its weights as read once, and the products over the
+    vocabulary computed from them (:attr:`ModelAdapter.unembed_embed`). Writing to a
+    parameter in place (ablating, fine-tuning) or moving the model makes the next call read
+    the weights again. The adapter is kept on the model itself, so it goes when the model goes.
+
+    >>> as_adapter(model) is as_adapter(model)
+    True
+    """
+    if isinstance(model, ModelAdapter):
+        return model
+    owned = getattr(model, "__dict__", None)
+    if owned is None:
+        return ModelAdapter(model)
+    version = _weights_version(model) if hasattr(model, "parameters") else None
+    cached = owned.get(_ADAPTER_ATTRIBUTE)
+    if cached is not None and cached[0] == version and cached[1].model is model:
+        return cached[1]
+    adapter = ModelAdapter(model)
+    owned[_ADAPTER_ATTRIBUTE] = (version, adapter)
+    return adapter
 
 
 # --------------------------------------------------------------------------------------------

@@ -131,9 +131,10 @@ def test_other_final_norms(tiny_tokenizer, norm):
 
 def test_refuses_when_the_parts_do_not_make_the_residual_stream(random_model):
     """A model writing to the stream through something not decomposed (simulated by shifting
-    the cached embedding) gets a clear refusal, not attributions that silently miss."""
+    the cached embedding, read as layer 0's input) gets a clear refusal, not attributions that
+    silently miss."""
     run = analysis.run_text(random_model, TEXT, needs=["attribution"])
-    run.cache["hook_embed"] = run.cache["hook_embed"] + 1.0
+    run.cache["blocks.0.hook_resid_pre"] = run.cache["blocks.0.hook_resid_pre"] + 1.0
     with pytest.raises(NotImplementedError, match="do not add up to this model's final residual stream"):
         analysis.logit_attribution(random_model, run, position=2)
 

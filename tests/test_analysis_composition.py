@@ -76,3 +76,100 @@ def test_a_zero_head_scores_zero_where_transformer_lens_gives_nan(random_model):
     assert torch.isnan(theirs[0, 2, 1]).all()
     assert (ours[0, 2, 1] == 0).all()
     torch.testing.assert_close(ours[0, 1, 1], theirs[0, 1, 1], rtol=1e-4, atol=1e-6)
+
+
+# ---- all three kinds at once, with the random baseline -----------------------------------
+
+#: A rotary, RMS-normed, grouped-query model (2 K/V heads shared by 4 query heads): built on
+#: both generations (HookedTransformer on TL 3, the bridge's boot_native on TL 4).
+ROTARY_GQA = dict(positional_embedding_type="rotary", normalization_type="RMS", n_key_value_heads=2, rotary_dim=16)
+
+
+@pytest.fixture(scope="module", params=["gpt2-style", "rotary-rms-gqa"])
+def family_model(request, tiny_tokenizer):
+    from conftest import make_random_model, model_kinds
+
+    overrides = ROTARY_GQA if request.param == "rotary-rms-gqa" else {}
+    return make_random_model(model_kinds()[0], tiny_tokenizer, **overrides)
+
+
+def test_head_composition_equals_transformer_lens_on_both_families(family_model):
+    comp = analysis.head_composition(family_model, draws=64)
+    assert comp.kinds == analysis.COMPOSITION_KINDS
+    for i, kind in enumerate(comp.kinds):
+        torch.testing.assert_close(comp.scores[i], tl_scores(family_model, kind), rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(comp.of(kind), comp.scores[i])
+    rotary = family_model.cfg.positional_embedding_type == "rotary"
+    assert (comp.approximation == analysis.composition.ROTARY_APPROXIMATION) if rotary else comp.approximation is None
+    assert comp.head_labels[:5] == ["L0H0", "L0H1", "L0H2", "L0H3", "L1H0"]
+
+
+def test_excess_is_the_scores_minus_the_baseline_on_scored_pairs_only(random_model):
+    comp = analysis.head_composition(random_model, draws=64)
+    valid = comp.valid
+    assert valid.sum() == 16 and valid[0, :, 1].all() and not valid[1].any() and not valid[0, :, 0].any()
+    for kind in comp.kinds:
+        excess = comp.excess_of(kind)
+        torch.testing.assert_close(excess[valid], comp.of(kind)[valid] - comp.baseline)
+        assert (excess[~valid] == 0).all()
+
+
+def independent_monte_carlo(d_model: int, d_head: int, draws: int, seed: int) -> torch.Tensor:
+    """Scores of random head pairs as explicit d_model x d_model float64 products, one kind
+    at a time, with a different generator and no QR trick."""
+    g = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(draws, *shape, generator=g, dtype=torch.float64)
+
+    out = {}
+    for kind in ("Q", "K", "V"):
+        writer = randn(d_model, d_head) @ randn(d_head, d_model)
+        reader = randn(d_model, d_head) @ randn(d_head, d_model)  # W_Q W_Kᵀ, W_K W_Qᵀ or W_V W_O
+        out[kind] = torch.linalg.matrix_norm(writer @ reader) / (
+            torch.linalg.matrix_norm(writer) * torch.linalg.matrix_norm(reader)
+        )
+    return out
+
+
+@pytest.mark.parametrize("d_model, d_head", [(64, 16), (128, 32), (96, 8)])
+def test_baseline_equals_an_independent_monte_carlo_estimate(d_model, d_head):
+    """Tolerance: 4 standard errors of the difference of the two means (each from its own
+    draws), and the spread within 15% (an 800-draw estimate of a std is good to ~2.5%)."""
+    draws = 512
+    mean, std = analysis.composition_baseline(d_model, d_head, draws=draws, seed=0)
+    for kind, scores in independent_monte_carlo(d_model, d_head, 800, seed=123).items():
+        standard_error = (std**2 / draws + scores.var().item() / len(scores)) ** 0.5
+        assert abs(mean - scores.mean().item()) < 4 * standard_error, kind
+        assert std == pytest.approx(scores.std().item(), rel=0.15), kind
+    assert 0 < std < mean < 1
+
+
+def test_the_model_baseline_is_the_baseline_of_its_shapes(random_model):
+    comp = analysis.head_composition(random_model, draws=100, seed=3)
+    assert (comp.baseline, comp.baseline_std) == analysis.composition_baseline(64, 16, draws=100, seed=3)
+    assert comp.draws == 100
+
+
+@pytest.mark.parametrize("draws, message", [(1, r"draws 1 is out of range; it must be at least 2"), (2.5, "draws must be an int")])
+def test_bad_draws(random_model, draws, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        analysis.head_composition(random_model, draws=draws)
+
+
+def test_bad_kind_for_one_kind_of_the_result(random_model):
+    comp = analysis.head_composition(random_model, draws=8)
+    with pytest.raises(ValueError, match=r"kind 'O' is not one of \['Q', 'K', 'V'\]"):
+        comp.of("O")
+
+
+def test_baseline_agrees_with_the_training_scripts_estimate():
+    """circuitwidgets.pocket.checks.random_k_baseline (float64, explicit d_model² products, its
+    own generator) is the number the model card prints; the two estimates agree within 4
+    standard errors of their difference."""
+    from circuitwidgets.pocket.checks import random_k_baseline
+
+    mean, std = analysis.composition_baseline(128, 32)
+    their_mean, their_std = random_k_baseline(128, 32, draws=200, seed=0)
+    standard_error = (std**2 / analysis.composition.BASELINE_DRAWS + their_std**2 / 200) ** 0.5
+    assert abs(mean - their_mean) < 4 * standard_error

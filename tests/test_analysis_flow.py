@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import architectures as arch
 import circuitwidgets as cw
 import conftest
 from circuitwidgets import analysis
@@ -183,3 +184,34 @@ def test_a_text_run_is_shared(random_model):
 def test_bad_input_is_refused_by_name(plain_model, kwargs, message):
     with pytest.raises(ValueError, match=message):
         analysis.flow(plain_model, TEXT, **kwargs)
+
+
+#: Families whose sub-blocks flow may refuse to split (``NotImplementedError``, not wrong numbers):
+#: a mixture of experts has no single W_out; a norm after the MLP (Gemma 2/3, OLMo 2) or
+#: Granite's multipliers sit between the neurons and the residual stream.
+REFUSED = {"mixtral", "qwen3_moe", "gemma2", "gemma3", "olmo2", "granite"}
+
+
+@pytest.mark.parametrize("name, kind", [pytest.param(n, k, id=f"{n}-{k}") for n, k in arch.entries()])
+def test_every_family_adds_up_or_is_refused(name, kind):
+    try:
+        adapter = ModelAdapter(arch.load(name, kind))
+    except arch.Unbootable as why:
+        pytest.skip(str(why))
+    text = "def add(a, b):\n    return a + b\ndef add(a, b):"
+    try:
+        graph = analysis.flow(adapter, text, heads=None, memory=None, neurons=None)
+    except NotImplementedError as refused:  # only where expected, and said in words
+        assert name in REFUSED, refused
+        assert "cannot split" in str(refused) or "do not add up" in str(refused) or "have none" in str(refused)
+        return
+    attr = analysis.logit_attribution(adapter, text, -1, graph.target)
+    assert graph.logit.item() == pytest.approx(attr.logit.item(), abs=1e-4)
+    total = sum(n.contribution for n in graph.contributors()) + graph.final_bias.item()
+    assert total == pytest.approx(graph.logit.item(), abs=1e-3)
+    for layer in range(adapter.n_layers):
+        for head in range(adapter.n_heads):
+            values = [graph.node(e.source).contribution for e in graph.edges_into(f"L{layer}H{head}")]
+            assert sum(values) == pytest.approx(attr.heads[layer, head].item(), abs=1e-4)
+        neurons = [graph.node(e.source).contribution for e in graph.edges_into(f"L{layer} MLP")]
+        assert sum(neurons) == pytest.approx(attr.mlp[layer].item(), abs=1e-3)

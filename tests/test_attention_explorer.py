@@ -23,6 +23,7 @@ from circuitwidgets.widgets._attention_store import (
 )
 from circuitwidgets.widgets._transport import encode_trait, UNIT_MAX_ERROR, from_wire
 from circuitwidgets.widgets.attention_explorer import AUTO_EXPORT_BYTES
+from view_requests import ask
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 LONG = "def add(a, b):\n    return a + b\n" * 2  # more tokens than THUMBNAIL_SIZE, fewer than n_ctx
@@ -178,23 +179,16 @@ def test_constructor_rejects_bad_text(random_model):
 # ---- patterns on demand -------------------------------------------------------------------------------
 
 
-def _replies(widget):
-    sent = []
-    widget.send = lambda content, buffers=None: sent.append((content, buffers))
-    return sent
-
-
 def test_browser_asks_for_a_head_and_gets_its_float16_pattern(explorer):
-    sent = _replies(explorer)
-    explorer._on_message(explorer, {"type": "pattern", "layer": 1, "head": 3, "run": explorer.run_id}, [])
-    (content, buffers), = sent
-    assert content["type"] == "pattern" and (content["layer"], content["head"]) == (1, 3)
-    got = from_wire({**content, "buffer": buffers[0]})
+    reply = ask(explorer, "pattern", {"layer": 1, "head": 3, "run": explorer.run_id})
+    content = reply["response"]
+    assert reply["ok"] and (content["layer"], content["head"]) == (1, 3)
+    got = from_wire(content["pattern"])
     np.testing.assert_array_equal(got, explorer.store.pattern(1, 3).numpy())
     # a request about an older text is dropped; a bad head is answered with the reason
-    explorer._on_message(explorer, {"type": "pattern", "layer": 1, "head": 3, "run": -1}, [])
-    explorer._on_message(explorer, {"type": "pattern", "layer": 1, "head": 9, "run": explorer.run_id}, [])
-    assert len(sent) == 2 and "head 9 is out of range" in sent[1][0]["message"]
+    assert ask(explorer, "pattern", {"layer": 1, "head": 3, "run": -1})["stale"]
+    refused = ask(explorer, "pattern", {"layer": 1, "head": 9, "run": explorer.run_id})
+    assert not refused["ok"] and not refused["stale"] and "head 9 is out of range" in refused["error"]
     torch.testing.assert_close(explorer.pattern(1, 3), explorer.store.pattern(1, 3).float())
 
 

@@ -10,17 +10,40 @@ tests/browser/test_notebook7.py, which renders views under a recording ``define`
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 
 import pytest
 
+import circuitwidgets as cw
 from circuitwidgets.widgets._bundles import STATIC_DIR, read_bundle
+from view_registry import ROOT, VIEWS
 
 BUNDLES = sorted(p.stem for p in STATIC_DIR.glob("*.js"))
 
 
-def test_every_view_is_built():
-    assert {"attention_explorer", "induction_scores", "selection", "token_view"} <= set(BUNDLES)
+def test_every_view_of_the_registry_is_built_and_nothing_else():
+    registered = [v["bundle"] for v in VIEWS]
+    assert sorted(registered) == BUNDLES
+    manifest = json.loads((STATIC_DIR / "views.json").read_text())
+    assert list(manifest) == registered  # written by js/build.mjs once all were built
+    for view in VIEWS:
+        assert (ROOT / view["entry"]).is_file(), view
+        assert manifest[view["bundle"]]["css"] == (STATIC_DIR / f"{view['bundle']}.css").is_file()
+
+
+def test_each_registered_class_loads_its_bundle():
+    for view in VIEWS:
+        cls = getattr(cw, view["class"])
+        bundle = getattr(cls, "_bundle", "selection" if cls is cw.Selection else None)
+        assert bundle == view["bundle"], (view, bundle)
+
+
+def test_the_build_hook_ensures_the_registry_manifest():
+    hook = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["hooks"]["jupyter-builder"]
+    assert "circuitwidgets/static/views.json" in hook["ensured-targets"]
+    assert "circuitwidgets/static/views.json" in hook["skip-if-exists"]
 
 
 @pytest.mark.parametrize("name", BUNDLES)

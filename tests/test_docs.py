@@ -11,19 +11,12 @@ import pytest
 
 import circuitwidgets as cw
 from circuitwidgets import analysis
+from view_registry import VIEWS
 
 DOCS = Path(__file__).parent.parent / "docs"
 
-#: Each public view and the page that documents it.
-VIEW_PAGES = {
-    "TokenView": "token_view.md",
-    "AttentionExplorer": "attention_explorer.md",
-    "OVBrowser": "ov_browser.md",
-    "LogitLens": "logit_lens.md",
-    "InductionScores": "induction_scores.md",
-    "Selection": "selection.md",
-    "CircuitExplorer": "circuit_explorer.md",
-}
+#: Each public view and the page that documents it (from the registry, js/views.json).
+VIEW_PAGES = {view["class"]: view["docs"] for view in VIEWS}
 MODULE_PAGES = {"analysis.md": "circuitwidgets.analysis", "figures.md": "circuitwidgets.figures"}
 
 _WIDGET_BASE = set(anywidget.AnyWidget.class_trait_names())

@@ -53,7 +53,7 @@ WORKSHOPS = [p for p in EXAMPLES if p.stem.startswith("workshop_")]
 
 
 def test_workshop_parts_exist():
-    assert [p.stem.split("_")[1] for p in WORKSHOPS] == ["1", "2", "3"], [p.name for p in WORKSHOPS]
+    assert [p.stem.split("_")[1] for p in WORKSHOPS] == ["1", "2", "3", "4"], [p.name for p in WORKSHOPS]
 
 
 @pytest.mark.parametrize("path", WORKSHOPS, ids=[p.stem for p in WORKSHOPS])

@@ -13,6 +13,7 @@ from circuitwidgets import analysis
 from circuitwidgets.widgets._export import static_state
 from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.induction_scores import MAX_BATCH, TOP_K, diagonal_runs
+from view_requests import ask
 
 KINDS = analysis.KINDS
 REPEATING = "def add(a, b):\n    return a + b\ndef add(a, b):\n    return a + b\n"
@@ -152,11 +153,11 @@ def test_bad_settings_at_construction(random_model):
 
 def test_browser_requests_are_checked_and_shown_inline(widget):
     run = widget.run_id
-    widget._on_message(widget, {"type": "run", "mode": "random", "half": "abc", "seed": 0, "batch": 2}, [])
+    ask(widget, "run", {"mode": "random", "half": "abc", "seed": 0, "batch": 2})
     assert widget.error == "half 'abc' is not a whole number" and widget.run_id == run
-    widget._on_message(widget, {"type": "run", "mode": "random", "half": "99", "seed": 0, "batch": 2}, [])
+    ask(widget, "run", {"mode": "random", "half": "99", "seed": 0, "batch": 2})
     assert widget.error.startswith("half 99 is out of range; it must be in [1, 31]") and widget.run_id == run
-    widget._on_message(widget, {"type": "run", "mode": "random", "half": "6", "seed": "2", "batch": 1.0}, [])
+    ask(widget, "run", {"mode": "random", "half": "6", "seed": "2", "batch": 1.0})
     assert widget.error == "" and (widget.half, widget.seed, widget.batch) == (6, 2, 1) and widget.run_id == run + 1
 
 
@@ -200,17 +201,15 @@ def test_the_browser_gets_the_selected_pattern_and_others_on_demand(widget):
     bank = encode_trait(widget, "_bank")  # the head selected when the data was made, at full resolution
     assert bank["run"] == widget.run_id and bank["heads"] == [[widget.layer, widget.head]]
     torch.testing.assert_close(torch.from_numpy(from_wire(bank["patterns"])[0]).float(), widget.pattern(), atol=1e-3, rtol=1e-3)
-    sent = []
-    widget.send = lambda content, buffers=None: sent.append((content, buffers))
-    widget._on_message(widget, {"type": "pattern", "layer": 0, "head": 3, "run": widget.run_id}, [])
-    content, buffers = sent[-1]
-    assert (content["layer"], content["head"], content["dtype"], content["shape"]) == (0, 3, "float16", [21, 21])
-    got = torch.frombuffer(bytearray(buffers[0]), dtype=torch.float16).reshape(21, 21).float()
+    message, buffers = ask(widget, "pattern", {"layer": 0, "head": 3, "run": widget.run_id}, raw=True)
+    content = message["response"]
+    wire = content["pattern"]
+    assert (content["layer"], content["head"], wire["dtype"], wire["shape"]) == (0, 3, "float16", [21, 21])
+    got = torch.frombuffer(bytearray(buffers[wire["buffer_index"]]), dtype=torch.float16).reshape(21, 21).float()
     torch.testing.assert_close(got, widget.pattern(0, 3), atol=1e-3, rtol=1e-3)
-    widget._on_message(widget, {"type": "pattern", "layer": 0, "head": 3, "run": widget.run_id - 1}, [])
-    assert len(sent) == 1  # stale run: ignored
-    widget._on_message(widget, {"type": "pattern", "layer": 9, "head": 0, "run": widget.run_id}, [])
-    assert sent[-1][0]["type"] == "pattern-error" and "layer 9 is out of range" in sent[-1][0]["message"]
+    assert ask(widget, "pattern", {"layer": 0, "head": 3, "run": widget.run_id - 1})["stale"]  # stale run: ignored
+    refused = ask(widget, "pattern", {"layer": 9, "head": 0, "run": widget.run_id})
+    assert not refused["ok"] and "layer 9 is out of range" in refused["error"]
 
 
 def test_selection_is_shared_with_an_attention_explorer(random_model):

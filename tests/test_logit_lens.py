@@ -14,6 +14,7 @@ from circuitwidgets import analysis
 from circuitwidgets.widgets._export import static_state
 from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.logit_lens import page_positions, readout_names
+from view_requests import ask
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 #: A repeated code line: induction makes the pocket model's last prediction (" b") confident.
@@ -23,13 +24,6 @@ CONFIDENT = "def add(a, b):\n    return a + b\ndef add(a, b):\n    return a +"
 @pytest.fixture
 def lens_view(random_model):
     return cw.LogitLens(random_model, TEXT, k=5)
-
-
-def sent(widget: cw.LogitLens) -> list:
-    """Every message the widget sends through its comm (custom messages)."""
-    out = []
-    widget.send = lambda content, buffers=None: out.append((content, buffers or []))
-    return out
 
 
 def page_arrays(payload: dict, name: str) -> np.ndarray:
@@ -128,13 +122,11 @@ def test_lens_sent_equals_the_analysis(random_model):
     last_page = (seq - 1) // 4
     assert [p["page"] for p in encode_trait(view, "lens")["pages"]] == [last_page]  # only the selected position's
     assert view.computed_positions == list(range(4 * last_page, seq))
-    out = sent(view)
-    for page in range(last_page):  # the rest as the browser asks for them
-        view._on_message(view, {"type": "page", "run": view.run_id, "page": page, "lens": True, "target": None}, [])
     answers = []
-    for content, buffers in out:
-        assert content["type"] == "page"
-        answers.append(_put_buffers(content["lens"], buffers))
+    for page in range(last_page):  # the rest as the browser asks for them
+        reply = ask(view, "page", {"run": view.run_id, "page": page, "lens": True, "target": None})
+        assert reply["ok"] and reply["response"]["page"] == page
+        answers.append(reply["response"]["lens"])
     wire = {"pages": answers + encode_trait(view, "lens")["pages"]}
     lens = analysis.logit_lens(random_model, TEXT, k=5, default_target="final")
     assert np.array_equal(page_arrays(wire, "top_ids"), lens.top_ids.numpy())
@@ -155,25 +147,15 @@ def test_lens_sent_equals_the_analysis(random_model):
     torch.testing.assert_close(view.lens_result.kl_to_final, lens.kl_to_final, rtol=1e-4, atol=1e-6)
 
 
-def _put_buffers(message: dict, buffers: list) -> dict:
-    """A custom message's wire arrays with their buffers put back (as ipywidgets does)."""
-    if isinstance(message, dict):
-        if "buffer_index" in message:
-            return {**{k: v for k, v in message.items() if k != "buffer_index"}, "buffer": memoryview(buffers[message["buffer_index"]])}
-        return {k: _put_buffers(v, buffers) for k, v in message.items()}
-    if isinstance(message, list):
-        return [_put_buffers(v, buffers) for v in message]
-    return message
-
-
 def test_page_requests_are_checked(lens_view):
-    out = sent(lens_view)
-    lens_view._on_message(lens_view, {"type": "page", "run": -1, "page": 0, "lens": True}, [])  # a replaced text
-    lens_view._on_message(lens_view, {"type": "page", "run": lens_view.run_id, "page": 9, "lens": True}, [])
-    lens_view._on_message(lens_view, {"type": "page", "run": lens_view.run_id, "page": 0, "target": 10**6}, [])
-    assert [c["type"] for c, _ in out] == ["page-error", "page-error"]
-    assert "page 9 is out of range; it must be in [0, 0]" in out[0][0]["message"]
-    assert "token id 1000000 is out of range" in out[1][0]["message"]
+    assert ask(lens_view, "page", {"run": -1, "page": 0, "lens": True})["stale"]  # a replaced text
+    out = [
+        ask(lens_view, "page", {"run": lens_view.run_id, "page": 9, "lens": True}),
+        ask(lens_view, "page", {"run": lens_view.run_id, "page": 0, "target": 10**6}),
+    ]
+    assert [(r["ok"], r["stale"]) for r in out] == [(False, False), (False, False)]
+    assert "page 9 is out of range; it must be in [0, 0]" in out[0]["error"]
+    assert "token id 1000000 is out of range" in out[1]["error"]
 
 
 def test_bytes_are_bounded_by_top_k_not_vocabulary(random_model):
@@ -218,11 +200,9 @@ def test_picked_target_everywhere(random_model):
     shown = page_positions(page["page"], 4, len(view.tokens))
     np.testing.assert_allclose(from_wire(page["probs"]), expected.target_probs[:, shown].numpy(), rtol=1e-5, atol=1e-7)
     assert np.array_equal(from_wire(page["ranks"]), expected.target_ranks[:, shown].numpy())
-    out = sent(view)
-    view._on_message(view, {"type": "page", "run": view.run_id, "page": 0, "target": mary}, [])
-    ((content, buffers),) = out
+    content = ask(view, "page", {"run": view.run_id, "page": 0, "target": mary})["response"]
     assert "lens" not in content
-    answer = _put_buffers(content["target"], buffers)
+    answer = content["target"]
     np.testing.assert_allclose(from_wire(answer["probs"]), expected.target_probs[:, 0:4].numpy(), rtol=1e-5, atol=1e-7)
     assert view.attribution().target == mary
     view.target = None
@@ -233,11 +213,10 @@ def test_picked_target_everywhere(random_model):
 
 
 def test_attribution_on_demand_matches_the_analysis(lens_view, random_model):
-    out = sent(lens_view)
     target = lens_view._target_at(4)
-    lens_view._on_message(lens_view, {"type": "attribution", "run": lens_view.run_id, "position": 4, "target": target}, [])
-    (content, buffers), = out
-    assert content["type"] == "attribution" and content["position"] == 4 and content["target"] == target
+    message, buffers = ask(lens_view, "attribution", {"run": lens_view.run_id, "position": 4, "target": target}, raw=True)
+    content = message["response"]
+    assert message["ok"] and content["position"] == 4 and content["target"] == target
     expected = analysis.logit_attribution(random_model, TEXT, position=4, target=target)
     labels, values = expected.components()
     assert content["labels"] == labels
@@ -246,17 +225,17 @@ def test_attribution_on_demand_matches_the_analysis(lens_view, random_model):
     heads = [(l, h) for kind, l, h in zip(content["kinds"], content["layers"], content["heads"]) if kind == "head"]
     assert heads == [(l, h) for l in range(2) for h in range(4)]
     # a request about a replaced text is ignored; a bad one answered with the reason
-    lens_view._on_message(lens_view, {"type": "attribution", "run": -1, "position": 4, "target": target}, [])
-    lens_view._on_message(lens_view, {"type": "attribution", "run": lens_view.run_id, "position": 99, "target": 1}, [])
-    assert len(out) == 2 and out[1][0]["type"] == "attribution-error" and "position 99" in out[1][0]["message"]
+    assert ask(lens_view, "attribution", {"run": -1, "position": 4, "target": target})["stale"]
+    refused = ask(lens_view, "attribution", {"run": lens_view.run_id, "position": 99, "target": 1})
+    assert not refused["ok"] and not refused["stale"] and "position 99" in refused["error"]
 
 
 def test_target_typed_in_the_view(lens_view):
-    lens_view._on_message(lens_view, {"type": "target", "text": "Mary and John"}, [])
+    ask(lens_view, "target", {"text": "Mary and John"})
     assert "'Mary and John' is" in lens_view.target_error and lens_view.target is None
-    lens_view._on_message(lens_view, {"type": "target", "text": " Mary"}, [])
+    ask(lens_view, "target", {"text": " Mary"})
     assert lens_view.target == " Mary" and lens_view.target_error == ""
-    lens_view._on_message(lens_view, {"type": "target", "text": ""}, [])
+    ask(lens_view, "target", {"text": ""})
     assert lens_view.target is None
 
 

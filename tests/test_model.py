@@ -240,3 +240,20 @@ def test_run_with_hooks_can_stop_once_every_hook_has_fired(random_model):
         handle.remove()
     assert not random_model.hook_dict[first].fwd_hooks  # TransformerLens removed ours
     torch.testing.assert_close(adapter.forward_logits(tokens), adapter.run_with_cache(tokens, [first])[0])
+
+
+def test_one_adapter_per_model_until_its_weights_change(tiny_tokenizer):
+    import conftest
+
+    model = conftest.make_random_model(conftest.model_kinds()[0], tiny_tokenizer)
+    first = as_adapter(model)
+    assert as_adapter(model) is first  # views of one model share its weights and products
+    product = first.unembed_embed
+    w = first.weights
+    torch.testing.assert_close(product, w.W_U @ w.W_E, atol=1e-3, rtol=1e-4)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2.0)  # an in-place write ...
+    second = as_adapter(model)  # ... and the weights are read again
+    assert second is not first
+    torch.testing.assert_close(second.weights.W_O, 2 * w.W_O)

@@ -17,6 +17,7 @@ from circuitwidgets.widgets import _token_queries
 from circuitwidgets.widgets._export import static_state
 from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.ov_browser import DEFAULT_TARGETS, DEFAULT_TOKENS, PICKABLE_TOKENS, frequent_tokens
+from view_requests import ask, with_buffers
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 
@@ -26,22 +27,14 @@ def browser(random_model):
     return cw.OVBrowser(random_model)
 
 
-class Outbox(list):
-    """What the widget sent to the browser: (content, buffers) pairs."""
-
-    def __init__(self, widget):
-        super().__init__()
-        widget.send = lambda content, buffers=None: self.append((content, buffers or []))
-
-    def ask(self, widget, **question):
-        widget._on_message(widget, {"type": "query", "request": len(self) + 1, **question}, [])
-        return self[-1]
+def query(widget, **question):
+    """The widget's reply to a token-map question, as the view asks it: (message, buffers)."""
+    return ask(widget, "query", question, raw=True)
 
 
-def decode_answer(content, buffers):
-    ids = from_wire({**content["top_ids"], "buffer": buffers[0]})
-    values = from_wire({**content["top_values"], "buffer": buffers[1]})
-    return ids, values
+def decode_answer(message, buffers):
+    content = with_buffers(message["response"], buffers)
+    return from_wire(content["top_ids"]), from_wire(content["top_values"])
 
 
 # ---- traits and defaults -----------------------------------------------------------------------
@@ -121,7 +114,7 @@ def test_spectra_are_computed_once_on_demand_with_progress(browser, random_model
     assert browser.copying is None and browser.eigenvalues is None  # nothing until asked
     progress = []
     browser.observe(lambda c: progress.append(c["new"]), "busy")
-    browser._on_message(browser, {"type": "spectrum"}, [])  # what the view sends when shown
+    assert ask(browser, "spectrum", {})["ok"]  # what the view asks when shown
     n_layers = browser.n_layers
     assert progress[0].startswith("Computing the eigenvalues of every head's W_E·W_V·W_O·W_U")
     assert progress[1:-1] == [f"Computing OV eigenvalues: layer {i + 1} of {n_layers} done" for i in range(n_layers)]
@@ -152,11 +145,11 @@ def test_plain_ov_circuit(random_model):
     [("ov", analysis.ov_token_map), ("ov_sources", analysis.ov_sources_for), ("qk", analysis.qk_token_map)],
 )
 def test_answers_are_what_analysis_returns(browser, random_model, mode, function):
-    outbox = Outbox(browser)
-    content, buffers = outbox.ask(browser, mode=mode, layer=1, head=2, k=7, tokens=[" Mary", 42])
-    assert content["type"] == "answer" and content["mode"] == mode and (content["layer"], content["head"]) == (1, 2)
+    message, buffers = query(browser, mode=mode, layer=1, head=2, k=7, tokens=[" Mary", 42])
+    content = message["response"]
+    assert message["ok"] and content["mode"] == mode and (content["layer"], content["head"]) == (1, 2)
     expected = function(random_model, 1, 2, [" Mary", 42], k=7)
-    ids, values = decode_answer(content, buffers)
+    ids, values = decode_answer(message, buffers)
     np.testing.assert_array_equal(ids, expected.top_ids.numpy())
     np.testing.assert_array_equal(values, expected.top_values.numpy())
     assert content["given"] == expected.given.tolist() and content["given_strs"] == expected.given_strs
@@ -175,13 +168,12 @@ def test_defaults_and_python_api_agree_with_analysis(browser, random_model):
 
 
 def test_bad_tokens_get_a_message_not_a_traceback(browser, random_model):
-    outbox = Outbox(browser)
-    content, _ = outbox.ask(browser, mode="ov", layer=0, head=0, k=5, tokens=["The quick brown fox"])
-    assert content["type"] == "query-error" and content["entry"] == "The quick brown fox"
-    assert "not a single token" in content["message"]
+    content, _ = query(browser, mode="ov", layer=0, head=0, k=5, tokens=["The quick brown fox"])
+    assert not content["ok"] and content["detail"]["entry"] == "The quick brown fox"
+    assert "not a single token" in content["error"]
     a = cw.ModelAdapter(random_model)
     pieces = a.to_tokens("The quick brown fox")[0, 1:].tolist()
-    assert [p["id"] for p in content["pieces"]] == pieces and len(pieces) > 1
+    assert [p["id"] for p in content["detail"]["pieces"]] == pieces and len(pieces) > 1
     cases = [
         (dict(tokens=[300]), r"token id 300 is out of range \[0, 300\)"),
         (dict(tokens=[""]), "the token is empty"),
@@ -194,19 +186,18 @@ def test_bad_tokens_get_a_message_not_a_traceback(browser, random_model):
     ]
     for change, message in cases:
         question = dict(mode="ov", layer=0, head=0, k=5) | change
-        content, buffers = outbox.ask(browser, **question)
-        assert content["type"] == "query-error" and buffers == []
-        assert re.search(message, content["message"]), (change, content["message"])
+        content, buffers = query(browser, **question)
+        assert not content["ok"] and not content["stale"] and buffers == []
+        assert re.search(message, content["error"]), (change, content["error"])
 
 
 def test_rows_are_cached_so_a_head_seen_before_costs_nothing(browser, monkeypatch):
     calls = []
     real = _token_queries._ANSWER["ov"]
     monkeypatch.setitem(_token_queries._ANSWER, "ov", lambda *a, **kw: calls.append(a[3].tolist()) or real(*a, **kw))
-    outbox = Outbox(browser)
-    first = outbox.ask(browser, mode="ov", layer=1, head=0, k=5, tokens=[5, 6])
-    outbox.ask(browser, mode="ov", layer=0, head=0, k=5, tokens=[5, 6])
-    again = outbox.ask(browser, mode="ov", layer=1, head=0, k=5, tokens=[6, 5, 9])
+    first = query(browser, mode="ov", layer=1, head=0, k=5, tokens=[5, 6])
+    query(browser, mode="ov", layer=0, head=0, k=5, tokens=[5, 6])
+    again = query(browser, mode="ov", layer=1, head=0, k=5, tokens=[6, 5, 9])
     assert calls == [[5, 6], [5, 6], [9]]  # only the new row is computed
     ids_first, _ = decode_answer(*first)
     ids_again, _ = decode_answer(*again)

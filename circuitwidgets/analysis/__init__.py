@@ -16,6 +16,15 @@ On a text (one forward pass):
   and their neurons, each read as words, with contributions that add up to the logit
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
+* :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
+  with the attention patterns frozen
+
+Interventions (the model run again with parts of it changed):
+
+* :func:`ablate` -- switch heads, attention layers, MLPs or residual positions off (zero, mean,
+  resample) and compare the prediction before and after
+* :func:`patching` -- exact activation patching grids (TransformerLens's), batched
+* :func:`attribution_patching` -- the same grids estimated by activation difference × gradient
 
 Over many texts:
 
@@ -35,6 +44,8 @@ From the weights alone:
 * :func:`ov_sources_for` -- the source tokens that make a head promote a given token
 * :func:`qk_token_map` -- the key tokens a head attends to for given query tokens
 * :func:`composition_scores` -- Q-, K-, V-composition between heads of different layers
+* :func:`head_composition` -- all three kinds with the random baseline (:func:`composition_baseline`)
+  subtracted
 
 Share one forward pass between analyses of the same text:
 
@@ -47,17 +58,23 @@ Share one forward pass between analyses of the same text:
 """
 
 from ._forward import NEEDS, TextRun, run_text
+from .ablation import MODES, Ablation, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
-from .flow import FlowEdge, FlowNode, FlowResult, flow
-from .composition import COMPOSITION_KINDS, composition_scores
+from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
+from ._metric import METRICS
+from .attribution_patching import attribution_patching
+from .flow import FlowEdge, FlowNode, FlowResult, flow
 from .neurons import AlwaysOnNeurons, always_on_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
+from .paths import ORDERS, PathExpansion, path_expansion
+from .patching import GRIDS, PatchingResult, patching
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
 __all__ = [
+    "Ablation",
     "AlwaysOnNeurons",
     "AttentionResult",
     "AttentionSummary",
@@ -65,23 +82,34 @@ __all__ = [
     "CIRCUITS",
     "COMPOSITION_KINDS",
     "Component",
+    "HeadComposition",
+    "GRIDS",
     "FlowEdge",
     "FlowNode",
     "FlowResult",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
+    "METRICS",
+    "MODES",
     "NEEDS",
     "NextTokenProbabilities",
+    "ORDERS",
     "OVSpectrum",
+    "PathExpansion",
+    "PatchingResult",
     "TextRun",
     "TokenMap",
+    "ablate",
     "all_head_scores",
     "always_on_neurons",
     "attention_by_layer",
     "attention_patterns",
+    "composition_baseline",
+    "attribution_patching",
     "composition_scores",
     "copying_scores",
+    "head_composition",
     "flow",
     "head_scores",
     "join_lens",
@@ -91,6 +119,8 @@ __all__ = [
     "ov_sources_for",
     "ov_spectrum",
     "ov_token_map",
+    "path_expansion",
+    "patching",
     "qk_token_map",
     "repeated_tokens",
     "run_text",

@@ -21,10 +21,10 @@ import torch
 from ..model import ModelAdapter, as_adapter, hook_name
 
 #: The analyses a :class:`TextRun` can serve, by name.
-NEEDS = ("attention", "logit_lens", "attribution", "flow")
+NEEDS = ("attention", "logit_lens", "attribution", "paths", "flow")
 #: What :func:`run_text` caches when not told: everything but the flow graph's extra
 #: activations (every value vector and MLP neuron), which only :func:`flow` reads.
-DEFAULT_NEEDS = ("attention", "logit_lens", "attribution")
+DEFAULT_NEEDS = ("attention", "logit_lens", "attribution", "paths")
 
 
 def readout_hooks(n_layers: int) -> list[str]:
@@ -32,6 +32,18 @@ def readout_hooks(n_layers: int) -> list[str]:
     return [hook_name("resid_pre", layer) for layer in range(n_layers)] + [
         hook_name("resid_post", n_layers - 1)
     ]
+
+
+def written_hooks(adapter: ModelAdapter) -> list[str]:
+    """What writes to the residual stream besides the heads: the embeddings (read as layer 0's
+    input, which is what the model adds to the stream whatever its family does to the token
+    embedding -- Gemma's scale, BLOOM's embedding norm), the positions, and each MLP."""
+    names = [hook_name("resid_pre", 0)]
+    if adapter.weights.W_pos is not None:
+        names.append(hook_name("pos_embed"))
+    if not adapter.attn_only:
+        names += [hook_name("mlp_out", layer) for layer in range(adapter.n_layers)]
+    return names
 
 
 def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
@@ -43,13 +55,11 @@ def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
     if need == "logit_lens":
         return readout_hooks(adapter.n_layers)
     if need == "attribution":
-        names = [hook_name("embed"), hook_name("resid_post", last)]
-        names += [hook_name("z", layer) for layer in layers]
-        if adapter.weights.W_pos is not None:
-            names.append(hook_name("pos_embed"))
-        if not adapter.attn_only:
-            names += [hook_name("mlp_out", layer) for layer in layers]
-        return names
+        return [hook_name("resid_post", last)] + [hook_name("z", layer) for layer in layers] + written_hooks(adapter)
+    if need == "paths":
+        # The path expansion freezes the patterns and each layer's input-norm scale (read off
+        # resid_pre), and takes the embeddings, MLP outputs and final stream as they were.
+        return hooks_for(adapter, "attention") + readout_hooks(adapter.n_layers) + written_hooks(adapter)
     if need == "flow":
         names = hooks_for(adapter, "attribution") + [hook_name("resid_pre", layer) for layer in layers]
         names += [hook_name(kind, layer) for layer in layers for kind in ("pattern", "v", "resid_post")]
@@ -57,7 +67,7 @@ def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
             names += [hook_name("mlp_post", layer) for layer in layers]
             if not adapter.parallel_attn_mlp:
                 names += [hook_name("resid_mid", layer) for layer in layers]
-        return names
+        return sorted(set(names))
     raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
 
 
@@ -107,10 +117,12 @@ def run_text(model: Any, text: str, needs: Iterable[str] = DEFAULT_NEEDS) -> Tex
     """Run ``model`` once on ``text``, caching what the analyses in ``needs`` read.
 
     ``needs`` is any of ``"attention"`` (all attention patterns), ``"logit_lens"`` (the residual
-    stream before each layer and after the last) and ``"attribution"`` (embeddings, each head's
-    ``z``, each MLP's output, the final residual stream); ``"flow"`` (what :func:`flow` reads:
-    the attribution's activations plus every layer's residual streams, attention patterns, value
-    vectors and MLP neurons) only when asked for. Raises ``ValueError`` for an empty
+    stream before each layer and after the last), ``"attribution"`` (embeddings, each head's
+    ``z``, each MLP's output, the final residual stream) and ``"paths"`` (what
+    :func:`path_expansion` freezes: patterns, the stream before each layer, embeddings, MLP
+    outputs, the final stream); ``"flow"`` (what :func:`flow` reads: the attribution's
+    activations plus every layer's residual streams, attention patterns, value vectors and MLP
+    neurons) only when asked for. Raises ``ValueError`` for an empty
     text or one longer than the model's context.
 
     Examples

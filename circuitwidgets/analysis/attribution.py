@@ -57,7 +57,9 @@ class Attribution:
         The token whose logit is attributed.
     logit:
         The model's logit for ``target`` at ``position`` (0-d tensor); every contribution
-        below adds up to it.
+        below adds up to it. For a model with a final-logit soft cap (Gemma 2) this is the
+        logit *before* the cap: the model outputs ``soft_cap * tanh(logit / soft_cap)``,
+        which is not a sum of parts (see ``soft_cap``).
     embed, pos_embed:
         0-d contributions of the token embedding and the learned positional embedding
         (``pos_embed`` is ``None`` for models without one, e.g. rotary).
@@ -76,6 +78,8 @@ class Attribution:
         position through the same frozen norm and ``W_U`` (VISIT-style), and by how much.
     token_strs:
         Display string of every id in ``head_top_ids`` and of ``target``.
+    soft_cap:
+        The model's final-logit soft cap ``c`` (``c * tanh(x / c)``), or ``None``.
 
     Examples
     --------
@@ -103,6 +107,7 @@ class Attribution:
     head_top_ids: torch.Tensor
     head_top_values: torch.Tensor
     token_strs: dict[int, str]
+    soft_cap: Optional[float] = None
 
     def parts(self) -> tuple[list["Component"], torch.Tensor]:
         """Every contribution as one flat list, each named by what wrote it:
@@ -168,27 +173,44 @@ class Component:
 def _written(adapter: ModelAdapter, cache: dict, position: int) -> dict[str, Optional[torch.Tensor]]:
     """What each component wrote into the residual stream at ``position``: ``embed [d_model]``,
     ``pos_embed [d_model]`` (or None), ``heads [n_layers, n_heads, d_model]`` (each head's
-    ``z · W_O``), ``attn_bias [n_layers, d_model]``, ``mlp [n_layers, d_model]`` (or None)."""
+    ``z · W_O``), ``attn_bias [n_layers, d_model]``, ``mlp [n_layers, d_model]`` (or None).
+
+    A layer whose attention output passes through a norm before the residual stream (Gemma 2
+    and 3, OLMo 2: ``ln1_post``) gets that norm with its scale frozen at its value for the
+    whole layer's output, as the final norm is frozen: the heads' shares then add up to what
+    the layer wrote. An MoE MLP is one component: ``mlp_out`` is the sum over its experts."""
     w = adapter.weights
     layers = range(adapter.n_layers)
     z = torch.stack([cache[hook_name("z", layer)][position] for layer in layers])
+    heads = torch.einsum("lhd,lhdm->lhm", z, w.W_O)
+    attn_bias = w.b_O.clone()
+    for layer, post in enumerate(adapter.attn_output_norms):
+        if post is not None:
+            scale = post.scale(heads[layer].sum(dim=0) + attn_bias[layer])
+            heads[layer] = post.center(heads[layer]) / scale * post.weight
+            attn_bias[layer] = post.center(attn_bias[layer]) / scale * post.weight + post.bias
+    # The token embedding as it enters the stream: layer 0's input minus the positions. This
+    # includes what some families do to it first (Gemma's sqrt(d_model), BLOOM's LayerNorm).
+    pos_embed = cache[hook_name("pos_embed")][position] if w.W_pos is not None else None
+    embed = cache[hook_name("resid_pre", 0)][position]
     return {
-        "embed": cache[hook_name("embed")][position],
-        "pos_embed": cache[hook_name("pos_embed")][position] if w.W_pos is not None else None,
-        "heads": torch.einsum("lhd,lhdm->lhm", z, w.W_O),
-        "attn_bias": w.b_O,
+        "embed": embed if pos_embed is None else embed - pos_embed,
+        "pos_embed": pos_embed,
+        "heads": heads,
+        "attn_bias": attn_bias,
         "mlp": None
         if adapter.attn_only
         else torch.stack([cache[hook_name("mlp_out", layer)][position] for layer in layers]),
     }
 
 
-def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torch.Tensor) -> None:
+def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torch.Tensor, tolerance: float) -> None:
     """Refuse to attribute if the parts do not add up to the final residual stream (an
-    architecture that writes to the stream through something not decomposed here)."""
+    architecture that writes to the stream through something not decomposed here), to
+    within ``tolerance`` of its size (the model's precision: :attr:`ModelAdapter.tolerance`)."""
     total = sum(v.reshape(-1, v.shape[-1]).sum(dim=0) for v in written.values() if v is not None)
     error = float((total - resid).abs().max())
-    if error > 1e-3 * float(resid.abs().max()) + 1e-4:
+    if error > tolerance * float(resid.abs().max()) + 1e-4:
         raise NotImplementedError(
             "embeddings + heads + attention biases + MLPs do not add up to this model's final "
             f"residual stream (max error {error:.3g}), so a direct logit attribution would be "
@@ -203,26 +225,29 @@ def decompose(adapter: ModelAdapter, run: TextRun, position: int) -> tuple[torch
     frozen scale."""
     resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
     written = _written(adapter, run.cache, position)
-    _check_decomposition(written, resid)
+    _check_decomposition(written, resid, adapter.tolerance)
     return resid, written, adapter.final_norm.scale(resid)[0]
 
 
-def _default_target(adapter: ModelAdapter, run: TextRun, position: int) -> int:
-    """The actual next token, or at the last position the model's own top prediction."""
+def resolve_target(adapter: ModelAdapter, run: TextRun, position: int, target: Optional[TokenLike]) -> int:
+    """The id of ``target`` (one token: a string or an id, else ``ValueError``), or by default
+    the actual next token, or at the last position the model's own top prediction (``run``
+    must hold the last ``resid_post``)."""
+    if target is not None:
+        ids = token_ids(adapter, target, "target token")
+        if len(ids) != 1:
+            raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
+        return int(ids[0])
     if position + 1 < run.seq_len:
         return int(run.tokens[position + 1])
     resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
     return int(adapter.unembed(adapter.apply_final_norm(resid[None]))[0].argmax())
 
 
-def resolve_target(adapter: ModelAdapter, run: TextRun, position: int, target: Optional[TokenLike]) -> int:
-    """The id of ``target`` (exactly one token), or by default :func:`_default_target`'s."""
-    if target is None:
-        return _default_target(adapter, run, position)
-    ids = token_ids(adapter, target, "target token")
-    if len(ids) != 1:
-        raise ValueError(f"target must be one token, got {len(ids)}: {target!r}")
-    return int(ids[0])
+def display_strings(adapter: ModelAdapter, ids: torch.Tensor, target: int) -> dict[int, str]:
+    """``{id: display string}`` for every id in ``ids`` and for ``target``."""
+    seen = torch.cat([ids.reshape(-1), torch.tensor([target])]).unique()
+    return dict(zip(seen.tolist(), adapter.to_str_tokens(seen)))
 
 
 def logit_attribution(
@@ -268,14 +293,15 @@ def logit_attribution(
             name: None if v is None else norm.center(v) @ direction / scale for name, v in written.items()
         }
         final_bias = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
-        logit = adapter.unembed(adapter.apply_final_norm(resid[None]))[0, target_id]
+        # Before the soft cap (Gemma 2): the parts add up to this, the model outputs
+        # soft_cap(logit, cap).
+        logit = (adapter.apply_final_norm(resid[None]) @ w.W_U[:, target_id] + w.b_U[target_id])[0]
         # Each head's own readout: its output through the same frozen norm and W_U.
         head_dirs = norm.center(written["heads"]) / scale * norm.weight
         top_values, top_ids = topk_of_product(head_dirs.reshape(-1, adapter.d_model), w.W_U, k)
 
     shape = (adapter.n_layers, adapter.n_heads, top_ids.shape[-1])
-    ids_seen = torch.cat([top_ids.reshape(-1), torch.tensor([target_id])]).unique()
-    token_strs = dict(zip(ids_seen.tolist(), adapter.to_str_tokens(ids_seen)))
+    token_strs = display_strings(adapter, top_ids, target_id)
     return Attribution(
         tokens=run.tokens,
         str_tokens=list(run.str_tokens),
@@ -289,4 +315,5 @@ def logit_attribution(
         head_top_ids=top_ids.reshape(shape),
         head_top_values=top_values.reshape(shape),
         token_strs=token_strs,
+        soft_cap=adapter.logit_soft_cap,
     )

@@ -127,7 +127,8 @@ class FlowResult:
     target, target_str:
         The token whose logit is explained.
     logit:
-        The model's logit for ``target`` at ``position``.
+        The model's logit for ``target`` at ``position`` (before the final soft cap, where the
+        model has one: the parts add up to this).
     final_bias:
         ``b_ln · W_U[:, t] + b_U[t]``: the part of the logit no component writes.
     scale:
@@ -244,6 +245,18 @@ def neuron_vectors(adapter: ModelAdapter, cache: dict, layer: int, position: int
     return cache[hook_name("mlp_post", layer)][position][:, None] * W_out[layer]
 
 
+def _d_mlp(adapter: ModelAdapter) -> int:
+    """The MLPs' width, or ``NotImplementedError`` for MLPs with no single ``W_out`` to split
+    into neurons (a mixture of experts)."""
+    try:
+        return int(adapter.mlp_out_weights[0].shape[1])
+    except AttributeError as missing:
+        raise NotImplementedError(
+            "flow splits each MLP into neurons through its one output matrix W_out, and this "
+            f"model's MLPs have none (a mixture of experts?): {missing}"
+        ) from None
+
+
 def _check_parts(parts: torch.Tensor, whole: torch.Tensor, what: str) -> None:
     """Refuse to draw a graph whose parts do not add up (an architecture that computes this
     sub-block in a way not decomposed here)."""
@@ -294,7 +307,8 @@ class _Builder:
         z = self.run.cache[hook_name("z", layer)][q]
         values = values.permute(1, 0, 2)  # [n_heads, q + 1, d_head]: batched matmuls below
         _check_parts((weights[:, None, :] @ values)[:, 0], z, f"layer {layer}'s memory values")
-        memory_logits = weights * (values @ (W_O @ self.direction)[:, :, None])[..., 0]
+        to_stream, direction = self._attention_output_norm(layer, z, W_O)
+        memory_logits = weights * (values @ (W_O @ direction)[:, :, None])[..., 0]
         out = f"L{layer} attn"
         keep = (heads @ self.direction).abs().argsort(descending=True)[:n_heads]
         for h in sorted(int(i) for i in keep):
@@ -305,7 +319,7 @@ class _Builder:
                 if abs(float(memory_logits[h, s])) < self.min_contribution:
                     continue
                 label = f"L{layer}H{h}@{s} {self.run.str_tokens[s]!r}"
-                vector = weights[h, s] * values[h, s] @ W_O[h]
+                vector = to_stream(weights[h, s] * values[h, s] @ W_O[h])
                 value = self.node(f"L{layer}H{h}@{s}", "memory", vector, label, layer=layer, head=h, source=s)
                 self.edge(value, head, "attention", weights[h, s])
             self.edge(head, out, "writes", heads[h].norm())
@@ -313,6 +327,19 @@ class _Builder:
         if bool(bias.any()):
             self.edge(self.node(f"L{layer} attn bias", "attn_bias", bias, layer=layer), out, "writes", bias.norm())
         return self.node(out, "attn_out", heads.sum(dim=0) + bias, layer=layer)
+
+    def _attention_output_norm(self, layer: int, z: torch.Tensor, W_O: torch.Tensor):
+        """``(to_stream, direction)``: how a part of layer ``layer``'s attention output enters
+        the residual stream, and the target direction to score raw parts by. Identity and the
+        target direction, except where the output passes through a norm first (Gemma 2/3,
+        OLMo 2): that norm with its scale frozen for the whole output, as ``_written`` does for
+        the heads, so the memory values still add up to their head's share."""
+        post = self.adapter.attn_output_norms[layer]
+        if post is None:
+            return (lambda x: x), self.direction
+        raw = torch.einsum("hd,hdm->m", z, W_O) + self.adapter.weights.b_O[layer]
+        scale = post.scale(raw)
+        return (lambda x: post.center(x) / scale * post.weight), post.center(post.weight * self.direction) / scale
 
     def mlp(self, layer: int, reads: str, n_neurons: int) -> str:
         """A layer's top neurons (by |coefficient|, both signs), its bias and its output."""
@@ -437,7 +464,10 @@ def flow(
     >>> recalled.source, graph.str_tokens[recalled.source]
     (4, ' d')
     """
-    adapter, run = resolve_run(model, text, "flow")
+    try:
+        adapter, run = resolve_run(model, text, "flow")
+    except KeyError as missing:  # e.g. a mixture of experts: no one neuron activation per MLP
+        raise NotImplementedError(f"flow cannot split this model's blocks: {missing.args[0]}") from None
     position = check_position(position, run.seq_len)
     layers = _check_layers(layers, adapter.n_layers)
     k = check_k(k, adapter.d_vocab)
@@ -446,7 +476,7 @@ def flow(
     counts = {
         "heads": _prune_count(heads, "heads", adapter.n_heads),
         "memory": _prune_count(memory, "memory", run.seq_len),
-        "neurons": 0 if adapter.attn_only else _prune_count(neurons, "neurons", adapter.mlp_out_weights[0].shape[1]),
+        "neurons": 0 if adapter.attn_only else _prune_count(neurons, "neurons", _d_mlp(adapter)),
     }
     target_id = resolve_target(adapter, run, position, target)
     norm, w = adapter.final_norm, adapter.weights
@@ -470,7 +500,8 @@ def flow(
         vectors = torch.stack(b.vectors)
         is_stream = torch.tensor([n["kind"] in STREAM_KINDS for n in b.nodes])
         proj = _project(adapter, vectors, is_stream, scale, target_id, k)
-        logit = adapter.unembed(adapter.apply_final_norm(resid[None]))[0, target_id]
+        # Before the soft cap where the model has one (Gemma 2): the parts add up to this.
+        logit = (adapter.apply_final_norm(resid[None]) @ w.W_U[:, target_id] + w.b_U[target_id])[0]
         final_bias = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
     return _result(adapter, run, position, target_id, layers, b, proj, logit, final_bias, scale)
 

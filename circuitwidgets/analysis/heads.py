@@ -144,13 +144,14 @@ def repeated_tokens(
     half = check_half(adapter, half)
     batch = check_int(batch, "batch", 1)
     seed = check_seed(seed)
-    bos = adapter.bos_token_id
+    # A model without a tokenizer has no BOS convention: its sequences start with token 0.
+    bos = adapter.bos_token_id if adapter.has_tokenizer else 0
     if bos is None:
         raise ValueError(
             "this model's tokenizer has no BOS token; pass tokens=... (a [batch, 1 + 2*half] "
             "tensor of repeated tokens) instead"
         )
-    n_tokens = min(adapter.d_vocab, len(adapter.tokenizer))
+    n_tokens = min(adapter.d_vocab, len(adapter.tokenizer)) if adapter.has_tokenizer else adapter.d_vocab
     special = adapter.special_token_ids
     candidates = torch.tensor([t for t in range(n_tokens) if t not in special], dtype=torch.long)
     if len(candidates) < half:

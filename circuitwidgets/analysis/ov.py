@@ -20,7 +20,10 @@ nonzero spectrum), and the token maps below compute only the rows or columns ask
 block of the vocabulary at a time.
 
 Layer norms, positional embeddings and biases are left out, as in the Framework paper: these
-are the direct token-to-token paths through one head.
+are the direct token-to-token paths through one head. The weights are the adapter's effective
+ones (:class:`~circuitwidgets.model.Weights`): shared K/V heads (grouped-query, multi-query)
+repeated for each query head, the embedding as the model adds it to the stream (Gemma's
+``sqrt(d_model)``), Granite's multipliers folded in.
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ def _small_factor(adapter: ModelAdapter, circuit: str) -> torch.Tensor:
     w = adapter.weights
     if circuit == "ov":
         return w.W_O @ w.W_V  # eig(W_O W_V) = nonzero eig(W_V W_O)
-    core = w.W_U @ w.W_E  # [d_model, d_model]: the only product over the vocabulary
+    core = adapter.unembed_embed  # [d_model, d_model]: the only product over the vocabulary
     return w.W_O @ (core @ w.W_V)  # eig = nonzero eig(W_E W_V W_O W_U)
 
 
@@ -294,7 +297,11 @@ def qk_token_map(
     Row ``q`` of the full QK circuit ``W_E · W_Q · W_Kᵀ · W_Eᵀ`` (unscaled, like
     TransformerLens's ``model.QK``: divide by ``sqrt(d_head)`` for the attention score),
     computed for the given queries only, ``chunk`` key tokens at a time. Positions and layer
-    norms are left out: this is the token-content part of the attention score.
+    norms are left out: this is the token-content part of the attention score. With rotary
+    positions (Llama, Pythia, Gemma ...; ``ModelAdapter.position_kind == "rotary"``) or ALiBi
+    (BLOOM) there is no positional term to add: this is the score at zero distance, which the
+    rotation or the distance penalty then changes as the key moves away. QK-norm (Qwen 3,
+    OLMo 2, Gemma 3) and attention soft caps (Gemma 2) act on the scores and are left out too.
 
     Examples
     --------

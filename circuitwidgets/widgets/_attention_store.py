@@ -25,14 +25,18 @@ torch.Size([7, 7])
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
 from ..analysis.attention import attention_by_layer
 from ..model import ModelAdapter
+from ._channel import Stale
+from ._transport import to_wire
 
-__all__ = ["THUMBNAIL_SIZE", "HALF_RELATIVE_ERROR", "HALF_ABSOLUTE_ERROR", "AttentionStore", "thumbnail"]
+__all__ = [
+    "THUMBNAIL_SIZE", "HALF_RELATIVE_ERROR", "HALF_ABSOLUTE_ERROR", "AttentionStore", "pattern_answer", "thumbnail",
+]
 
 #: Largest side of an overview thumbnail, in cells (each drawn about 40 CSS pixels wide).
 THUMBNAIL_SIZE = 40
@@ -121,3 +125,17 @@ class AttentionStore:
     def pattern(self, layer: int, head: int) -> torch.Tensor:
         """The float16 pattern ``[seq, seq]`` of one head."""
         return self.patterns[layer, head]
+
+
+def pattern_answer(
+    adapter: ModelAdapter, run_id: int, payload: dict[str, Any], pattern: Callable[[int, int], torch.Tensor]
+) -> dict[str, Any]:
+    """The answer to a view's ``"pattern"`` request ``{"layer", "head", "run"}`` (the views
+    that show single heads share it): ``{"layer", "head", "run", "pattern": float16 wire}``
+    with ``pattern(layer, head)``; a bad head is refused naming the range, a request about an
+    older run (``run_id`` has moved on) is :class:`~._channel.Stale`."""
+    layer = adapter.check_layer(int(payload["layer"]))
+    head = adapter.check_head(int(payload["head"]))
+    if payload.get("run") != run_id:
+        raise Stale("about data that has since been replaced")  # the view asks again
+    return {"layer": layer, "head": head, "run": run_id, "pattern": to_wire(pattern(layer, head), dtype="float16")}

@@ -7,7 +7,7 @@ bundle, declares its traits, and says which public ones a user may set (``_setta
 :class:`~.selection.LinkedView`'s ``_linked`` ones are settable too)::
 
     class TokenView(CircuitWidget):
-        _bundle = "token_view"          # js/src/token_view.ts
+        _bundle = "token_view"          # js/src/token_view/index.ts
         _settable = ("text",)
         text = traitlets.Unicode().tag(sync=True)
         tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)   # set by the view

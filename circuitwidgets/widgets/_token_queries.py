@@ -28,7 +28,6 @@ lists its pieces so the view can offer them.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,6 +36,7 @@ import torch
 from ..analysis import TokenMap, ov_sources_for, ov_token_map, qk_token_map
 from ..model import ModelAdapter
 from ._base import MAX_K
+from ._channel import LRU
 from ._transport import to_wire
 
 __all__ = ["MODES", "MAX_K", "MAX_TOKENS", "TokenQueries", "TokenQueryError", "payload"]
@@ -66,6 +66,11 @@ class TokenQueryError(ValueError):
         self.entry = entry
         self.pieces = pieces or []
 
+    @property
+    def detail(self) -> dict[str, Any]:
+        """What the view shows beside the message (sent along by the request channel)."""
+        return {"entry": self.entry, "pieces": [{"id": i, "text": s} for i, s in self.pieces]}
+
 
 @dataclass(frozen=True)
 class _Row:
@@ -80,7 +85,7 @@ class TokenQueries:
 
     def __init__(self, adapter: ModelAdapter):
         self._adapter = adapter
-        self._rows: OrderedDict[tuple[str, int, int, int, int], _Row] = OrderedDict()
+        self._rows: LRU[tuple[str, int, int, int, int], _Row] = LRU(_CACHE_ROWS)
 
     # ---- what the user typed -> token ids ---------------------------------------------------
 
@@ -118,22 +123,18 @@ class TokenQueries:
         if not 1 <= len(ids) <= MAX_TOKENS:
             raise ValueError(f"ask about 1 to {MAX_TOKENS} tokens at a time, got {len(ids)}")
         key = lambda token: (mode, layer, head, k, int(token))  # noqa: E731
-        missing = list(dict.fromkeys(t for t in ids if key(t) not in self._rows))
+        found = {int(t): self._rows.get(key(t)) for t in ids}
+        missing = [t for t, row in found.items() if row is None]
         if missing:
             fresh = _ANSWER[mode](self._adapter, layer, head, torch.tensor(missing, dtype=torch.long), k=k)
             for i, token in enumerate(missing):
-                self._rows[key(token)] = _Row(
+                found[token] = self._rows[key(token)] = _Row(
                     given_str=fresh.given_strs[i],
                     top_ids=fresh.top_ids[i],
                     top_values=fresh.top_values[i],
                     top_strs=fresh.top_strs[i],
                 )
-        rows = []
-        for token in ids:
-            self._rows.move_to_end(key(token))
-            rows.append(self._rows[key(token)])
-        while len(self._rows) > _CACHE_ROWS:
-            self._rows.popitem(last=False)
+        rows = [found[int(t)] for t in ids]
         return TokenMap(
             kind=mode,
             layer=layer,

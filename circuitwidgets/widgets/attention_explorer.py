@@ -32,7 +32,8 @@ import torch
 import traitlets
 
 from ..analysis.heads import all_head_scores
-from ._attention_store import AttentionStore
+from ._attention_store import AttentionStore, pattern_answer
+from ._channel import AnswersRequests, handles
 from ._payloads import HeadScore, PatternBank
 from ._transport import BinaryArray, Encoded, to_wire
 from .selection import LinkedView, Selection
@@ -55,7 +56,7 @@ _SCORE_TEXT = {
 HeadsToExport = Union[Literal["auto", "selected", "all"], Sequence[tuple[int, int]]]
 
 
-class AttentionExplorer(LinkedView):
+class AttentionExplorer(AnswersRequests, LinkedView):
     """All attention heads of ``model`` on ``text``: overview, head heatmap, token view.
 
     Parameters
@@ -66,6 +67,10 @@ class AttentionExplorer(LinkedView):
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:
@@ -131,14 +136,16 @@ class AttentionExplorer(LinkedView):
     def __init__(
         self,
         model: Any,
-        text: str,
+        text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens)
         self._store: AttentionStore = AttentionStore.build(self._adapter, text)  # bad text raises here
         self._model_scores = self._repeated_token_scores()
         super().__init__(
@@ -149,7 +156,7 @@ class AttentionExplorer(LinkedView):
         )
         self._start_linking(layer=layer, head=head)
         self._show(self._store)
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -258,21 +265,11 @@ class AttentionExplorer(LinkedView):
 
     # ---- the browser asks for a head -----------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "pattern", "layer", "head", "run"}`` → the head's float16 pattern."""
-        if not isinstance(content, dict) or content.get("type") != "pattern":
-            return
-        try:
-            layer = self._adapter.check_layer(int(content["layer"]))
-            head = self._adapter.check_head(int(content["head"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": "pattern-error", "message": str(exc)})
-            return
-        if content.get("run") != self.run_id:
-            return  # asked about a text that has since been replaced; the browser asks again
-        wire = to_wire(self._store.pattern(layer, head), dtype="float16")
-        buffer = wire.pop("buffer")
-        self.send({"type": "pattern", "layer": layer, "head": head, "run": self.run_id, **wire}, [buffer])
+    @handles("pattern")
+    def _pattern_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"layer", "head", "run"}`` → ``{"layer", "head", "run", "pattern"}``: the head's
+        float16 pattern."""
+        return pattern_answer(self._adapter, self.run_id, payload, self._head_pattern)
 
     # ---- static export -------------------------------------------------------------------------
 

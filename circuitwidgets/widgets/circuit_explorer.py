@@ -13,7 +13,7 @@ moves the other three, in the browser with no kernel round trip, and also in an 
 They are the same objects you would display alone: ``display(w.attention)`` shows the
 attention view once more, still linked.
 
-The layout is the browser's business (``js/src/circuit_explorer.ts``): the dashboard's model
+The layout is the browser's business (``js/src/circuit_explorer/index.ts``): the dashboard's model
 references the four views' models (their ``IPY_MODEL_`` ids, like a view's ``selection``),
 and its JavaScript asks the widget manager for them and draws each with that view's own
 code. It needs no ipywidgets ``Box`` or ``jslink``, so it works the same in JupyterLab,
@@ -106,6 +106,10 @@ class CircuitExplorer(LinkedView):
         The text (default :data:`DEFAULT_TEXT`). Empty, or longer than the model's context:
         ``ValueError`` here; set later through :attr:`text`, the problem shows inline and the
         last good views stay.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     collapsed:
@@ -177,11 +181,13 @@ class CircuitExplorer(LinkedView):
         model: Any,
         text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         collapsed: str | tuple[str, ...] | list[str] = (),
         **kwargs: Any,
     ):
         self._prepare(model, kwargs)
+        text = self._adapter.view_text(text, tokens, required=False)
         text = DEFAULT_TEXT if text is None else text
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")

@@ -43,6 +43,8 @@ import traitlets
 from ..analysis import KINDS, HeadScores, all_head_scores, run_text, text_head_scores
 from ..checks import check_int
 from ..analysis.heads import DEFAULT_BATCH, check_half, check_seed, max_half
+from ._attention_store import pattern_answer
+from ._channel import AnswersRequests, handles
 from ._payloads import PatternBank
 from ._transport import Encoded, to_wire
 from .attention_explorer import AUTO_EXPORT_BYTES
@@ -101,7 +103,7 @@ def _whole_number(name: str, value: Any) -> int:
     raise ValueError(f"{name} {value!r} is not a whole number")
 
 
-class InductionScores(LinkedView):
+class InductionScores(AnswersRequests, LinkedView):
     """Induction, previous-token and duplicate-token scores of every head of ``model``.
 
     Parameters
@@ -116,6 +118,10 @@ class InductionScores(LinkedView):
     text:
         Score the heads on this text instead (``mode="text"``). A text in which no token
         repeats raises ``ValueError`` here.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     kind:
         The tab shown first: ``"induction"`` (default), ``"previous_token"`` or
         ``"duplicate_token"``.
@@ -201,6 +207,7 @@ class InductionScores(LinkedView):
         seed: int = 0,
         batch: int = DEFAULT_BATCH,
         text: Optional[str] = None,
+        tokens: Any = None,
         kind: str = "induction",
         selection: Selection | None = None,
         layer: int | None = None,
@@ -208,6 +215,7 @@ class InductionScores(LinkedView):
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens, required=False)
         self._ready = False
         half = check_half(self._adapter, None) if half is None else half  # the default half
         half, seed, batch, kind = self._validated(half=half, seed=seed, batch=batch, kind=kind)  # as assignments would
@@ -227,7 +235,7 @@ class InductionScores(LinkedView):
         self._start_linking(layer=layer, head=head)
         self._show(result)
         self._ready = True
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -420,32 +428,16 @@ class InductionScores(LinkedView):
 
     # ---- the browser asks ----------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        if not isinstance(content, dict):
-            return
-        if content.get("type") == "pattern":
-            self._send_pattern(content)
-        elif content.get("type") == "run":
-            self._run_request(content)
+    @handles("pattern")
+    def _pattern_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"layer", "head", "run"}`` → the head's float16 pattern (as AttentionExplorer's)."""
+        return pattern_answer(self._adapter, self.run_id, payload, self._head_pattern)
 
-    def _send_pattern(self, content: dict[str, Any]) -> None:
-        """``{"type": "pattern", "layer", "head", "run"}`` → the head's float16 pattern."""
-        try:
-            layer = self._adapter.check_layer(int(content["layer"]))
-            head = self._adapter.check_head(int(content["head"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": "pattern-error", "message": str(exc)})
-            return
-        if content.get("run") != self.run_id:
-            return  # asked about data since replaced; the browser asks again
-        wire = to_wire(self._patterns[layer, head], dtype="float16")
-        buffer = wire.pop("buffer")
-        self.send({"type": "pattern", "layer": layer, "head": head, "run": self.run_id, **wire}, [buffer])
-
-    def _run_request(self, content: dict[str, Any]) -> None:
-        """``{"type": "run", "mode": "random", "half", "seed", "batch"}`` or
-        ``{"type": "run", "mode": "text", "text"}``: what the user typed, checked here; a bad
-        value shows inline (the browser keeps what was typed)."""
+    @handles("run")
+    def _run_request(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"mode": "random", "half", "seed", "batch"}`` or ``{"mode": "text", "text"}``:
+        what the user typed, checked here; a bad value shows inline (the browser keeps what
+        was typed)."""
         try:
             if content.get("mode") == "text":
                 text = content.get("text")
@@ -459,8 +451,9 @@ class InductionScores(LinkedView):
                 changes = dict(mode="random", half=half, seed=seed, batch=batch)
         except (ValueError, TypeError) as exc:
             self._set(error=str(exc))
-            return
+            return {}
         self._update(changes)
+        return {}
 
     # ---- static export -------------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ readout and position, 13 x 512 x 768 x 50257 multiply-adds for GPT-2 small on 51
 tens of seconds on a laptop CPU, against a fraction of a second for one page. So the widget
 computes the selected position's page with the forward pass and draws it; the view shows one
 page of positions at a time (the row of guesses and the grid's columns), asks the kernel for
-the page it is moved to (a custom message; columns not computed yet are drawn as pending)
-and, once idle, for the pages on either side. What crosses to the browser is bounded by
+the page it is moved to (a ``"page"`` request, ``_channel.py``; columns not computed yet are
+drawn as pending) and, once idle, for the pages on either side. What crosses to the browser is bounded by
 top-k, never positions x vocabulary: per page, the top ``k`` tokens and probabilities of
 every (readout, position), the target's probability, rank and the KL per (readout,
 position); and one position's attribution, asked for when it is selected. A picked target is
@@ -39,7 +39,6 @@ cost above, once) so that it can page offline.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Optional
 
 import torch
@@ -48,8 +47,9 @@ import traitlets
 from .. import analysis
 from ..analysis import Attribution, LogitLensResult, TextRun
 from ..checks import check_int, check_position
+from ._channel import LRU, AnswersRequests, Stale, handles
 from ._payloads import AttributionState, LensPage, LensPages, TargetPage, TargetPages, id_dtype
-from ._transport import Encoded, split_buffers
+from ._transport import Encoded
 from .selection import LinkedView, Selection
 
 __all__ = ["LogitLens", "page_positions", "readout_names", "MAX_K"]
@@ -95,7 +95,7 @@ def page_positions(page: int, page_size: int, seq_len: int) -> range:
     return range(page * page_size, min((page + 1) * page_size, seq_len))
 
 
-class LogitLens(LinkedView):
+class LogitLens(AnswersRequests, LinkedView):
     """The logit lens of ``model`` on ``text``: layer slider, grid, target chart, attribution.
 
     Parameters
@@ -106,6 +106,10 @@ class LogitLens(LinkedView):
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     k:
         How many top tokens each position's hover card lists (1..50, :data:`MAX_K`; default 10).
     page_size:
@@ -197,8 +201,9 @@ class LogitLens(LinkedView):
     def __init__(
         self,
         model: Any,
-        text: str,
+        text: str | None = None,
         *,
+        tokens: Any = None,
         k: int = 10,
         page_size: int = PAGE_SIZE,
         selection: Selection | None = None,
@@ -208,10 +213,11 @@ class LogitLens(LinkedView):
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens)
         self._validated(k=k, page_size=page_size)  # as an assignment would
-        self._attributions: OrderedDict[tuple[int, int, int], Attribution] = OrderedDict()
+        self._attributions: LRU[tuple[int, int, int], Attribution] = LRU(_ATTRIBUTION_CACHE)
         self._pages: dict[int, LogitLensResult] = {}
-        self._target_pages: OrderedDict[tuple[int, int], LogitLensResult] = OrderedDict()
+        self._target_pages: LRU[tuple[int, int], LogitLensResult] = LRU(_TARGET_PAGE_CACHE)
         self._run = self._forward(text)  # bad text raises here
         super().__init__(
             model_name=self._adapter.name,
@@ -230,7 +236,7 @@ class LogitLens(LinkedView):
         self._show()
         self.observe(self._on_target, names="target")
         self.observe(self._on_paging, names=["k", "page_size"])
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -304,9 +310,6 @@ class LogitLens(LinkedView):
             self._attributions[key] = analysis.logit_attribution(
                 self._adapter, self._run, position, target_id, k=HEAD_TOP_K
             )
-            while len(self._attributions) > _ATTRIBUTION_CACHE:
-                self._attributions.popitem(last=False)
-        self._attributions.move_to_end(key)
         return self._attributions[key]
 
     # ---- validation ------------------------------------------------------------------------------
@@ -375,9 +378,6 @@ class LogitLens(LinkedView):
             self._target_pages[key] = analysis.logit_lens(
                 self._adapter, self._run, k=1, target=target, positions=self._page_range(page)
             )
-            while len(self._target_pages) > _TARGET_PAGE_CACHE:
-                self._target_pages.popitem(last=False)
-        self._target_pages.move_to_end(key)
         return self._target_pages[key]
 
     # ---- payloads -------------------------------------------------------------------------------
@@ -462,34 +462,15 @@ class LogitLens(LinkedView):
 
     # ---- the browser asks ----------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "page", "run", "page", "lens": bool, "target": id | None}`` → that page
-        of the lens and/or of the picked target; ``{"type": "attribution", "run",
-        "position", "target"}`` → that attribution; ``{"type": "target", "text"}`` → set (or,
-        for "", clear) the target, or say why not."""
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        if kind in ("page", "attribution") and content.get("run") != self.run_id:
-            return  # about a text that has since been replaced; the browser asks again
-        if kind == "page":
-            self._answer(kind, lambda: self._page_answer(content))
-        elif kind == "attribution":
-            self._answer(kind, lambda: self._attribution_answer(content))
-        elif kind == "target":
-            self._set_target_from_view(content.get("text"))
+    def _check_run(self, payload: dict[str, Any]) -> None:
+        if payload.get("run") != self.run_id:
+            raise Stale("about a text that has since been replaced")  # the view asks again
 
-    def _answer(self, kind: str, compute) -> None:
-        """Send ``compute()``'s payload as a ``kind`` message, or a ``kind-error`` saying why not."""
-        try:
-            payload = compute()
-        except (KeyError, TypeError, ValueError) as exc:
-            self.send({"type": f"{kind}-error", "message": str(exc)})
-            return
-        message, buffers = split_buffers(payload)
-        self.send({"type": kind, **message}, buffers)
-
+    @handles("page")
     def _page_answer(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"run", "page", "lens": bool, "target": id | None}`` → that page of the lens
+        and/or of the picked target."""
+        self._check_run(content)
         page = check_int(content["page"], "page", 0, self._n_pages - 1)
         answer: dict[str, Any] = {"run": self.run_id, "page": page}
         if content.get("lens"):
@@ -499,10 +480,20 @@ class LogitLens(LinkedView):
             answer["target"] = self._target_page_payload(page, self._adapter.to_single_token(int(target)))
         return answer
 
+    @handles("attribution")
     def _attribution_answer(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"run", "position", "target"}`` → that position's attribution."""
+        self._check_run(content)
         position = check_position(int(content["position"]), self._run.seq_len)
         target = content.get("target")
         return self._attribution_payload(position, None if target is None else int(target))
+
+    @handles("target")
+    def _target_from_view(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"text"}`` → set (or, for "", clear) the target, or say why not (in
+        ``target_error``, which the view shows beside the box)."""
+        self._set_target_from_view(content.get("text"))
+        return {}
 
     def _set_target_from_view(self, text: Any) -> None:
         if not isinstance(text, str) or text == "":

@@ -40,7 +40,8 @@ from ..analysis import OVSpectrum, TokenMap, ov_spectrum
 from ..analysis.ov import CIRCUITS
 from ..checks import check_choice
 from ..model import ModelAdapter
-from ._token_queries import MODES, TokenQueries, TokenQueryError, payload
+from ._channel import AnswersRequests, handles
+from ._token_queries import MODES, TokenQueries, payload
 from ._transport import BinaryArray, Encoded
 from .selection import LinkedView, Selection
 
@@ -77,7 +78,7 @@ def frequent_tokens(adapter: ModelAdapter, n: int = DEFAULT_TOKENS) -> list[int]
     return (words + rest)[:n]
 
 
-class OVBrowser(LinkedView):
+class OVBrowser(AnswersRequests, LinkedView):
     """Every head's OV circuit: copying map, eigenvalue spectrum and token maps.
 
     Parameters
@@ -88,6 +89,10 @@ class OVBrowser(LinkedView):
     text:
         Optional text whose tokens the token map starts with (e.g. ``explorer.text`` of an
         AttentionExplorer on screen); without it, frequent tokens (:func:`frequent_tokens`).
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:
@@ -171,6 +176,7 @@ class OVBrowser(LinkedView):
         model: Any,
         text: str | None = None,
         *,
+        tokens: Any = None,
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
@@ -179,6 +185,7 @@ class OVBrowser(LinkedView):
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
+        text = self._adapter.view_text(text, tokens, required=False)
         self._queries = TokenQueries(self._adapter)
         self._spectra: dict[str, OVSpectrum] = {}
         self._validated(circuit=circuit, k=k)  # as an assignment would
@@ -197,7 +204,7 @@ class OVBrowser(LinkedView):
             **kwargs,
         )
         self._start_linking(layer=layer, head=head)
-        self.on_msg(self._on_message)
+        self._answer_requests()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -384,42 +391,29 @@ class OVBrowser(LinkedView):
 
     # ---- the browser asks -------------------------------------------------------------------------
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list) -> None:
-        """``{"type": "spectrum"}`` → compute the spectra (with progress) if not done yet;
-        ``{"type": "query", "request", "mode", "layer", "head", "k", "tokens"}`` → an
-        ``"answer"`` (a :func:`~._token_queries.payload`, ids and values as two binary
-        buffers) or a ``"query-error"`` naming the token that could not be used."""
-        if not isinstance(content, dict):
-            return
-        if content.get("type") == "spectrum":
-            self._ensure_spectrum()
-        elif content.get("type") == "query":
-            self._answer(content)
+    @handles("spectrum")
+    def _spectrum_request(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        """``{}`` → compute the spectra of the circuit shown (with progress in ``busy``) if
+        not done yet; they arrive as traits, so the answer is empty."""
+        self._ensure_spectrum()
+        return {}
 
-    def _answer(self, content: dict[str, Any]) -> None:
-        request = content.get("request")
-        reply = {"request": request, "mode": content.get("mode")}
-        try:
-            tokens = content.get("tokens")
-            if not isinstance(tokens, list):
-                raise ValueError("tokens must be a list of token strings or ids")
-            answer = self.token_map(
-                content.get("mode"),
-                tokens,
-                layer=content.get("layer"),
-                head=content.get("head"),
-                k=content.get("k"),
-            )
-        except TokenQueryError as exc:
-            pieces = [{"id": i, "text": s} for i, s in exc.pieces]
-            self.send({"type": "query-error", **reply, "entry": exc.entry, "message": str(exc), "pieces": pieces})
-            return
-        except (ValueError, TypeError) as exc:
-            self.send({"type": "query-error", **reply, "entry": None, "message": str(exc), "pieces": []})
-            return
-        data = payload(answer)
-        buffers = [data["top_ids"].pop("buffer"), data["top_values"].pop("buffer")]
-        self.send({"type": "answer", "request": request, **data}, buffers)
+    @handles("query")
+    def _query_request(self, content: dict[str, Any]) -> dict[str, Any]:
+        """``{"mode", "layer", "head", "k", "tokens"}`` → a :func:`~._token_queries.payload`
+        (ids and values as binary arrays); a token that cannot be used is refused with
+        ``detail = {"entry", "pieces"}`` naming it and the pieces it splits into."""
+        tokens = content.get("tokens")
+        if not isinstance(tokens, list):
+            raise ValueError("tokens must be a list of token strings or ids")
+        answer = self.token_map(
+            content.get("mode"),
+            tokens,
+            layer=content.get("layer"),
+            head=content.get("head"),
+            k=content.get("k"),
+        )
+        return payload(answer)
 
     # ---- static export -------------------------------------------------------------------------
 

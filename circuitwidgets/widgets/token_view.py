@@ -31,6 +31,10 @@ class TokenView(CircuitWidget):
         The text to show. An empty text, or one longer than the model's context, raises
         ``ValueError`` here; set later through :attr:`text` (from Python or the view's text
         box), it instead shows the problem inside the widget and keeps the last good tokens.
+    tokens:
+        Token ids instead of ``text`` (e.g. ``tokens=[0, 17, 5]``), for a model without a
+        tokenizer; the text box then shows them as ``"#0 #17 #5"``
+        (:meth:`~circuitwidgets.ModelAdapter.view_text`).
 
     A TokenView follows no :class:`~circuitwidgets.Selection` (it shows no layer, head or
     position to share): ``selection=...``, like any unknown keyword, raises ``TypeError``
@@ -72,8 +76,9 @@ class TokenView(CircuitWidget):
     probs = BinaryArray("float32", help="P(token_i | tokens_<i) [seq], NaN at 0.").tag(sync=True)
     model_name = traitlets.Unicode(help="The model's name, shown in the header.").tag(sync=True)
 
-    def __init__(self, model: Any, text: str, **kwargs: Any):
+    def __init__(self, model: Any, text: str | None = None, *, tokens: Any = None, **kwargs: Any):
         self._prepare(model, kwargs)
+        text = self._adapter.view_text(text, tokens)
         self._result: NextTokenProbabilities | None = None
         result = next_token_probabilities(self._adapter, text)  # bad text raises here
         super().__init__(model_name=self._adapter.name, **kwargs)

@@ -107,3 +107,17 @@ describe("float16 fast path", () => {
     expect(Array.from(fast)).toEqual(Array.from(slow));
   });
 });
+
+describe("decodeArrays", () => {
+  it("decodes every wire array inside a message, and decode leaves a decoded array as it is", async () => {
+    const { decodeArrays, isDecoded } = await import("../src/kit/decode");
+    const ids = new Int32Array([4, 5]);
+    const message = { run: 2, pages: [{ ids: { dtype: "int32", shape: [2], buffer: new DataView(ids.buffer) }, strs: ["a", "b"] }] };
+    const out = decodeArrays(message);
+    const array = out.pages[0]!.ids as unknown as ReturnType<typeof decode>;
+    expect(isDecoded(array)).toBe(true);
+    expect(Array.from(array.data)).toEqual([4, 5]);
+    expect(out.pages[0]!.strs).toEqual(["a", "b"]);
+    expect(decode(array)).toBe(array);
+  });
+});

@@ -124,3 +124,30 @@ describe("typed tokens and numbers", () => {
     expect(formatValue(0)).toBe("0");
   });
 });
+
+describe("OVBrowser state", async () => {
+  const { headNumbers, headPairs, largestMagnitude, percent, scaled } = await import("../src/ov_browser/state");
+  const { decode } = await import("../src/kit/decode");
+  const f32 = (shape: number[], values: number[]) =>
+    decode({ dtype: "float32", shape, buffer: new DataView(Float32Array.from(values).buffer) });
+
+  it("picks one head's eigenvalue pairs out of every head's", () => {
+    // [L=1, H=2, d_head=2, 2]: head 1's pairs are the last four numbers
+    const eigen = f32([1, 2, 2, 2], [1, 0, 0, 1, 3, 4, -6, 8]);
+    expect(Array.from(headPairs(eigen, 0, 1)!)).toEqual([3, 4, -6, 8]);
+    expect(headPairs(null, 0, 0)).toBeNull();
+    expect(largestMagnitude([3, 4, -6, 8])).toBe(10);
+    expect(largestMagnitude([])).toBe(0);
+  });
+
+  it("says the three numbers, or … while the spectra are computed", () => {
+    const copying = f32([1, 2], [0.5, -0.25]);
+    const positive = f32([1, 2], [0.8, 0.1]);
+    const pairs = Float32Array.from([3, 4]);
+    expect(headNumbers(copying, positive, pairs, 0, 1).map((n) => n.value)).toEqual(["−0.25", "10%", expect.any(String)]);
+    expect(headNumbers(copying, positive, null, 0, 1).map((n) => n.value)).toEqual(["…", "…", "…"]);
+    expect(percent(0.426)).toBe("43%");
+    expect(Array.from(scaled({ ...copying, scale: 2 })!)).toEqual([1, -0.5]);
+    expect(scaled(null)).toBeNull();
+  });
+});

@@ -302,8 +302,8 @@ def test_reselecting_a_head_is_answered_from_the_cache(kernel, view):
     # Count the questions Python gets from here on: going back to 1.3 must ask none.
     kernel.run(
         "asked = []\n"
-        "answer = w._answer\n"
-        "w._answer = lambda content: asked.append(content) or answer(content)"
+        "answer = w._query_request\n"
+        "w._query_request = lambda content: asked.append(content) or answer(content)"
     )
     cell(view, 1, 3).click()
     expect_head(view, 1, 3)
@@ -312,7 +312,7 @@ def test_reselecting_a_head_is_answered_from_the_cache(kernel, view):
     expect_head(view, 0, 0)
     expect(tokens_panel(view)).to_have_attribute("data-state", "ready")
     assert py(kernel, "len(asked)") == 0  # the kernel handles messages in order: none came
-    kernel.run("w._answer = answer")
+    kernel.run("w._query_request = answer")
 
 
 # ---- linking -------------------------------------------------------------------------------------

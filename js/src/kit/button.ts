@@ -4,6 +4,7 @@
  *
  *     const b = createButton("log |λ|", "Distance from the centre proportional to log |λ|");
  */
+import "./control.css";
 import "./button.css";
 
 export function createButton(text: string, title: string): HTMLButtonElement {

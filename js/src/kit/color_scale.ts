@@ -105,3 +105,14 @@ export function diverging(palette: Palette, limit = 1): ColorScale {
     palette,
   );
 }
+
+/** How far from the background towards the text colour a masked cell (a key after its query)
+ * is drawn: a faint grey that reads as "not a value", never as zero. */
+export const MASKED_MIX = 0.1;
+
+/** The one masked-cell colour of every heatmap, as `[r, g, b]` (0..255) for ImageData. */
+export function maskedRgb(palette: Palette): [number, number, number] {
+  const text = palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text;
+  const m = mix(palette.background, text, MASKED_MIX);
+  return [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
+}

@@ -30,6 +30,10 @@ export interface WireArray {
   scale?: number | null;
 }
 
+/** An array as a view's decoder takes it: from a trait (wire) or from a request's answer
+ * (already decoded by the request channel). */
+export type Arrayish = WireArray | NDArray;
+
 /** A decoded array: `data` is flat and C-ordered; element `i` means `data[i] * scale`. */
 export interface NDArray {
   dtype: DType;
@@ -83,8 +87,16 @@ function checkShape(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Decode a {@link WireArray}. Throws on an unknown dtype or a size that does not match. */
-export function decode(wire: WireArray): NDArray {
+/** An array already decoded (e.g. by {@link decodeArrays}, as the request channel does). */
+export function isDecoded(value: unknown): value is NDArray {
+  return value !== null && typeof value === "object" && ArrayBuffer.isView((value as NDArray).data);
+}
+
+/** Decode a {@link WireArray} (an {@link NDArray} is returned as it is, so a view's decoder
+ * reads a trait and a request's answer alike). Throws on an unknown dtype or a size that does
+ * not match. */
+export function decode(wire: Arrayish): NDArray {
+  if (isDecoded(wire)) return wire;
   const dtype = wire.dtype as DType;
   const kind = KINDS[dtype];
   if (kind === undefined) {
@@ -201,4 +213,33 @@ export function attachBuffers<T>(message: T, buffers: readonly (DataView | Array
   };
   walk(message);
   return message;
+}
+
+/**
+ * Every wire array inside a message (an object with `dtype`, `shape` and a `buffer`), decoded
+ * in place into an {@link NDArray}; the request channel's answers arrive this way. Returns the
+ * same message.
+ */
+export function decodeArrays<T>(message: T): T {
+  const isWire = (v: Record<string, unknown>) =>
+    typeof v.dtype === "string" && Array.isArray(v.shape) && v.buffer !== undefined && !isDecoded(v);
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) value[i] = walk(value[i]);
+      return value;
+    }
+    if (value === null || typeof value !== "object" || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+    const record = value as Record<string, unknown>;
+    if (isWire(record)) return decode(record as unknown as WireArray);
+    for (const [key, item] of Object.entries(record)) record[key] = walk(item);
+    return record;
+  };
+  return walk(message) as T;
+}
+
+/** Head `(layer, head)`'s value in a per-head array of shape `[n_layers, n_heads]` (scale
+ * applied); `NaN` while the array is missing. */
+export function headValue(array: NDArray | null, layer: number, head: number): number {
+  if (!array) return NaN;
+  return valueAt(array, layer * (array.shape[1] as number) + head);
 }

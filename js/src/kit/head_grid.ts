@@ -5,9 +5,9 @@
  * Every cell is a `<button>` named `layer L head H` (its accessible name), showing its value
  * with two decimals, with `data-layer`,
  * `data-head` and `data-value` (the number it is coloured by, for tests and tools). The
- * grid is one tab stop: the selected head's cell is focusable, and the arrow keys, Home and
- * End move the focus *and* the selection (so the selection follows the keyboard, as in
- * AttentionExplorer's overview). Layer numbers label the rows, head numbers the columns.
+ * grid is one tab stop: the selected head's cell is focusable, and the grid keys
+ * (kit/grid_keys.ts) move the focus *and* the selection (so the selection follows the
+ * keyboard, as in AttentionExplorer's overview). Layer numbers label the rows, head numbers the columns.
  *
  *     const grid = createHeadGrid(parent, {
  *       label: "Induction score of every head",
@@ -20,6 +20,9 @@
  */
 import "./head_grid.css";
 import type { Swatch } from "./color_scale";
+import { gridMove } from "./grid_keys";
+
+export { gridMove, gridMoveIndex } from "./grid_keys";
 
 export interface HeadGridOptions {
   /** Accessible name of the grid as a whole. */
@@ -41,29 +44,6 @@ export interface HeadGrid {
   /** Mark the selected head (`aria-pressed`, the one tab stop); `null`: none. */
   select(layer: number | null, head: number | null): void;
   cell(layer: number, head: number): HTMLButtonElement | undefined;
-}
-
-/** Where a key press moves the selection in an `nLayers` x `nHeads` grid, or `null` for keys
- * the grid does not handle. Moves stop at the edges; Home/End go to the first/last head of
- * the layer, Ctrl+Home/End to the first/last head of the model. */
-export function gridMove(
-  key: string,
-  at: { layer: number; head: number },
-  nLayers: number,
-  nHeads: number,
-  ctrl = false,
-): { layer: number; head: number } | null {
-  const clampL = (l: number) => Math.max(0, Math.min(nLayers - 1, l));
-  const clampH = (h: number) => Math.max(0, Math.min(nHeads - 1, h));
-  switch (key) {
-    case "ArrowRight": return { layer: at.layer, head: clampH(at.head + 1) };
-    case "ArrowLeft": return { layer: at.layer, head: clampH(at.head - 1) };
-    case "ArrowDown": return { layer: clampL(at.layer + 1), head: at.head };
-    case "ArrowUp": return { layer: clampL(at.layer - 1), head: at.head };
-    case "Home": return ctrl ? { layer: 0, head: 0 } : { layer: at.layer, head: 0 };
-    case "End": return ctrl ? { layer: nLayers - 1, head: nHeads - 1 } : { layer: at.layer, head: nHeads - 1 };
-    default: return null;
-  }
 }
 
 export function createHeadGrid(parent: HTMLElement, options: HeadGridOptions): HeadGrid {

@@ -140,3 +140,22 @@ export function connectSelection(model: ViewModel, options: SelectionOptions): S
     },
   };
 }
+
+export interface Head {
+  layer: number;
+  head: number;
+}
+
+/** The selected head when the selection holds one this model has, else `fallback` (the head
+ * drawn last, or 0.0): a selection shared with a bigger model may name a head this one lacks. */
+export function selectedHead(
+  selection: Pick<SharedSelection, "get">,
+  nLayers: number,
+  nHeads: number,
+  fallback: Head | null = null,
+): Head {
+  const layer = selection.get("layer");
+  const head = selection.get("head");
+  if (layer !== null && head !== null && layer < nLayers && head < nHeads) return { layer, head };
+  return fallback ?? { layer: 0, head: 0 };
+}

@@ -8,6 +8,7 @@
  *     const input = createTextInput(parent, { label: "Text", onSubmit: (t) => { ... } });
  *     input.setValue(model.get("text"));
  */
+import "./control.css";
 import "./text_input.css";
 
 export interface TextInputOptions {
@@ -30,7 +31,7 @@ export function createTextInput(parent: HTMLElement, options: TextInputOptions):
   element.className = "cw-input";
 
   const textarea = document.createElement("textarea");
-  textarea.className = "cw-input-text";
+  textarea.className = "cw-control cw-input-text";
   textarea.rows = 1;
   textarea.spellcheck = false;
   textarea.setAttribute("aria-label", options.label);

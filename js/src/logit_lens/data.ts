@@ -8,16 +8,16 @@
  * rank arrays, also a page at a time. The view keeps arrays over the whole text and marks
  * which positions have arrived.
  */
-import { decode, type NDArray, type WireArray } from "../kit/decode";
+import { decode, type Arrayish, type NDArray } from "../kit/decode";
 
 export interface VocabWire {
-  ids: WireArray;
+  ids: Arrayish;
   strs: string[];
 }
 
 export interface LensWire {
   run: number;
-  token_ids: WireArray;
+  token_ids: Arrayish;
   /** The pages computed with the text (the selected position's; every page in an export). */
   pages: LensPageWire[];
   vocab: VocabWire;
@@ -28,12 +28,12 @@ export interface LensWire {
 export interface LensPageWire {
   page: number;
   start: number;
-  top_ids: WireArray;
-  top_probs: WireArray;
-  final_ids: WireArray;
-  target_probs: WireArray;
-  target_ranks: WireArray;
-  kl: WireArray;
+  top_ids: Arrayish;
+  top_probs: Arrayish;
+  final_ids: Arrayish;
+  target_probs: Arrayish;
+  target_ranks: Arrayish;
+  kl: Arrayish;
   vocab: VocabWire;
 }
 
@@ -49,8 +49,8 @@ export interface TargetPageWire {
   page: number;
   start: number;
   id: number;
-  probs: WireArray;
-  ranks: WireArray;
+  probs: Arrayish;
+  ranks: Arrayish;
 }
 
 export interface AttributionWire {
@@ -63,9 +63,9 @@ export interface AttributionWire {
   labels: string[];
   layers: number[];
   heads: number[];
-  values: WireArray;
-  head_top_ids: WireArray;
-  head_top_values: WireArray;
+  values: Arrayish;
+  head_top_ids: Arrayish;
+  head_top_values: Arrayish;
   vocab: VocabWire;
 }
 

@@ -11,7 +11,10 @@
  * which tokens of a list still need asking, {@link AnswerCache.rows} returns the rows of a
  * list once all are there.
  */
-import { decode, type WireArray } from "../kit/decode";
+import type { AnyModel } from "@anywidget/types";
+import { failureText, invoke, RequestError } from "../kit/channel";
+import { decode, type Arrayish } from "../kit/decode";
+import { LRU } from "../kit/lru";
 
 /** The three questions (TokenMap.kind in Python). */
 export type Mode = "ov" | "ov_sources" | "qk";
@@ -37,8 +40,8 @@ export interface Payload {
   given: number[];
   given_strs: string[];
   top_strs: string[][];
-  top_ids: WireArray;
-  top_values: WireArray;
+  top_ids: Arrayish;
+  top_values: Arrayish;
 }
 
 export interface Question {
@@ -51,9 +54,11 @@ export interface Question {
 const keyOf = (q: Question, token: number) => `${q.mode}|${q.layer}.${q.head}|${q.k}|${token}`;
 
 export class AnswerCache {
-  private readonly rowsByKey = new Map<string, Row>();
+  private readonly rowsByKey: LRU<string, Row>;
 
-  constructor(private readonly capacity = 4096) {}
+  constructor(capacity = 4096) {
+    this.rowsByKey = new LRU(capacity);
+  }
 
   get size(): number {
     return this.rowsByKey.size;
@@ -74,13 +79,8 @@ export class AnswerCache {
         top,
         values: Float32Array.from(values.data.subarray(i * k, (i + 1) * k), (v) => v * values.scale),
       };
-      const key = keyOf(payload, id);
-      this.rowsByKey.delete(key);
-      this.rowsByKey.set(key, row);
+      this.rowsByKey.set(keyOf(payload, id), row);
     });
-    while (this.rowsByKey.size > this.capacity) {
-      this.rowsByKey.delete(this.rowsByKey.keys().next().value as string);
-    }
   }
 
   /** The tokens of `ids` that have no row yet (each once, in order). */
@@ -92,10 +92,40 @@ export class AnswerCache {
   rows(q: Question, ids: readonly number[]): Row[] | null {
     const out: Row[] = [];
     for (const id of ids) {
-      const row = this.rowsByKey.get(keyOf(q, id));
+      const row = this.rowsByKey.peek(keyOf(q, id));
       if (!row) return null;
       out.push(row);
     }
     return out;
+  }
+}
+
+/** Why Python refused a query: the message, the typed entry, its pieces (if several). */
+export interface QueryFailure {
+  message: string;
+  entry: string | number | null;
+  pieces: TokenRef[];
+}
+
+/** Ask the kernel a token-map question through the channel (its `"query"` handler); the
+ * answer goes into `cache`. A refusal rejects with a {@link QueryFailure} naming the entry. */
+export async function askTokenMap(
+  model: AnyModel<any>,
+  cache: AnswerCache,
+  question: Question,
+  tokens: (number | string)[],
+  signal: AbortSignal,
+): Promise<Payload> {
+  try {
+    const payload = await invoke<Payload>(model, "query", { ...question, tokens }, { signal });
+    cache.add(payload);
+    return payload;
+  } catch (e) {
+    const detail = e instanceof RequestError ? e.detail : null;
+    throw {
+      message: failureText(e),
+      entry: (detail?.entry as string | number | null | undefined) ?? null,
+      pieces: (detail?.pieces as TokenRef[] | undefined) ?? [],
+    } satisfies QueryFailure;
   }
 }

@@ -3,11 +3,13 @@
  * colour scale by the head's copying score and labelled with it.
  *
  * Each cell is a button named "layer L head H"; the selected one is `aria-pressed` and the
- * only one in the tab order (a roving tab stop): arrow keys, Home and End move the selection.
+ * only one in the tab order (a roving tab stop): the kit's grid keys (kit/head_grid.ts
+ * `gridMove`) move the selection.
  * Dense grids (more than {@link LABELLED_HEADS} heads a layer) drop the numbers in the cells;
  * the hover card always has them.
  */
 import type { ColorScale } from "../kit/color_scale";
+import { gridMoveIndex } from "../kit/grid_keys";
 
 /** Up to this many heads per layer, each cell shows its score as text ... */
 export const LABELLED_HEADS = 16;
@@ -71,19 +73,11 @@ export function createCopyingGrid(parent: HTMLElement, options: CopyingGridOptio
   element.addEventListener("keydown", (e) => {
     const cell = at(document.activeElement);
     if (!cell) return;
-    const i = cells.indexOf(cell);
-    const moves: Record<string, number> = {
-      ArrowRight: i + 1,
-      ArrowLeft: i - 1,
-      ArrowDown: i + nHeads,
-      ArrowUp: i - nHeads,
-      Home: 0,
-      End: cells.length - 1,
-    };
-    if (!(e.key in moves)) return;
+    const next = gridMoveIndex(e.key, cells.indexOf(cell), nLayers, nHeads, e.ctrlKey || e.metaKey);
+    if (next === null) return;
     e.preventDefault();
     e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
-    const target = cells[moves[e.key] as number];
+    const target = cells[next];
     if (!target) return;
     target.focus();
     options.onSelect(...position(target));

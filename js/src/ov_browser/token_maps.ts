@@ -17,19 +17,14 @@
  * `data-values` (comma-separated, best first).
  */
 import { createButton } from "../kit/button";
+import { createControl } from "../kit/control";
 import { sequential, type ColorScale, type Palette } from "../kit/color_scale";
 import { createPanel } from "../kit/panel";
 import { visibleToken } from "../kit/token_strip";
 import type { Tooltip } from "../kit/tooltip";
-import { AnswerCache, MODES, type Mode, type Payload, type Question, type Row, type TokenRef } from "./answers";
+import { AnswerCache, MODES, type Mode, type Payload, type QueryFailure, type Question, type Row, type TokenRef } from "./answers";
 import { createTabs } from "../kit/tabs";
 
-/** What Python's `query-error` says: the message, the typed entry, its pieces (if several). */
-export interface QueryFailure {
-  message: string;
-  entry: string | number | null;
-  pieces: TokenRef[];
-}
 
 export interface Defaults {
   kind: "text" | "frequent";
@@ -103,7 +98,9 @@ const TEXT: Record<Mode, ModeText> = {
     caption:
       "When the current token is the query, which key tokens does this head want to attend to, by token " +
       "content alone? Each row is one row of the full QK circuit W_E·W_Q·W_Kᵀ·W_Eᵀ (unscaled; positions " +
-      "and layer norms left out). A previous-token or induction head looks for positions, not contents, so its map can look random.",
+      "and layer norms left out). With rotary positions (Llama, Pythia, Gemma ...) or ALiBi (BLOOM) this is the score " +
+      "at zero distance: positions rotate or penalize it as the key moves away, and no positional term appears here. " +
+      "A previous-token or induction head looks for positions, not contents, so its map can look random.",
   },
 };
 
@@ -131,8 +128,7 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   const kLabel = document.createElement("label");
   kLabel.className = "cw-ov-k";
   kLabel.textContent = "top ";
-  const kSelect = document.createElement("select");
-  kSelect.className = "cw-ov-select";
+  const kSelect = createControl("select", "cw-ov-select");
   kLabel.append(kSelect);
   kSelect.addEventListener("change", () => options.setK(Number(kSelect.value)));
   panel.header.append(kLabel);
@@ -147,9 +143,8 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   listLabel.className = "cw-ov-list-label";
   const chips = document.createElement("span");
   chips.className = "cw-ov-chips";
-  const input = document.createElement("input");
+  const input = createControl("input", "cw-ov-input");
   input.type = "text";
-  input.className = "cw-ov-input";
   input.spellcheck = false;
   input.setAttribute("data-lm-suppress-shortcuts", "true");
   input.placeholder = "a token: ' the' or #262";

@@ -3,7 +3,7 @@
  * the repeated-random-tokens experiment (or the user's own text), and why.
  *
  * State (Python: circuitwidgets/widgets/induction_scores.py):
- *   half, seed, batch, mode, text   the experiment (edited here through a "run" message that
+ *   half, seed, batch, mode, text   the experiment (edited here through a "run" request that
  *                                   Python checks, so a bad value shows inline and stays typed)
  *   kind                            the open tab ("induction", "previous_token", "duplicate_token")
  *   tokens                          display strings of the sequence shown (first of the batch)
@@ -23,30 +23,27 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./induction_scores.css";
-import { decode, type NDArray, type WireArray } from "./kit/decode";
-import { formatProbability, formatTick } from "./kit/format";
-import { createButton } from "./kit/button";
-import { createHeadGrid } from "./kit/head_grid";
-import { createHeadPatterns, type PatternBank } from "./kit/head_patterns";
-import { createHeatmap, type Cell, type Guide } from "./kit/heatmap";
-import type { DiagonalRun } from "./kit/heatmap_layout";
-import { createLegend } from "./kit/legend";
-import { mix } from "./kit/color";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { connectSelection } from "./kit/selection";
-import { createTextInput } from "./kit/text_input";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { createPanel } from "./kit/panel";
-import { headGridSvg, svgColors } from "./kit/svg_grid";
-import { visibleToken } from "./kit/token_strip";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { withSignal } from "./kit/render";
-import { createToggleGroup } from "./kit/toggle_group";
-import { createTabs } from "./kit/tabs";
+import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
+import { formatProbability, formatTick } from "../kit/format";
+import { createHeadGrid } from "../kit/head_grid";
+import { createExperiment, type Mode } from "./experiment";
+import { createHeadPatterns, type PatternBank } from "../kit/head_patterns";
+import { failureText, invoke, isQuiet } from "../kit/channel";
+import { createHeatmap, type Cell, type Guide } from "../kit/heatmap";
+import type { DiagonalRun } from "../kit/heatmap_layout";
+import { createLegend } from "../kit/legend";
+import { maskedRgb, sequential, type ColorScale } from "../kit/color_scale";
+import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createPanel } from "../kit/panel";
+import { headGridSvg, svgColors } from "../kit/svg_grid";
+import { visibleToken } from "../kit/token_strip";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { withSignal } from "../kit/render";
+import { createTabs } from "../kit/tabs";
 
 type Kind = "induction" | "previous_token" | "duplicate_token";
-type Mode = "random" | "text";
 
 interface Shown {
   mode: Mode;
@@ -138,36 +135,13 @@ function render({ model, el, signal }: RenderProps<State>) {
   const caption = document.createElement("p");
   caption.className = "cw-is-caption";
 
-  // ---- experiment controls --------------------------------------------------------------------
-  const controls = document.createElement("div");
-  controls.className = "cw-is-controls";
-  const modes = createToggleGroup<Mode>(controls, {
-    label: "What to score the heads on",
-    options: [
-      { value: "random", text: "Random tokens", help: "Score heads on random tokens repeated twice" },
-      { value: "text", text: "Your text", help: "Score heads on your own text, where tokens repeat" },
-    ],
-    onPick: (m) => pickMode(m),
+  const experiment = createExperiment({
+    onRun: (content) => request(content),
+    mode: () => model.get("mode"),
+    onShowMode: (mode) => (root.dataset.mode = mode),
   });
-  const modeButtons = modes.buttons;
-  const form = document.createElement("form");
-  form.className = "cw-is-form";
-  const halfInput = numberField(form, "Tokens per half", "half: random tokens before the repeat; each sequence is BOS + 2 × half tokens");
-  const seedInput = numberField(form, "Seed", "seed of the random tokens: the same seed draws the same tokens");
-  const batchInput = numberField(form, "Batch", "how many random sequences the scores average over");
-  const runButton = createButton("Run", "Run the experiment with these settings (Enter)");
-  runButton.type = "submit";
-  const newSeed = createButton("New tokens", "Draw new random tokens (seed + 1) and run");
-  form.append(runButton, newSeed);
-  controls.append(form);
-  const textBox = document.createElement("div");
-  textBox.className = "cw-is-text";
-  const input = createTextInput(textBox, { label: "Text to score", onSubmit: (value) => request({ mode: "text", text: value }) });
-  const readOnlyNote = document.createElement("div");
-  readOnlyNote.className = "cw-is-note";
-  readOnlyNote.hidden = true;
   // The experiment comes first; the error banner and progress line right under it.
-  banner.element.before(caption, controls, textBox, readOnlyNote);
+  banner.element.before(caption, ...experiment.elements);
 
   const main = document.createElement("div");
   main.className = "cw-is-main";
@@ -271,54 +245,19 @@ function render({ model, el, signal }: RenderProps<State>) {
     },
   });
 
-  function selectedHead(): { layer: number; head: number } {
-    const layer = selection.get("layer");
-    const h = selection.get("head");
-    if (layer !== null && h !== null && layer < nLayers() && h < nHeads()) return { layer, head: h };
-    return drawn ? { layer: drawn.layer, head: drawn.head } : { layer: 0, head: 0 };
+  function selectedHead() {
+    return headOf(selection, nLayers(), nHeads(), drawn);
   }
 
-  const score = (k: Kind, layer: number, h: number) => {
-    const v = values.get(k);
-    return v ? (v.data[layer * nHeads() + h] as number) * v.scale : NaN;
-  };
+  const score = (k: Kind, layer: number, h: number) => headValue(values.get(k) ?? null, layer, h);
 
   // ---- requests to Python ---------------------------------------------------------------------
 
   function request(content: Record<string, unknown>) {
     if (isStatic()) return;
-    model.send({ type: "run", ...content });
-  }
-
-  function submitSettings(seedOverride?: number) {
-    request({
-      mode: "random",
-      half: halfInput.value,
-      seed: seedOverride ?? seedInput.value,
-      batch: batchInput.value,
+    invoke(model, "run", content, { signal, timeout: 0 }).catch((e) => {
+      if (!isQuiet(e)) banner.set(failureText(e));
     });
-  }
-
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    submitSettings();
-  });
-  form.addEventListener("keydown", (e) => e.stopPropagation()); // typing digits is not a notebook shortcut
-  newSeed.addEventListener("click", () => {
-    const next = (Number(seedInput.value) || 0) + 1;
-    seedInput.value = String(next);
-    submitSettings(next);
-  });
-  function pickMode(mode: Mode) {
-    if (mode === "random") {
-      if (model.get("mode") !== "random") submitSettings();
-      else showMode("random");
-      return;
-    }
-    showMode("text");
-    const text = input.textarea.value;
-    if (text.trim() !== "" && model.get("mode") !== "text") request({ mode: "text", text });
-    else input.textarea.focus();
   }
 
   // ---- tabs -----------------------------------------------------------------------------------
@@ -445,7 +384,7 @@ function render({ model, el, signal }: RenderProps<State>) {
       missing.hidden = false;
       missing.textContent = isStatic()
         ? "This export does not hold this head's pattern (only every head's scores). Save a smaller experiment to embed every head."
-        : "Fetching this head's pattern…";
+        : patterns.error(layer, h) || "Fetching this head's pattern…";
       return;
     }
     missing.hidden = true;
@@ -496,13 +435,6 @@ function render({ model, el, signal }: RenderProps<State>) {
     heatmap.element.dataset.hoverWeight = Number.isFinite(w) ? String(w) : "";
   }
 
-  function showMode(mode: Mode) {
-    modes.show(mode);
-    form.hidden = mode !== "random";
-    textBox.hidden = mode !== "text";
-    root.dataset.mode = mode;
-  }
-
   function describe() {
     const s = shown();
     caption.textContent = CAPTION[s.mode];
@@ -532,22 +464,16 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.dataset.drawnAt = String(Date.now()); // wall clock, for benchmarks/bench_induction_scores.py
   }
 
-  function syncSettings() {
-    // What Python holds; inputs keep what the user typed until a run succeeds.
-    halfInput.value = String(model.get("half"));
-    halfInput.placeholder = `1–${model.get("max_half")}`;
-    seedInput.value = String(model.get("seed"));
-    batchInput.value = String(model.get("batch"));
-    batchInput.placeholder = `1–${model.get("max_batch")}`;
-    input.setValue(model.get("text"));
-    showMode(model.get("mode"));
-  }
+  const syncSettings = () =>
+    experiment.sync({
+      mode: model.get("mode"), half: model.get("half"), seed: model.get("seed"), batch: model.get("batch"),
+      max_half: model.get("max_half"), max_batch: model.get("max_batch"), text: model.get("text"),
+    });
 
   function recolour() {
     palette = readPalette(root);
     scale = sequential(palette);
-    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.07);
-    masked = [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
+    masked = maskedRgb(palette);
     root.style.setProperty("--cw-is-masked", `rgb(${masked.join(" ")})`);
     heatmap.setColors(scale.lut, masked);
     scoreLegend.setScale(scale);
@@ -555,14 +481,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     if (values.size) paintGrid();
   }
 
-  const setStatic = () => {
-    const frozen = isStatic();
-    for (const el of [halfInput, seedInput, batchInput]) el.readOnly = frozen;
-    for (const b of [runButton, newSeed, modeButtons.random, modeButtons.text]) b.disabled = frozen;
-    input.setReadOnly(frozen ? STATIC_NOTE : null);
-    readOnlyNote.hidden = !frozen;
-    readOnlyNote.textContent = STATIC_NOTE;
-  };
+  const setStatic = () => experiment.setStatic(isStatic(), STATIC_NOTE);
 
   watch(model, ["tokens", "_scores", "_top", "_targets", "_shown", "_bank", "run_id", "n_layers", "n_heads"], drawData, signal);
   watch(model, ["kind"], () => {
@@ -589,26 +508,6 @@ function render({ model, el, signal }: RenderProps<State>) {
 /** `previous_token` -> `previousToken` (a dataset key, i.e. `data-previous-token`). */
 function camel(name: string): string {
   return name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-}
-
-function numberField(parent: HTMLElement, label: string, title: string): HTMLInputElement {
-  const wrap = document.createElement("label");
-  wrap.className = "cw-is-field";
-  wrap.title = title;
-  const text = document.createElement("span");
-  text.textContent = label;
-  // Text, not type="number": what the user typed reaches Python as typed (a bad value is
-  // named in the error) and stays in the box.
-  const input = document.createElement("input");
-  input.type = "text";
-  input.inputMode = "numeric";
-  input.autocomplete = "off";
-  input.setAttribute("aria-label", label);
-  input.className = "cw-is-number";
-  input.setAttribute("data-lm-suppress-shortcuts", "true");
-  wrap.append(text, input);
-  parent.append(wrap);
-  return input;
 }
 
 export default { render: withSignal(render) };

@@ -16,11 +16,12 @@
  *   selection           the shared Selection: lens_layer, position, layer, head
  *
  * Moving the slider, hovering and clicking positions are all answered in the browser. A page
- * not here yet is asked for with {type: "page", run, page, lens, target} (the page shown
- * first, then, once idle, the pages on either side; one request at a time, so the kernel is
- * never queued up for long); its columns are drawn as pending until it arrives. The
- * attribution of a (position, target) is asked for with {type: "attribution", run, position,
- * target}; a typed target with {type: "target", text}.
+ * not here yet is asked for through the request channel (kit/channel.ts) with
+ * `invoke("page", {run, page, lens, target})` (the page shown first, then, once idle, the
+ * pages on either side; one request at a time, so the kernel is never queued up for long);
+ * its columns are drawn as pending until it arrives. The attribution of a (position, target)
+ * is `invoke("attribution", {run, position, target})` (an error the kernel raises shows in
+ * its panel, data-state="error"); a typed target `invoke("target", {text})`.
  *
  * For tests and tools: the root carries data-lens-layer, data-position, data-target, data-page,
  * data-page-state ("ready" | "pending"), data-page-drawn-at (Date.now() when the page shown
@@ -29,29 +30,32 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./logit_lens.css";
-import { createButton } from "./kit/button";
-import { mix, toCss } from "./kit/color";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { attachBuffers } from "./kit/decode";
-import { formatProbability, formatTick } from "./kit/format";
-import { createLegend } from "./kit/legend";
-import { createPanel } from "./kit/panel";
-import { connectSelection } from "./kit/selection";
-import { createSlider } from "./kit/slider";
-import { svgColors } from "./kit/svg_grid";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { visibleToken } from "./kit/token_strip";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { createLineChart } from "./logit_lens/chart";
+import { createButton } from "../kit/button";
+import { createControl } from "../kit/control";
+import { mix, toCss } from "../kit/color";
+import { sequential, type ColorScale } from "../kit/color_scale";
+import { failureText, invoke, isQuiet } from "../kit/channel";
+import { LRU } from "../kit/lru";
+import { formatProbability, formatTick } from "../kit/format";
+import { createLegend } from "../kit/legend";
+import { createPanel } from "../kit/panel";
+import { connectSelection } from "../kit/selection";
+import { createSlider } from "../kit/slider";
+import { svgColors } from "../kit/svg_grid";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { visibleToken } from "../kit/token_strip";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { createLineChart } from "./chart";
 import {
   addLensPage, addTargetPage, addVocab, allReady, barsToShow, decodeAttribution, decodeLens, headTop, isHit, klAt, maxKl,
   pageOf, pageSpan, shade, targetOf, topAt, writtenBy,
   type Attribution, type AttributionWire, type Bar, type GridMode, type Lens, type LensPageWire, type LensWire, type Target,
   type TargetPageWire, type TargetWire,
-} from "./logit_lens/data";
-import { createLensGrid, tokenLabel } from "./logit_lens/grid";
-import { withSignal } from "./kit/render";
+} from "./data";
+import { createLensGrid, tokenLabel } from "./grid";
+import { withSignal } from "../kit/render";
+import { createToggleGroup } from "../kit/toggle_group";
 
 interface Readout {
   short: string;
@@ -123,18 +127,12 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   // ---- grid ---------------------------------------------------------------------------------
   const gridPanel = createPanel(frame.body, { className: "cw-ll-grid-panel", title: "Every readout", captionFirst: true, caption: "Rows are readouts (embeddings at the top, the model's output at the bottom), columns are positions; each cell shows the top guess there. Click a cell to choose its readout and position." });
-  const modeBox = document.createElement("div");
-  modeBox.className = "cw-ll-modes";
-  modeBox.setAttribute("role", "group");
-  modeBox.setAttribute("aria-label", "Shade cells by");
-  const modeButtons = MODES.map(({ mode, label, help }) => {
-    const b = createButton(label, help);
-    b.dataset.mode = mode;
-    b.addEventListener("click", () => setMode(mode));
-    modeBox.append(b);
-    return b;
+  const modes = createToggleGroup(gridPanel.header, {
+    label: "Shade cells by",
+    className: "cw-ll-modes",
+    options: MODES.map(({ mode, label, help }) => ({ value: mode, text: label, help })),
+    onPick: (m) => setMode(m),
   });
-  gridPanel.header.append(modeBox);
   const grid = createLensGrid(gridPanel.body, {
     label: "Top-1 token at every readout and position",
     signal,
@@ -170,9 +168,8 @@ function render({ model, el, signal }: RenderProps<State>) {
   const targetPanel = createPanel(lower, { className: "cw-ll-target", title: "Target", captionFirst: true, caption: "How likely the target token is at each readout of the selected position, and its rank among all tokens (1 = the top guess). Click a readout to move the slider there." });
   const picker = document.createElement("form");
   picker.className = "cw-ll-picker";
-  const pickerInput = document.createElement("input");
+  const pickerInput = createControl("input", "cw-ll-picker-input");
   pickerInput.type = "text";
-  pickerInput.className = "cw-ll-picker-input";
   pickerInput.spellcheck = false;
   pickerInput.setAttribute("aria-label", "Target token");
   pickerInput.setAttribute("data-lm-suppress-shortcuts", "true");
@@ -214,8 +211,9 @@ function render({ model, el, signal }: RenderProps<State>) {
   let mode: GridMode = "top";
   let showingAll = false;
   const vocab = new Map<number, string>();
-  const attributions = new Map<string, Attribution>(); // LRU: insertion order
+  const attributions = new LRU<string, Attribution>(CACHE_SIZE);
   const pending = new Set<string>();
+  const refused = new Map<string, string>(); // why the kernel could not attribute (by key)
   let predCells: HTMLElement[] = []; // the shown page's, in order
   let page = 0; // the page shown
   let requested: string | null = null; // the one page request in flight ("lens|target:page")
@@ -416,7 +414,7 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function setMode(next: GridMode) {
     mode = next;
-    modeButtons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.mode === mode)));
+    modes.show(mode);
     gridPanel.element.dataset.mode = mode;
     paintLegend();
     drawGrid();
@@ -515,16 +513,26 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.dataset.target = String(tid);
   }
 
+  /** Set (or, with "", clear) the target; a refusal shows in `target_error`, any other
+   * failure beside the box too. */
+  function askTarget(text: string) {
+    invoke(model, "target", { text }, { signal, timeout: 0 }).catch((e) => {
+      if (isQuiet(e)) return;
+      targetMessage.textContent = failureText(e);
+      targetMessage.hidden = false;
+    });
+  }
+
   picker.addEventListener("submit", (e) => {
     e.preventDefault();
     if (isStatic()) return;
-    model.send({ type: "target", text: pickerInput.value });
+    askTarget(pickerInput.value);
   });
   pickerInput.addEventListener("keydown", (e) => e.stopPropagation());
   reset.addEventListener("click", (e) => {
     e.preventDefault();
     pickerInput.value = "";
-    model.send({ type: "target", text: "" });
+    askTarget("");
   });
 
   // ---- who wrote it -------------------------------------------------------------------------
@@ -532,23 +540,32 @@ function render({ model, el, signal }: RenderProps<State>) {
   function attributionFor(p: number, t: number): Attribution | null {
     const key = keyOf(p, t);
     const known = attributions.get(key);
-    if (known) {
-      attributions.delete(key);
-      attributions.set(key, known);
-      return known;
-    }
-    if (!isStatic() && !pending.has(key) && t >= 0) {
-      pending.add(key);
-      model.send({ type: "attribution", run: run(), position: p, target: t });
-    }
+    if (known) return known;
+    if (!isStatic() && !pending.has(key) && !refused.has(key) && t >= 0) askAttribution(key, p, t);
     return null;
   }
 
+  function askAttribution(key: string, p: number, t: number) {
+    pending.add(key);
+    invoke<AttributionWire>(model, "attribution", { run: run(), position: p, target: t }, { signal }).then(
+      (wire) => {
+        pending.delete(key);
+        if (wire.run !== run()) return;
+        addVocab(vocab, wire.vocab);
+        remember(decodeAttribution(wire));
+        if (wire.position === position() && wire.target === targetId(position())) showWho();
+      },
+      (e) => {
+        pending.delete(key);
+        if (isQuiet(e)) return;
+        refused.set(key, failureText(e));
+        showWho();
+      },
+    );
+  }
+
   function remember(a: Attribution) {
-    const key = keyOf(a.position, a.target);
-    attributions.delete(key);
-    attributions.set(key, a);
-    while (attributions.size > CACHE_SIZE) attributions.delete(attributions.keys().next().value as string);
+    attributions.set(keyOf(a.position, a.target), a);
   }
 
   function showWho() {
@@ -556,15 +573,16 @@ function render({ model, el, signal }: RenderProps<State>) {
     const p = position();
     const t = targetId(p);
     const a = attributionFor(p, t);
+    const why = a ? undefined : refused.get(keyOf(p, t));
     whoPanel.element.dataset.position = String(p);
-    whoPanel.element.dataset.state = a ? "ready" : isStatic() ? "missing" : "loading";
+    whoPanel.element.dataset.state = a ? "ready" : isStatic() ? "missing" : why ? "error" : "loading";
     if (!a) {
       bars.replaceChildren();
       showAll.hidden = true;
       whoLine.textContent = "";
       whoNote.textContent = isStatic()
         ? `${STATIC_NOTE} This file holds the contributions at the position that was selected when it was saved.`
-        : t < 0 ? "Computing this position's lens…" : "Computing the contributions…";
+        : why ?? (t < 0 ? "Computing this position's lens…" : "Computing the contributions…");
       return;
     }
     const strong = document.createElement("strong");
@@ -653,42 +671,23 @@ function render({ model, el, signal }: RenderProps<State>) {
     showWho();
   });
 
-  model.on("msg:custom", (msg: Record<string, unknown>, buffers: DataView[]) => {
-    if (signal.aborted) return;
-    if (msg.type === "attribution") {
-      const wire = attachBuffers(msg, buffers) as unknown as AttributionWire;
-      pending.delete(keyOf(wire.position, wire.target));
-      if (wire.run !== run()) return;
-      addVocab(vocab, wire.vocab);
-      remember(decodeAttribution(wire));
-      if (wire.position === position() && wire.target === targetId(position())) showWho();
-    } else if (msg.type === "attribution-error") {
-      pending.clear();
-      whoNote.textContent = String(msg.message ?? "");
-    } else if (msg.type === "page") {
-      const answer = attachBuffers(msg, buffers) as unknown as { run: number; page: number; lens?: LensPageWire; target?: TargetPageWire };
-      if (requested === `${answer.run}:${answer.page}`) requested = null;
-      if (lens && answer.run === lens.run) {
-        const before = klMax;
-        if (answer.lens) {
-          addVocab(vocab, answer.lens.vocab);
-          addLensPage(lens, answer.lens);
-          klMax = maxKl(lens);
-        }
-        if (answer.target && target) addTargetPage(target, answer.target, lens.positions);
-        if (answer.page === page) showPage();
-        else if (klMax !== before) {  // the KL scale grew: the page shown is recoloured
-          paintLegend();
-          drawGrid();
-        }
-        countReady();
-      }
-      fetchPages();
-    } else if (msg.type === "page-error") {
-      requested = null;
-      summary.textContent = String(msg.message ?? "");
+  /** A page's answer arrived: add what it holds and redraw what it changes. */
+  function addPage(answer: { run: number; page: number; lens?: LensPageWire; target?: TargetPageWire }) {
+    if (!lens || answer.run !== lens.run) return;
+    const before = klMax;
+    if (answer.lens) {
+      addVocab(vocab, answer.lens.vocab);
+      addLensPage(lens, answer.lens);
+      klMax = maxKl(lens);
     }
-  });
+    if (answer.target && target) addTargetPage(target, answer.target, lens.positions);
+    if (answer.page === page) showPage();
+    else if (klMax !== before) {  // the KL scale grew: the page shown is recoloured
+      paintLegend();
+      drawGrid();
+    }
+    countReady();
+  }
 
   // ---- pages: the one shown first, then its neighbours -----------------------------------------
 
@@ -711,8 +710,23 @@ function render({ model, el, signal }: RenderProps<State>) {
       if (n < 0 || n > last) continue;
       const need = missing(n);
       if (!need) continue;
-      requested = `${lens.run}:${n}`;
-      model.send({ type: "page", run: lens.run, page: n, lens: need.lens, target: need.target });
+      const key = (requested = `${lens.run}:${n}`);
+      const settled = () => {
+        if (requested !== key) return false;
+        requested = null;
+        return true;
+      };
+      invoke<Parameters<typeof addPage>[0]>(model, "page", { run: lens.run, page: n, lens: need.lens, target: need.target }, { signal }).then(
+        (answer) => {
+          settled();
+          addPage(answer);
+          fetchPages();
+        },
+        (e) => {
+          if (!settled() || isQuiet(e)) return;
+          summary.textContent = failureText(e);
+        },
+      );
       return;
     }
   }
@@ -822,6 +836,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     if (lens?.run !== wire.run) {
       attributions.clear();
       pending.clear();
+      refused.clear();
       drawnPages.clear();
       requested = null;
     }

@@ -13,39 +13,33 @@
  *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
  *
  * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
- * "preview") and asked for with a custom message {type: "pattern", layer, head, run}; the
- * kernel answers with its float16 pattern as a binary buffer. The last few are cached.
+ * "preview") and asked for through the request channel (kit/channel.ts) as `invoke("pattern",
+ * {layer, head, run})`; the kernel answers with its float16 pattern as a binary buffer, or
+ * with why not (shown in place of "Loading…"). The last few are cached.
  *
  * For tests and tools: `.cw-ae-head[data-layer][data-head][data-resolution]` names what the
  * heatmap shows ("full" or "preview"); thumbnails are buttons named "layer L head H".
  */
 import type { RenderProps } from "@anywidget/types";
 import "./attention_explorer.css";
-import { mix } from "./kit/color";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { decode, type NDArray, type WireArray } from "./kit/decode";
-import { formatProbability, formatTick } from "./kit/format";
-import { createHeatmap, type Cell } from "./kit/heatmap";
-import { upsample } from "./kit/heatmap_layout";
-import { createLegend } from "./kit/legend";
-import { connectSelection } from "./kit/selection";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { createButton } from "./kit/button";
-import { createHeadPatterns, type PatternBank } from "./kit/head_patterns";
-import { createPanel } from "./kit/panel";
-import { headGridSvg, svgColors } from "./kit/svg_grid";
-import { createTokenStrip, visibleToken } from "./kit/token_strip";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { withSignal } from "./kit/render";
-import { createToggleGroup } from "./kit/toggle_group";
-
-interface ScoreSpec {
-  key: string;
-  label: string;
-  help: string;
-  values: WireArray;
-}
+import { maskedRgb, sequential, type ColorScale } from "../kit/color_scale";
+import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
+import { formatProbability, formatTick } from "../kit/format";
+import { createHeatmap, type Cell } from "../kit/heatmap";
+import { upsample } from "../kit/heatmap_layout";
+import { createLegend } from "../kit/legend";
+import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createHoverLock } from "../kit/hover_lock";
+import { createOverview, type Score, type ScoreSpec } from "./overview";
+import { createHeadPatterns, type PatternBank } from "../kit/head_patterns";
+import { createPanel } from "../kit/panel";
+import { headGridSvg, svgColors } from "../kit/svg_grid";
+import { createTokenStrip, visibleToken } from "../kit/token_strip";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { withSignal } from "../kit/render";
+import { createToggleGroup } from "../kit/toggle_group";
 
 interface State {
   [key: string]: unknown;
@@ -90,36 +84,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   main.className = "cw-ae-main";
   frame.body.append(main);
 
-  // ---- overview -----------------------------------------------------------------------------
-  const overview = createPanel(main, { className: "cw-ae-overview", title: "Heads" });
-  const controls = document.createElement("div");
-  controls.className = "cw-ae-controls";
-  const scoreLabel = document.createElement("label");
-  scoreLabel.textContent = "Score ";
-  const scoreSelect = document.createElement("select");
-  scoreSelect.className = "cw-ae-select";
-  scoreLabel.append(scoreSelect);
-  const sortButton = createButton("Sort by score", "Order the heads by the chosen score");
-  sortButton.setAttribute("aria-pressed", "false");
-  controls.append(scoreLabel, sortButton);
-  overview.header.append(controls);
-  const grid = document.createElement("div");
-  grid.className = "cw-ae-grid";
-  grid.setAttribute("role", "group");
-  grid.setAttribute("aria-label", "Attention heads: arrow keys move, the selection follows");
-  grid.setAttribute("data-lm-suppress-shortcuts", "true"); // arrows here move the selection
-  overview.body.append(grid);
-  const scoreHelp = document.createElement("div");
-  scoreHelp.className = "cw-ae-help";
-  overview.body.append(scoreHelp);
-  const scoreLegend = createLegend(overview.body, {
-    title: "",
-    ticks: [],
-    format: (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2)),
+  const overview = createOverview(main, {
+    onSelect: (layer, head) => selection.set({ layer, head }),
+    onScoreChange: () => showHead(),
   });
-  const thumbNote = document.createElement("div");
-  thumbNote.className = "cw-ae-help";
-  overview.body.append(thumbNote);
 
   // ---- head view ----------------------------------------------------------------------------
   const headPanel = createPanel(main, { className: "cw-ae-head", title: "" });
@@ -155,7 +123,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     label: "Tokens, coloured by attention in the selected head",
     onInspect: (i, span) => hoverToken(i, span),
     onLeave: () => {
-      hovered = null;
+      focus.hover(null);
       tooltip.hide();
       paintTokens();
     },
@@ -168,8 +136,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     swatches: [{ label: "masked (key after query)", className: "cw-ae-masked" }],
   });
 
-  frame.camera.addSvg(overview.header, "heads", "every head's thumbnail", () =>
-    headGridSvg(grid, `Attention heads: ${model.get("model_name")}`, svgColors(palette), "each cell: the head's attention pattern (thumbnail)"),
+  frame.camera.addSvg(overview.panel.header, "heads", "every head's thumbnail", () =>
+    headGridSvg(overview.grid, `Attention heads: ${model.get("model_name")}`, svgColors(palette), "each cell: the head's attention pattern (thumbnail)"),
   );
   frame.camera.addSvg(headPanel.header, "head", "the attention pattern", () =>
     heatmap.toSvg(`Attention · ${headPanel.title.textContent}`, svgColors(palette)),
@@ -178,14 +146,12 @@ function render({ model, el, signal }: RenderProps<State>) {
   // ---- state --------------------------------------------------------------------------------
   let tokens: string[] = [];
   let thumbs: NDArray | null = null;
-  let scores: { spec: ScoreSpec; values: NDArray }[] = [];
-  let scoreKey = "";
-  let sorted = false;
+  let scores: Score[] = [];
   let direction: Direction = "from";
-  let hovered: number | null = null; // token hovered in the strip or row/col hovered on the map
+  // the token hovered in the strip (or row/col hovered on the map), else the locked query/key
+  const focus = createHoverLock<number>(() => (direction === "from" ? position("query") : position("key")));
   let drawn: { layer: number; head: number; run: number } | null = null;
   let current: HeadPattern | null = null;
-  let tiles: HTMLButtonElement[] = [];
   let palette = readPalette(root);
   let scale: ColorScale = sequential(palette);
   let masked: [number, number, number] = [240, 240, 240];
@@ -208,11 +174,8 @@ function render({ model, el, signal }: RenderProps<State>) {
   });
 
   /** The selected head if this model has it, else what is drawn (or 0.0). */
-  function selectedHead(): { layer: number; head: number } {
-    const layer = selection.get("layer");
-    const head = selection.get("head");
-    if (layer !== null && head !== null && layer < nLayers() && head < nHeads()) return { layer, head };
-    return drawn ? { layer: drawn.layer, head: drawn.head } : { layer: 0, head: 0 };
+  function selectedHead() {
+    return headOf(selection, nLayers(), nHeads(), drawn);
   }
   const position = (field: "query" | "key") => {
     const v = selection.get(field);
@@ -265,8 +228,10 @@ function render({ model, el, signal }: RenderProps<State>) {
       drawMs: heatmap.lastDrawMs.toFixed(2),
     });
     previewNote.hidden = full;
-    previewNote.textContent = model.get("_static") ? STATIC_PREVIEW : "Loading the full pattern…";
-    const shown = scores.filter((s) => s.spec.key === "entropy" || s.spec.key === "bos_share" || s.spec.key === scoreKey);
+    previewNote.textContent = model.get("_static")
+      ? STATIC_PREVIEW
+      : patterns.error(layer, head) || "Loading the full pattern…";
+    const shown = scores.filter((s) => s.spec.key === "entropy" || s.spec.key === "bos_share" || s.spec.key === overview.scoreKey());
     headStats.replaceChildren(
       ...shown.map((s) => {
         const item = document.createElement("span");
@@ -279,7 +244,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function formatScore(values: NDArray, layer: number, head: number): string {
-    const v = (values.data[layer * nHeads() + head] as number) * values.scale;
+    const v = headValue(values, layer, head);
     return Number.isFinite(v) ? v.toFixed(2) : "—";
   }
 
@@ -311,7 +276,7 @@ function render({ model, el, signal }: RenderProps<State>) {
    * token, else of the locked query / key. */
   let painted = "";
   function paintTokens() {
-    const source = hovered ?? (direction === "from" ? position("query") : position("key"));
+    const source = focus.shown();
     // Hovering along a row (or column) keeps the same colours: repaint only on a change.
     const what = `${source}|${direction}|${drawn?.run}.${drawn?.layer}.${drawn?.head}|${current?.values ? "full" : "preview"}|${strip.length}|${colourEpoch}`;
     if (what === painted) return;
@@ -333,7 +298,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   function hoverCell(cell: Cell | null, anchor: HTMLElement) {
     if (!cell) {
       tooltip.hide();
-      hovered = null;
+      focus.hover(null);
       paintTokens();
       return;
     }
@@ -350,12 +315,12 @@ function render({ model, el, signal }: RenderProps<State>) {
       note: current?.values ? undefined : "preview: the largest weight in this block",
     });
     heatmap.element.dataset.hoverWeight = Number.isFinite(w) ? String(w) : "";
-    hovered = direction === "from" ? cell.row : cell.col;
+    focus.hover(direction === "from" ? cell.row : cell.col);
     paintTokens();
   }
 
   function hoverToken(i: number, span: HTMLElement) {
-    hovered = i;
+    focus.hover(i);
     paintTokens();
     const rows: [string, string][] = [["position", String(i)]];
     const q = position("query");
@@ -373,144 +338,10 @@ function render({ model, el, signal }: RenderProps<State>) {
     selection.set({ [field]: position(field) === i ? null : i });
   }
 
-  // ---- overview -----------------------------------------------------------------------------
-
-  function buildTiles() {
-    const L = nLayers(), H = nHeads();
-    grid.style.setProperty("--cw-heads", String(H));
-    tiles = [];
-    for (let layer = 0; layer < L; layer++) {
-      for (let head = 0; head < H; head++) {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "cw-ae-thumb";
-        b.setAttribute("aria-label", `layer ${layer} head ${head}`);
-        b.dataset.layer = String(layer);
-        b.dataset.head = String(head);
-        b.tabIndex = -1;
-        const canvas = document.createElement("canvas");
-        const label = document.createElement("span");
-        label.className = "cw-ae-thumb-label";
-        label.textContent = `${layer}.${head}`;
-        const score = document.createElement("span");
-        score.className = "cw-ae-thumb-score";
-        b.append(canvas, label, score);
-        b.addEventListener("click", () => selection.set({ layer, head }));
-        tiles.push(b);
-      }
-    }
-    grid.replaceChildren(...tiles);
-  }
-
-  function drawThumbnails() {
-    if (!thumbs) return;
-    const t = thumbs.shape[2] as number;
-    const lut = scale.lut;
-    tiles.forEach((tile, i) => {
-      const canvas = tile.querySelector("canvas") as HTMLCanvasElement;
-      if (canvas.width !== t) canvas.width = canvas.height = t;
-      const ctx = canvas.getContext("2d");
-      if (!ctx) return;
-      const image = ctx.createImageData(t, t);
-      const src = thumbs!.data as Uint8Array;
-      const base = i * t * t;
-      for (let q = 0; q < t; q++) {
-        for (let k = 0; k < t; k++) {
-          const o = (q * t + k) * 4;
-          // Thumbnails of short texts are the full pattern: keep its causal mask visible.
-          const isMasked = t === tokens.length && k > q;
-          const l = (src[base + q * t + k] as number) * 4;
-          image.data[o] = isMasked ? masked[0] : (lut[l] as number);
-          image.data[o + 1] = isMasked ? masked[1] : (lut[l + 1] as number);
-          image.data[o + 2] = isMasked ? masked[2] : (lut[l + 2] as number);
-          image.data[o + 3] = 255;
-        }
-      }
-      ctx.putImageData(image, 0, 0);
-    });
-  }
-
-  function activeScore() {
-    return scores.find((s) => s.spec.key === scoreKey) ?? scores[0] ?? null;
-  }
-
-  function paintScores() {
-    const s = activeScore();
-    if (!s) return;
-    let lo = Infinity, hi = -Infinity;
-    const n = nLayers() * nHeads();
-    const value = (i: number) => (s.values.data[i] as number) * s.values.scale;
-    for (let i = 0; i < n; i++) {
-      const v = value(i);
-      if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    }
-    if (!(hi > lo)) hi = lo + 1;
-    const scoreScale = sequential({ ...palette, high: palette.low }, [lo, hi]);
-    tiles.forEach((tile, i) => {
-      const chip = tile.querySelector(".cw-ae-thumb-score") as HTMLElement;
-      const v = value(i);
-      const sw = scoreScale(v);
-      chip.textContent = Number.isFinite(v) ? v.toFixed(2) : "—";
-      chip.style.background = sw?.background ?? "";
-      chip.style.color = sw?.color ?? "";
-      tile.dataset.score = String(v);
-      tile.title = `layer ${tile.dataset.layer} head ${tile.dataset.head}: ${s.spec.label} ${chip.textContent}`;
-    });
-    scoreHelp.textContent = s.spec.help;
-    scoreLegend.setTitle(s.spec.label);
-    scoreLegend.setScale(scoreScale, [lo, (lo + hi) / 2, hi]);
-    order();
-  }
-
-  /** Tile order: layer by layer, or by the active score (descending; entropy ascending). */
-  function order() {
-    const s = activeScore();
-    let ordered = tiles;
-    if (sorted && s) {
-      const sign = s.spec.key === "entropy" ? 1 : -1;
-      ordered = [...tiles].sort((a, b) => sign * (Number(a.dataset.score) - Number(b.dataset.score)));
-    }
-    grid.replaceChildren(...ordered);
-    grid.dataset.order = sorted ? `score:${s?.spec.key}` : "layer";
-  }
-
   function markTiles() {
     const { layer, head } = selectedHead();
-    for (const tile of tiles) {
-      const on = Number(tile.dataset.layer) === layer && Number(tile.dataset.head) === head;
-      tile.setAttribute("aria-pressed", String(on));
-      tile.tabIndex = on ? 0 : -1;
-    }
+    overview.mark(layer, head);
   }
-
-  grid.addEventListener("keydown", (e) => {
-    const visible = [...grid.children] as HTMLButtonElement[];
-    const at = visible.indexOf(document.activeElement as HTMLButtonElement);
-    if (at < 0) return;
-    const H = nHeads();
-    const next: Record<string, number> = {
-      ArrowRight: at + 1, ArrowLeft: at - 1, ArrowDown: at + H, ArrowUp: at - H, Home: 0, End: visible.length - 1,
-    };
-    const target = visible[next[e.key] ?? -1];
-    if (e.key in next) {
-      e.preventDefault();
-      e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
-    }
-    if (!target) return;
-    target.focus();
-    selection.set({ layer: Number(target.dataset.layer), head: Number(target.dataset.head) });
-  });
-
-  scoreSelect.addEventListener("change", () => {
-    scoreKey = scoreSelect.value;
-    paintScores();
-    showHead();
-  });
-  sortButton.addEventListener("click", () => {
-    sorted = !sorted;
-    sortButton.setAttribute("aria-pressed", String(sorted));
-    order();
-  });
 
   const setDirection = (d: Direction) => {
     direction = d;
@@ -529,30 +360,14 @@ function render({ model, el, signal }: RenderProps<State>) {
     tokens = nextTokens;
     thumbs = decode(wireThumbs);
     scores = model.get("head_scores").map((spec) => ({ spec, values: decode(spec.values) }));
-    if (!scores.some((s) => s.spec.key === scoreKey)) scoreKey = scores[0]?.spec.key ?? "";
-    scoreSelect.replaceChildren(
-      ...scores.map((s) => {
-        const o = document.createElement("option");
-        o.value = s.spec.key;
-        o.textContent = s.spec.label;
-        o.selected = s.spec.key === scoreKey;
-        return o;
-      }),
-    );
-    if (tiles.length !== nLayers() * nHeads()) buildTiles();
+    overview.setData(nLayers(), nHeads(), thumbs, tokens.length, scores);
     patterns.reset();
     patterns.loadBank(model.get("_bank"));
     tooltip.hide();
-    hovered = null;
+    focus.hover(null);
     strip.setTokens(tokens);
     painted = ""; // new spans: paint them all
-    const t = thumbs.shape[2] as number;
-    thumbNote.textContent =
-      t < tokens.length
-        ? `Thumbnails: ${t}×${t}, each cell the largest weight in its block of the ${tokens.length}×${tokens.length} pattern.`
-        : "";
-    drawThumbnails();
-    paintScores();
+    overview.paint(scale.lut, masked, palette);
     markTiles();
     showHead();
     root.dataset.tokenCount = String(tokens.length);
@@ -567,13 +382,11 @@ function render({ model, el, signal }: RenderProps<State>) {
     colourEpoch++;
     palette = readPalette(root);
     scale = sequential(palette);
-    const m = mix(palette.background, palette.text.a < 1 ? { ...palette.text, a: 1 } : palette.text, 0.1);
-    masked = [Math.round(m.r), Math.round(m.g), Math.round(m.b)];
+    masked = maskedRgb(palette);
     root.style.setProperty("--cw-ae-masked", `rgb(${masked.join(" ")})`);
     heatmap.setColors(scale.lut, masked);
     legend.setScale(scale);
-    drawThumbnails();
-    paintScores();
+    overview.paint(scale.lut, masked, palette);
     paintTokens();
   }
 

@@ -17,15 +17,15 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./token_view.css";
-import { sequential, type ColorScale } from "./kit/color_scale";
-import { decode, valueAt, type NDArray, type WireArray } from "./kit/decode";
-import { formatProbability, formatTick } from "./kit/format";
-import { createLegend } from "./kit/legend";
-import { onThemeChange, readPalette, whenInDocument } from "./kit/theme";
-import { createTokenStrip, visibleToken } from "./kit/token_strip";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { withSignal } from "./kit/render";
+import { sequential, type ColorScale } from "../kit/color_scale";
+import { decode, valueAt, type NDArray, type WireArray } from "../kit/decode";
+import { formatProbability, formatTick } from "../kit/format";
+import { createLegend } from "../kit/legend";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createTokenStrip, visibleToken } from "../kit/token_strip";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { withSignal } from "../kit/render";
 
 interface TokenViewState {
   [key: string]: unknown;

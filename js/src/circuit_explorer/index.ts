@@ -22,14 +22,14 @@
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import "./circuit_explorer.css";
-import attentionExplorer from "./attention_explorer";
-import inductionScores from "./induction_scores";
-import logitLens from "./logit_lens";
-import ovBrowser from "./ov_browser";
-import { modelIdOf } from "./kit/selection";
-import { createView } from "./kit/view";
-import { watch } from "./kit/watch";
-import { withSignal } from "./kit/render";
+import attentionExplorer from "../attention_explorer";
+import inductionScores from "../induction_scores";
+import logitLens from "../logit_lens";
+import ovBrowser from "../ov_browser";
+import { modelIdOf } from "../kit/selection";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { withSignal } from "../kit/render";
 
 type PanelName = "attention" | "ov" | "lens" | "induction";
 

@@ -4,8 +4,8 @@
  * kit/selection.ts) — but displaying it is handy when wiring views together.
  */
 import type { RenderProps } from "@anywidget/types";
-import { SELECTION_FIELDS, type SelectionState } from "./kit/selection";
-import { withSignal } from "./kit/render";
+import { SELECTION_FIELDS, type SelectionState } from "../kit/selection";
+import { withSignal } from "../kit/render";
 
 function render({ model, el, signal }: RenderProps<SelectionState>) {
   const line = document.createElement("code");

@@ -1,0 +1,218 @@
+/**
+ * OVBrowser: what every head writes — a copying map of all heads, the selected head's OV
+ * eigenvalues in the complex plane, and token maps answered by Python on demand.
+ *
+ * State (Python: circuitwidgets/widgets/ov_browser.py):
+ *   copying, positive_mass   float32 [L, H]: Re(Σλ)/Σ|λ| and Σ_{Re λ>0}|λ| / Σ|λ|
+ *   eigenvalues              float32 [L, H, d_head, 2]: (re, im), largest |λ| first
+ *   circuit                  "full" (W_E·W_V·W_O·W_U) or "ov" (W_V·W_O)
+ *   defaults, k              the token map's starting tokens and its top-k
+ *   _answers                 token-map answers the page holds without asking (static export)
+ *   busy, error              progress line / inline error
+ *   selection                the shared Selection (layer, head, token): kit/selection.ts
+ *
+ * Every head's spectrum is on the page, so choosing a head redraws at once (also in a static
+ * export). Requests go through the channel (kit/channel.ts): if the spectra are not computed
+ * yet the view asks `invoke("spectrum", {})` and Python reports its progress in `busy` (an
+ * error shows in the banner). Token maps: `invoke("query", {mode, layer, head, k, tokens})`
+ * → the payload with ids and values decoded, or a refusal whose detail names the entry and
+ * its pieces.
+ *
+ * For tests: `.cw-ov-spectrum[data-layer][data-head]` names the head drawn and its plot
+ * carries `data-points`; grid cells are buttons named "layer L head H" with `data-score`.
+ * For benchmarks: the root's `data-drawn-ms` is the time from `render` to the first frame
+ * painted with every head's score and the selected spectrum (including Python computing them).
+ */
+import type { RenderProps } from "@anywidget/types";
+import "./ov_browser.css";
+import { diverging, type ColorScale } from "../kit/color_scale";
+import { failureText, invoke, isQuiet } from "../kit/channel";
+import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
+import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createView } from "../kit/view";
+import { watch } from "../kit/watch";
+import { AnswerCache, askTokenMap, type Payload, type TokenRef } from "./answers";
+import { formatScore } from "./copying_grid";
+import { createCopyingMap } from "./copying_map";
+import { createSpectrumPanel } from "./spectrum_panel";
+import { percent, scaled } from "./state";
+import { createTokenMaps, type Defaults } from "./token_maps";
+import { withSignal } from "../kit/render";
+
+interface State {
+  [key: string]: unknown;
+  model_name: string;
+  n_layers: number;
+  n_heads: number;
+  d_head: number;
+  d_vocab: number;
+  circuit: string;
+  k: number;
+  text: string;
+  defaults: Defaults;
+  copying: WireArray | null;
+  positive_mass: WireArray | null;
+  eigenvalues: WireArray | null;
+  busy: string;
+  error: string;
+  _answers: Payload[];
+  _static: boolean;
+  selection: string;
+}
+
+const CIRCUIT_NAME: Record<string, string> = { full: "W_E·W_V·W_O·W_U", ov: "W_V·W_O" };
+
+function render({ model, el, signal }: RenderProps<State>) {
+  const started = performance.now();
+  const { frame, root, tooltip, banner } = createView(model, el, signal, {
+    title: "OV circuits: what each head writes",
+    className: "cw-ov-browser",
+    progress: "cw-ov-progress",
+  });
+
+  const main = document.createElement("div");
+  main.className = "cw-ov-main";
+  frame.body.append(main);
+
+  const map = createCopyingMap(main, {
+    frame,
+    onSelect: (layer, head) => selection.set({ layer, head }),
+    onInspect: (cell, layer, head) => inspectHead(cell, layer, head),
+    title: () => model.get("model_name"),
+    palette: () => palette,
+  });
+  const spectrum = createSpectrumPanel(main, tooltip);
+
+  // ---- token maps ---------------------------------------------------------------------------
+  const cache = new AnswerCache();
+  const tokenMaps = createTokenMaps(frame.body, {
+    cache,
+    tooltip,
+    ask: (q, tokens) => askTokenMap(model, cache, q, tokens, signal),
+    onTarget: (t: TokenRef) => selection.set({ token: t.id }),
+    setK(k) {
+      model.set("k", k);
+      model.save_changes();
+    },
+  });
+
+  // ---- state --------------------------------------------------------------------------------
+  let copying: NDArray | null = null;
+  let positive: NDArray | null = null;
+  let eigen: NDArray | null = null;
+  let palette = readPalette(root);
+  let scale: ColorScale = diverging(palette, 1);
+  let asked = false;
+  const nLayers = () => model.get("n_layers");
+  const nHeads = () => model.get("n_heads");
+
+  const selection = connectSelection(model, {
+    signal,
+    canSave: () => !model.get("_static"),
+    onChange(changed) {
+      if (changed.has("layer") || changed.has("head")) showHead();
+      if (changed.has("token")) {
+        const id = selection.get("token");
+        if (id !== null && id < model.get("d_vocab")) tokenMaps.showTarget({ id, text: tokenText(id) });
+      }
+    },
+  });
+
+  /** The text of a token the page has seen (defaults, answers), else "#id". */
+  function tokenText(id: number): string {
+    const d = model.get("defaults");
+    const known = (d?.choices ?? []).find((t) => t.id === id);
+    return known?.text ?? `#${id}`;
+  }
+
+  function selectedHead() {
+    return headOf(selection, nLayers(), nHeads());
+  }
+
+  function showHead() {
+    const { layer, head } = selectedHead();
+    map.grid.mark(layer, head);
+    spectrum.show(layer, head, { copying, positive, eigen });
+    tokenMaps.setHead(layer, head);
+  }
+
+  function inspectHead(cell: HTMLElement | null, layer: number, head: number) {
+    if (!cell) {
+      tooltip.hide();
+      return;
+    }
+    const ready = copying !== null;
+    tooltip.show(cell, {
+      title: `layer ${layer} head ${head}`,
+      rows: [
+        ["copying score", ready ? formatScore(headValue(copying, layer, head)) : "…"],
+        ["positive-real mass", ready ? percent(headValue(positive, layer, head)) : "…"],
+      ],
+      note: "click to show its eigenvalues and token maps",
+    });
+  }
+
+  function drawData() {
+    map.grid.setShape(nLayers(), nHeads());
+    const wc = model.get("copying");
+    const wp = model.get("positive_mass");
+    const we = model.get("eigenvalues");
+    copying = wc ? decode(wc) : null;
+    positive = wp ? decode(wp) : null;
+    eigen = we ? decode(we) : null;
+    map.paint(scaled(copying), scale);
+    root.dataset.spectra = eigen ? "ready" : "pending";
+    frame.setMeta([
+      model.get("model_name"),
+      `${nLayers()} layers × ${nHeads()} heads`,
+      `d_head ${model.get("d_head")}`,
+      `circuit ${CIRCUIT_NAME[model.get("circuit")] ?? model.get("circuit")}`,
+    ]);
+    showHead();
+    if (eigen && !root.dataset.drawnMs) {
+      requestAnimationFrame(() => (root.dataset.drawnMs = (performance.now() - started).toFixed(0)));
+    }
+    if (!eigen && !asked && !model.get("_static")) {
+      asked = true;
+      // Python computes once, reporting progress in `busy`; the spectra arrive as traits.
+      invoke(model, "spectrum", {}, { signal, timeout: 0 }).catch((e) => {
+        if (!isQuiet(e)) banner.set(failureText(e));
+      });
+    }
+  }
+
+  function loadAnswers() {
+    for (const payload of model.get("_answers") ?? []) cache.add(payload);
+    tokenMaps.refresh();
+  }
+
+  function recolour() {
+    palette = readPalette(root);
+    scale = diverging(palette, 1);
+    spectrum.setPalette(palette);
+    tokenMaps.setPalette(palette);
+    map.paint(scaled(copying), scale);
+  }
+
+  watch(model, ["copying", "positive_mass", "eigenvalues", "n_layers", "n_heads", "circuit"], drawData, signal);
+  watch(model, ["defaults"], () => tokenMaps.setDefaults(model.get("defaults")), signal);
+  watch(model, ["k"], () => tokenMaps.setK(model.get("k")), signal);
+  watch(model, ["_answers"], loadAnswers, signal);
+  watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
+  onThemeChange(root, recolour, signal);
+
+  tokenMaps.setK(model.get("k"));
+  tokenMaps.setDefaults(model.get("defaults"));
+  tokenMaps.setStatic(model.get("_static"));
+  loadAnswers();
+  recolour();
+  drawData();
+  whenInDocument(root, () => {
+    recolour();
+    showHead();
+    root.dataset.ready = "true";
+  }, signal);
+}
+
+export default { render: withSignal(render) };

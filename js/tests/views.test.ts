@@ -1,0 +1,275 @@
+// @vitest-environment happy-dom
+/**
+ * Views rendered against a mock widget model (no JupyterLab): what they draw from their
+ * traits, what they send back, what they ask the kernel through the channel, and that they
+ * leave no listener behind when removed. The Playwright suite (tests/browser/) stays for what
+ * only a real front end shows.
+ */
+import { describe, expect, it } from "vitest";
+import tokenView from "../src/token_view";
+import ovBrowser from "../src/ov_browser";
+import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
+
+stubCanvas();
+
+const listeners = (model: MockModel) => [...model.listeners.values()].reduce((n, set) => n + set.size, 0);
+
+describe("TokenView", () => {
+  const state = () => ({
+    text: "a b a",
+    tokens: ["<bos>", "a", " b", " a"],
+    token_ids: wire("int32", [4], [0, 5, 6, 5]),
+    probs: wire("float32", [4], [NaN, 0.25, 0.5, 0.75]),
+    error: "",
+    model_name: "tiny",
+    _static: false,
+  });
+
+  it("draws every token with its probability, and sends an edited text", async () => {
+    const model = new MockModel(state());
+    const { el, unmount } = await mount(tokenView, model);
+    const root = el.querySelector(".cw-token-view") as HTMLElement;
+    expect(root.dataset.tokenCount).toBe("4");
+    const spans = [...el.querySelectorAll<HTMLElement>("[data-index]")];
+    expect(spans.map((s) => s.textContent)).toEqual(["<bos>", "a", "␣b", "␣a"].map((t) => expect.stringContaining(t.replace("␣", ""))));
+    expect(spans.map((s) => s.dataset.prob ?? null)).toEqual([null, "0.25", "0.5", "0.75"]);
+    expect(spans.map((s) => s.dataset.tokenId)).toEqual(["0", "5", "6", "5"]);
+    const box = el.querySelector("textarea") as HTMLTextAreaElement;
+    box.value = "b b";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.get("text")).toBe("b b");
+    expect(model.saved).toHaveLength(1);
+    model.set("error", "text is empty");
+    await settle();
+    expect(el.querySelector<HTMLElement>(".cw-error")!.hidden).toBe(false);
+    expect(el.querySelector(".cw-error")!.textContent).toContain("text is empty");
+    await unmount();
+    expect(listeners(model)).toBe(0);
+  });
+
+  it("inserts token text as text, never as HTML", async () => {
+    const model = new MockModel({ ...state(), tokens: ["<bos>", "<img src=x onerror=alert(1)>", " b", " a"] });
+    const { el, unmount } = await mount(tokenView, model);
+    expect(el.querySelector("img")).toBeNull();
+    expect(el.textContent).toContain("<img·src=x·onerror=alert(1)>"); // spaces shown as ·
+    await unmount();
+  });
+});
+
+describe("OVBrowser", () => {
+  const L = 2, H = 3, D = 2;
+  const copying = [0.9, -0.5, 0.1, 0.2, -0.9, 0.4];
+  const spectra = () => ({
+    copying: wire("float32", [L, H], copying),
+    positive_mass: wire("float32", [L, H], copying.map((c) => (c + 1) / 2)),
+    eigenvalues: wire("float32", [L, H, D, 2], Array.from({ length: L * H * D * 2 }, (_, i) => (i % 4) - 1.5)),
+  });
+  const state = () => ({
+    model_name: "tiny", n_layers: L, n_heads: H, d_head: D, d_vocab: 50, circuit: "full", k: 3, text: "",
+    defaults: { kind: "frequent", choices: [{ id: 7, text: " the" }], tokens: [{ id: 7, text: " the" }], targets: [{ id: 7, text: " the" }] },
+    copying: null, positive_mass: null, eigenvalues: null, busy: "", error: "", _answers: [], _static: false,
+  });
+  const query = (p: Record<string, unknown>) => ({
+    mode: p.mode, layer: p.layer, head: p.head, k: p.k, given: [7], given_strs: [" the"],
+    top_strs: [[" a", " b", " c"]], top_ids: wire("int32", [1, 3], [1, 2, 3]), top_values: wire("float32", [1, 3], [3, 2, 1]),
+  });
+
+  it("asks for the spectra once, draws the copying map, and follows the selection", async () => {
+    const model = new MockModel(state(), {
+      spectrum: () => {
+        for (const [k, v] of Object.entries(spectra())) model.set(k, v);
+        return {};
+      },
+      query,
+    });
+    const selection = withSelection(model, { layer: 1, head: 2 });
+    const { el, unmount } = await mount(ovBrowser, model);
+    await settle();
+    expect(model.sent.filter((m) => m.name === "spectrum")).toHaveLength(1);
+    const cells = [...el.querySelectorAll<HTMLElement>(".cw-ov-cell")];
+    expect(cells.map((c) => Number(c.dataset.score))).toEqual(copying.map((c) => Math.fround(c)));
+    expect(el.querySelector(".cw-ov-cell[aria-pressed='true']")!.getAttribute("aria-label")).toBe("layer 1 head 2");
+    const spectrum = el.querySelector<HTMLElement>(".cw-ov-spectrum")!;
+    expect([spectrum.dataset.layer, spectrum.dataset.head]).toEqual(["1", "2"]);
+    // a click writes the shared selection; the view follows it
+    cells[1]!.click();
+    expect([selection.get("layer"), selection.get("head")]).toEqual([0, 1]);
+    expect(selection.saved).toHaveLength(1);
+    await settle();
+    expect([spectrum.dataset.layer, spectrum.dataset.head]).toEqual(["0", "1"]);
+    // the token map of the selected head was asked through the channel and drawn
+    const asked = model.sent.filter((m) => m.name === "query").map((m) => m.payload as Record<string, unknown>);
+    expect(asked.at(-1)).toMatchObject({ layer: 0, head: 1, k: 3, tokens: [7] });
+    expect(el.textContent).toContain(" a".trim());
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
+  it("shows the kernel's error when the spectra cannot be computed", async () => {
+    const model = new MockModel(state(), {
+      spectrum: () => {
+        throw new Error("NotImplementedError: no spectra in float16");
+      },
+    });
+    withSelection(model);
+    const { el, unmount } = await mount(ovBrowser, model);
+    await settle();
+    const banner = el.querySelector<HTMLElement>(".cw-error")!;
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toContain("NotImplementedError: no spectra in float16");
+    await unmount();
+  });
+
+  it("names the typed entry the kernel refused", async () => {
+    const model = new MockModel({ ...spectra(), ...state(), ...spectra() }, {
+      query: (p) => {
+        if ((p.tokens as unknown[]).includes("The quick")) {
+          throw Object.assign(new Error("'The quick' is not a single token"), { detail: { entry: "The quick", pieces: [{ id: 1, text: "The" }, { id: 2, text: " quick" }] } });
+        }
+        return query(p);
+      },
+    });
+    withSelection(model);
+    const { el, unmount } = await mount(ovBrowser, model);
+    const input = el.querySelector<HTMLInputElement>(".cw-ov-input")!;
+    input.value = "The quick";
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    input.closest("form")?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await settle();
+    expect(el.textContent).toContain("'The quick' is not a single token");
+    await unmount();
+  });
+});
+
+describe("AttentionExplorer", async () => {
+  const { default: attentionExplorer } = await import("../src/attention_explorer");
+  const L = 2, H = 2, S = 3;
+  const causal = (scale: number) => [1, 0, 0, 0.5, 0.5, 0, scale, 0.3, 0.7 - scale + 0.3].map((v) => Math.max(0, v));
+  const state = () => ({
+    text: "a b", tokens: ["<bos>", "a", " b"], model_name: "tiny", n_layers: L, n_heads: H, run_id: 4,
+    thumbnails: wire("uint8", [L, H, S, S], Array.from({ length: L * H * S * S }, (_, i) => (i * 7) % 256)),
+    head_scores: [{ key: "entropy", label: "entropy", help: "", values: wire("float32", [L, H], [0.1, 0.2, 0.3, 0.4]) }],
+    _bank: { run: 4, heads: [[0, 0]], patterns: wire("float32", [1, S, S], causal(0)) },
+    busy: "", error: "", _static: false,
+  });
+
+  it("asks the kernel for a head it lacks, draws it in full, and shows why when refused", async () => {
+    const model = new MockModel(state(), {
+      pattern: (p) => {
+        if (p.head === 1 && p.layer === 1) throw new Error("head 1 is out of range; this model has heads 0..0");
+        return { layer: p.layer, head: p.head, run: p.run, pattern: wire("float32", [S, S], causal(0.2)) };
+      },
+    });
+    const selection = withSelection(model, { layer: 0, head: 0 });
+    const { el, unmount } = await mount(attentionExplorer, model);
+    const head = el.querySelector<HTMLElement>(".cw-ae-head")!;
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["0", "0", "full"]);
+    expect(model.sent).toHaveLength(0); // the bank had it
+    selection.set("head", 1);
+    await settle();
+    expect(model.sent.map((m) => [m.name, (m.payload as { head: number }).head])).toEqual([["pattern", 1]]);
+    expect([head.dataset.head, head.dataset.resolution]).toEqual(["1", "full"]);
+    selection.set("layer", 1);
+    await settle();
+    expect(head.dataset.resolution).toBe("preview"); // drawn from the thumbnail meanwhile
+    expect(el.textContent).toContain("head 1 is out of range; this model has heads 0..0");
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+});
+
+describe("LogitLens", async () => {
+  const { default: logitLens } = await import("../src/logit_lens");
+  const R = 2, P = 4, K = 2, PAGE = 2;
+  const vocab = { ids: wire("int32", [3], [1, 2, 3]), strs: [" x", " y", " z"] };
+  const page = (n: number) => ({
+    page: n, start: n * PAGE,
+    top_ids: wire("int32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => 1 + (i % 3))),
+    top_probs: wire("float32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => (i % 2 ? 0.2 : 0.6))),
+    final_ids: wire("int32", [PAGE], [2, 3]),
+    target_probs: wire("float32", [R, PAGE], [0.1, 0.2, 0.5, 0.6]),
+    target_ranks: wire("int32", [R, PAGE], [3, 2, 1, 1]),
+    kl: wire("float32", [R, PAGE], [1.5, 1.0, 0, 0]),
+    vocab,
+  });
+  const state = () => ({
+    text: "a b c", tokens: ["<bos>", "a", " b", " c"], model_name: "tiny", n_layers: 1, n_heads: 2, d_vocab: 4,
+    readouts: [{ short: "emb", long: "embeddings" }, { short: "out", long: "output" }],
+    lens: { run: 1, token_ids: wire("int32", [P], [0, 1, 2, 3]), pages: [page(1)], vocab },
+    _target: null, _attribution: null, target_error: "", run_id: 1, busy: "", error: "",
+    k: K, page_size: PAGE, _static: false,
+  });
+
+  it("asks for the next page and the attribution through the channel, and shows a kernel error", async () => {
+    const model = new MockModel(state(), {
+      page: (p) => ({ run: p.run, page: p.page, lens: page(p.page as number) }),
+      attribution: () => {
+        throw new Error("NotImplementedError: the final-norm probe cannot meet 1e-4 in float16");
+      },
+    });
+    const selection = withSelection(model, { position: 3, lens_layer: 1 });
+    const { el, unmount } = await mount(logitLens, model);
+    await settle(5);
+    const names = model.sent.map((m) => m.name);
+    expect(names).toContain("page");
+    expect(names).toContain("attribution");
+    const pageAsk = model.sent.find((m) => m.name === "page")!.payload as Record<string, unknown>;
+    expect(pageAsk).toMatchObject({ run: 1, page: 0, lens: true });
+    const root = el.querySelector<HTMLElement>(".cw-logit-lens")!;
+    expect(root.dataset.readyCount).toBe(String(P)); // page 0 arrived: every position ready
+    const who = el.querySelector<HTMLElement>(".cw-ll-who")!;
+    expect(who.dataset.state).toBe("error");
+    expect(who.textContent).toContain("NotImplementedError: the final-norm probe cannot meet 1e-4 in float16");
+    expect(model.sent.filter((m) => m.name === "attribution")).toHaveLength(1); // not asked again and again
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+});
+
+describe("InductionScores", async () => {
+  const { default: inductionScores } = await import("../src/induction_scores");
+  const L = 2, H = 2, S = 5;
+  const grid = (values: number[]) => wire("float32", [L, H], values);
+  const state = () => ({
+    half: 2, seed: 0, batch: 1, mode: "random", text: "", kind: "induction", model_name: "tiny",
+    n_layers: L, n_heads: H, max_half: 10, max_batch: 8, tokens: ["<bos>", "a", "b", "a", "b"],
+    _scores: { induction: grid([0.1, 0.2, 0.9, 0.3]), previous_token: grid([0.8, 0, 0, 0]), duplicate_token: grid([0, 0, 0, 0.5]) },
+    _top: { induction: [[1, 0]], previous_token: [[0, 0]], duplicate_token: [[1, 1]] },
+    _targets: { induction: [[3, 2, 2]], previous_token: [[1, 0, 4]], duplicate_token: [[3, 1, 2]] },
+    _shown: { mode: "random", seq: S, half: 2, seed: 0, batch: 1 },
+    _bank: { run: 2, heads: [[1, 0]], patterns: wire("float32", [1, S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 0.2 : 0))) },
+    run_id: 2, busy: "", error: "", _static: false,
+  });
+
+  it("sends the typed experiment as a run request, and fetches another head's pattern", async () => {
+    const runs: Record<string, unknown>[] = [];
+    const model = new MockModel(state(), {
+      run: (p) => {
+        runs.push(p);
+        return {};
+      },
+      pattern: (p) => ({ layer: p.layer, head: p.head, run: p.run, pattern: wire("float32", [S, S], Array(S * S).fill(0.2)) }),
+    });
+    const selection = withSelection(model, { layer: 1, head: 0 });
+    const { el, unmount } = await mount(inductionScores, model);
+    const cells = [...el.querySelectorAll<HTMLElement>(".cw-head-grid-cell")];
+    expect(cells.map((c) => Number(c.dataset.value))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
+    const head = el.querySelector<HTMLElement>(".cw-is-head")!;
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "0", "full"]);
+    const [half] = [...el.querySelectorAll<HTMLInputElement>(".cw-is-number")];
+    half!.value = "abc"; // what the user typed goes to Python as typed; Python names the bad value
+    el.querySelector("form")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await settle();
+    expect(runs).toEqual([{ mode: "random", half: "abc", seed: "0", batch: "1" }]);
+    cells[1]!.click(); // layer 0 head 1: not in the bank, asked through the channel
+    await settle();
+    expect(model.sent.filter((m) => m.name === "pattern").at(-1)!.payload).toEqual({ layer: 0, head: 1, run: 2 });
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["0", "1", "full"]);
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+});
