@@ -850,111 +850,6 @@ class ModelAdapter:
             out.append(_measured_norm(ln, norm_type, eps, self.d_model, f"blocks.{layer}.ln1"))
         return tuple(out)
 
-
-#: What a model without a tokenizer says when asked to read plain text.
-_NO_TOKENIZER = (
-    "this model has no tokenizer, so it cannot turn the text {text!r} into tokens. Pass token "
-    "ids instead -- e.g. AttentionExplorer(model, tokens=[0, 17, 5]), "
-    "analysis.run_text(model, [0, 17, 5]), or the text '#0 #17 #5' -- or attach a tokenizer "
-    "(HookedTransformer: model.set_tokenizer(tokenizer); TransformerBridge: model.tokenizer = tokenizer)"
-)
-
-
-def _parse_id_labels(text: str) -> list[int]:
-    """``"#12 #5 #7"`` -> ``[12, 5, 7]`` (ids as a model without a tokenizer labels them);
-    anything else raises the ``ValueError`` that says how to pass ids."""
-    pieces = text.split()
-    if not pieces or not all(p.startswith("#") and p[1:].isdigit() for p in pieces):
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise ValueError(_NO_TOKENIZER.format(text=shown))
-    return [int(p[1:]) for p in pieces]
-
-
-def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
-    """``cap * tanh(x / cap)``, the soft cap Gemma 2 puts on its logits; ``x`` if ``cap`` is None."""
-    return x if cap is None else cap * torch.tanh(x / cap)
-
-
-def _as_float(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().to("cpu", torch.float32)
-
-
-def _optional_bias(owner: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """``owner.<name>`` as float32 on the CPU, or zeros of ``shape`` where the model has no such
-    bias (a bridge over a bias-free model raises ``AttributeError`` or returns ``None``; the
-    3.x bridge raises ``TypeError`` stacking the layers' ``None`` biases)."""
-    try:
-        value = getattr(owner, name)
-    except (AttributeError, NotImplementedError, TypeError):
-        value = None
-    return torch.zeros(shape) if value is None else _as_float(value).reshape(shape)
-
-
-def _attn_output_norm(block: Any) -> Any:
-    """The norm module between a block's attention and the residual stream, or ``None``:
-    ``ln1_post`` (HookedTransformer, the 4.x bridge), or whichever module a bridge block's
-    ``hook_attn_out`` is an alias of (the 3.x bridge calls OLMo 2's post-norm ``ln1``)."""
-    alias = (getattr(block, "hook_aliases", None) or {}).get("hook_attn_out")
-    if isinstance(alias, str) and alias.endswith(".hook_out") and alias.count(".") == 1:
-        owner = alias.split(".")[0]
-        if owner != "attn":
-            return getattr(block, owner, None)
-    return getattr(block, "ln1_post", None)
-
-
-def _measured_norm(module: Any, norm_type: str | None, eps: float, d_model: int, what: str) -> FinalNorm:
-    """A norm module as a :class:`FinalNorm`: its kind from TransformerLens's
-    ``normalization_type``, its weight and bias measured by running it (in float32) on
-    ``x`` and ``-x`` for a vector ``x`` of ±1, then checked on random vectors."""
-    kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
-    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
-    if module is None or kind == "none":
-        return FinalNorm(kind="none", weight=ones, bias=zeros, eps=eps)
-    params = list(module.parameters())
-    device = params[0].device if params else torch.device("cpu")
-    if params and params[0].dtype != torch.float32:
-        module = copy.deepcopy(module).float()
-        # HookedTransformer's norms cast their output to cfg.dtype: the copy's own cfg says float32
-        if hasattr(getattr(module, "cfg", None), "dtype"):
-            module.cfg.dtype = torch.float32
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return module(x.to(device)).detach().to("cpu", torch.float32)
-
-    # The configured kind first; then the other one (TransformerLens 3's final_rms gives an
-    # LN model a final RMSNorm).
-    for candidate in dict.fromkeys([kind, "RMS" if kind == "LN" else "LN"]):
-        norm = _fit_norm(run, candidate, eps, d_model)
-        probe = torch.randn(4, d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
-        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
-        if torch.allclose(run(probe), expected, rtol=1e-4, atol=1e-4):
-            return norm
-    raise NotImplementedError(
-        f"this model's {what} ({type(module).__name__}, normalization_type={norm_type!r}) "
-        "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
-        "direct logit attribution would not add up to the logit"
-    )
-
-
-def _fit_norm(run: Callable[[torch.Tensor], torch.Tensor], kind: str, eps: float, d_model: int) -> FinalNorm:
-    """The weight and bias of a norm of ``kind``, from its outputs for ``x`` and ``-x``."""
-    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
-    shape = FinalNorm(kind=kind, weight=ones, bias=zeros, eps=eps)
-    x = torch.where(torch.arange(d_model) % 2 == 0, 1.0, -1.0)
-    plus, minus = run(x[None])[0], run(-x[None])[0]
-    unit = shape.center(x) / shape.scale(x)
-    weight, bias = (plus - minus) / (2 * unit), (plus + minus) / 2
-    return FinalNorm(kind=kind, weight=weight, bias=zeros if bias.abs().max() < 1e-6 else bias, eps=eps)
-
-#: The attribute of a model under which :func:`as_adapter` keeps its adapter.
-_ADAPTER_ATTRIBUTE = "_circuitwidgets_adapter"
-
-
-def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
-    """Changes whenever a parameter is written in place (torch counts writes per tensor) or
-    replaced (moved, cast): each parameter's storage address and write count."""
-    return tuple((p.data_ptr(), p._version) for p in model.parameters())
     # ---- interventions: runs whose hooks replace activations ------------------------------
 
     def run_with_replacing_hooks(
@@ -1183,6 +1078,112 @@ def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
         """A short fixed token sequence for the one-time probes above."""
         ids = [self.bos_token_id or 0] + [(7 * i + 3) % self.d_vocab for i in range(1, 6)]
         return torch.tensor([ids], dtype=torch.long)
+
+
+#: What a model without a tokenizer says when asked to read plain text.
+_NO_TOKENIZER = (
+    "this model has no tokenizer, so it cannot turn the text {text!r} into tokens. Pass token "
+    "ids instead -- e.g. AttentionExplorer(model, tokens=[0, 17, 5]), "
+    "analysis.run_text(model, [0, 17, 5]), or the text '#0 #17 #5' -- or attach a tokenizer "
+    "(HookedTransformer: model.set_tokenizer(tokenizer); TransformerBridge: model.tokenizer = tokenizer)"
+)
+
+
+def _parse_id_labels(text: str) -> list[int]:
+    """``"#12 #5 #7"`` -> ``[12, 5, 7]`` (ids as a model without a tokenizer labels them);
+    anything else raises the ``ValueError`` that says how to pass ids."""
+    pieces = text.split()
+    if not pieces or not all(p.startswith("#") and p[1:].isdigit() for p in pieces):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(_NO_TOKENIZER.format(text=shown))
+    return [int(p[1:]) for p in pieces]
+
+
+def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
+    """``cap * tanh(x / cap)``, the soft cap Gemma 2 puts on its logits; ``x`` if ``cap`` is None."""
+    return x if cap is None else cap * torch.tanh(x / cap)
+
+
+def _as_float(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", torch.float32)
+
+
+def _optional_bias(owner: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """``owner.<name>`` as float32 on the CPU, or zeros of ``shape`` where the model has no such
+    bias (a bridge over a bias-free model raises ``AttributeError`` or returns ``None``; the
+    3.x bridge raises ``TypeError`` stacking the layers' ``None`` biases)."""
+    try:
+        value = getattr(owner, name)
+    except (AttributeError, NotImplementedError, TypeError):
+        value = None
+    return torch.zeros(shape) if value is None else _as_float(value).reshape(shape)
+
+
+def _attn_output_norm(block: Any) -> Any:
+    """The norm module between a block's attention and the residual stream, or ``None``:
+    ``ln1_post`` (HookedTransformer, the 4.x bridge), or whichever module a bridge block's
+    ``hook_attn_out`` is an alias of (the 3.x bridge calls OLMo 2's post-norm ``ln1``)."""
+    alias = (getattr(block, "hook_aliases", None) or {}).get("hook_attn_out")
+    if isinstance(alias, str) and alias.endswith(".hook_out") and alias.count(".") == 1:
+        owner = alias.split(".")[0]
+        if owner != "attn":
+            return getattr(block, owner, None)
+    return getattr(block, "ln1_post", None)
+
+
+def _measured_norm(module: Any, norm_type: str | None, eps: float, d_model: int, what: str) -> FinalNorm:
+    """A norm module as a :class:`FinalNorm`: its kind from TransformerLens's
+    ``normalization_type``, its weight and bias measured by running it (in float32) on
+    ``x`` and ``-x`` for a vector ``x`` of ±1, then checked on random vectors."""
+    kind = {"LN": "LN", "LNPre": "LN", "RMS": "RMS", "RMSPre": "RMS"}.get(norm_type, "none")
+    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
+    if module is None or kind == "none":
+        return FinalNorm(kind="none", weight=ones, bias=zeros, eps=eps)
+    params = list(module.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    if params and params[0].dtype != torch.float32:
+        module = copy.deepcopy(module).float()
+        # HookedTransformer's norms cast their output to cfg.dtype: the copy's own cfg says float32
+        if hasattr(getattr(module, "cfg", None), "dtype"):
+            module.cfg.dtype = torch.float32
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x.to(device)).detach().to("cpu", torch.float32)
+
+    # The configured kind first; then the other one (TransformerLens 3's final_rms gives an
+    # LN model a final RMSNorm).
+    for candidate in dict.fromkeys([kind, "RMS" if kind == "LN" else "LN"]):
+        norm = _fit_norm(run, candidate, eps, d_model)
+        probe = torch.randn(4, d_model, generator=torch.Generator().manual_seed(0)) * 3 + 1
+        expected = norm.center(probe) / norm.scale(probe) * norm.weight + norm.bias
+        if torch.allclose(run(probe), expected, rtol=1e-4, atol=1e-4):
+            return norm
+    raise NotImplementedError(
+        f"this model's {what} ({type(module).__name__}, normalization_type={norm_type!r}) "
+        "is not of the form centre(x)/scale*weight + bias that circuitwidgets knows; "
+        "direct logit attribution would not add up to the logit"
+    )
+
+
+def _fit_norm(run: Callable[[torch.Tensor], torch.Tensor], kind: str, eps: float, d_model: int) -> FinalNorm:
+    """The weight and bias of a norm of ``kind``, from its outputs for ``x`` and ``-x``."""
+    ones, zeros = torch.ones(d_model), torch.zeros(d_model)
+    shape = FinalNorm(kind=kind, weight=ones, bias=zeros, eps=eps)
+    x = torch.where(torch.arange(d_model) % 2 == 0, 1.0, -1.0)
+    plus, minus = run(x[None])[0], run(-x[None])[0]
+    unit = shape.center(x) / shape.scale(x)
+    weight, bias = (plus - minus) / (2 * unit), (plus + minus) / 2
+    return FinalNorm(kind=kind, weight=weight, bias=zeros if bias.abs().max() < 1e-6 else bias, eps=eps)
+
+#: The attribute of a model under which :func:`as_adapter` keeps its adapter.
+_ADAPTER_ATTRIBUTE = "_circuitwidgets_adapter"
+
+
+def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
+    """Changes whenever a parameter is written in place (torch counts writes per tensor) or
+    replaced (moved, cast): each parameter's storage address and write count."""
+    return tuple((p.data_ptr(), p._version) for p in model.parameters())
 
 
 def as_adapter(model: Any) -> ModelAdapter:
