@@ -148,6 +148,7 @@ _HOOK_FORMATS = {
     "resid_post": "blocks.{layer}.hook_resid_post",
     "attn_out": "blocks.{layer}.hook_attn_out",
     "mlp_out": "blocks.{layer}.hook_mlp_out",
+    "mlp_post": "blocks.{layer}.mlp.hook_post",
     "pattern": "blocks.{layer}.attn.hook_pattern",
     "attn_scores": "blocks.{layer}.attn.hook_attn_scores",
     "z": "blocks.{layer}.attn.hook_z",
@@ -162,7 +163,7 @@ def hook_name(kind: str, layer: int | None = None) -> str:
     """The TransformerLens hook name for an activation, e.g. ``hook_name("pattern", 1)``.
 
     ``kind`` is one of ``embed, pos_embed, resid_pre, resid_mid, resid_post, attn_out,
-    mlp_out, pattern, attn_scores, z, v, q, k, ln_final_scale``.
+    mlp_out, mlp_post, pattern, attn_scores, z, v, q, k, ln_final_scale``.
     """
     try:
         fmt = _HOOK_FORMATS[kind]
@@ -297,6 +298,8 @@ class ModelAdapter:
         self.d_vocab: int = int(cfg.d_vocab_out if getattr(cfg, "d_vocab_out", -1) > 0 else cfg.d_vocab)
         self.n_ctx: int = int(cfg.n_ctx)
         self.attn_only: bool = bool(getattr(cfg, "attn_only", False))
+        #: Attention and MLP both read ``resid_pre`` and write ``resid_post`` (GPT-J, NeoX).
+        self.parallel_attn_mlp: bool = bool(getattr(cfg, "parallel_attn_mlp", False))
         kv = getattr(cfg, "n_key_value_heads", None)
         self.n_kv_heads: int = int(kv) if kv else self.n_heads
 
@@ -766,6 +769,23 @@ class ModelAdapter:
             for start in range(0, self.d_vocab, 8192):
                 out += w.W_U[:, start : start + 8192] @ w.W_E[start : start + 8192]
         return out
+
+    @functools.cached_property
+    def mlp_out_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(W_out [n_layers, d_mlp, d_model], b_out [n_layers, d_model])``, float32 on the
+        CPU (zeros for a bias-free MLP): each MLP's output is ``post @ W_out + b_out``, where
+        ``post`` is its ``mlp_post`` activation. ``ValueError`` for an attention-only model."""
+        if self.attn_only:
+            raise ValueError("this model is attention-only; it has no MLP weights")
+        m = self.model
+        with torch.inference_mode():
+            W_out = m.W_out.detach().to("cpu", torch.float32)
+            try:
+                b_out = m.b_out
+            except (AttributeError, TypeError):  # a bias-free bridge raises (4.x) or fails to
+                b_out = None  # stack its None biases (3.x) instead of giving zeros
+            b_out = torch.zeros(W_out.shape[0], W_out.shape[-1]) if b_out is None else b_out.detach().to("cpu", torch.float32)
+        return W_out, b_out
 
     def _expand_kv(self, w: torch.Tensor) -> torch.Tensor:
         """Grouped-query attention: repeat each K/V head for the query heads that share it."""

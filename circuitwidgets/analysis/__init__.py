@@ -12,6 +12,8 @@ On a text (one forward pass):
 * :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
   (:func:`join_lens` joins lenses computed a few positions at a time)
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
+* :func:`flow` -- one prediction as a graph: heads and the memory values they recalled, MLPs
+  and their neurons, each read as words, with contributions that add up to the logit
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
 * :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
@@ -23,6 +25,11 @@ Interventions (the model run again with parts of it changed):
   resample) and compare the prediction before and after
 * :func:`patching` -- exact activation patching grids (TransformerLens's), batched
 * :func:`attribution_patching` -- the same grids estimated by activation difference × gradient
+
+Over many texts:
+
+* :func:`always_on_neurons` -- MLP neurons among their layer's most activated on almost every
+  token (VISIT's regularization neurons)
 
 On repeated random tokens ``BOS, t_1..t_n, t_1..t_n``:
 
@@ -59,6 +66,8 @@ from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tok
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from ._metric import METRICS
 from .attribution_patching import attribution_patching
+from .flow import FlowEdge, FlowNode, FlowResult, flow
+from .neurons import AlwaysOnNeurons, always_on_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
 from .paths import ORDERS, PathExpansion, path_expansion
 from .patching import GRIDS, PatchingResult, patching
@@ -66,6 +75,7 @@ from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, 
 
 __all__ = [
     "Ablation",
+    "AlwaysOnNeurons",
     "AttentionResult",
     "AttentionSummary",
     "Attribution",
@@ -74,6 +84,9 @@ __all__ = [
     "Component",
     "HeadComposition",
     "GRIDS",
+    "FlowEdge",
+    "FlowNode",
+    "FlowResult",
     "HeadScores",
     "KINDS",
     "LogitLensResult",
@@ -89,6 +102,7 @@ __all__ = [
     "TokenMap",
     "ablate",
     "all_head_scores",
+    "always_on_neurons",
     "attention_by_layer",
     "attention_patterns",
     "composition_baseline",
@@ -96,6 +110,7 @@ __all__ = [
     "composition_scores",
     "copying_scores",
     "head_composition",
+    "flow",
     "head_scores",
     "join_lens",
     "logit_attribution",

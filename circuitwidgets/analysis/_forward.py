@@ -21,7 +21,10 @@ import torch
 from ..model import ModelAdapter, as_adapter, hook_name
 
 #: The analyses a :class:`TextRun` can serve, by name.
-NEEDS = ("attention", "logit_lens", "attribution", "paths")
+NEEDS = ("attention", "logit_lens", "attribution", "paths", "flow")
+#: What :func:`run_text` caches when not told: everything but the flow graph's extra
+#: activations (every value vector and MLP neuron), which only :func:`flow` reads.
+DEFAULT_NEEDS = ("attention", "logit_lens", "attribution", "paths")
 
 
 def readout_hooks(n_layers: int) -> list[str]:
@@ -57,6 +60,14 @@ def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
         # The path expansion freezes the patterns and each layer's input-norm scale (read off
         # resid_pre), and takes the embeddings, MLP outputs and final stream as they were.
         return hooks_for(adapter, "attention") + readout_hooks(adapter.n_layers) + written_hooks(adapter)
+    if need == "flow":
+        names = hooks_for(adapter, "attribution") + [hook_name("resid_pre", layer) for layer in layers]
+        names += [hook_name(kind, layer) for layer in layers for kind in ("pattern", "v", "resid_post")]
+        if not adapter.attn_only:
+            names += [hook_name("mlp_post", layer) for layer in layers]
+            if not adapter.parallel_attn_mlp:
+                names += [hook_name("resid_mid", layer) for layer in layers]
+        return sorted(set(names))
     raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
 
 
@@ -102,14 +113,16 @@ class TextRun:
         return f"TextRun({self.seq_len} tokens, serves {sorted(self.needs)})"
 
 
-def run_text(model: Any, text: str, needs: Iterable[str] = NEEDS) -> TextRun:
+def run_text(model: Any, text: str, needs: Iterable[str] = DEFAULT_NEEDS) -> TextRun:
     """Run ``model`` once on ``text``, caching what the analyses in ``needs`` read.
 
     ``needs`` is any of ``"attention"`` (all attention patterns), ``"logit_lens"`` (the residual
     stream before each layer and after the last), ``"attribution"`` (embeddings, each head's
     ``z``, each MLP's output, the final residual stream) and ``"paths"`` (what
     :func:`path_expansion` freezes: patterns, the stream before each layer, embeddings, MLP
-    outputs, the final stream). Raises ``ValueError`` for an empty
+    outputs, the final stream); ``"flow"`` (what :func:`flow` reads: the attribution's
+    activations plus every layer's residual streams, attention patterns, value vectors and MLP
+    neurons) only when asked for. Raises ``ValueError`` for an empty
     text or one longer than the model's context.
 
     Examples

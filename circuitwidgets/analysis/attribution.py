@@ -219,6 +219,16 @@ def _check_decomposition(written: dict[str, Optional[torch.Tensor]], resid: torc
         )
 
 
+def decompose(adapter: ModelAdapter, run: TextRun, position: int) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """``(resid, written, scale)`` at ``position``: the final residual stream, what each
+    component wrote into it (checked to add up, see :func:`_written`) and the final norm's
+    frozen scale."""
+    resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
+    written = _written(adapter, run.cache, position)
+    _check_decomposition(written, resid, adapter.tolerance)
+    return resid, written, adapter.final_norm.scale(resid)[0]
+
+
 def resolve_target(adapter: ModelAdapter, run: TextRun, position: int, target: Optional[TokenLike]) -> int:
     """The id of ``target`` (one token: a string or an id, else ``ValueError``), or by default
     the actual next token, or at the last position the model's own top prediction (``run``
@@ -276,10 +286,7 @@ def logit_attribution(
 
     w, norm = adapter.weights, adapter.final_norm
     with torch.inference_mode():
-        resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
-        written = _written(adapter, run.cache, position)
-        _check_decomposition(written, resid, adapter.tolerance)
-        scale = norm.scale(resid)[0]
+        resid, written, scale = decompose(adapter, run, position)
         direction = norm.weight * w.W_U[:, target_id]
         # Each component's direct contribution: centre(v) / scale · (w_ln ⊙ W_U[:, target]).
         attributed = {
