@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { NDArray } from "../src/kit/decode";
 import { formatProbability } from "../src/kit/format";
 import {
-  cellRows, formatScore, headStats, lockCellChange, lockText, positionIn, previewPattern, stripWeight, weightAt, type HeadPattern,
+  cellRows, formatScore, headStats, lockCellChange, lockText, positionIn, previewPattern, scoreRange, sortByScore, stripWeight, weightAt,
+  type HeadPattern,
 } from "../src/attention_explorer/state";
 import type { Score } from "../src/attention_explorer/overview";
 
@@ -52,5 +53,16 @@ describe("attention explorer state (what the view derives)", () => {
     expect(lockText(null, 2, tokens)).toBe('Locked: key 2 "c" — click the cell again to unlock.');
     expect(cellRows(2, 1, 0.4)).toEqual([["query", "2"], ["key", "1"], ["weight", formatProbability(0.4)]]);
     expect(cellRows(0, 1, NaN)[2]).toEqual(["weight", "masked"]);
+  });
+});
+
+describe("attention explorer overview state", () => {
+  it("colours the chips over the finite range of a score, and sorts heads by it", () => {
+    expect(scoreRange(array([1, 4], [0.5, NaN, -1, 2]), 4)).toEqual([-1, 2]);
+    expect(scoreRange(array([1, 2], [3, 3]), 2)).toEqual([3, 4]);
+    expect(scoreRange(array([1, 2], [1, 2], 0.5), 2)).toEqual([0.5, 1]);
+    const heads = [{ s: 0.2 }, { s: 0.9 }, { s: 0.5 }];
+    expect(sortByScore(heads, (h) => h.s, "induction").map((h) => h.s)).toEqual([0.9, 0.5, 0.2]);
+    expect(sortByScore(heads, (h) => h.s, "entropy").map((h) => h.s)).toEqual([0.2, 0.5, 0.9]);
   });
 });

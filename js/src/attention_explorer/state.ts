@@ -82,3 +82,21 @@ export function stripWeight(pattern: HeadPattern | null, direction: Direction, s
 export function lockCellChange(q: number | null, k: number | null, row: number, col: number) {
   return q === row && k === col ? { query: null, key: null } : { query: row, key: col };
 }
+
+/** The range of a score over its first `count` heads (finite values only; `hi = lo + 1` when
+ * they are all equal), the domain of the chips' colours. */
+export function scoreRange(values: NDArray, count: number): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const v = (values.data[i] as number) * values.scale;
+    if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  }
+  if (!(hi > lo)) hi = lo + 1;
+  return [lo, hi];
+}
+
+/** Items ordered by a score: highest first, except entropy (lowest first: the sharpest heads). */
+export function sortByScore<T>(items: readonly T[], score: (item: T) => number, key: string): T[] {
+  const sign = key === "entropy" ? 1 : -1;
+  return [...items].sort((a, b) => sign * (score(a) - score(b)));
+}
