@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { AnswerCache, type Payload } from "../src/ov_browser/answers";
 import { formatScore } from "../src/ov_browser/copying_grid";
 import {
+  eigenCard,
+  eigenKeys,
   formatComplex,
   formatMagnitude,
   largestMagnitude,
@@ -205,5 +207,19 @@ describe("token-map state (what the panel derives)", () => {
     expect(pillText("ov_sources", row, 1).rows[3]).toEqual(["target", " cat"]);
     const qk = pillText("qk", row, 1);
     expect([qk.label, qk.note, qk.rows[3]]).toEqual(['key "t8", score −1.00', undefined, ["query", " cat"]]);
+  });
+});
+
+describe("the spectrum's hover card and keys", () => {
+  it("says |λ|, angle, rank and what the real part means; steps by key within range", () => {
+    const card = eigenCard(-3, 4, 0, 2, "linear", 0);
+    expect(card.title).toBe(`λ = ${formatComplex(-3, 4)}`);
+    expect(card.rows).toEqual([["|λ|", formatMagnitude(5)], ["angle", "126.9°"], ["rank by |λ|", "1 of 2"]]);
+    expect(card.note).toBe("negative real part: suppresses what the head attends to");
+    expect(eigenCard(0, -1, 1, 2, "linear", 0).rows[1]).toEqual(["angle", "−90.0°"]);
+    expect(eigenCard(1e-6, 0, 1, 2, "log", 1e-3).note).toBe(`below the plot's floor (${formatMagnitude(1e-3)}): drawn at the centre`);
+    expect(eigenCard(2, 0, 1, 2, "log", 1e-3).note).toBe("positive real part: copies what the head attends to");
+    expect(eigenKeys(0, 3)).toEqual({ ArrowRight: 1, ArrowDown: 1, ArrowLeft: 0, ArrowUp: 0, Home: 0, End: 2 });
+    expect(eigenKeys(2, 3).ArrowRight).toBe(2);
   });
 });
