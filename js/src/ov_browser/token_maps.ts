@@ -59,9 +59,8 @@ export function createTokenMaps(parent: HTMLElement, options: TokenMapsOptions):
   const panel = createPanel(parent, { className: "cw-ov-tokens", title: "Token map", caption: TEXT.ov.caption });
   const element = panel.element;
   const { tabs, kSelect } = tokenMapHeader(panel, (m) => setMode(m), (k) => options.setK(k));
-  const body = tabs.panel;
-  body.classList.add("cw-ov-tabpanel");
-  const parts = tokenMapElements(body);
+  tabs.panel.classList.add("cw-ov-tabpanel");
+  const parts = tokenMapElements(tabs.panel);
   const { listLabel, input, addButton, resetButton, hint, status, results } = parts;
 
   const s = newMapState();
