@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { maskedRgb, MASKED_MIX } from "../src/kit/color_scale";
 import { decode, headValue } from "../src/kit/decode";
 import { gridMove, gridMoveIndex } from "../src/kit/grid_keys";
+import { cursorMove } from "../src/kit/heatmap";
 import { createHoverLock } from "../src/kit/hover_lock";
 import { selectedHead } from "../src/kit/selection";
 import { wire } from "./mock_model";
@@ -63,5 +64,17 @@ describe("createHoverLock", () => {
     focus.hover(null);
     locked = null;
     expect(focus.shown()).toBeNull();
+  });
+});
+
+describe("the heatmap's cursor keys", () => {
+  it("moves by one cell within the plot; Home to the first key, End to the diagonal", () => {
+    const at = { row: 2, col: 1 };
+    expect(cursorMove("ArrowUp", at, 4)).toEqual({ row: 1, col: 1 });
+    expect(cursorMove("ArrowDown", { row: 3, col: 1 }, 4)).toEqual({ row: 3, col: 1 });
+    expect(cursorMove("ArrowLeft", { row: 2, col: 0 }, 4)).toEqual({ row: 2, col: 0 });
+    expect(cursorMove("ArrowRight", at, 4)).toEqual({ row: 2, col: 2 });
+    expect([cursorMove("Home", at, 4), cursorMove("End", at, 4)]).toEqual([{ row: 2, col: 0 }, { row: 2, col: 2 }]);
+    expect(cursorMove("Enter", at, 4)).toBeUndefined();
   });
 });

@@ -7,6 +7,12 @@ import {
   type Bar, type LensWire,
 } from "../src/logit_lens/data";
 import { columnWidth } from "../src/logit_lens/grid";
+import {
+  barGeometry, cellCardRows, formatPercent, gridHelp, gridKeyTarget, guessCardNote, guessCardRows, guessKeyTarget, guessLabel, hitMark,
+  hitSummary, indexOr, lastPage, legendFor, MODES, modeSpec, pageComplete, pageNeed, pagerText, pagesToAsk, readoutText, readyCount,
+  signed, targetExplained, targetSeries,
+} from "../src/logit_lens/state";
+import { formatProbability, formatTick } from "../src/kit/format";
 
 const wire = (dtype: string, shape: number[], values: number[]) => {
   const Ctor = { uint16: Uint16Array, int32: Int32Array, float32: Float32Array }[dtype as "uint16" | "int32" | "float32"];
@@ -124,5 +130,69 @@ describe("charts, grid and buffers", () => {
     expect(msg.a.buffer).toBe(buffers[0]);
     expect(msg.b[0].buffer).toBe(buffers[1]);
     expect(() => attachBuffers({ x: { buffer_index: 5 } }, buffers)).toThrow(/buffer_index 5/);
+  });
+});
+
+describe("logit lens state (what the view derives)", () => {
+  const lens = decodeLens(lensWire(), 2, 2);
+  const str = (id: number) => `t${id}`;
+  const readouts = [{ short: "emb", long: "embeddings" }, { short: "out", long: "the output" }];
+  it("falls back to the last readout or position, and moves by keys within range", () => {
+    expect([indexOr(null, 3), indexOr(5, 3), indexOr(1, 3)]).toEqual([2, 2, 1]);
+    expect([guessKeyTarget("ArrowRight", 2, 3), guessKeyTarget("ArrowLeft", 0, 3), guessKeyTarget("End", 0, 3), guessKeyTarget("Home", 2, 3)]).toEqual([2, 0, 2, 0]);
+    expect(guessKeyTarget("a", 1, 3)).toBeNull();
+    expect(gridKeyTarget({ rows: 1, cols: -1 }, 1, 0, lens)).toEqual({ lens_layer: 1, position: 0 });
+    expect(gridKeyTarget({ rows: -1, cols: 1 }, 1, 1, lens)).toEqual({ lens_layer: 0, position: 2 });
+    expect([gridKeyTarget("home", 1, 2, lens), gridKeyTarget("end", 1, 0, lens)]).toEqual([{ position: 0 }, { position: 2 }]);
+  });
+  it("says which pages lack numbers, which to ask for first, and when a page is complete", () => {
+    const partial = decodeLens(lensWire([[2]]), 2, 2);
+    const t = targetOf(partial, null);
+    expect([pageNeed(partial, t, 0, 2), pageNeed(partial, t, 1, 2)]).toEqual([{ lens: true, target: null }, null]);
+    const picked = targetOf(lens, { run: 1, id: 3, str: "x", pages: [{ page: 0, start: 0, id: 3, probs: wire("float32", [2, 1], [0, 0.5]), ranks: wire("int32", [2, 1], [9, 2]) }] });
+    expect([pageNeed(lens, picked, 0, 1), pageNeed(lens, picked, 1, 1)]).toEqual([null, { lens: false, target: 3 }]);
+    expect([pagesToAsk(0, 3, 1), pagesToAsk(2, 3, 1), pagesToAsk(1, 3, 1), pagesToAsk(0, 3, 32)]).toEqual([[0, 1], [2, 1], [1, 2, 0], [0]]);
+    expect([pageComplete(lens, null, 0, 3), pageComplete(lens, targetOf(lens, null), 0, 3), pageComplete(partial, t, 0, 3), pageComplete(partial, t, 2, 3)]).toEqual([false, true, false, true]);
+    expect([lastPage(500, 32), readyCount(partial), readyCount(lens), readyCount(null)]).toEqual([15, 1, 3, 0]);
+    expect(pagerText(480, 512, 512, false)).toBe("positions 480–511 of 512 · computing…");
+    expect(pagerText(0, 32, 512, true)).toBe("positions 0–31 of 512");
+  });
+  it("summarises the hits, labels guesses and formats their probabilities", () => {
+    expect(hitSummary(lens, 0)).toBe("At this readout the top guess is the real next token at 1 of 2 positions.");
+    expect(hitSummary(lens, 1)).toBe("At this readout the top guess is the real next token at 2 of 2 positions.");
+    expect(hitSummary(decodeLens(lensWire([[1]]), 2, 2), 0)).toBe("At this readout the top guess is the real next token at 1 of 1 computed positions.");
+    expect(hitSummary(decodeLens(lensWire([[2]]), 2, 2), 0)).toBe("");
+    expect([formatPercent(0.42), formatPercent(0.095), formatPercent(0.05), formatPercent(0.003), formatPercent(0.0001), formatPercent(NaN)]).toEqual(["42%", "10%", "5.0%", "0.3%", "<0.1%", "—"]);
+    expect(guessLabel(2, " cat", " sat", 0.42, true)).toBe('position 2 " cat": guesses " sat" 42%, correct');
+    expect(guessLabel(0, "a", "b", 0.5, null)).toBe('position 0 "a": guesses "b" 50%');
+    expect([hitMark(true), hitMark(false), hitMark(null)]).toEqual(["✓", "✗", ""]);
+    expect(readoutText(readouts, 1)).toBe("the output (readout 1 of 1)");
+  });
+  it("labels the legend of each shading and says which target is shaded", () => {
+    const rank = legendFor("target_rank", 100, 4);
+    expect([rank.title, rank.format(1), rank.format(0)]).toEqual(["rank of target", "1", "100"]);
+    expect([legendFor("kl", 100, 4).format(0.5), legendFor("kl", 100, 20).format(0.5)]).toEqual(["2.00", "10"]);
+    expect(legendFor("top", 100, 4).format).toBe(formatTick);
+    expect(MODES.map((m) => m.mode)).toEqual(["top", "target_prob", "target_rank", "kl"]);
+    expect(gridHelp("kl", null, str)).toBe(modeSpec("kl").help);
+    expect(gridHelp("target_prob", targetOf(lens, null), str)).toMatch(/\. Target: the model's final prediction at each position\.$/);
+    const picked = targetOf(lens, { run: 1, id: 3, str: "x", pages: [] });
+    expect(targetExplained(picked, str)).toBe('Target: "t3" at every position.');
+  });
+  it("writes the hover cards, the target's series and the bars' geometry", () => {
+    expect(guessCardRows(lens, 0, 0, str)).toEqual([["1. t9", formatProbability(Math.fround(0.5))], ["2. t1", formatProbability(Math.fround(0.1))]]);
+    expect(guessCardNote(lens, readouts, ["a", "b", "c"], 0, 0)).toBe("embeddings · really next: b");
+    expect(guessCardNote(lens, readouts, ["a", "b", "c"], 1, 2)).toBe("the output · last position: nothing follows");
+    const rows = cellCardRows(lens, targetOf(lens, null), readouts, 0, 1, str);
+    expect(rows).toEqual([
+      ["readout", "embeddings"],
+      ["top-1", `t7  ${formatProbability(Math.fround(0.4))}`],
+      ["target t7", `${formatProbability(Math.fround(0.4))} · rank 1`],
+      ["KL to final", "1.000 nats"],
+    ]);
+    expect(targetSeries(lens, targetOf(lens, null), 0)).toEqual({ probs: [Math.fround(0.01), Math.fround(0.9)], ranks: [40, 1] });
+    expect(barGeometry(-0.5, 1)).toEqual({ left: "25%", width: "25%", up: false });
+    expect(barGeometry(1, 2)).toEqual({ left: "50%", width: "25%", up: true });
+    expect([signed(1.5, 2), signed(-0.25, 2), signed(0, 1)]).toEqual(["+1.50", "-0.25", "+0.0"]);
   });
 });

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { AnswerCache, type Payload } from "../src/ov_browser/answers";
 import { formatScore } from "../src/ov_browser/copying_grid";
 import {
+  eigenCard,
+  eigenKeys,
   formatComplex,
   formatMagnitude,
   largestMagnitude,
@@ -12,6 +14,8 @@ import {
   radialScale,
 } from "../src/ov_browser/spectrum_geometry";
 import { formatValue, parseEntry } from "../src/ov_browser/token_maps";
+import { applyDefaults, choicesLeft, mapStatus, newMapState, pickerText, putFirst, questionOf, resetList } from "../src/ov_browser/token_lists";
+import { hintText, kChoices, pillText, rowsMax, STATIC_NOTE } from "../src/ov_browser/token_map_text";
 
 describe("spectrum geometry", () => {
   it("rounds the plot's edge up to 1, 2 or 5 times a power of ten", () => {
@@ -149,5 +153,73 @@ describe("OVBrowser state", async () => {
     expect(percent(0.426)).toBe("43%");
     expect(Array.from(scaled({ ...copying, scale: 2 })!)).toEqual([1, -0.5]);
     expect(scaled(null)).toBeNull();
+  });
+});
+
+describe("token-map state (what the panel derives)", () => {
+  const t = (id: number, text = `t${id}`) => ({ id, text });
+  const defaults = { kind: "text" as const, choices: [t(1), t(2), t(3)], tokens: [t(1)], targets: [t(5)] };
+
+  it("starts the lists from the defaults, keeping a target picked elsewhere in front", () => {
+    const s = newMapState();
+    putFirst(s, "ov_sources", t(9));
+    applyDefaults(s, defaults);
+    expect([s.lists.ov, s.lists.qk, s.lists.ov_sources].map((l) => l.map((x) => x.id))).toEqual([[1], [1], [9, 5]]);
+    putFirst(s, "ov_sources", t(5));
+    expect(s.lists.ov_sources.map((x) => x.id)).toEqual([5, 9]);
+    applyDefaults(s, defaults); // the picked target is a default target now: not twice
+    expect(s.lists.ov_sources.map((x) => x.id)).toEqual([5]);
+    expect(questionOf(s)).toEqual({ mode: "ov", layer: 0, head: 0, k: 10 });
+  });
+  it("resets the open tab, offers the choices not on its list, and says why nothing is drawn", () => {
+    const s = newMapState();
+    applyDefaults(s, defaults);
+    s.lists.ov.push(t(3));
+    s.failures.ov = { message: "no", entry: "x", pieces: [] };
+    expect(choicesLeft(s).map((x) => x.id)).toEqual([2]);
+    expect(pickerText("text", 1)).toBe("Pick more (from your text, 1)");
+    expect(pickerText("frequent", 4)).toBe("Pick more (frequent tokens, 4)");
+    resetList(s);
+    expect([s.lists.ov.map((x) => x.id), s.failures.ov]).toEqual([[1], null]);
+    s.mode = "ov_sources";
+    s.lists.ov_sources = [];
+    resetList(s);
+    expect(s.lists.ov_sources.map((x) => x.id)).toEqual([5]);
+    expect(mapStatus(s, 0, true).state).toBe("empty");
+    expect(mapStatus(s, 2, true)).toEqual({ state: "ready", text: "" });
+    expect(mapStatus(s, 2, false)).toEqual({ state: "loading", text: "Asking Python…" });
+    s.isStatic = true;
+    s.layer = 1;
+    s.head = 3;
+    expect(mapStatus(s, 2, false).text).toBe("This file holds no token map for layer 1 head 3 with these tokens; it needs a running Python kernel.");
+  });
+  it("writes the hint, the k menu, the colour scale's top and each pill's text", () => {
+    expect(hintText(true, "text")).toBe(STATIC_NOTE);
+    expect(hintText(false, "text")).toMatch(/^Starting tokens: the tokens of your text\./);
+    expect(hintText(false, "frequent")).toMatch(/^Starting tokens: frequent whole words/);
+    expect([kChoices(10), kChoices(7)]).toEqual([[5, 10, 20, 50], [5, 7, 10, 20, 50]]);
+    const row = { given: t(4, " cat"), top: [t(7, " dog"), t(8)], values: Float32Array.from([2.5, -1]) };
+    expect([rowsMax([row]), rowsMax([{ ...row, values: Float32Array.from([-1, -2]) }]), rowsMax([])]).toEqual([2.5, 1, 1]);
+    const ov = pillText("ov", row, 0);
+    expect(ov.label).toBe('destination " dog", logit added 2.50');
+    expect(ov.rows).toEqual([["token id", "7"], ["logit added", "2.50"], ["rank", "1 of 2"], ["source", " cat"]]);
+    expect(ov.note).toBe("click: which sources make this head write it?");
+    expect(pillText("ov_sources", row, 1).rows[3]).toEqual(["target", " cat"]);
+    const qk = pillText("qk", row, 1);
+    expect([qk.label, qk.note, qk.rows[3]]).toEqual(['key "t8", score −1.00', undefined, ["query", " cat"]]);
+  });
+});
+
+describe("the spectrum's hover card and keys", () => {
+  it("says |λ|, angle, rank and what the real part means; steps by key within range", () => {
+    const card = eigenCard(-3, 4, 0, 2, "linear", 0);
+    expect(card.title).toBe(`λ = ${formatComplex(-3, 4)}`);
+    expect(card.rows).toEqual([["|λ|", formatMagnitude(5)], ["angle", "126.9°"], ["rank by |λ|", "1 of 2"]]);
+    expect(card.note).toBe("negative real part: suppresses what the head attends to");
+    expect(eigenCard(0, -1, 1, 2, "linear", 0).rows[1]).toEqual(["angle", "−90.0°"]);
+    expect(eigenCard(1e-6, 0, 1, 2, "log", 1e-3).note).toBe(`below the plot's floor (${formatMagnitude(1e-3)}): drawn at the centre`);
+    expect(eigenCard(2, 0, 1, 2, "log", 1e-3).note).toBe("positive real part: copies what the head attends to");
+    expect(eigenKeys(0, 3)).toEqual({ ArrowRight: 1, ArrowDown: 1, ArrowLeft: 0, ArrowUp: 0, Home: 0, End: 2 });
+    expect(eigenKeys(2, 3).ArrowRight).toBe(2);
   });
 });

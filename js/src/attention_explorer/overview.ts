@@ -11,6 +11,7 @@ import type { NDArray, WireArray } from "../kit/decode";
 import { gridMoveIndex } from "../kit/grid_keys";
 import { createLegend } from "../kit/legend";
 import { createPanel, type Panel } from "../kit/panel";
+import { scoreRange, sortByScore } from "./state";
 
 /** A head score as Python sends it (`head_scores`). */
 export interface ScoreSpec {
@@ -86,24 +87,7 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
     grid.style.setProperty("--cw-heads", String(H));
     tiles = [];
     for (let layer = 0; layer < L; layer++) {
-      for (let head = 0; head < H; head++) {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "cw-ae-thumb";
-        b.setAttribute("aria-label", `layer ${layer} head ${head}`);
-        b.dataset.layer = String(layer);
-        b.dataset.head = String(head);
-        b.tabIndex = -1;
-        const canvas = document.createElement("canvas");
-        const label = document.createElement("span");
-        label.className = "cw-ae-thumb-label";
-        label.textContent = `${layer}.${head}`;
-        const score = document.createElement("span");
-        score.className = "cw-ae-thumb-score";
-        b.append(canvas, label, score);
-        b.addEventListener("click", () => options.onSelect(layer, head));
-        tiles.push(b);
-      }
+      for (let head = 0; head < H; head++) tiles.push(thumbTile(layer, head, () => options.onSelect(layer, head)));
     }
     grid.replaceChildren(...tiles);
   }
@@ -112,27 +96,9 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
     if (!thumbs) return;
     const t = thumbs.shape[2] as number;
     const src = thumbs.data as Uint8Array;
-    tiles.forEach((tile, i) => {
-      const canvas = tile.querySelector("canvas") as HTMLCanvasElement;
-      if (canvas.width !== t) canvas.width = canvas.height = t;
-      const ctx = canvas.getContext("2d");
-      if (!ctx) return;
-      const image = ctx.createImageData(t, t);
-      const base = i * t * t;
-      for (let q = 0; q < t; q++) {
-        for (let k = 0; k < t; k++) {
-          const o = (q * t + k) * 4;
-          // Thumbnails of short texts are the full pattern: keep its causal mask visible.
-          const isMasked = t === tokenCount && k > q;
-          const l = (src[base + q * t + k] as number) * 4;
-          image.data[o] = isMasked ? masked[0] : (lut[l] as number);
-          image.data[o + 1] = isMasked ? masked[1] : (lut[l + 1] as number);
-          image.data[o + 2] = isMasked ? masked[2] : (lut[l + 2] as number);
-          image.data[o + 3] = 255;
-        }
-      }
-      ctx.putImageData(image, 0, 0);
-    });
+    // Thumbnails of short texts are the full pattern: keep its causal mask visible.
+    const causal = t === tokenCount;
+    tiles.forEach((tile, i) => paintThumbnail(tile.querySelector("canvas") as HTMLCanvasElement, src.subarray(i * t * t, (i + 1) * t * t), t, causal, lut, masked));
   }
 
   const activeScore = () => scores.find((s) => s.spec.key === scoreKey) ?? scores[0] ?? null;
@@ -140,13 +106,8 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   function paintScores() {
     const s = activeScore();
     if (!s || !palette) return;
-    let lo = Infinity, hi = -Infinity;
     const value = (i: number) => (s.values.data[i] as number) * s.values.scale;
-    for (let i = 0; i < tiles.length; i++) {
-      const v = value(i);
-      if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    }
-    if (!(hi > lo)) hi = lo + 1;
+    const [lo, hi] = scoreRange(s.values, tiles.length);
     const scoreScale = sequential({ ...palette, high: palette.low }, [lo, hi]);
     tiles.forEach((tile, i) => {
       const chip = tile.querySelector(".cw-ae-thumb-score") as HTMLElement;
@@ -167,11 +128,7 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   /** Tile order: layer by layer, or by the active score (descending; entropy ascending). */
   function order() {
     const s = activeScore();
-    let ordered = tiles;
-    if (sorted && s) {
-      const sign = s.spec.key === "entropy" ? 1 : -1;
-      ordered = [...tiles].sort((a, b) => sign * (Number(a.dataset.score) - Number(b.dataset.score)));
-    }
+    const ordered = sorted && s ? sortByScore(tiles, (tile) => Number(tile.dataset.score), s.spec.key) : tiles;
     grid.replaceChildren(...ordered);
     grid.dataset.order = sorted ? `score:${s?.spec.key}` : "layer";
   }
@@ -210,15 +167,7 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
       scores = nextScores;
       nHeads = H;
       if (!scores.some((s) => s.spec.key === scoreKey)) scoreKey = scores[0]?.spec.key ?? "";
-      scoreSelect.replaceChildren(
-        ...scores.map((s) => {
-          const o = document.createElement("option");
-          o.value = s.spec.key;
-          o.textContent = s.spec.label;
-          o.selected = s.spec.key === scoreKey;
-          return o;
-        }),
-      );
+      scoreSelect.replaceChildren(...scores.map((s) => scoreOption(s.spec, scoreKey)));
       if (tiles.length !== L * H) buildTiles(L, H);
       const t = nextThumbs.shape[2] as number;
       thumbNote.textContent =
@@ -237,4 +186,54 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
       }
     },
   };
+}
+
+/** One head's thumbnail button: its pattern's canvas, "L.H" and its score chip. */
+function thumbTile(layer: number, head: number, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "cw-ae-thumb";
+  b.setAttribute("aria-label", `layer ${layer} head ${head}`);
+  b.dataset.layer = String(layer);
+  b.dataset.head = String(head);
+  b.tabIndex = -1;
+  const canvas = document.createElement("canvas");
+  const label = document.createElement("span");
+  label.className = "cw-ae-thumb-label";
+  label.textContent = `${layer}.${head}`;
+  const score = document.createElement("span");
+  score.className = "cw-ae-thumb-score";
+  b.append(canvas, label, score);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/** A t x t thumbnail's levels through `lut` (with `causal`, keys after the query masked). */
+function paintThumbnail(
+  canvas: HTMLCanvasElement, levels: Uint8Array, t: number, causal: boolean, lut: Uint8ClampedArray, masked: readonly [number, number, number],
+) {
+  if (canvas.width !== t) canvas.width = canvas.height = t;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  const image = ctx.createImageData(t, t);
+  for (let q = 0; q < t; q++) {
+    for (let k = 0; k < t; k++) {
+      const o = (q * t + k) * 4;
+      const isMasked = causal && k > q;
+      const l = (levels[q * t + k] as number) * 4;
+      image.data[o] = isMasked ? masked[0] : (lut[l] as number);
+      image.data[o + 1] = isMasked ? masked[1] : (lut[l + 1] as number);
+      image.data[o + 2] = isMasked ? masked[2] : (lut[l + 2] as number);
+      image.data[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+function scoreOption(spec: ScoreSpec, selected: string): HTMLOptionElement {
+  const o = document.createElement("option");
+  o.value = spec.key;
+  o.textContent = spec.label;
+  o.selected = spec.key === selected;
+  return o;
 }

@@ -102,57 +102,14 @@ function div(className: string, parent?: HTMLElement): HTMLDivElement {
 
 export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Heatmap {
   const maxSize = options.maxSize ?? 520;
-  const element = div("cw-heatmap", parent);
-  const corner = div("cw-heatmap-corner", element);
-  const colTitle = document.createElement("span");
-  colTitle.textContent = `${options.colTitle} →`;
-  const rowTitle = document.createElement("span");
-  rowTitle.textContent = `${options.rowTitle} ↓`;
-  corner.append(colTitle, rowTitle);
-  const top = div("cw-heatmap-top", element);
-  const left = div("cw-heatmap-left", element);
-  const plot = div("cw-heatmap-plot", element);
-  plot.tabIndex = 0;
-  plot.setAttribute("role", "img");
-  plot.setAttribute("aria-label", options.label);
-  plot.setAttribute("aria-roledescription", "heatmap");
-  plot.setAttribute("data-lm-suppress-shortcuts", "true"); // keys here are the heatmap's
-  const canvas = document.createElement("canvas");
-  plot.append(canvas);
-  const rowBand = div("cw-heatmap-band cw-heatmap-band-row", plot);
-  const colBand = div("cw-heatmap-band cw-heatmap-band-col", plot);
-  const cursor = div("cw-heatmap-cursor", plot);
-  rowBand.hidden = colBand.hidden = cursor.hidden = true;
-  const SVG = "http://www.w3.org/2000/svg";
-  const guideLayer = document.createElementNS(SVG, "svg");
-  guideLayer.classList.add("cw-heatmap-guides");
-  guideLayer.setAttribute("aria-hidden", "true");
-  plot.append(guideLayer);
+  const { element, top, left, plot, canvas, rowBand, colBand, cursor, guideLayer, tools } = heatmapElements(parent, options);
+  addZoomTools(tools, {
+    zoomIn: () => zoom(ZOOM_STEP),
+    zoomOut: () => zoom(1 / ZOOM_STEP),
+    fit: () => setView(fullView(data?.n ?? 1)),
+  });
 
-  const tools = div("cw-heatmap-tools", element);
-  const button = (text: string, title: string, action: () => void) => {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "cw-button cw-heatmap-zoom";
-    b.textContent = text;
-    b.title = title;
-    b.setAttribute("aria-label", title);
-    b.addEventListener("click", action);
-    tools.append(b);
-    return b;
-  };
-  button("+", "Zoom in", () => zoom(ZOOM_STEP));
-  button("−", "Zoom out", () => zoom(1 / ZOOM_STEP));
-  button("Fit", "Show the whole pattern", () => setView(fullView(data?.n ?? 1)));
-  const hint = document.createElement("span");
-  hint.className = "cw-heatmap-hint";
-  hint.textContent = "drag to pan · Ctrl/⌘ + wheel to zoom";
-  tools.append(hint);
-
-  const ctx = canvas.getContext("2d", { alpha: false }) as CanvasRenderingContext2D;
-  const off = document.createElement("canvas");
-  const offCtx = off.getContext("2d") as CanvasRenderingContext2D;
-  let image: ImageData | null = null;
+  const painter = createPainter(canvas);
 
   let data: HeatmapData | null = null;
   let lut: Uint8ClampedArray | null = null;
@@ -188,38 +145,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   function draw() {
     if (!data || !lut) return;
     const started = performance.now();
-    const dpr = window.devicePixelRatio || 1;
-    const px = Math.round(size * dpr);
-    plot.style.width = plot.style.height = `${size}px`;
-    top.style.width = `${size}px`;
-    left.style.height = `${size}px`;
-    if (canvas.width !== px || canvas.height !== px) {
-      canvas.width = canvas.height = px;
-    }
-    canvas.style.width = canvas.style.height = `${size}px`;
-    const rows = visibleCells(view.row0, view.span, data.n);
-    const cols = visibleCells(view.col0, view.span, data.n);
-    const width = Math.max(1, Math.min(cols.count, px));
-    const height = Math.max(1, Math.min(rows.count, px));
-    if (!image || image.width !== width || image.height !== height) {
-      image = new ImageData(width, height);
-      off.width = width;
-      off.height = height;
-    }
-    rasterize(
-      data.levels, data.n,
-      { row0: rows.first, col0: cols.first, rows: rows.count, cols: cols.count },
-      width, height, lut, image.data, data.causal, masked,
-    );
-    offCtx.putImageData(image, 0, 0);
-    const cell = px / view.span;
-    ctx.imageSmoothingEnabled = false;
-    ctx.fillStyle = `rgb(${masked.join(" ")})`;
-    ctx.fillRect(0, 0, px, px);
-    ctx.drawImage(
-      off, 0, 0, width, height,
-      (cols.first - view.col0) * cell, (rows.first - view.row0) * cell, cols.count * cell, rows.count * cell,
-    );
+    const px = sizePlot({ plot, top, left, canvas }, size);
+    const { rows, cols } = painter.paint(data, lut, masked, view, px);
     drawLabels(rows, cols);
     placeOverlays();
     lastDrawMs = performance.now() - started;
@@ -227,38 +154,11 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   }
 
   function drawLabels(rows: { first: number; count: number }, cols: { first: number; count: number }) {
-    if (!data) return;
-    const ppc = pxPerCell();
-    const make = (i: number, text: string, axis: "row" | "col") => {
-      const label = document.createElement("span");
-      label.className = `cw-heatmap-label cw-heatmap-label-${axis}`;
-      label.textContent = labelText(text, axis === "row" ? ROW_LABEL_CHARS : COL_LABEL_CHARS);
-      label.title = `${i}: ${text}`;
-      label.dataset.index = String(i);
-      const at = ((i - (axis === "row" ? view.row0 : view.col0)) + 0.5) * ppc;
-      label.style.setProperty("--at", `${at}px`);
-      return label;
-    };
-    left.replaceChildren(
-      ...thinLabels(rows.first, rows.count, ppc, LABEL_GAP).map((i) => make(i, data!.rowLabels[i] ?? "", "row")),
-    );
-    top.replaceChildren(
-      ...thinLabels(cols.first, cols.count, ppc, LABEL_GAP).map((i) => make(i, data!.colLabels[i] ?? "", "col")),
-    );
+    if (data) paintLabels(left, top, data, view, pxPerCell(), rows, cols);
   }
 
-  function box(el: HTMLElement, row: number | null, col: number | null, rowsSpan: number, colsSpan: number) {
-    const ppc = pxPerCell();
-    const x = col === null ? 0 : (col - view.col0) * ppc;
-    const y = row === null ? 0 : (row - view.row0) * ppc;
-    const w = col === null ? size : Math.max(colsSpan * ppc, 3);
-    const h = row === null ? size : Math.max(rowsSpan * ppc, 3);
-    const outside = x + w < 0 || y + h < 0 || x > size || y > size;
-    el.hidden = outside;
-    el.style.transform = `translate(${x}px, ${y}px)`;
-    el.style.width = `${w}px`;
-    el.style.height = `${h}px`;
-  }
+  const box = (el: HTMLElement, row: number | null, col: number | null, rowsSpan: number, colsSpan: number) =>
+    placeBox(el, view, size, row, col, rowsSpan, colsSpan);
 
   function placeOverlays() {
     if (marks.row === null) rowBand.hidden = true;
@@ -267,12 +167,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     else box(colBand, null, marks.col, 0, 1);
     if (cursorCell === null) cursor.hidden = true;
     else box(cursor, cursorCell.row, cursorCell.col, 1, 1);
-    guideLayer.setAttribute("width", String(size));
-    guideLayer.setAttribute("height", String(size));
-    guideLayer.setAttribute("viewBox", `0 0 ${size} ${size}`);
-    for (const { guide, path } of guides) {
-      path.setAttribute("d", segmentsPath(guide.runs.flatMap((run) => bracketRun(view, size, run))));
-    }
+    placeGuides(guideLayer, guides, view, size);
   }
 
   function setView(next: Viewport) {
@@ -293,95 +188,21 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     if (announce && !same) options.onHover?.(cell, cursor);
   }
 
-  // ---- pointer -------------------------------------------------------------------------
-  let drag: { x: number; y: number; view: Viewport; moved: boolean } | null = null;
-  const local = (e: PointerEvent | WheelEvent | MouseEvent) => {
-    const r = plot.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  const controls: Controls = {
+    plot,
+    data: () => data,
+    view: () => view,
+    size: () => size,
+    pxPerCell,
+    at: () => cursorCell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
+    hasCursor: () => cursorCell !== null,
+    setView,
+    zoom,
+    moveCursor,
+    click: (cell) => options.onClick?.(cell),
   };
-  plot.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0) return;
-    drag = { ...local(e), view, moved: false };
-  });
-  plot.addEventListener("pointermove", (e) => {
-    if (!data) return;
-    const p = local(e);
-    if (drag && e.buttons & 1) {
-      const dx = p.x - drag.x, dy = p.y - drag.y;
-      if (!drag.moved && Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
-      if (!drag.moved) plot.setPointerCapture(e.pointerId);
-      drag.moved = true;
-      plot.classList.add("cw-heatmap-dragging");
-      setView(panView(drag.view, data.n, -dy / pxPerCell(), -dx / pxPerCell()));
-      return;
-    }
-    moveCursor(cellAt(view, data.n, size, p.x, p.y));
-  });
-  plot.addEventListener("pointerup", (e) => {
-    const wasDrag = drag?.moved;
-    drag = null;
-    plot.classList.remove("cw-heatmap-dragging");
-    if (wasDrag || !data) return;
-    const p = local(e);
-    const cell = cellAt(view, data.n, size, p.x, p.y);
-    if (cell) options.onClick?.(cell);
-  });
-  plot.addEventListener("pointerleave", () => {
-    if (!drag) moveCursor(null);
-  });
-  plot.addEventListener(
-    "wheel",
-    (e) => {
-      if (!(e.ctrlKey || e.metaKey) || !data) return; // plain wheel scrolls the notebook
-      e.preventDefault();
-      const p = local(e);
-      zoom(e.deltaY < 0 ? 1.25 : 1 / 1.25, p.x / size, p.y / size);
-    },
-    { passive: false },
-  );
-
-  // ---- keyboard ------------------------------------------------------------------------
-  plot.addEventListener("keydown", (e) => {
-    if (!data) return;
-    const n = data.n;
-    const at = cursorCell ?? { row: marks.row ?? 0, col: marks.col ?? 0 };
-    const moves: Record<string, Cell> = {
-      ArrowUp: { row: Math.max(0, at.row - 1), col: at.col },
-      ArrowDown: { row: Math.min(n - 1, at.row + 1), col: at.col },
-      ArrowLeft: { row: at.row, col: Math.max(0, at.col - 1) },
-      ArrowRight: { row: at.row, col: Math.min(n - 1, at.col + 1) },
-      Home: { row: at.row, col: 0 },
-      End: { row: at.row, col: at.row },
-    };
-    const move = moves[e.key];
-    if (move) {
-      e.preventDefault();
-      e.stopPropagation();
-      const revealed = revealCell(view, n, move.row, move.col);
-      if (revealed.row0 !== view.row0 || revealed.col0 !== view.col0) setView(revealed);
-      moveCursor(move);
-    } else if (e.key === "Enter" || e.key === " ") {
-      e.preventDefault();
-      e.stopPropagation();
-      options.onClick?.(at);
-    } else if (e.key === "+" || e.key === "=") {
-      zoom(ZOOM_STEP);
-    } else if (e.key === "-") {
-      zoom(1 / ZOOM_STEP);
-    } else if (e.key === "0") {
-      setView(fullView(n));
-    } else if (e.key === "Escape") {
-      moveCursor(null);
-    } else {
-      return;
-    }
-    // Ours: not also a notebook shortcut (JupyterLab's "0 0" restarts the kernel).
-    e.preventDefault();
-    e.stopPropagation();
-  });
-  plot.addEventListener("blur", () => {
-    if (cursorCell) moveCursor(null);
-  });
+  bindPointer(controls);
+  bindKeys(controls);
 
   const resize = new ResizeObserver(layout);
   resize.observe(parent);
@@ -420,47 +241,337 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
       moveCursor(cell, false);
     },
     toSvg(title, colors) {
-      const n = data?.n ?? 0;
-      const rows = visibleCells(view.row0, view.span, n);
-      const cols = visibleCells(view.col0, view.span, n);
-      const rgb = (r: number, c: number): readonly [number, number, number] => {
-        if (!data || !lut) return [0, 0, 0];
-        if (data.causal && c > r) return masked;
-        const l = (data.levels[r * n + c] as number) * 4;
-        return [lut[l] as number, lut[l + 1] as number, lut[l + 2] as number];
-      };
-      const whole = rows.count === n && cols.count === n;
-      const spec: SvgGridSpec = {
-        title,
-        note: whole ? undefined : `rows ${rows.first}–${rows.first + rows.count - 1}, columns ${cols.first}–${cols.first + cols.count - 1} of ${n} (the zoomed view)`,
-        rowTitle: options.rowTitle,
-        colTitle: options.colTitle,
-        rowLabels: Array.from({ length: rows.count }, (_, i) => labelText(data?.rowLabels[rows.first + i] ?? "", ROW_LABEL_CHARS)),
-        colLabels: Array.from({ length: cols.count }, (_, i) => labelText(data?.colLabels[cols.first + i] ?? "", ROW_LABEL_CHARS)),
-        colors,
-      };
-      const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
-      spec.cellWidth = spec.cellHeight = cellSize;
-      if (rows.count * cols.count <= MAX_VECTOR_CELLS) {
-        spec.cell = (r, c) => {
-          const [R, G, B] = rgb(rows.first + r, cols.first + c);
-          return { fill: hex({ r: R, g: G, b: B }) };
-        };
-      } else {
-        spec.raster = rasterCells(rows.count, cols.count, (r, c) => rgb(rows.first + r, cols.first + c));
-      }
-      return gridSvg(spec);
+      return heatmapSvg(data, lut, masked, view, options, title, colors);
     },
     setGuides(next) {
-      guides = next.map((guide) => {
-        const path = document.createElementNS(SVG, "path");
-        path.setAttribute("class", `cw-heatmap-guide ${guide.className}`);
-        path.dataset.guide = guide.id;
-        path.dataset.runs = guide.runs.map((r) => `${r.row},${r.col},${r.length}`).join(" ");
-        return { guide, path };
-      });
+      guides = next.map((guide) => ({ guide, path: guidePath(guide) }));
       guideLayer.replaceChildren(...guides.map((g) => g.path));
       placeOverlays();
     },
   };
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** The heatmap's elements: a corner with the axis titles, the labels above and to the left,
+ * the plot (canvas, bands, cursor, guide layer) and the tools row. */
+function heatmapElements(parent: HTMLElement, options: HeatmapOptions) {
+  const element = div("cw-heatmap", parent);
+  const corner = div("cw-heatmap-corner", element);
+  const colTitle = document.createElement("span");
+  colTitle.textContent = `${options.colTitle} →`;
+  const rowTitle = document.createElement("span");
+  rowTitle.textContent = `${options.rowTitle} ↓`;
+  corner.append(colTitle, rowTitle);
+  const top = div("cw-heatmap-top", element);
+  const left = div("cw-heatmap-left", element);
+  const plot = div("cw-heatmap-plot", element);
+  plot.tabIndex = 0;
+  plot.setAttribute("role", "img");
+  plot.setAttribute("aria-label", options.label);
+  plot.setAttribute("aria-roledescription", "heatmap");
+  plot.setAttribute("data-lm-suppress-shortcuts", "true"); // keys here are the heatmap's
+  const canvas = document.createElement("canvas");
+  plot.append(canvas);
+  const rowBand = div("cw-heatmap-band cw-heatmap-band-row", plot);
+  const colBand = div("cw-heatmap-band cw-heatmap-band-col", plot);
+  const cursor = div("cw-heatmap-cursor", plot);
+  rowBand.hidden = colBand.hidden = cursor.hidden = true;
+  const guideLayer = document.createElementNS(SVG, "svg");
+  guideLayer.classList.add("cw-heatmap-guides");
+  guideLayer.setAttribute("aria-hidden", "true");
+  plot.append(guideLayer);
+  const tools = div("cw-heatmap-tools", element);
+  return { element, top, left, plot, canvas, rowBand, colBand, cursor, guideLayer, tools };
+}
+
+/** The zoom buttons (+, −, Fit) and the pan/zoom hint. */
+function addZoomTools(tools: HTMLElement, actions: { zoomIn(): void; zoomOut(): void; fit(): void }) {
+  const button = (text: string, title: string, action: () => void) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "cw-button cw-heatmap-zoom";
+    b.textContent = text;
+    b.title = title;
+    b.setAttribute("aria-label", title);
+    b.addEventListener("click", action);
+    tools.append(b);
+  };
+  button("+", "Zoom in", actions.zoomIn);
+  button("−", "Zoom out", actions.zoomOut);
+  button("Fit", "Show the whole pattern", actions.fit);
+  const hint = document.createElement("span");
+  hint.className = "cw-heatmap-hint";
+  hint.textContent = "drag to pan · Ctrl/⌘ + wheel to zoom";
+  tools.append(hint);
+}
+
+/** A row or column label, centred at `at` CSS pixels along its axis. */
+function axisLabel(i: number, text: string, axis: "row" | "col", at: number): HTMLSpanElement {
+  const label = document.createElement("span");
+  label.className = `cw-heatmap-label cw-heatmap-label-${axis}`;
+  label.textContent = labelText(text, axis === "row" ? ROW_LABEL_CHARS : COL_LABEL_CHARS);
+  label.title = `${i}: ${text}`;
+  label.dataset.index = String(i);
+  label.style.setProperty("--at", `${at}px`);
+  return label;
+}
+
+/** What the pointer and keyboard handlers read and do (the heatmap's state stays inside it). */
+interface Controls {
+  readonly plot: HTMLElement;
+  data(): HeatmapData | null;
+  view(): Viewport;
+  size(): number;
+  pxPerCell(): number;
+  /** The cell keys move from: the cursor's, else the marks' (else 0, 0). */
+  at(): Cell;
+  hasCursor(): boolean;
+  setView(view: Viewport): void;
+  zoom(factor: number, fx?: number, fy?: number): void;
+  moveCursor(cell: Cell | null): void;
+  click(cell: Cell): void;
+}
+
+/** Hover moves the cursor, a click selects, a drag pans, Ctrl/⌘ + wheel zooms. */
+function bindPointer(c: Controls) {
+  const { plot } = c;
+  let drag: { x: number; y: number; view: Viewport; moved: boolean } | null = null;
+  const local = (e: PointerEvent | WheelEvent | MouseEvent) => {
+    const r = plot.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  };
+  plot.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    drag = { ...local(e), view: c.view(), moved: false };
+  });
+  plot.addEventListener("pointermove", (e) => {
+    const data = c.data();
+    if (!data) return;
+    const p = local(e);
+    if (drag && e.buttons & 1) {
+      const dx = p.x - drag.x, dy = p.y - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
+      if (!drag.moved) plot.setPointerCapture(e.pointerId);
+      drag.moved = true;
+      plot.classList.add("cw-heatmap-dragging");
+      c.setView(panView(drag.view, data.n, -dy / c.pxPerCell(), -dx / c.pxPerCell()));
+      return;
+    }
+    c.moveCursor(cellAt(c.view(), data.n, c.size(), p.x, p.y));
+  });
+  plot.addEventListener("pointerup", (e) => {
+    const wasDrag = drag?.moved;
+    drag = null;
+    plot.classList.remove("cw-heatmap-dragging");
+    const data = c.data();
+    if (wasDrag || !data) return;
+    const p = local(e);
+    const cell = cellAt(c.view(), data.n, c.size(), p.x, p.y);
+    if (cell) c.click(cell);
+  });
+  plot.addEventListener("pointerleave", () => {
+    if (!drag) c.moveCursor(null);
+  });
+  plot.addEventListener(
+    "wheel",
+    (e) => {
+      if (!(e.ctrlKey || e.metaKey) || !c.data()) return; // plain wheel scrolls the notebook
+      e.preventDefault();
+      const p = local(e);
+      c.zoom(e.deltaY < 0 ? 1.25 : 1 / 1.25, p.x / c.size(), p.y / c.size());
+    },
+    { passive: false },
+  );
+}
+
+/** Where an arrow, Home or End key moves the cursor from `at` in an n x n plot (End: the
+ * diagonal, the last unmasked key of a causal row); undefined for any other key. */
+export function cursorMove(key: string, at: Cell, n: number): Cell | undefined {
+  const moves: Record<string, Cell> = {
+    ArrowUp: { row: Math.max(0, at.row - 1), col: at.col },
+    ArrowDown: { row: Math.min(n - 1, at.row + 1), col: at.col },
+    ArrowLeft: { row: at.row, col: Math.max(0, at.col - 1) },
+    ArrowRight: { row: at.row, col: Math.min(n - 1, at.col + 1) },
+    Home: { row: at.row, col: 0 },
+    End: { row: at.row, col: at.row },
+  };
+  return moves[key];
+}
+
+/** Arrows move the cursor, Enter selects, + / − zoom, 0 fits, Escape hides the cursor. */
+function bindKeys(c: Controls) {
+  const { plot } = c;
+  plot.addEventListener("keydown", (e) => {
+    const data = c.data();
+    if (!data) return;
+    const n = data.n;
+    const at = c.at();
+    const move = cursorMove(e.key, at, n);
+    if (move) {
+      e.preventDefault();
+      e.stopPropagation();
+      const view = c.view();
+      const revealed = revealCell(view, n, move.row, move.col);
+      if (revealed.row0 !== view.row0 || revealed.col0 !== view.col0) c.setView(revealed);
+      c.moveCursor(move);
+    } else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      e.stopPropagation();
+      c.click(at);
+    } else if (e.key === "+" || e.key === "=") {
+      c.zoom(ZOOM_STEP);
+    } else if (e.key === "-") {
+      c.zoom(1 / ZOOM_STEP);
+    } else if (e.key === "0") {
+      c.setView(fullView(n));
+    } else if (e.key === "Escape") {
+      c.moveCursor(null);
+    } else {
+      return;
+    }
+    // Ours: not also a notebook shortcut (JupyterLab's "0 0" restarts the kernel).
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  plot.addEventListener("blur", () => {
+    if (c.hasCursor()) c.moveCursor(null);
+  });
+}
+
+/** The zoomed window as a standalone SVG (see `Heatmap.toSvg`). */
+function heatmapSvg(
+  data: HeatmapData | null, lut: Uint8ClampedArray | null, masked: readonly [number, number, number], view: Viewport,
+  options: HeatmapOptions, title: string, colors: SvgGridSpec["colors"],
+): string {
+  const n = data?.n ?? 0;
+  const rows = visibleCells(view.row0, view.span, n);
+  const cols = visibleCells(view.col0, view.span, n);
+  const rgb = (r: number, c: number): readonly [number, number, number] => {
+    if (!data || !lut) return [0, 0, 0];
+    if (data.causal && c > r) return masked;
+    const l = (data.levels[r * n + c] as number) * 4;
+    return [lut[l] as number, lut[l + 1] as number, lut[l + 2] as number];
+  };
+  const whole = rows.count === n && cols.count === n;
+  const spec: SvgGridSpec = {
+    title,
+    note: whole ? undefined : `rows ${rows.first}–${rows.first + rows.count - 1}, columns ${cols.first}–${cols.first + cols.count - 1} of ${n} (the zoomed view)`,
+    rowTitle: options.rowTitle,
+    colTitle: options.colTitle,
+    rowLabels: Array.from({ length: rows.count }, (_, i) => labelText(data?.rowLabels[rows.first + i] ?? "", ROW_LABEL_CHARS)),
+    colLabels: Array.from({ length: cols.count }, (_, i) => labelText(data?.colLabels[cols.first + i] ?? "", ROW_LABEL_CHARS)),
+    colors,
+  };
+  const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
+  spec.cellWidth = spec.cellHeight = cellSize;
+  if (rows.count * cols.count <= MAX_VECTOR_CELLS) {
+    spec.cell = (r, c) => {
+      const [R, G, B] = rgb(rows.first + r, cols.first + c);
+      return { fill: hex({ r: R, g: G, b: B }) };
+    };
+  } else {
+    spec.raster = rasterCells(rows.count, cols.count, (r, c) => rgb(rows.first + r, cols.first + c));
+  }
+  return gridSvg(spec);
+}
+
+/** The plot's canvas painter: the visible cells rasterized into an offscreen canvas of at most
+ * the plot's pixel size (one `putImageData`), then drawn scaled in one `drawImage` over the
+ * masked colour. Returns the visible rows and columns. */
+function createPainter(canvas: HTMLCanvasElement) {
+  const ctx = canvas.getContext("2d", { alpha: false }) as CanvasRenderingContext2D;
+  const off = document.createElement("canvas");
+  const offCtx = off.getContext("2d") as CanvasRenderingContext2D;
+  let image: ImageData | null = null;
+  return {
+    paint(data: HeatmapData, lut: Uint8ClampedArray, masked: readonly [number, number, number], view: Viewport, px: number) {
+      const rows = visibleCells(view.row0, view.span, data.n);
+      const cols = visibleCells(view.col0, view.span, data.n);
+      const width = Math.max(1, Math.min(cols.count, px));
+      const height = Math.max(1, Math.min(rows.count, px));
+      if (!image || image.width !== width || image.height !== height) {
+        image = new ImageData(width, height);
+        off.width = width;
+        off.height = height;
+      }
+      rasterize(
+        data.levels, data.n,
+        { row0: rows.first, col0: cols.first, rows: rows.count, cols: cols.count },
+        width, height, lut, image.data, data.causal, masked,
+      );
+      offCtx.putImageData(image, 0, 0);
+      const cell = px / view.span;
+      ctx.imageSmoothingEnabled = false;
+      ctx.fillStyle = `rgb(${masked.join(" ")})`;
+      ctx.fillRect(0, 0, px, px);
+      ctx.drawImage(
+        off, 0, 0, width, height,
+        (cols.first - view.col0) * cell, (rows.first - view.row0) * cell, cols.count * cell, rows.count * cell,
+      );
+      return { rows, cols };
+    },
+  };
+}
+
+type Span = { first: number; count: number };
+
+/** The row and column labels of the visible cells, thinned to what fits. */
+function paintLabels(left: HTMLElement, top: HTMLElement, data: HeatmapData, view: Viewport, ppc: number, rows: Span, cols: Span) {
+  const make = (i: number, text: string, axis: "row" | "col") =>
+    axisLabel(i, text, axis, ((i - (axis === "row" ? view.row0 : view.col0)) + 0.5) * ppc);
+  left.replaceChildren(...thinLabels(rows.first, rows.count, ppc, LABEL_GAP).map((i) => make(i, data.rowLabels[i] ?? "", "row")));
+  top.replaceChildren(...thinLabels(cols.first, cols.count, ppc, LABEL_GAP).map((i) => make(i, data.colLabels[i] ?? "", "col")));
+}
+
+/** Place an overlay box over a row (col null), a column (row null) or a cell; hidden when
+ * outside the plot. */
+function placeBox(
+  el: HTMLElement, view: Viewport, size: number, row: number | null, col: number | null, rowsSpan: number, colsSpan: number,
+) {
+  const ppc = size / view.span;
+  const x = col === null ? 0 : (col - view.col0) * ppc;
+  const y = row === null ? 0 : (row - view.row0) * ppc;
+  const w = col === null ? size : Math.max(colsSpan * ppc, 3);
+  const h = row === null ? size : Math.max(rowsSpan * ppc, 3);
+  const outside = x + w < 0 || y + h < 0 || x > size || y > size;
+  el.hidden = outside;
+  el.style.transform = `translate(${x}px, ${y}px)`;
+  el.style.width = `${w}px`;
+  el.style.height = `${h}px`;
+}
+
+/** A guide's SVG path (its `d` is set when the overlays are placed). */
+function guidePath(guide: Guide): SVGPathElement {
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("class", `cw-heatmap-guide ${guide.className}`);
+  path.dataset.guide = guide.id;
+  path.dataset.runs = guide.runs.map((r) => `${r.row},${r.col},${r.length}`).join(" ");
+  return path;
+}
+
+/** The plot, its canvas and the label strips at `size` CSS pixels; returns the canvas's side
+ * in device pixels. */
+function sizePlot(parts: { plot: HTMLElement; top: HTMLElement; left: HTMLElement; canvas: HTMLCanvasElement }, size: number): number {
+  const { plot, top, left, canvas } = parts;
+  const dpr = window.devicePixelRatio || 1;
+  const px = Math.round(size * dpr);
+  plot.style.width = plot.style.height = `${size}px`;
+  top.style.width = `${size}px`;
+  left.style.height = `${size}px`;
+  if (canvas.width !== px || canvas.height !== px) {
+    canvas.width = canvas.height = px;
+  }
+  canvas.style.width = canvas.style.height = `${size}px`;
+  return px;
+}
+
+/** The guide layer over the plot, each guide's path drawn for the view. */
+function placeGuides(layer: SVGSVGElement, guides: readonly { guide: Guide; path: SVGPathElement }[], view: Viewport, size: number) {
+  layer.setAttribute("width", String(size));
+  layer.setAttribute("height", String(size));
+  layer.setAttribute("viewBox", `0 0 ${size} ${size}`);
+  for (const { guide, path } of guides) {
+    path.setAttribute("d", segmentsPath(guide.runs.flatMap((run) => bracketRun(view, size, run))));
+  }
 }

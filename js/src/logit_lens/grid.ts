@@ -73,31 +73,7 @@ export function columnWidth(available: number, cols: number): number {
 }
 
 export function createLensGrid(parent: HTMLElement, options: GridOptions): LensGrid {
-  const element = document.createElement("div");
-  element.className = "cw-ll-grid";
-  const labels = document.createElement("div");
-  labels.className = "cw-ll-grid-rows";
-  const scroller = document.createElement("div");
-  scroller.className = "cw-ll-grid-scroll";
-  scroller.tabIndex = 0;
-  scroller.setAttribute("role", "img");
-  scroller.setAttribute("aria-roledescription", "grid of readouts by positions");
-  scroller.setAttribute("aria-label", options.label);
-  scroller.setAttribute("data-lm-suppress-shortcuts", "true");
-  const plot = document.createElement("div");
-  plot.className = "cw-ll-grid-plot";
-  const canvas = document.createElement("canvas");
-  const rowBand = document.createElement("div");
-  rowBand.className = "cw-ll-band cw-ll-band-row";
-  const colBand = document.createElement("div");
-  colBand.className = "cw-ll-band cw-ll-band-col";
-  const cursor = document.createElement("div");
-  cursor.className = "cw-ll-cursor";
-  rowBand.hidden = colBand.hidden = cursor.hidden = true;
-  plot.append(canvas, rowBand, colBand, cursor);
-  scroller.append(plot);
-  element.append(labels, scroller);
-  parent.append(element);
+  const { element, labels, scroller, plot, canvas, rowBand, colBand, cursor } = gridElements(parent, options.label);
 
   const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
   let data: GridData | null = null;
@@ -144,90 +120,16 @@ export function createLensGrid(parent: HTMLElement, options: GridOptions): LensG
     ctx.font = `11px ${font}`;
     ctx.textBaseline = "middle";
     ctx.textAlign = "center";
-    const withText = colW >= TEXT_COL;
-    const fit = (text: string) => fitText(ctx, tokenLabel(text), colW - 4);
-
-    // Header: the input tokens (or every 10th position number when columns are narrow).
-    ctx.fillStyle = muted;
-    for (let c = 0; c < data.cols; c++) {
-      const x = c * colW + colW / 2;
-      if (withText) ctx.fillText(fit(data.colLabels[c] ?? ""), x, HEADER_HEIGHT / 2);
-      else if ((data.firstColumn + c) % 10 === 0) ctx.fillText(String(data.firstColumn + c), x, HEADER_HEIGHT / 2);
-    }
-    let pendingCols = 0;
-    for (let c = 0; c < data.cols; c++) {
-      if (!data.pending(c)) continue;
-      pendingCols++;
-      drawPending(c * colW, HEADER_HEIGHT, colW, ROW_HEIGHT * data.rows);
-    }
-    for (let r = 0; r < data.rows; r++) {
-      const y = HEADER_HEIGHT + r * ROW_HEIGHT;
-      for (let c = 0; c < data.cols; c++) {
-        if (data.pending(c)) continue;
-        const swatch = scale(data.value(r, c));
-        ctx.fillStyle = swatch ? swatch.background : gridLine;
-        ctx.fillRect(c * colW, y, colW, ROW_HEIGHT);
-        if (withText) {
-          ctx.fillStyle = swatch ? swatch.color : muted;
-          ctx.fillText(fit(data.text(r, c)), c * colW + colW / 2, y + ROW_HEIGHT / 2 + 0.5);
-        }
-      }
-    }
-    // Thin separators between cells (1 device pixel), drawn once over the whole grid.
-    ctx.strokeStyle = gridLine;
-    ctx.lineWidth = 1 / dpr;
-    ctx.beginPath();
-    for (let c = 1; c < data.cols && colW >= 16; c++) {
-      ctx.moveTo(c * colW, HEADER_HEIGHT);
-      ctx.lineTo(c * colW, height);
-    }
-    for (let r = 1; r < data.rows; r++) {
-      ctx.moveTo(0, HEADER_HEIGHT + r * ROW_HEIGHT);
-      ctx.lineTo(width, HEADER_HEIGHT + r * ROW_HEIGHT);
-    }
-    ctx.stroke();
+    const pendingCols = paintCells(ctx, data, scale, colW, { muted, gridLine });
+    paintSeparators(ctx, data, colW, dpr, gridLine);
 
     labels.style.paddingTop = `${HEADER_HEIGHT}px`;
-    labels.replaceChildren(
-      ...data.rowLabels.map((text, r) => {
-        const label = document.createElement("div");
-        label.className = "cw-ll-grid-row";
-        label.style.height = `${ROW_HEIGHT}px`;
-        label.textContent = text;
-        label.dataset.row = String(r);
-        return label;
-      }),
-    );
+    labels.replaceChildren(...data.rowLabels.map(rowLabel));
     placeMarks();
     lastDrawMs = performance.now() - started;
     element.dataset.drawMs = lastDrawMs.toFixed(2);
     element.dataset.colWidth = String(colW);
     element.dataset.pending = String(pendingCols);
-  }
-
-  /** A pending column: the grid-line colour, hatched with the muted text colour. */
-  function drawPending(x: number, y: number, w: number, h: number) {
-    ctx.fillStyle = gridLine;
-    ctx.fillRect(x, y, w, h);
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(x, y, w, h);
-    ctx.clip();
-    ctx.strokeStyle = muted;
-    ctx.globalAlpha = 0.35;
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    for (let d = -h; d < w; d += 7) {
-      ctx.moveTo(x + d, y + h);
-      ctx.lineTo(x + d + h, y);
-    }
-    ctx.stroke();
-    ctx.restore();
-  }
-
-  function placeBox(box: HTMLElement, x: number, y: number, w: number, h: number) {
-    box.hidden = false;
-    Object.assign(box.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
   }
 
   function placeMarks() {
@@ -274,57 +176,16 @@ export function createLensGrid(parent: HTMLElement, options: GridOptions): LensG
     if (cell) options.onPick(cell);
   });
   scroller.addEventListener("keydown", (e) => {
-    const moves: Record<string, { rows: number; cols: number } | "home" | "end"> = {
-      ArrowUp: { rows: -1, cols: 0 }, ArrowDown: { rows: 1, cols: 0 },
-      ArrowLeft: { rows: 0, cols: -1 }, ArrowRight: { rows: 0, cols: 1 },
-      Home: "home", End: "end",
-    };
-    const move = moves[e.key];
+    const move = GRID_MOVES[e.key];
     if (move === undefined) return;
     e.preventDefault();
     e.stopPropagation();
     options.onKey(move);
   });
 
-  function toSvg(title: string, colors: SvgGridSpec["colors"]): string {
-    const d = data;
-    const s = scale;
-    const rows = d?.rows ?? 0;
-    const cols = d?.cols ?? 0;
-    const empty = cssHex(gridLine, colors.background);
-    const swatch = (r: number, c: number) => (d && s ? s(d.value(r, c)) : null);
-    const spec: SvgGridSpec = {
-      title,
-      rowTitle: "readout",
-      colTitle: "position",
-      rowLabels: d?.rowLabels ?? [],
-      colLabels: Array.from({ length: cols }, (_, c) => `${c} ${tokenLabel(d?.colLabels[c] ?? "")}`),
-      cellWidth: 44,
-      cellHeight: ROW_HEIGHT,
-      colors,
-    };
-    if (rows * cols <= MAX_VECTOR_CELLS) {
-      spec.cell = (r, c) => {
-        const sw = swatch(r, c);
-        const token = tokenLabel(d?.text(r, c) ?? "");
-        return {
-          fill: sw ? cssHex(sw.background, empty) : empty,
-          text: token.length > 6 ? `${token.slice(0, 5)}…` : token,
-          textFill: sw ? cssHex(sw.color, colors.text) : colors.muted,
-        };
-      };
-    } else {
-      spec.raster = rasterCells(rows, cols, (r, c) => {
-        const fill = swatch(r, c)?.fill;
-        return fill ? [fill.r, fill.g, fill.b] : [128, 128, 128];
-      });
-    }
-    return gridSvg(spec);
-  }
-
   return {
     element,
-    toSvg,
+    toSvg: (title, colors) => lensGridSvg(data, scale, gridLine, title, colors),
     get lastDrawMs() {
       return lastDrawMs;
     },
@@ -350,6 +211,170 @@ export function createLensGrid(parent: HTMLElement, options: GridOptions): LensG
       }
     },
   };
+}
+
+/** The grid's elements: row labels beside a scroller holding the canvas and its overlay boxes. */
+function gridElements(parent: HTMLElement, label: string) {
+  const element = document.createElement("div");
+  element.className = "cw-ll-grid";
+  const labels = document.createElement("div");
+  labels.className = "cw-ll-grid-rows";
+  const scroller = document.createElement("div");
+  scroller.className = "cw-ll-grid-scroll";
+  scroller.tabIndex = 0;
+  scroller.setAttribute("role", "img");
+  scroller.setAttribute("aria-roledescription", "grid of readouts by positions");
+  scroller.setAttribute("aria-label", label);
+  scroller.setAttribute("data-lm-suppress-shortcuts", "true");
+  const plot = document.createElement("div");
+  plot.className = "cw-ll-grid-plot";
+  const canvas = document.createElement("canvas");
+  const rowBand = document.createElement("div");
+  rowBand.className = "cw-ll-band cw-ll-band-row";
+  const colBand = document.createElement("div");
+  colBand.className = "cw-ll-band cw-ll-band-col";
+  const cursor = document.createElement("div");
+  cursor.className = "cw-ll-cursor";
+  rowBand.hidden = colBand.hidden = cursor.hidden = true;
+  plot.append(canvas, rowBand, colBand, cursor);
+  scroller.append(plot);
+  element.append(labels, scroller);
+  parent.append(element);
+  return { element, labels, scroller, plot, canvas, rowBand, colBand, cursor };
+}
+
+/** The keys that move the pick: arrows by one readout / position, Home/End along the row. */
+const GRID_MOVES: Record<string, { rows: number; cols: number } | "home" | "end"> = {
+  ArrowUp: { rows: -1, cols: 0 }, ArrowDown: { rows: 1, cols: 0 },
+  ArrowLeft: { rows: 0, cols: -1 }, ArrowRight: { rows: 0, cols: 1 },
+  Home: "home", End: "end",
+};
+
+interface Ink {
+  muted: string;
+  gridLine: string;
+}
+
+/** The header (input tokens, or every 10th position when columns are narrow), the pending
+ * columns hatched, every other cell on its colour with its token; returns how many columns
+ * are pending. */
+function paintCells(ctx: CanvasRenderingContext2D, data: GridData, scale: ColorScale, colW: number, ink: Ink): number {
+  const withText = colW >= TEXT_COL;
+  const fit = (text: string) => fitText(ctx, tokenLabel(text), colW - 4);
+  ctx.fillStyle = ink.muted;
+  for (let c = 0; c < data.cols; c++) {
+    const x = c * colW + colW / 2;
+    if (withText) ctx.fillText(fit(data.colLabels[c] ?? ""), x, HEADER_HEIGHT / 2);
+    else if ((data.firstColumn + c) % 10 === 0) ctx.fillText(String(data.firstColumn + c), x, HEADER_HEIGHT / 2);
+  }
+  let pendingCols = 0;
+  for (let c = 0; c < data.cols; c++) {
+    if (!data.pending(c)) continue;
+    pendingCols++;
+    paintPending(ctx, c * colW, HEADER_HEIGHT, colW, ROW_HEIGHT * data.rows, ink);
+  }
+  for (let r = 0; r < data.rows; r++) {
+    const y = HEADER_HEIGHT + r * ROW_HEIGHT;
+    for (let c = 0; c < data.cols; c++) {
+      if (data.pending(c)) continue;
+      const swatch = scale(data.value(r, c));
+      ctx.fillStyle = swatch ? swatch.background : ink.gridLine;
+      ctx.fillRect(c * colW, y, colW, ROW_HEIGHT);
+      if (withText) {
+        ctx.fillStyle = swatch ? swatch.color : ink.muted;
+        ctx.fillText(fit(data.text(r, c)), c * colW + colW / 2, y + ROW_HEIGHT / 2 + 0.5);
+      }
+    }
+  }
+  return pendingCols;
+}
+
+/** A pending column: the grid-line colour, hatched with the muted text colour. */
+function paintPending(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h: number, ink: Ink) {
+  ctx.fillStyle = ink.gridLine;
+  ctx.fillRect(x, y, w, h);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(x, y, w, h);
+  ctx.clip();
+  ctx.strokeStyle = ink.muted;
+  ctx.globalAlpha = 0.35;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (let d = -h; d < w; d += 7) {
+    ctx.moveTo(x + d, y + h);
+    ctx.lineTo(x + d + h, y);
+  }
+  ctx.stroke();
+  ctx.restore();
+}
+
+/** Thin separators between cells (1 device pixel), drawn once over the whole grid. */
+function paintSeparators(ctx: CanvasRenderingContext2D, data: GridData, colW: number, dpr: number, gridLine: string) {
+  const width = colW * data.cols;
+  const height = HEADER_HEIGHT + ROW_HEIGHT * data.rows;
+  ctx.strokeStyle = gridLine;
+  ctx.lineWidth = 1 / dpr;
+  ctx.beginPath();
+  for (let c = 1; c < data.cols && colW >= 16; c++) {
+    ctx.moveTo(c * colW, HEADER_HEIGHT);
+    ctx.lineTo(c * colW, height);
+  }
+  for (let r = 1; r < data.rows; r++) {
+    ctx.moveTo(0, HEADER_HEIGHT + r * ROW_HEIGHT);
+    ctx.lineTo(width, HEADER_HEIGHT + r * ROW_HEIGHT);
+  }
+  ctx.stroke();
+}
+
+/** A readout's label beside its row. */
+function rowLabel(text: string, r: number): HTMLElement {
+  const label = document.createElement("div");
+  label.className = "cw-ll-grid-row";
+  label.style.height = `${ROW_HEIGHT}px`;
+  label.textContent = text;
+  label.dataset.row = String(r);
+  return label;
+}
+
+function placeBox(box: HTMLElement, x: number, y: number, w: number, h: number) {
+  box.hidden = false;
+  Object.assign(box.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
+}
+
+/** The whole grid as a standalone SVG (a rect and the top token per cell; see kit/svg_grid.ts). */
+function lensGridSvg(d: GridData | null, s: ColorScale | null, gridLine: string, title: string, colors: SvgGridSpec["colors"]): string {
+  const rows = d?.rows ?? 0;
+  const cols = d?.cols ?? 0;
+  const empty = cssHex(gridLine, colors.background);
+  const swatch = (r: number, c: number) => (d && s ? s(d.value(r, c)) : null);
+  const spec: SvgGridSpec = {
+    title,
+    rowTitle: "readout",
+    colTitle: "position",
+    rowLabels: d?.rowLabels ?? [],
+    colLabels: Array.from({ length: cols }, (_, c) => `${c} ${tokenLabel(d?.colLabels[c] ?? "")}`),
+    cellWidth: 44,
+    cellHeight: ROW_HEIGHT,
+    colors,
+  };
+  if (rows * cols <= MAX_VECTOR_CELLS) {
+    spec.cell = (r, c) => {
+      const sw = swatch(r, c);
+      const token = tokenLabel(d?.text(r, c) ?? "");
+      return {
+        fill: sw ? cssHex(sw.background, empty) : empty,
+        text: token.length > 6 ? `${token.slice(0, 5)}…` : token,
+        textFill: sw ? cssHex(sw.color, colors.text) : colors.muted,
+      };
+    };
+  } else {
+    spec.raster = rasterCells(rows, cols, (r, c) => {
+      const fill = swatch(r, c)?.fill;
+      return fill ? [fill.r, fill.g, fill.b] : [128, 128, 128];
+    });
+  }
+  return gridSvg(spec);
 }
 
 /** `text` cut to fit `width` pixels in the context's font, with an ellipsis when cut. */

@@ -163,12 +163,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     eigen = we ? decode(we) : null;
     map.paint(scaled(copying), scale);
     root.dataset.spectra = eigen ? "ready" : "pending";
-    frame.setMeta([
-      model.get("model_name"),
-      `${nLayers()} layers × ${nHeads()} heads`,
-      `d_head ${model.get("d_head")}`,
-      `circuit ${CIRCUIT_NAME[model.get("circuit")] ?? model.get("circuit")}`,
-    ]);
+    const circuit = `circuit ${CIRCUIT_NAME[model.get("circuit")] ?? model.get("circuit")}`;
+    frame.setMeta([model.get("model_name"), `${nLayers()} layers × ${nHeads()} heads`, `d_head ${model.get("d_head")}`, circuit]);
     showHead();
     if (eigen && !root.dataset.drawnMs) {
       requestAnimationFrame(() => (root.dataset.drawnMs = (performance.now() - started).toFixed(0)));

@@ -126,3 +126,36 @@ export function formatComplex(re: number, im: number): string {
   const sign = im < 0 ? "−" : "+";
   return `${f(re)} ${sign} ${f(Math.abs(im))}i`;
 }
+
+/** The hover card of eigenvalue `i` (of `n`, largest |λ| first): |λ|, angle, rank, and what its
+ * real part means (or that the log plot draws it at the centre, below its floor). */
+export function eigenCard(re: number, im: number, i: number, n: number, kind: RadialKind, floor: number) {
+  const m = Math.hypot(re, im);
+  const angle = (Math.atan2(im, re) * 180) / Math.PI;
+  return {
+    title: `λ = ${formatComplex(re, im)}`,
+    rows: [
+      ["|λ|", formatMagnitude(m)],
+      ["angle", `${angle.toFixed(1).replace("-", "−")}°`],
+      ["rank by |λ|", `${i + 1} of ${n}`],
+    ] as [string, string][],
+    note:
+      kind === "log" && m <= floor
+        ? `below the plot's floor (${formatMagnitude(floor)}): drawn at the centre`
+        : re > 0
+          ? "positive real part: copies what the head attends to"
+          : "negative real part: suppresses what the head attends to",
+  };
+}
+
+/** Where the keys step through `n` eigenvalues from `active` (arrows by one, Home/End). */
+export function eigenKeys(active: number, n: number): Record<string, number> {
+  return {
+    ArrowRight: Math.min(n - 1, active + 1),
+    ArrowDown: Math.min(n - 1, active + 1),
+    ArrowLeft: Math.max(0, active - 1),
+    ArrowUp: Math.max(0, active - 1),
+    Home: 0,
+    End: n - 1,
+  };
+}

@@ -14,8 +14,8 @@ import type { Palette } from "../kit/color_scale";
 import { toCss } from "../kit/color";
 import type { Tooltip } from "../kit/tooltip";
 import {
-  formatComplex,
-  formatMagnitude,
+  eigenCard,
+  eigenKeys,
   largestMagnitude,
   nearest,
   project,
@@ -83,16 +83,7 @@ export function createSpectrumPlot(parent: HTMLElement, tooltip: Tooltip): Spect
   function draw() {
     const n = pairs ? pairs.length / 2 : 0;
     scale = radialScale(kind, pairs ? largestMagnitude(pairs) : 1);
-    rings.replaceChildren(
-      ...scale.rings.flatMap((ring) => {
-        const r = ring.r * RADIUS;
-        const circle = el("circle", { cx: CENTRE, cy: CENTRE, r, class: ring.value === 1 ? "cw-ov-ring cw-ov-unit" : "cw-ov-ring" });
-        // Label where the ring meets a 45° line in the upper right, clear of the axes.
-        const text = el("text", { x: CENTRE + r * 0.707 + 3, y: CENTRE - r * 0.707 - 3, class: "cw-ov-ring-label" });
-        text.textContent = ring.label;
-        return [circle, text];
-      }),
-    );
+    rings.replaceChildren(...ringNodes(scale));
     xy = new Float32Array(n * 2);
     circles = [];
     const nodes: SVGCircleElement[] = [];
@@ -142,25 +133,10 @@ export function createSpectrumPlot(parent: HTMLElement, tooltip: Tooltip): Spect
     }
     const re = pairs[2 * i] as number;
     const im = pairs[2 * i + 1] as number;
-    const m = Math.hypot(re, im);
     focusRing.setAttribute("cx", String(xy[2 * i]));
     focusRing.setAttribute("cy", String(xy[2 * i + 1]));
     focusRing.setAttribute("visibility", "visible");
-    const angle = (Math.atan2(im, re) * 180) / Math.PI;
-    tooltip.show(dot, {
-      title: `λ = ${formatComplex(re, im)}`,
-      rows: [
-        ["|λ|", formatMagnitude(m)],
-        ["angle", `${angle.toFixed(1).replace("-", "−")}°`],
-        ["rank by |λ|", `${i + 1} of ${pairs.length / 2}`],
-      ],
-      note:
-        kind === "log" && m <= scale.floor
-          ? `below the plot's floor (${formatMagnitude(scale.floor)}): drawn at the centre`
-          : re > 0
-            ? "positive real part: copies what the head attends to"
-            : "negative real part: suppresses what the head attends to",
-    });
+    tooltip.show(dot, eigenCard(re, im, i, pairs.length / 2, kind, scale.floor));
   }
 
   const toViewBox = (e: PointerEvent) => {
@@ -177,18 +153,11 @@ export function createSpectrumPlot(parent: HTMLElement, tooltip: Tooltip): Spect
   svg.addEventListener("keydown", (e) => {
     const n = pairs ? pairs.length / 2 : 0;
     if (n === 0) return;
-    const moves: Record<string, number> = {
-      ArrowRight: Math.min(n - 1, active + 1),
-      ArrowDown: Math.min(n - 1, active + 1),
-      ArrowLeft: Math.max(0, active - 1),
-      ArrowUp: Math.max(0, active - 1),
-      Home: 0,
-      End: n - 1,
-    };
+    const moves = eigenKeys(active, n);
     if (e.key in moves) {
       e.preventDefault();
       e.stopPropagation();
-      inspect(moves[e.key] as number);
+      inspect(moves[e.key]!);
     } else if (e.key === "Escape") {
       inspect(-1);
     }
@@ -211,4 +180,16 @@ export function createSpectrumPlot(parent: HTMLElement, tooltip: Tooltip): Spect
       draw();
     },
   };
+}
+
+/** The magnitude rings, each labelled where it meets a 45° line in the upper right, clear of
+ * the axes. */
+function ringNodes(scale: RadialScale): SVGElement[] {
+  return scale.rings.flatMap((ring) => {
+    const r = ring.r * RADIUS;
+    const circle = el("circle", { cx: CENTRE, cy: CENTRE, r, class: ring.value === 1 ? "cw-ov-ring cw-ov-unit" : "cw-ov-ring" });
+    const text = el("text", { x: CENTRE + r * 0.707 + 3, y: CENTRE - r * 0.707 - 3, class: "cw-ov-ring-label" });
+    text.textContent = ring.label;
+    return [circle, text];
+  });
 }

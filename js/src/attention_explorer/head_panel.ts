@@ -1,0 +1,92 @@
+/**
+ * AttentionExplorer's head panel: the selected head's pattern as a zoomable heatmap (queries
+ * down, keys across), its stats, the preview note while the full pattern is on its way, and
+ * the lock line. Hover a cell for its weight; click to lock its (query, key).
+ */
+import { createHeatmap, type Cell, type Heatmap } from "../kit/heatmap";
+import { createPanel, type Panel } from "../kit/panel";
+import { visibleToken } from "../kit/token_strip";
+import type { ExplorerNow } from "./shared";
+import { cellRows, lockCellChange, lockText, weightAt, type HeadPattern } from "./state";
+
+export interface HeadPanel {
+  readonly panel: Panel;
+  readonly heatmap: Heatmap;
+  /** Draw head (layer, head)'s pattern; `note` explains a preview, `stats` go beside the title. */
+  show(layer: number, head: number, run: number, pattern: HeadPattern, keepView: boolean, note: string, stats: string[]): void;
+  /** Mark the locked (query, key) and say what is locked. */
+  showLocks(q: number | null, k: number | null): void;
+}
+
+export function createHeadPanel(parent: HTMLElement, now: ExplorerNow, signal: AbortSignal, onFocus: (i: number | null) => void): HeadPanel {
+  const { tooltip, selection } = now;
+  const panel = createPanel(parent, { className: "cw-ae-head", title: "" });
+  const stats = document.createElement("span");
+  stats.className = "cw-ae-stats";
+  panel.header.append(stats);
+  const previewNote = document.createElement("div");
+  previewNote.className = "cw-ae-note";
+  previewNote.hidden = true;
+  const heatmap = createHeatmap(panel.body, {
+    label: "Attention pattern of the selected head: queries down, keys across",
+    rowTitle: "query",
+    colTitle: "key",
+    signal,
+    onHover: (cell, anchor) => hoverCell(cell, anchor),
+    onClick: (cell) => selection.set(lockCellChange(now.position("query"), now.position("key"), cell.row, cell.col)),
+  });
+  const lockLine = document.createElement("div");
+  lockLine.className = "cw-ae-note";
+  panel.body.append(previewNote, lockLine);
+
+  function hoverCell(cell: Cell | null, anchor: HTMLElement) {
+    if (!cell) {
+      tooltip.hide();
+      onFocus(null);
+      return;
+    }
+    const tokens = now.tokens();
+    const current = now.current();
+    const w = weightAt(current, cell.row, cell.col);
+    const title = document.createDocumentFragment();
+    title.append(visibleToken(tokens[cell.row] ?? ""), " → ", visibleToken(tokens[cell.col] ?? ""));
+    tooltip.show(anchor, {
+      title,
+      rows: cellRows(cell.row, cell.col, w),
+      note: current?.values ? undefined : "preview: the largest weight in this block",
+    });
+    heatmap.element.dataset.hoverWeight = Number.isFinite(w) ? String(w) : "";
+    onFocus(now.direction() === "from" ? cell.row : cell.col);
+  }
+
+  return {
+    panel,
+    heatmap,
+    show(layer, head, run, pattern, keepView, note, shownStats) {
+      const tokens = now.tokens();
+      heatmap.setData({ n: pattern.n, levels: pattern.levels, rowLabels: tokens, colLabels: tokens, causal: true }, keepView);
+      const full = pattern.values !== null;
+      panel.title.textContent = `Layer ${layer} · Head ${head}`;
+      Object.assign(panel.element.dataset, {
+        layer: String(layer),
+        head: String(head),
+        resolution: full ? "full" : "preview",
+        run: String(run),
+        drawMs: heatmap.lastDrawMs.toFixed(2),
+      });
+      previewNote.hidden = full;
+      previewNote.textContent = note;
+      stats.replaceChildren(
+        ...shownStats.map((text) => {
+          const item = document.createElement("span");
+          item.textContent = text;
+          return item;
+        }),
+      );
+    },
+    showLocks(q, k) {
+      heatmap.setMarks(q, k);
+      lockLine.textContent = lockText(q, k, now.tokens());
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * What AttentionExplorer's panels share: the synced state's type, and `ExplorerNow`, the one
+ * object index.ts builds that the panels read the tokens, the head drawn and the locks from.
+ */
+import type { WireArray } from "../kit/decode";
+import type { PatternBank } from "../kit/head_patterns";
+import type { SharedSelection } from "../kit/selection";
+import type { Tooltip } from "../kit/tooltip";
+import type { ScoreSpec } from "./overview";
+import type { Direction, HeadPattern } from "./state";
+
+export interface State {
+  [key: string]: unknown;
+  text: string;
+  tokens: string[];
+  thumbnails: WireArray | null;
+  head_scores: ScoreSpec[];
+  _bank: PatternBank | null;
+  run_id: number;
+  busy: string;
+  error: string;
+  model_name: string;
+  n_layers: number;
+  n_heads: number;
+  _static: boolean;
+  selection: string;
+}
+
+export interface ExplorerNow {
+  readonly selection: SharedSelection;
+  readonly tooltip: Tooltip;
+  tokens(): string[];
+  /** The pattern drawn (null before the first). */
+  current(): HeadPattern | null;
+  direction(): Direction;
+  /** The locked query or key if this text has it, else null. */
+  position(field: "query" | "key"): number | null;
+}

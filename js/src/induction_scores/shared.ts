@@ -1,0 +1,51 @@
+/**
+ * What InductionScores' panels share: the synced state's type, and `ScoresNow`, the one object
+ * index.ts builds that the panels read the open tab, the scores and the colours from.
+ */
+import type { AnyModel } from "@anywidget/types";
+import type { ColorScale } from "../kit/color_scale";
+import type { WireArray } from "../kit/decode";
+import type { PatternBank } from "../kit/head_patterns";
+import type { SharedSelection } from "../kit/selection";
+import type { Tooltip } from "../kit/tooltip";
+import type { Mode } from "./experiment";
+import type { Kind, Shown } from "./state";
+
+export interface State {
+  [key: string]: unknown;
+  half: number;
+  seed: number;
+  batch: number;
+  mode: Mode;
+  text: string;
+  kind: Kind;
+  model_name: string;
+  n_layers: number;
+  n_heads: number;
+  max_half: number;
+  max_batch: number;
+  tokens: string[];
+  _scores: Record<Kind, WireArray>;
+  _top: Record<Kind, [number, number][]>;
+  _targets: Record<Kind, [number, number, number][]>;
+  _shown: Shown;
+  _bank: PatternBank | null;
+  run_id: number;
+  busy: string;
+  error: string;
+  _static: boolean;
+  selection: string;
+}
+
+export interface ScoresNow {
+  readonly model: AnyModel<State>;
+  readonly selection: SharedSelection;
+  readonly tooltip: Tooltip;
+  /** The open tab. */
+  kind(): Kind;
+  /** Head (layer, head)'s score of a kind (NaN while missing). */
+  score(kind: Kind, layer: number, head: number): number;
+  scale(): ColorScale;
+  /** The selected head if this model has it, else the one drawn (or 0.0). */
+  selectedHead(): { layer: number; head: number };
+}
