@@ -10,6 +10,7 @@ status=0
 echo "== JavaScript tests"
 npm run --silent typecheck || status=1
 npm test --silent || status=1
+npm run --silent longest -- --max 150 >/dev/null || { echo "!! a JavaScript function is over 150 lines (npm run longest)"; status=1; }
 
 for gen in 4 3; do
   echo "== Python tests on TransformerLens $gen.x"
