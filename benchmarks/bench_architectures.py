@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 import circuitwidgets as cw  # noqa: E402
+from benchmarks.common import QUICK  # noqa: E402
 from circuitwidgets.model import as_adapter, transformer_lens_version  # noqa: E402
 
 TOKENIZER = Path(__file__).resolve().parent.parent / "circuitwidgets" / "pocket" / "weights" / "tokenizer"
@@ -55,6 +56,14 @@ SHAPES: dict[str, tuple[str, dict[str, Any], torch.dtype]] = {
     "gpt2-small": (
         "GPT2Config", dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024, vocab_size=50257), torch.float32,
     ),
+}
+
+#: ``scripts/bench.sh --check`` (``CW_BENCH_QUICK=1``): the same families at toy sizes, to show the
+#: script still runs; its numbers mean nothing.
+QUICK_SIZES: dict[str, dict[str, Any]] = {
+    "llama-1b": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                     intermediate_size=128, vocab_size=4096),
+    "gpt2-small": dict(n_embd=64, n_layer=2, n_head=4, vocab_size=4096),
 }
 
 TEXT = (
@@ -76,6 +85,8 @@ def build(shape: str) -> Any:
     from transformer_lens.model_bridge import TransformerBridge
 
     config_class, options, dtype = SHAPES[shape]
+    if QUICK:
+        options = {**options, **QUICK_SIZES[shape]}
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(TOKENIZER))
     config = getattr(transformers, config_class)(bos_token_id=0, eos_token_id=0, pad_token_id=0, **options)
     done = step(f"random {shape} weights in {dtype}")
