@@ -242,3 +242,20 @@ def test_export_sizes_rejects_other_files(tmp_path):
     other.write_text("<html></html>")
     with pytest.raises(ValueError, match="not a file written by save_html"):
         export_sizes(other)
+
+
+def test_closing_a_dashboard_closes_what_it_made_and_nothing_else(random_model):
+    from ipywidgets.widgets.widget import _instances
+
+    mine = cw.Selection()
+    cw.CircuitExplorer(random_model, TEXT).close()  # anything made once per process, made now
+    before = set(_instances)
+    for _ in range(3):  # a cell re-run three times
+        dash = cw.CircuitExplorer(random_model, TEXT)
+        dash.close()
+    assert set(_instances) == before
+    assert all(view.comm is None for view in dash.views.values())
+    shared = cw.CircuitExplorer(random_model, TEXT, selection=mine)
+    shared.close()
+    assert mine.comm is not None and mine.model_id in _instances  # the user's selection stays
+    assert set(_instances) == before

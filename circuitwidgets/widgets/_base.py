@@ -84,7 +84,25 @@ def check_model_device(adapter: ModelAdapter) -> ModelAdapter:
     return adapter
 
 
-class CircuitWidget(anywidget.AnyWidget):
+class ClosesItsLayout:
+    """Mixin for a DOM widget whose ``close()`` also closes the ``Layout`` widget ipywidgets
+    made for it, so a re-run cell's old widget leaves nothing behind in the kernel."""
+
+    def close(self) -> None:
+        """Close the widget and its ``Layout`` widget.
+
+        >>> view = cw.TokenView(model, "a b c")
+        >>> view.close()
+        >>> view.comm is None
+        True
+        """
+        layout = self._trait_values.get("layout")  # read without creating one
+        super().close()
+        if layout is not None:
+            layout.close()
+
+
+class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
     """Base class of the circuitwidgets views (not displayed by itself)."""
 
     #: The view's bundle: ``js/src/<_bundle>.ts`` → ``circuitwidgets/static/<_bundle>.js``.
@@ -109,6 +127,7 @@ class CircuitWidget(anywidget.AnyWidget):
         self._esm, self._css = read_bundle(bundle)
         super().__init__(**kwargs)
         self._sealed = True  # from here on, read-only traits refuse outside assignment
+
 
     # ---- the constructor preamble -----------------------------------------------------------
 

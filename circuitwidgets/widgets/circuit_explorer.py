@@ -191,7 +191,9 @@ class CircuitExplorer(LinkedView):
         text = DEFAULT_TEXT if text is None else text
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        selection = Selection() if selection is None else selection
+        # close() closes what the dashboard made, never a selection passed in
+        self._made_selection = Selection() if selection is None else None
+        selection = self._made_selection or selection
         # InductionScores first: on an empty selection it selects the best induction head, so
         # the dashboard opens on a head with a story. A bad text raises in AttentionExplorer.
         views = {
@@ -225,6 +227,20 @@ class CircuitExplorer(LinkedView):
         """
         return {name: getattr(self, name) for name in PANELS}
 
+    def close(self) -> None:
+        """Close the dashboard and what it made: its four views and, unless you passed one
+        in, its selection. A selection you passed stays open for your other views.
+
+        >>> w = cw.CircuitExplorer(model)
+        >>> w.close()
+        >>> w.attention.comm is None
+        True
+        """
+        for view in self.views.values():
+            view.close()
+        if self._made_selection is not None:
+            self._made_selection.close()
+        super().close()
 
     def save_html(self, path: str | Path, *, title: str | None = None, full_resolution: bool = False) -> Path:
         """Write the dashboard as one offline HTML file; returns ``path``.

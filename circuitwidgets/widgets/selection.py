@@ -23,7 +23,7 @@ from ipywidgets import widget_serialization
 
 import anywidget
 
-from ._base import CircuitWidget
+from ._base import CircuitWidget, ClosesItsLayout
 from ._bundles import read_bundle
 
 __all__ = ["Selection", "LinkedView", "SELECTION_FIELDS", "link"]
@@ -36,7 +36,7 @@ def _field(help: str) -> traitlets.Int:
     return traitlets.Int(None, allow_none=True, min=0, help=help).tag(sync=True)
 
 
-class Selection(anywidget.AnyWidget):
+class Selection(ClosesItsLayout, anywidget.AnyWidget):
     """What the user is looking at, shared by any number of views.
 
     Every field is a non-negative ``int`` or ``None`` (nothing selected). The views that use
