@@ -85,8 +85,8 @@ WORKSHOPS = [p for p in EXAMPLES if p.stem.startswith("workshop_")]
 GPT2_CELL_START = "# Optional: GPT-2 small"
 
 
-def test_the_workshops_optional_gpt2_cell_is_one_cell_in_three_places():
-    """Each part stands alone, so each carries the cell; they are the same cell, not three."""
+def test_the_workshops_optional_gpt2_cell_is_one_cell_in_every_part():
+    """Each part stands alone, so each carries the cell; they are the same cell, not one per part."""
     import nbformat
 
     cells = {
