@@ -30,6 +30,7 @@ __all__ = [
     "ModelAdapter",
     "as_adapter",
     "build_model",
+    "from_hugging_face",
     "hook_name",
     "soft_cap",
     "transformer_lens_version",
@@ -1194,6 +1195,128 @@ def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
     return tuple((p.data_ptr(), p._version) for p in model.parameters())
 
 
+# --------------------------------------------------------------------------------------------
+# A plain Hugging Face model, wrapped once
+# --------------------------------------------------------------------------------------------
+
+_BRIDGE_ATTRIBUTE = "_circuitwidgets_bridge"
+
+
+def _is_hugging_face_model(model: Any) -> bool:
+    """Whether ``model`` is a ``transformers`` model (and not already a TransformerLens one)."""
+    try:
+        from transformers import PreTrainedModel
+    except ImportError:  # pragma: no cover - transformers comes with TransformerLens
+        return False
+    return isinstance(model, PreTrainedModel)
+
+
+def _hugging_face_name(model: Any) -> str:
+    name = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
+    return name if isinstance(name, str) and name else type(model).__name__
+
+
+def _local_tokenizer(name: str) -> Any:
+    """The tokenizer saved beside a model loaded from a local folder, else ``None`` (never
+    the network: a Hub name is not looked up)."""
+    import os
+
+    if not os.path.isdir(name):
+        return None
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError):
+        return None
+
+
+def _check_same_tokenizer(name: str, wrapped: Any, given: Any) -> None:
+    """A second ``tokenizer=`` for an already wrapped model must be the same vocabulary
+    (a fresh ``AutoTokenizer`` each time a cell re-runs is fine; another tokenizer is not)."""
+    if given is None or given is wrapped or wrapped is None:
+        return
+    if given.get_vocab() != wrapped.get_vocab():
+        raise ValueError(
+            f"the Hugging Face model {name!r} is already wrapped with a tokenizer of "
+            f"{len(wrapped)} tokens, and tokenizer= now gives a different one of {len(given)} "
+            "tokens; its views and analyses share one tokenizer (load the model again to use another)"
+        )
+
+
+def from_hugging_face(model: Any, tokenizer: Any = None) -> Any:
+    """A plain Hugging Face causal LM as a TransformerLens ``TransformerBridge``.
+
+    The bridge wraps ``model`` itself (no copy of the weights, no download) with
+    ``TransformerBridge.boot_transformers(..., hf_model=model)``, which switches the model's
+    attention to the eager implementation so that attention patterns exist. It is made once
+    per model and kept on it, so every view and analysis of the same model shares it; making
+    it says so once (a ``UserWarning``). ``tokenizer`` is the model's tokenizer; without one,
+    the tokenizer saved in the folder the model was loaded from is used (a Hub name is never
+    looked up). Every view and analysis accepts a Hugging Face model directly and calls this;
+    the views also take ``tokenizer=``.
+
+    On TransformerLens 3.x this raises ``TypeError`` naming the two ways to load the model
+    there. A TransformerLens model is returned unchanged.
+
+    >>> import transformers
+    >>> hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+    ...     n_layer=1, n_head=2, n_embd=16, n_positions=32, vocab_size=len(model.tokenizer)))
+    >>> if transformer_lens_version() >= (4,):   # on 3.x: a TypeError naming the two ways
+    ...     bridge = from_hugging_face(hf, tokenizer=model.tokenizer)
+    ...     assert as_adapter(hf).model is bridge and as_adapter(hf).n_heads == 2
+    >>> from_hugging_face(model) is model        # a TransformerLens model comes back unchanged
+    True
+    """
+    if not _is_hugging_face_model(model):
+        if tokenizer is not None:
+            raise TypeError(
+                f"tokenizer= is for a plain Hugging Face model; {type(model).__name__} is a "
+                "TransformerLens model and uses its own tokenizer (model.tokenizer)"
+            )
+        return model.model if isinstance(model, ModelAdapter) else model
+    owned = model.__dict__
+    bridge = owned.get(_BRIDGE_ATTRIBUTE)
+    name = _hugging_face_name(model)
+    if bridge is not None:  # booting twice would prepare the same modules twice
+        _check_same_tokenizer(name, bridge.tokenizer, tokenizer)
+        return bridge
+    if transformer_lens_version() < (4,):
+        raise TypeError(
+            f"circuitwidgets wraps a plain Hugging Face model ({type(model).__name__} {name!r}) "
+            "only on TransformerLens 4. On the installed TransformerLens "
+            f"{'.'.join(map(str, transformer_lens_version()))}, load it in one of two ways:\n"
+            "    from transformer_lens import HookedTransformer\n"
+            f"    model = HookedTransformer.from_pretrained({name!r}, hf_model=hf_model, tokenizer=tokenizer)\n"
+            "or\n"
+            "    from transformer_lens.model_bridge import TransformerBridge\n"
+            f"    model = TransformerBridge.boot_transformers({name!r}, hf_model=hf_model, tokenizer=tokenizer)"
+        )
+    tokenizer = tokenizer if tokenizer is not None else _local_tokenizer(name)
+    if tokenizer is None:
+        raise ValueError(
+            f"the Hugging Face model {name!r} needs its tokenizer: pass tokenizer=... (e.g. "
+            f"AutoTokenizer.from_pretrained({name!r})) to the view, or to "
+            "circuitwidgets.from_hugging_face(model, tokenizer)"
+        )
+    from transformer_lens.model_bridge import TransformerBridge
+
+    # Boot on the device and dtype the model is on: the bridge wraps it and must not move it.
+    parameter = next(model.parameters())
+    bridge = TransformerBridge.boot_transformers(
+        name, hf_model=model, tokenizer=tokenizer, device=parameter.device, dtype=parameter.dtype
+    )
+    owned[_BRIDGE_ATTRIBUTE] = bridge
+    warnings.warn(
+        f"circuitwidgets wrapped the Hugging Face model {name!r} in a TransformerLens "
+        "TransformerBridge (attention switched to eager, so patterns exist); views and analyses "
+        "of this model share it. To do it yourself: circuitwidgets.from_hugging_face(model, tokenizer).",
+        UserWarning,
+        stacklevel=3,
+    )
+    return bridge
+
+
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
 
@@ -1208,6 +1331,8 @@ def as_adapter(model: Any) -> ModelAdapter:
     """
     if isinstance(model, ModelAdapter):
         return model
+    if _is_hugging_face_model(model):
+        model = from_hugging_face(model)
     owned = getattr(model, "__dict__", None)
     if owned is None:
         return ModelAdapter(model)

@@ -44,7 +44,7 @@ import torch
 import traitlets
 
 from ..checks import check_int
-from ..model import ModelAdapter, as_adapter
+from ..model import ModelAdapter, as_adapter, from_hugging_face
 from ._bundles import read_bundle
 from ._payloads import PatternBank
 
@@ -136,8 +136,13 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
         (``TypeError`` naming the valid ones), adapt ``model`` (``TypeError`` for anything
         that is not a TransformerLens model), refuse a model without weights (``meta``
         device), and put the arguments in ``given`` that are not ``None`` into ``kwargs``
-        for the traits (e.g. ``selection=...``). Sets and returns ``self._adapter``."""
+        for the traits (e.g. ``selection=...``). A plain Hugging Face model is wrapped once
+        (:func:`~circuitwidgets.model.from_hugging_face`) with the ``tokenizer=`` keyword every
+        view takes. Sets and returns ``self._adapter``."""
+        tokenizer = kwargs.pop("tokenizer", None)
         self._check_keywords(kwargs)
+        if tokenizer is not None:
+            model = from_hugging_face(model, tokenizer)
         self._adapter = check_model_device(as_adapter(model))
         kwargs.update({name: value for name, value in given.items() if value is not None})
         return self._adapter
@@ -149,7 +154,7 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
             name for name, p in inspect.signature(cls.__init__).parameters.items()
             if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         ]
-        return own + list(PASS_THROUGH)
+        return own + ["tokenizer"] + list(PASS_THROUGH)
 
     def _check_keywords(self, kwargs: dict[str, Any]) -> None:
         valid = self._keywords()
