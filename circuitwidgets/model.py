@@ -609,6 +609,9 @@ class ModelAdapter:
         with torch.inference_mode():
             W_U = _as_float(m.W_U)
             b_U = _optional_bias(m, "b_U", (W_U.shape[-1],))
+            if W_U.shape[0] != self.d_model:
+                # OPT-350m: the stream (d_model) goes through project_out before the unembedding
+                W_U = self._projection("project_out", (self.d_model, W_U.shape[0])) @ W_U
         # The linear part of the model's output transform, measured where a soft cap is
         # still the identity to 1e-10, then checked over the range logits take.
         tiny = torch.tensor([1e-5], dtype=torch.float64)
@@ -692,6 +695,8 @@ class ModelAdapter:
         written = self._embedded(ids).double()
         with torch.inference_mode():
             stored = _as_float(self.model.W_E)[ids].double()
+        if stored.shape[-1] != written.shape[-1]:
+            return None  # OPT-350m: W_E is projected up to d_model (project_in) first
         denominator = float((stored * stored).sum())
         if denominator == 0:
             return 1.0
@@ -700,6 +705,19 @@ class ModelAdapter:
         if not torch.allclose(written, stored * factor, rtol=tol, atol=tol * float(written.abs().max())):
             return None
         return 1.0 if abs(factor - 1.0) < tol else factor
+
+    def _projection(self, name: str, shape: tuple[int, int]) -> torch.Tensor:
+        """The bias-free linear map ``[in, out]`` of the model's ``name`` module (OPT's
+        ``project_in``/``project_out`` between its embedding width and ``d_model``)."""
+        module = getattr(self.model, name, None)
+        weight = getattr(getattr(module, "original_component", module), "weight", None)
+        bias = getattr(getattr(module, "original_component", module), "bias", None)
+        if weight is None or tuple(weight.shape) != shape[::-1] or (bias is not None and bool(bias.any())):
+            raise NotImplementedError(
+                f"this model's unembedding reads {shape[1]} dimensions but its residual stream has "
+                f"{shape[0]}, and no bias-free {name} of shape {shape[1]}x{shape[0]} maps between them"
+            )
+        return _as_float(weight).T
 
     def _embedded(self, ids: torch.Tensor) -> torch.Tensor:
         """What the model adds to the residual stream for each token id alone (layer 0's

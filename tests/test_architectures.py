@@ -80,8 +80,8 @@ def test_attention_patterns_are_the_models(name, kind):
     model = _model(name, kind)
     adapter = ModelAdapter(model)
     att = analysis.attention_patterns(adapter, TEXT)
-    with torch.inference_mode():
-        _, cache = model.run_with_cache(_tokens(adapter))
+    with torch.inference_mode():   # (the bridge's full cache breaks inside HF's post-LN OPT)
+        _, cache = model.run_with_cache(_tokens(adapter), names_filter=lambda name: name.endswith("hook_pattern"))
     for layer in range(adapter.n_layers):
         torch.testing.assert_close(att.patterns[layer], cache[hook_name("pattern", layer)][0].float())
 
@@ -93,6 +93,11 @@ def test_attribution_adds_up_to_the_models_logit(name, kind):
     tokens = _tokens(adapter)
     logits = _model_logits(model, tokens)
     target = int(logits[-1].argmax())
+    if arch.has(name, "post_ln"):
+        # a LayerNorm after every block rescales the stream: it is no sum of parts, so refuse
+        with pytest.raises(NotImplementedError, match="do not add up to this model's final residual stream"):
+            analysis.logit_attribution(adapter, TEXT, position=-1, target=target)
+        return
     attr = analysis.logit_attribution(adapter, TEXT, position=-1, target=target)
     _, values = attr.components()
     torch.testing.assert_close(values.sum(), attr.logit, atol=1e-4, rtol=1e-4)
@@ -118,6 +123,8 @@ def test_copying_scores_match_a_full_ov_eigenvalue_reference(name, kind):
     adapter = ModelAdapter(model)
     E = _embedding_as_written(model, adapter)
     V, O, U = _shared_kv(adapter, model.W_V.detach()), model.W_O.detach().float(), model.W_U.detach().float()
+    if arch.has(name, "projected"):  # OPT-350m: the stream goes through project_out first
+        U = model.project_out.original_component.weight.detach().float().T @ U
     if arch.has(name, "gqa") or arch.has(name, "mqa"):
         assert adapter.n_kv_heads < adapter.n_heads  # shared K/V heads really are expanded
     got = analysis.copying_scores(adapter)
@@ -187,6 +194,12 @@ def test_every_view_opens(name, kind):
         cw.CircuitExplorer(adapter, TEXT),
     ]
     lens = views[2]
+    if arch.has(name, "post_ln"):
+        with pytest.raises(NotImplementedError):
+            lens.attribution()
+        for view in views:
+            view.close()
+        return
     attr = lens.attribution()
     assert attr.heads.shape == (adapter.n_layers, adapter.n_heads)
     assert views[1].spectrum.copying.shape == (adapter.n_layers, adapter.n_heads)
