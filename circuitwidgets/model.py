@@ -128,8 +128,11 @@ def _unsupported(model: Any) -> TypeError:
             model, "name_or_path", None
         )
         name = name if isinstance(name, str) and name else "gpt2"
+    accepted = "a TransformerLens model (HookedTransformer or TransformerBridge)"
+    if transformer_lens_version() >= (4,):
+        accepted += " or a Hugging Face causal LM (with tokenizer=)"
     return TypeError(
-        "circuitwidgets needs a TransformerLens model (HookedTransformer or TransformerBridge), "
+        f"circuitwidgets needs {accepted}, "
         f"but got {what}.\n"
         "To turn a Hugging Face model name into a supported model:\n"
         f"{_loading_hint(name)}\n"

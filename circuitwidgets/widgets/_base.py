@@ -53,6 +53,10 @@ __all__ = ["CircuitWidget", "InvalidValue", "InvalidType", "PASS_THROUGH", "chec
 T = TypeVar("T")
 
 #: Keyword arguments every view passes on to ipywidgets, besides its own.
+#: What a view says when the run for a new text was interrupted (the text is kept: edit it
+#: to run again).
+INTERRUPTED = "Interrupted: the view still shows the previous text's results; edit the text to run it again."
+
 PASS_THROUGH = ("layout", "tabbable", "tooltip")
 #: The largest ``k`` (top tokens per row or per hover card) any view lists: more does not fit
 #: on a screen (a 100-line hover card is already taller than a laptop's).
@@ -228,12 +232,17 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
             raise InvalidType(str(exc)) from None
 
     def _attempt(self, compute: Callable[[], T]) -> T | None:
-        """Run ``compute``; on ``ValueError`` show its message inline and return ``None``."""
+        """Run ``compute``; on ``ValueError`` show its message inline and return ``None``.
+        Interrupted (the kernel's stop button, Ctrl-C), the view says so, keeps showing what it
+        showed, and the interrupt goes on to stop the cell."""
         try:
             return compute()
         except ValueError as exc:
             self.set_trait("error", str(exc))
             return None
+        except KeyboardInterrupt:
+            self.set_trait("error", INTERRUPTED)
+            raise
 
     @contextlib.contextmanager
     def _busy(self, line: str) -> Iterator[Callable[[str], None]]:
