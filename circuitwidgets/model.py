@@ -21,7 +21,7 @@ import copy
 import functools
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -791,6 +791,22 @@ class ModelAdapter:
             for start in range(0, self.d_vocab, 8192):
                 out += w.W_U[:, start : start + 8192] @ w.W_E[start : start + 8192]
         return out
+
+    def remembered(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, computed once per adapter and ``key`` and then kept: for results
+        that depend on the weights alone (not on a text), which several views of one model
+        would otherwise compute each, e.g. the head scores on repeated random tokens that
+        AttentionExplorer and InductionScores both show. :func:`as_adapter` gives a new
+        adapter when the weights change, so nothing stale is kept for a model passed as it is.
+
+        >>> adapter = as_adapter(model)
+        >>> adapter.remembered("answer", lambda: 42), adapter.remembered("answer", lambda: 0)
+        (42, 42)
+        """
+        memo = self.__dict__.setdefault("_remembered", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
     @functools.cached_property
     def mlp_out_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
