@@ -103,9 +103,9 @@ class FlowGraph(AnswersRequests, LinkedView):
     >>> w = cw.FlowGraph(model, "a b c d a b c", target=" d")   # in a notebook, `w` draws it
     >>> w.result.contributors()[0].id                            # the induction head wrote " d"
     'L1H1'
-    >>> w.position = 3                                           # explain another position
+    >>> w.position = 3                                           # the same target, at position 3
     >>> w.result.position, w.result.target_str
-    (3, ' a')
+    (3, ' d')
     """
 
     _bundle = "flow_graph"
