@@ -186,6 +186,11 @@ class FlowGraph(AnswersRequests, LinkedView):
         """
         return self._graph.graph
 
+    @property
+    def _target_id(self) -> Optional[int]:
+        """The picked target's id, or None for the default (as LogitLens's)."""
+        return None if self.target is None else self._adapter.to_single_token(self.target)
+
     # ---- validation -----------------------------------------------------------------------------
 
     @traitlets.validate("position")
@@ -200,7 +205,11 @@ class FlowGraph(AnswersRequests, LinkedView):
 
     @traitlets.validate("layers")
     def _valid_layers(self, proposal):
-        checked = self._trait_check(_check_layers, list(proposal["value"]), self._adapter.n_layers)
+        value = list(proposal["value"])
+        try:
+            checked = _check_layers(value, self._adapter.n_layers)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValue(f"layers {value!r}: {exc}") from None
         return [checked.start, checked.stop]
 
     @traitlets.validate("threshold")
