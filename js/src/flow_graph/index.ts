@@ -12,7 +12,8 @@
  *
  * Its parts: data.ts (the wire form), state.ts (pure: shown nodes, layout, widths, keys),
  * graph_panel.ts (the SVG). For tests: `.cw-fg-graph[data-nodes][data-edges]` count what is
- * drawn; `.cw-flow-graph[data-position][data-threshold]` say what it shows.
+ * drawn; `.cw-flow-graph[data-position][data-threshold]` say what it shows, `data-drawn-at`
+ * when (browser wall clock, for benchmarks/bench_flow.py).
  */
 import type { RenderProps } from "@anywidget/types";
 import "./flow_graph.css";
@@ -150,6 +151,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     tooltip.hide();
     draw();
     root.dataset.position = String(position);
+    root.dataset.drawnAt = String(Date.now()); // wall clock, for benchmarks/bench_flow.py
     frame.setMeta([
       model.get("model_name"), `position ${position} → ${JSON.stringify(graph.targetStr)}`,
       `logit ${graph.logit.toFixed(2)}`, `layers ${graph.layers[0]}..${graph.layers[1] - 1}`,
