@@ -178,3 +178,28 @@ def test_hostile_text_is_shown_as_text(kernel):
     expect(view).to_have_attribute("data-ready", "true")
     assert view.locator("img, script, iframe").count() == 0
     expect(view.locator(".cw-token-strip")).to_contain_text("<img")
+
+
+def test_static_export_prunes_and_links_offline(kernel, open_export, tmp_path):
+    path = tmp_path / "flow.html"
+    code = (
+        "sel2 = cw.Selection()\n"
+        "e1 = cw.FlowGraph(model, TEXT, position=30, selection=sel2)\n"
+        "e2 = cw.AttentionExplorer(model, TEXT, selection=sel2)\n"
+        f"cw.save_html([e1, e2], {str(path)!r})\n"
+        "head = [h for h in e1.result.contributors() if h.kind == 'head'][0]\n"
+        "print(head.layer, head.head)"
+    )
+    page, graph, explorer = open_export(kernel, code, path, ".cw-flow-graph", ".cw-attention-explorer")
+    layer, head = kernel.run("print(head.layer, head.head)").text().split()
+    node(graph, f"L{layer}H{head}").click()
+    expect(explorer.locator(".cw-ae-head")).to_have_attribute("data-head", head)
+    svg = graph.locator(".cw-fg-graph")
+    before = int(svg.get_attribute("data-edges"))
+    graph.get_by_role("slider").focus()
+    page.keyboard.press("End")
+    expect(graph).to_have_attribute("data-threshold", "1")
+    assert int(svg.get_attribute("data-edges")) < before
+    graph.locator('.cw-token[data-index="3"]').click()  # no kernel: the graph stays
+    expect(graph).to_have_attribute("data-position", "30")
+    assert page.blocked == [] and page.dialogs == []
