@@ -28,7 +28,9 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+import contextlib
+import tempfile
 
 #: GPT-2 small's shape (HookedTransformerConfig field names).
 GPT2_SMALL = dict(
@@ -320,3 +322,26 @@ adapter.weights
 print("ready")
 """
 
+
+
+@contextlib.contextmanager
+def lab_notebook(timeout_ms: int = 120_000) -> Iterator[Any]:
+    """A notebook (``tests/browser/notebook.py``'s ``Notebook``) in a fresh JupyterLab driven by
+    headless Chromium, as the browser tests start them; closed and stopped afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import server
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+    from tests.browser.notebook import open_notebook
+
+    with tempfile.TemporaryDirectory() as home:
+        lab = server.start(Path(home))
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page(viewport=VIEWPORT)
+                page.set_default_timeout(timeout_ms)
+                yield open_notebook(page, lab)
+                browser.close()
+        finally:
+            server.stop(lab)

@@ -23,7 +23,7 @@ from ._version import __version__
 from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
+    AttentionExplorer, CircuitExplorer, FlowGraph, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
 )
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "CircuitExplorer",
     "figures",
     "from_hugging_face",
+    "FlowGraph",
     "InductionScores",
     "link",
     "load_pocket_model",

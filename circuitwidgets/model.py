@@ -880,13 +880,31 @@ class ModelAdapter:
         >>> len(norms), norms[0].kind
         (2, 'LN')
         """
+        return self._block_norms("ln1")
+
+    @functools.cached_property
+    def mlp_input_norms(self) -> tuple[FinalNorm | None, ...]:
+        """Each layer's normalization of its MLP input (``blocks[l].ln2``) as a
+        :class:`FinalNorm` formula; ``None`` for a layer without one (attention-only models,
+        and parallel blocks whose MLP reads ``ln1``'s output).
+
+        >>> ModelAdapter(cw.load_pocket_model("small-4l")).mlp_input_norms[0].kind
+        'LN'
+        """
+        if self.attn_only:
+            return (None,) * self.n_layers
+        return tuple(None if getattr(block, "ln2", None) is None else norm
+                     for block, norm in zip(self.model.blocks, self._block_norms("ln2")))
+
+    def _block_norms(self, name: str) -> tuple[FinalNorm, ...]:
+        """Every block's norm ``name`` (``ln1``/``ln2``) as measured formulas (see :attr:`attention_input_norms`)."""
         norm_type = getattr(self.model.cfg, "normalization_type", None)
         eps = float(getattr(self.model.cfg, "eps", 1e-5))
         out = []
         for layer, block in enumerate(self.model.blocks):
-            ln = getattr(block, "ln1", None)
+            ln = getattr(block, name, None)
             ln = None if isinstance(ln, torch.nn.Identity) else ln
-            out.append(_measured_norm(ln, norm_type, eps, self.d_model, f"blocks.{layer}.ln1"))
+            out.append(_measured_norm(ln, norm_type, eps, self.d_model, f"blocks.{layer}.{name}"))
         return tuple(out)
 
     # ---- interventions: runs whose hooks replace activations ------------------------------

@@ -38,6 +38,7 @@ def views(plain_model):
         "LogitLens": cw.LogitLens(plain_model, TEXT, k=5, page_size=8),
         "InductionScores": cw.InductionScores(plain_model, half=8, batch=2),
         "CircuitExplorer": cw.CircuitExplorer(plain_model, TEXT),
+        "FlowGraph": cw.FlowGraph(plain_model, TEXT),
     }
 
 
@@ -97,6 +98,11 @@ def bad_values(view, name: str) -> list[tuple[object, str | None]]:
         return [("Mary and John", None), (10**6, str(view._adapter.d_vocab)), (1.5, None)]
     if name == "text":
         return [(5, None), (None, None)]
+    if name == "threshold":
+        return [(-0.5, "0 to 1"), (1.5, "0 to 1"), ("x", None), (None, None)]
+    if name == "layers":
+        L = view._adapter.n_layers
+        return [([0, L + 1], str(L)), ([1, 1], str(L)), ([2, 1], str(L)), ([0], None), (3, None)]
     if name == "selection":
         return [("sel", None), (5, None)]
     raise AssertionError(f"{type(view).__name__}.{name} has no bad values in this test: add them")
@@ -117,6 +123,10 @@ def good_values(view, name: str) -> list[object]:
         return [" Mary", 0, None]
     if name == "text":
         return [OTHER, TEXT]
+    if name == "threshold":
+        return [0.0, 1.0, 0.25]
+    if name == "layers":
+        return [[0, 1], [0, view._adapter.n_layers]]
     if name == "selection":
         return [cw.Selection()]
     raise AssertionError(f"{type(view).__name__}.{name} has no valid values in this test: add them")
@@ -150,12 +160,12 @@ def snapshot(view) -> dict:
 
 
 CASES = [(view, name) for view in (
-    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "CircuitExplorer",
+    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "CircuitExplorer", "FlowGraph",
 ) for name in public_traits(getattr(cw, view))]
 
 
 def test_settable_names_only_traits_the_view_has():
-    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "CircuitExplorer"):
+    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "CircuitExplorer", "FlowGraph"):
         cls = getattr(cw, view)
         assert set(cls._settable) <= set(public_traits(cls)), f"{view}._settable names traits it does not have"
 

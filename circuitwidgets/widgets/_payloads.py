@@ -24,12 +24,12 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from ..analysis import Attribution, LogitLensResult
+from ..analysis import Attribution, FlowResult, LogitLensResult
 from ._transport import to_wire
 
 __all__ = [
     "PatternBank", "HeadScore", "LensPage", "LensPages", "TargetPage", "TargetPages",
-    "AttributionState", "vocab_wire", "id_dtype",
+    "AttributionState", "FlowGraphState", "vocab_wire", "id_dtype",
 ]
 
 
@@ -200,4 +200,59 @@ class AttributionState:
             "head_top_ids": to_wire(attr.head_top_ids, dtype=self.ids),
             "head_top_values": to_wire(attr.head_top_values, dtype="float32"),
             "vocab": vocab_wire(attr.token_strs),
+        }
+
+
+#: The edge kinds of a flow graph, in the order their codes (uint8 ``edge_kind``) name them.
+EDGE_KINDS = ("attention", "coefficient", "writes")
+
+
+@dataclass(frozen=True, eq=False)
+class FlowGraphState:
+    """FlowGraph's graph: ``graph`` (a :class:`~circuitwidgets.analysis.FlowResult`) and which
+    of its nodes are always-on neurons (``always_on``, node ids). Sent column by column (the
+    ``FlowWire`` type of ``js/src/flow_graph/data.ts``): per node its id, kind and label,
+    ``layer``/``head``/``source``/``neuron`` int32 (-1 where it has none), ``contribution``
+    float32 (NaN for a stream node), the target's ``prob`` float32 and ``rank`` int32,
+    ``entropy`` float32, ``top_ids`` ``[n, k]`` (see :func:`id_dtype`) and ``top_probs``
+    float32, ``always_on`` uint8; per edge ``edge_source``/``edge_target`` (node indices)
+    int32, ``edge_kind`` uint8 (an index of :data:`EDGE_KINDS`), ``score`` and
+    ``edge_contribution`` float32.
+
+    >>> graph = analysis.flow(model, "a b c d a b c", target=" d")
+    >>> wire = FlowGraphState(graph).encode()
+    >>> wire["target_str"], wire["top_ids"]["shape"] == [len(graph.nodes), 5]
+    (' d', True)
+    """
+
+    graph: FlowResult
+    always_on: frozenset[str] = frozenset()
+
+    def encode(self) -> dict[str, Any]:
+        g = self.graph
+        index = {n.id: i for i, n in enumerate(g.nodes)}
+        where = lambda name: to_wire(  # noqa: E731
+            torch.tensor([-1 if getattr(n, name) is None else getattr(n, name) for n in g.nodes], dtype=torch.int32)
+        )
+        floats = lambda values: to_wire(  # noqa: E731
+            torch.tensor([float("nan") if v is None else v for v in values], dtype=torch.float32)
+        )
+        return {
+            "position": g.position, "target": g.target, "target_str": g.target_str, "logit": float(g.logit),
+            "layers": [g.layers.start, g.layers.stop],
+            "ids": [n.id for n in g.nodes], "kinds": [n.kind for n in g.nodes], "labels": [n.label for n in g.nodes],
+            "layer": where("layer"), "head": where("head"), "source": where("source"), "neuron": where("neuron"),
+            "contribution": floats([n.contribution for n in g.nodes]),
+            "prob": floats([n.target_prob for n in g.nodes]),
+            "rank": to_wire(torch.tensor([n.target_rank for n in g.nodes], dtype=torch.int32)),
+            "entropy": floats([n.entropy for n in g.nodes]),
+            "top_ids": to_wire(torch.tensor([n.top_ids for n in g.nodes]), dtype=id_dtype(max(g.token_strs) + 1)),
+            "top_probs": to_wire(torch.tensor([n.top_probs for n in g.nodes], dtype=torch.float32)),
+            "always_on": to_wire(torch.tensor([n.id in self.always_on for n in g.nodes], dtype=torch.uint8)),
+            "edge_source": to_wire(torch.tensor([index[e.source] for e in g.edges], dtype=torch.int32)),
+            "edge_target": to_wire(torch.tensor([index[e.target] for e in g.edges], dtype=torch.int32)),
+            "edge_kind": to_wire(torch.tensor([EDGE_KINDS.index(e.kind) for e in g.edges], dtype=torch.uint8)),
+            "score": floats([e.score for e in g.edges]),
+            "edge_contribution": floats([e.contribution for e in g.edges]),
+            "vocab": vocab_wire(g.token_strs),
         }
