@@ -6,7 +6,8 @@ sent as binary buffers.
 * :class:`OVBrowser` — what every head writes: copying map, OV eigenvalues, token maps.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
-* :class:`CircuitExplorer` — the four views above in one layout on one selection.
+* :class:`PatchingExplorer` — activation patching grids of a prompt pair, exact and estimated.
+* :class:`CircuitExplorer` — the four views above (and optional panels) in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`link` — make views displayed separately share one selection.
 * :func:`save_html` — any views as one self-contained, offline HTML file
@@ -20,10 +21,11 @@ from .circuit_explorer import CircuitExplorer
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
+from .patching_explorer import PatchingExplorer
 from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
     "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "export_sizes", "InductionScores", "link",
-    "LogitLens", "OVBrowser", "save_html", "Selection", "TokenView",
+    "LogitLens", "OVBrowser", "PatchingExplorer", "save_html", "Selection", "TokenView",
 ]

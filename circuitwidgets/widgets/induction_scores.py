@@ -383,13 +383,7 @@ class InductionScores(AnswersRequests, LinkedView):
                 raise
             self._set(error=str(exc))
             return
-        self._ready = False  # the traits below describe what is now drawn: no second run
-        try:
-            with self.hold_sync():
-                for name, value in changes.items():
-                    setattr(self, name, value)
-        finally:
-            self._ready = True
+        self._assign_computed(changes)  # the traits describe what is now drawn: no second run
         self._show(result, settings)
 
     @traitlets.observe("half", "seed", "batch", "mode", "text")
