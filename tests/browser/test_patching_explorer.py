@@ -106,3 +106,39 @@ def test_tabs_switch_grids_and_a_residual_cell_selects_the_lens_layer_and_positi
     expect(view).to_have_attribute("data-exact-ready", "true")
     assert py(kernel)["exact"] == ["heads", "heads_by_pos"]
     assert not kernel.page.errors and not kernel.page.dialogs
+
+
+def test_the_dashboards_patching_panel_links_live_and_in_a_static_export(kernel, open_static_export, tmp_path):
+    """CircuitExplorer(panels=[..., "patching"]): a head cell of the patching panel moves the
+    attention panel, in JupyterLab and in the offline file, whose grids are the computed ones."""
+    path = tmp_path / "dash.html"
+    out = kernel.run(
+        "d = cw.CircuitExplorer(model, CLEAN, panels=['attention', 'patching'], corrupted=CORRUPTED,\n"
+        "                       patching_options=dict(target=' d', distractor=' e', exact=['heads'], method='exact'))\nd"
+    ).output
+    dash = out.locator(".cw-circuit-explorer")
+    expect(dash).to_have_attribute("data-ready", "true")
+    expect(dash.locator(".cw-ce-panel")).to_have_count(2)
+    panel = dash.locator('.cw-ce-panel[data-panel="patching"] .cw-patching-explorer')
+    expect(panel).to_have_attribute("data-shown", "exact")
+    panel.get_by_role("button", name="layer 1 head 1", exact=True).click()
+    head = dash.locator('.cw-ce-panel[data-panel="attention"] .cw-ae-head')
+    expect(head).to_have_attribute("data-layer", "1")
+    expect(head).to_have_attribute("data-head", "1")
+    assert json.loads(kernel.run("print(json.dumps([d.layer, d.head]))").text()) == [1, 1]
+    kernel.run(f"d.save_html({str(path)!r})")
+    page = open_static_export(path)
+    static = page.locator(".cw-circuit-explorer")
+    expect(static).to_have_attribute("data-ready", "true")
+    grid = static.locator(".cw-patching-explorer")
+    expect(grid).to_have_attribute("data-shown", "exact")
+    assert values(grid) == pytest.approx(json.loads(kernel.run("print(expected('heads', 'exact'))").text()), abs=1e-5)
+    expect(grid.locator(".cw-pe-compute")).to_be_hidden()  # the exact heads grid is there
+    grid.get_by_role("tab", name="Residual").click()
+    expect(grid.locator(".cw-pe-compute")).to_be_disabled()  # no kernel to compute it
+    grid.get_by_role("tab", name="Heads", exact=True).click()
+    grid.get_by_role("button", name="layer 0 head 3", exact=True).click()
+    static_head = static.locator('.cw-ce-panel[data-panel="attention"] .cw-ae-head')
+    expect(static_head).to_have_attribute("data-layer", "0")
+    expect(static_head).to_have_attribute("data-head", "3")
+    assert page.blocked == [] and page.dialogs == [] and page.errors == []

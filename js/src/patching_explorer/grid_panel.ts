@@ -102,7 +102,7 @@ export function createGridPanel(
   return {
     panel, tabs, method, grid, legend, compute, cancel,
     showProgress(state) {
-      bar.hidden = cancel.hidden = state === null;
+      bar.hidden = cancel.hidden = words.hidden = state === null;
       words.textContent = state ? progressText(state.grid, state.done, state.total) : "";
       const total = state?.total ?? 0;
       bar.setAttribute("aria-valuemax", String(total || 1));
