@@ -209,3 +209,22 @@ def test_hostile_text_round_trips_and_exports_escaped(pocket, tmp_path):
     assert mine["state"]["clean"] == HOSTILE_CLEAN
     paths = {tuple(b["path"]) for b in mine["buffers"]}
     assert ("exact", "heads", "buffer") in paths and ("approx", "heads_by_pos", "buffer") in paths
+
+
+@pytest.mark.parametrize("kind", __import__("architectures").kinds())
+def test_a_bias_free_gqa_family_from_the_architecture_table(kind):
+    """Mistral (rotary, 4 query / 2 K/V heads, no biases), as tests/architectures.py builds it."""
+    import architectures as arch
+
+    try:
+        model = arch.load("mistral", kind)
+    except arch.Unbootable as why:
+        pytest.skip(str(why))
+    clean, corrupted = "def add(a, b):\n    return a", "def add(a, c):\n    return a"
+    w = cw.PatchingExplorer(model, clean, corrupted, metric="kl", exact=["heads", "mlp_out"])
+    assert w.grids == ["resid_pre", "attn_out", "mlp_out", "heads", "heads_by_pos"]
+    for grid in ("heads", "mlp_out"):
+        want = analysis.patching(model, clean, corrupted, "kl", at=grid)
+        torch.testing.assert_close(w.exact[grid], want.values, atol=1e-4, rtol=1e-4)
+    est = analysis.attribution_patching(model, clean, corrupted, "kl", at="heads_by_pos")
+    torch.testing.assert_close(w.approx["heads_by_pos"], est.values.float())

@@ -142,3 +142,16 @@ def test_the_dashboards_patching_panel_links_live_and_in_a_static_export(kernel,
     expect(static_head).to_have_attribute("data-layer", "0")
     expect(static_head).to_have_attribute("data-head", "3")
     assert page.blocked == [] and page.dialogs == [] and page.errors == []
+
+
+def test_hostile_prompts_are_shown_as_text(kernel):
+    hostile = ('x </script><script>alert(1)</script> <img src=x onerror=alert(2)>',
+               'y </script><script>alert(1)</script> <img src=x onerror=alert(2)>')
+    view = kernel.run(f"h = cw.PatchingExplorer(model, *{hostile!r}, metric='kl')\nh").output.locator(".cw-patching-explorer")
+    expect(view).to_have_attribute("data-ready", "true")
+    assert view.locator("img, script, iframe, object").count() == 0
+    strips = view.locator(".cw-token-strip")
+    expect(strips.first).to_contain_text("<script>")
+    expect(strips.first).to_contain_text("onerror")
+    expect(view.locator(".cw-token[data-differs]")).to_have_count(2)
+    assert not kernel.page.dialogs
