@@ -105,6 +105,7 @@ def test_tabs_switch_grids_and_a_residual_cell_selects_the_lens_layer_and_positi
     view.locator(".cw-pe-compute").click()
     expect(view).to_have_attribute("data-exact-ready", "true")
     assert py(kernel)["exact"] == ["heads", "heads_by_pos"]
+    kernel.screenshot("patching_explorer-heads-by-position", view)
     assert not kernel.page.errors and not kernel.page.dialogs
 
 
@@ -126,6 +127,7 @@ def test_the_dashboards_patching_panel_links_live_and_in_a_static_export(kernel,
     expect(head).to_have_attribute("data-layer", "1")
     expect(head).to_have_attribute("data-head", "1")
     assert json.loads(kernel.run("print(json.dumps([d.layer, d.head]))").text()) == [1, 1]
+    kernel.screenshot("patching_explorer-dashboard", dash)
     kernel.run(f"d.save_html({str(path)!r})")
     page = open_static_export(path)
     static = page.locator(".cw-circuit-explorer")

@@ -6,6 +6,7 @@
  */
 import { createPanel, type Panel } from "../kit/panel";
 import type { PatchingNow } from "./shared";
+import { formatTick } from "../kit/format";
 import { formatValue, largestGap, scatterPoints } from "./state";
 
 const SIZE = 220;
@@ -57,8 +58,8 @@ export function createScatterPanel(parent: HTMLElement, now: PatchingNow): Scatt
     };
     axis("attribution estimate", SIZE / 2, SIZE - 6);
     axis("exact", 10, SIZE / 2, true);
-    axis(formatValue(lo), PAD, SIZE - PAD + 12);
-    axis(formatValue(hi), SIZE - PAD, SIZE - PAD + 12);
+    axis(formatTick(lo), PAD, SIZE - PAD + 12);
+    axis(formatTick(hi), SIZE - PAD, SIZE - PAD + 12);
     for (const p of points) {
       const dot = svgEl("circle", { class: "cw-pe-dot", cx: sx(p.x), cy: sy(p.y), r: 3.5, "data-index": p.index });
       const title = svgEl("title", {});
