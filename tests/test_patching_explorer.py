@@ -228,3 +228,28 @@ def test_a_bias_free_gqa_family_from_the_architecture_table(kind):
         torch.testing.assert_close(w.exact[grid], want.values, atol=1e-4, rtol=1e-4)
     est = analysis.attribution_patching(model, clean, corrupted, "kl", at="heads_by_pos")
     torch.testing.assert_close(w.approx["heads_by_pos"], est.values.float())
+
+
+def test_an_interrupted_step_keeps_the_view_and_the_cells_done(view, monkeypatch):
+    from circuitwidgets.widgets import _base, patching_explorer
+
+    def interrupting(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    run, tokens = view.run_id, list(view.clean_tokens)
+    with monkeypatch.context() as patch:
+        patch.setattr(patching_explorer.PatchingExplorer, "_compute", interrupting)
+        with pytest.raises(KeyboardInterrupt):
+            view.clean = "a b c f a b c"
+    assert view.error == _base.INTERRUPTED and view.busy == ""
+    assert (view.run_id, view.clean_tokens) == (run, tokens)
+    view.clean = POCKET_CLEAN
+    assert view.error == "" and view.run_id == run + 1
+    # stopped in the middle of an exact grid: the chunks done stay, computing again goes on
+    first = ask(view, "exact", {"grid": "heads_by_pos", "run": view.run_id})["response"]["done"]
+    with monkeypatch.context() as patch:
+        patch.setattr(patching_explorer, "patching", interrupting)
+        with pytest.raises(KeyboardInterrupt):
+            view.compute_exact("heads_by_pos")
+    assert view.busy == "" and "heads_by_pos" not in view.exact
+    assert ask(view, "exact", {"grid": "heads_by_pos", "run": view.run_id})["response"]["done"] == 2 * first
