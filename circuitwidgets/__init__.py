@@ -23,7 +23,8 @@ from ._version import __version__
 from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, FlowGraph, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
+    AttentionExplorer, CircuitExplorer, FlowGraph, InductionScores, link, LogitLens, OVBrowser, PatchingExplorer,
+    save_html, Selection, TokenView,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "LogitLens",
     "ModelAdapter",
     "OVBrowser",
+    "PatchingExplorer",
     "pocket_models",
     "report",
     "save_html",

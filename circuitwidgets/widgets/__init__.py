@@ -7,7 +7,8 @@ sent as binary buffers.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
 * :class:`FlowGraph` — one prediction as a graph of what wrote it (VISIT's flow graph).
-* :class:`CircuitExplorer` — the four views above in one layout on one selection.
+* :class:`PatchingExplorer` — activation patching grids of a prompt pair, exact and estimated.
+* :class:`CircuitExplorer` — the four views above (and optional panels) in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`link` — make views displayed separately share one selection.
 * :func:`save_html` — any views as one self-contained, offline HTML file
@@ -22,10 +23,11 @@ from .flow_graph import FlowGraph
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
+from .patching_explorer import PatchingExplorer
 from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
     "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "export_sizes", "FlowGraph", "InductionScores", "link",
-    "LogitLens", "OVBrowser", "save_html", "Selection", "TokenView",
+    "LogitLens", "OVBrowser", "PatchingExplorer", "save_html", "Selection", "TokenView",
 ]

@@ -211,6 +211,18 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
             for name, value in values.items():
                 self.set_trait(name, value)
 
+    def _assign_computed(self, changes: dict[str, Any]) -> None:
+        """Assign settable traits (through their validators, in one message) that describe what
+        was just computed: ``self._ready`` is False meanwhile, so the view's observers, which
+        check it, do not compute the same thing again."""
+        self._ready = False
+        try:
+            with self.hold_sync():
+                for name, value in changes.items():
+                    setattr(self, name, value)
+        finally:
+            self._ready = True
+
     def _validated(self, **values: Any) -> list[Any]:
         """``values`` checked by their traits' own validators (type, then ``@validate``) before
         the traits hold them: the constructor's arguments that it needs before

@@ -387,13 +387,7 @@ class InductionScores(AnswersRequests, LinkedView):
         except KeyboardInterrupt:
             self._interrupted(changes)
             raise
-        self._ready = False  # the traits below describe what is now drawn: no second run
-        try:
-            with self.hold_sync():
-                for name, value in changes.items():
-                    setattr(self, name, value)
-        finally:
-            self._ready = True
+        self._assign_computed(changes)  # the traits describe what is now drawn: no second run
         self._show(result, settings)
 
     def _interrupted(self, changes: dict[str, Any]) -> None:

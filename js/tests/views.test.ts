@@ -273,3 +273,93 @@ describe("InductionScores", async () => {
     expect(listeners(selection)).toBe(0);
   });
 });
+
+describe("PatchingExplorer", async () => {
+  const { default: patchingExplorer } = await import("../src/patching_explorer");
+  const L = 2, H = 2, S = 4;
+  const heads = [0.1, -0.2, 0.9, 0.3];
+  const state = () => ({
+    clean: "a b c", corrupted: "a x c", metric: "logit_diff", grid: "heads", method: "attribution",
+    model_name: "tiny", n_layers: L, n_heads: H, grids: ["resid_pre", "attn_out", "heads", "heads_by_pos"],
+    clean_tokens: ["<bos>", "a", " b", " c"], corrupted_tokens: ["<bos>", "a", " x", " c"], differing: [2],
+    target_str: " d", distractor_str: " e", read_position: 3, clean_value: 2.5, corrupted_value: -1,
+    approx: {
+      resid_pre: wire("float32", [L, S], [0, 0, 1, 0, 0, 0, 0.5, 0.5]),
+      attn_out: wire("float32", [L, S], Array(L * S).fill(0.1)),
+      heads: wire("float32", [L, H], heads),
+      heads_by_pos: wire("float32", [L, H, S], Array(L * H * S).fill(0.05)),
+    },
+    exact: {}, run_id: 3, busy: "", error: "", _static: false,
+  });
+
+  it("draws the estimates, moves the selection on a click, and computes the exact grid in chunks", async () => {
+    const asked: Record<string, unknown>[] = [];
+    let model: MockModel;
+    model = new MockModel(state(), {
+      exact: (p) => {
+        asked.push(p);
+        const done = asked.length;
+        if (done === 2) model.set("exact", { heads: wire("float32", [L, H], [0.2, -0.1, 0.8, 0.4]) });
+        return { grid: p.grid, run: p.run, done, total: 2 };
+      },
+    });
+    const selection = withSelection(model, { layer: 0, head: 0 });
+    const { el, unmount } = await mount(patchingExplorer, model);
+    const cells = () => [...el.querySelectorAll<HTMLElement>(".cw-pe-cell")];
+    expect(cells().map((c) => Number(c.dataset.value))).toEqual(heads.map(Math.fround));
+    expect(cells().map((c) => c.getAttribute("aria-label"))).toEqual(["layer 0 head 0", "layer 0 head 1", "layer 1 head 0", "layer 1 head 1"]);
+    // position 2 of both prompts is marked, and its column in a by-position grid
+    expect([...el.querySelectorAll<HTMLElement>(".cw-token[data-differs]")].map((t) => t.dataset.index)).toEqual(["2", "2"]);
+    cells()[2]!.click();
+    await settle();
+    expect([selection.get("layer"), selection.get("head")]).toEqual([1, 0]);
+    expect(cells()[2]!.getAttribute("aria-pressed")).toBe("true");
+    const root = el.querySelector<HTMLElement>(".cw-patching-explorer")!;
+    expect(el.querySelector<HTMLElement>(".cw-pe-scatter")!.hidden).toBe(true);
+    el.querySelector<HTMLButtonElement>(".cw-pe-compute")!.click();
+    await settle(6);
+    expect(asked).toEqual([{ grid: "heads", run: 3 }, { grid: "heads", run: 3 }]);
+    expect(root.dataset.exactReady).toBe("true");
+    expect(el.querySelector<HTMLElement>(".cw-pe-scatter")!.hidden).toBe(false);
+    expect(el.querySelectorAll(".cw-pe-dot").length).toBe(4);
+    el.querySelector<HTMLButtonElement>('.cw-pe-method [data-value="exact"]')!.click();
+    await settle();
+    expect(model.get("method")).toBe("exact");
+    expect(root.dataset.shown).toBe("exact");
+    expect(cells().map((c) => Number(c.dataset.value))).toEqual([0.2, -0.1, 0.8, 0.4].map(Math.fround));
+    // the residual tab: a click selects the lens readout and the position
+    el.querySelector<HTMLButtonElement>('.cw-tab[data-value="resid_pre"]')!.click();
+    await settle();
+    expect(root.dataset.grid).toBe("resid_pre");
+    expect(root.dataset.shown).toBe("attribution"); // no exact residual grid yet: the estimate
+    cells()[6]!.click();
+    await settle();
+    expect([selection.get("lens_layer"), selection.get("position")]).toEqual([1, 2]);
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
+  it("stops asking for chunks when cancelled", async () => {
+    const model = new MockModel(state(), { exact: (p) => ({ grid: p.grid, run: p.run, done: 1, total: 16 }) });
+    model.auto = false;
+    withSelection(model);
+    const { el, unmount } = await mount(patchingExplorer, model);
+    el.querySelector<HTMLButtonElement>(".cw-pe-compute")!.click();
+    await settle();
+    const progress = el.querySelector<HTMLElement>(".cw-pe-progress")!;
+    expect(progress.hidden).toBe(false);
+    model.release();
+    await settle();
+    expect(progress.getAttribute("aria-valuenow")).toBe("1");
+    expect(model.held.length).toBe(1); // the next chunk asked for
+    el.querySelector<HTMLButtonElement>(".cw-pe-cancel")!.click();
+    await settle();
+    model.release(); // its answer comes, and no more are asked for
+    await settle();
+    expect(model.sent.filter((m) => m.name === "exact").length).toBe(2);
+    expect(progress.hidden).toBe(true);
+    expect(el.querySelector<HTMLElement>(".cw-pe-compute")!.hidden).toBe(false);
+    await unmount();
+  });
+});
