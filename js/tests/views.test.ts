@@ -256,7 +256,7 @@ describe("InductionScores", async () => {
     const selection = withSelection(model, { layer: 1, head: 0 });
     const { el, unmount } = await mount(inductionScores, model);
     const cells = [...el.querySelectorAll<HTMLElement>(".cw-head-grid-cell")];
-    expect(cells.map((c) => Number(c.dataset.value))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
+    expect(cells.map((c) => Number(c.dataset.score))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
     const head = el.querySelector<HTMLElement>(".cw-is-head")!;
     expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "0", "full"]);
     const [half] = [...el.querySelectorAll<HTMLInputElement>(".cw-is-number")];
