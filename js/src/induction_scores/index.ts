@@ -29,7 +29,7 @@ import type { RenderProps } from "@anywidget/types";
 import "./induction_scores.css";
 import { failureText, invoke, isQuiet } from "../kit/channel";
 import { sequential } from "../kit/color_scale";
-import { decode, headValue, type NDArray } from "../kit/decode";
+import { decodePayload, headValue, type NDArray } from "../kit/decode";
 import { createHeadPatterns } from "../kit/head_patterns";
 import { withSignal } from "../kit/render";
 import { connectView, startDrawing } from "../kit/lifecycle";
@@ -131,7 +131,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     const next = model.get("tokens");
     if (next.length === 0) return;
     tokens = next;
-    values = new Map(KINDS.map((k) => [k, decode(model.get("_scores")[k])]));
+    const decoded = decodePayload(model.get("_scores"));
+    values = new Map(KINDS.map((k) => [k, decoded[k]]));
     scores.grid.setShape(nLayers(), nHeads());
     patterns.reset();
     patterns.loadBank(model.get("_bank"));
