@@ -5,9 +5,12 @@ logit lens) holds one of these. Python code and users read plain tensors from it
 (``w._bank.patterns``, ``w.lens.pages[0].lens.top_probs``); only its ``encode()`` -- called
 at the boundary, by the :class:`~._transport.Encoded` trait's ``to_json`` and by
 :func:`~._transport.split_buffers` for a custom message -- builds the JSON and binary buffers
-the view's TypeScript state type describes (``PatternBank`` in ``js/src/kit/head_patterns.ts``,
-``LensWire`` and its pages in ``js/src/logit_lens/data.ts``). The dtypes sent are chosen here,
-once per payload.
+the view's TypeScript state type describes. Each class names its TypeScript mirror in
+``TS_TYPE`` (``PatternBank`` in ``js/src/kit/head_patterns.ts``, ``LensWire`` and its pages in
+``js/src/logit_lens/data.ts``, ...); ``tests/test_ts_state.py`` checks that the trait's
+TypeScript type names it and that the mirror's keys are ``encode()``'s. The browser decodes the
+arrays in one with the kit's ``decodePayload`` (``js/src/kit/decode.ts``). The dtypes sent are
+chosen here, once per payload.
 
 >>> bank = PatternBank.of(3, [(1, 3), (1, 3), (0, 1)], lambda l, h: torch.eye(4))
 >>> bank.heads, bank.patterns.shape                    # values, each head once
@@ -20,7 +23,7 @@ once per payload.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 
@@ -28,7 +31,7 @@ from ..analysis import Attribution, FlowResult, LogitLensResult
 from ._transport import to_wire
 
 __all__ = [
-    "PatternBank", "HeadScore", "LensPage", "LensPages", "TargetPage", "TargetPages",
+    "PatternBank", "HeadScore", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
     "AttributionState", "FlowGraphState", "vocab_wire", "id_dtype",
 ]
 
@@ -58,6 +61,7 @@ class PatternBank:
     seq]`` of ``heads`` (``(layer, head)`` pairs, each once) on the text of run ``run``.
     Sent as float16 (see ``_attention_store`` for the error)."""
 
+    TS_TYPE: ClassVar[str] = "PatternBank"
     run: int
     heads: list[tuple[int, int]]
     patterns: torch.Tensor
@@ -81,6 +85,7 @@ class HeadScore:
     """One head score of AttentionExplorer's overview: its key, label and help text, and its
     ``values`` ``[n_layers, n_heads]`` (sent as float32)."""
 
+    TS_TYPE: ClassVar[str] = "ScoreSpec"
     key: str
     label: str
     help: str
@@ -88,6 +93,23 @@ class HeadScore:
 
     def encode(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "help": self.help, "values": to_wire(self.values, dtype="float32")}
+
+
+@dataclass(frozen=True)
+class Readout:
+    """One readout of the logit lens by name: ``short`` for the slider and the grid's rows,
+    ``long`` for hover cards (LogitLens's ``readouts`` trait, one per ``lens_layer``).
+
+    >>> Readout("+L0", "after layer 0").encode()
+    {'short': '+L0', 'long': 'after layer 0'}
+    """
+
+    TS_TYPE: ClassVar[str] = "Readout"
+    short: str
+    long: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"short": self.short, "long": self.long}
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +120,7 @@ class LensPage:
     :func:`id_dtype`), ``top_probs``, ``target_probs`` and ``kl`` float32, ``target_ranks``
     int32, and the display strings of every id in them."""
 
+    TS_TYPE: ClassVar[str] = "LensPageWire"
     page: int
     start: int
     lens: LogitLensResult
@@ -123,6 +146,7 @@ class LensPages:
     """The text of run ``run`` (``token_ids`` [P], the display strings ``vocab``) and the
     pages of its lens computed so far: LogitLens's ``lens`` trait."""
 
+    TS_TYPE: ClassVar[str] = "LensWire"
     run: int
     token_ids: torch.Tensor
     ids: str
@@ -142,6 +166,7 @@ class LensPages:
 class TargetPage:
     """A picked target token's ``probs`` (float32) and ``ranks`` (int32) ``[R, n]`` on one page."""
 
+    TS_TYPE: ClassVar[str] = "TargetPageWire"
     page: int
     start: int
     id: int
@@ -163,6 +188,7 @@ class TargetPages:
     """A picked target (its id and display string) on the pages computed with it:
     LogitLens's ``_target`` trait."""
 
+    TS_TYPE: ClassVar[str] = "TargetWire"
     run: int
     id: int
     text: str
@@ -178,6 +204,7 @@ class AttributionState:
     panel draws it: the components (kind, layer, head, label; ``-1`` for none) with float32
     values summing to ``logit``, and each head's top tokens ``[L, H, k]`` in ``ids``."""
 
+    TS_TYPE: ClassVar[str] = "AttributionWire"
     run: int
     position: int
     attribution: Attribution
@@ -224,6 +251,8 @@ class FlowGraphState:
     >>> wire["target_str"], wire["top_ids"]["shape"] == [len(graph.nodes), 5]
     (' d', True)
     """
+
+    TS_TYPE: ClassVar[str] = "FlowWire"
 
     graph: FlowResult
     always_on: frozenset[str] = frozenset()

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import tokenView from "../src/token_view";
 import ovBrowser from "../src/ov_browser";
 import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
+import { AE, IS, LL, attentionState, causal, copying, inductionState, lensPage, lensState, ovState, query, spectra } from "./view_fixtures";
 
 stubCanvas();
 
@@ -57,22 +58,7 @@ describe("TokenView", () => {
 });
 
 describe("OVBrowser", () => {
-  const L = 2, H = 3, D = 2;
-  const copying = [0.9, -0.5, 0.1, 0.2, -0.9, 0.4];
-  const spectra = () => ({
-    copying: wire("float32", [L, H], copying),
-    positive_mass: wire("float32", [L, H], copying.map((c) => (c + 1) / 2)),
-    eigenvalues: wire("float32", [L, H, D, 2], Array.from({ length: L * H * D * 2 }, (_, i) => (i % 4) - 1.5)),
-  });
-  const state = () => ({
-    model_name: "tiny", n_layers: L, n_heads: H, d_head: D, d_vocab: 50, circuit: "full", k: 3, text: "",
-    defaults: { kind: "frequent", choices: [{ id: 7, text: " the" }], tokens: [{ id: 7, text: " the" }], targets: [{ id: 7, text: " the" }] },
-    copying: null, positive_mass: null, eigenvalues: null, busy: "", error: "", _answers: [], _static: false,
-  });
-  const query = (p: Record<string, unknown>) => ({
-    mode: p.mode, layer: p.layer, head: p.head, k: p.k, given: [7], given_strs: [" the"],
-    top_strs: [[" a", " b", " c"]], top_ids: wire("int32", [1, 3], [1, 2, 3]), top_values: wire("float32", [1, 3], [3, 2, 1]),
-  });
+  const state = ovState;
 
   it("asks for the spectra once, draws the copying map, and follows the selection", async () => {
     const model = new MockModel(state(), {
@@ -144,15 +130,8 @@ describe("OVBrowser", () => {
 
 describe("AttentionExplorer", async () => {
   const { default: attentionExplorer } = await import("../src/attention_explorer");
-  const L = 2, H = 2, S = 3;
-  const causal = (scale: number) => [1, 0, 0, 0.5, 0.5, 0, scale, 0.3, 0.7 - scale + 0.3].map((v) => Math.max(0, v));
-  const state = () => ({
-    text: "a b", tokens: ["<bos>", "a", " b"], model_name: "tiny", n_layers: L, n_heads: H, run_id: 4,
-    thumbnails: wire("uint8", [L, H, S, S], Array.from({ length: L * H * S * S }, (_, i) => (i * 7) % 256)),
-    head_scores: [{ key: "entropy", label: "entropy", help: "", values: wire("float32", [L, H], [0.1, 0.2, 0.3, 0.4]) }],
-    _bank: { run: 4, heads: [[0, 0]], patterns: wire("float32", [1, S, S], causal(0)) },
-    busy: "", error: "", _static: false,
-  });
+  const { S } = AE;
+  const state = attentionState;
 
   it("asks the kernel for a head it lacks, draws it in full, and shows why when refused", async () => {
     const model = new MockModel(state(), {
@@ -182,25 +161,9 @@ describe("AttentionExplorer", async () => {
 
 describe("LogitLens", async () => {
   const { default: logitLens } = await import("../src/logit_lens");
-  const R = 2, P = 4, K = 2, PAGE = 2;
-  const vocab = { ids: wire("int32", [3], [1, 2, 3]), strs: [" x", " y", " z"] };
-  const page = (n: number) => ({
-    page: n, start: n * PAGE,
-    top_ids: wire("int32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => 1 + (i % 3))),
-    top_probs: wire("float32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => (i % 2 ? 0.2 : 0.6))),
-    final_ids: wire("int32", [PAGE], [2, 3]),
-    target_probs: wire("float32", [R, PAGE], [0.1, 0.2, 0.5, 0.6]),
-    target_ranks: wire("int32", [R, PAGE], [3, 2, 1, 1]),
-    kl: wire("float32", [R, PAGE], [1.5, 1.0, 0, 0]),
-    vocab,
-  });
-  const state = () => ({
-    text: "a b c", tokens: ["<bos>", "a", " b", " c"], model_name: "tiny", n_layers: 1, n_heads: 2, d_vocab: 4,
-    readouts: [{ short: "emb", long: "embeddings" }, { short: "out", long: "output" }],
-    lens: { run: 1, token_ids: wire("int32", [P], [0, 1, 2, 3]), pages: [page(1)], vocab },
-    _target: null, _attribution: null, target_error: "", run_id: 1, busy: "", error: "",
-    k: K, page_size: PAGE, _static: false,
-  });
+  const { P } = LL;
+  const state = lensState;
+  const page = lensPage;
 
   it("asks for the next page and the attribution through the channel, and shows a kernel error", async () => {
     const model = new MockModel(state(), {
@@ -231,18 +194,8 @@ describe("LogitLens", async () => {
 
 describe("InductionScores", async () => {
   const { default: inductionScores } = await import("../src/induction_scores");
-  const L = 2, H = 2, S = 5;
-  const grid = (values: number[]) => wire("float32", [L, H], values);
-  const state = () => ({
-    half: 2, seed: 0, batch: 1, mode: "random", text: "", kind: "induction", model_name: "tiny",
-    n_layers: L, n_heads: H, max_half: 10, max_batch: 8, tokens: ["<bos>", "a", "b", "a", "b"],
-    _scores: { induction: grid([0.1, 0.2, 0.9, 0.3]), previous_token: grid([0.8, 0, 0, 0]), duplicate_token: grid([0, 0, 0, 0.5]) },
-    _top: { induction: [[1, 0]], previous_token: [[0, 0]], duplicate_token: [[1, 1]] },
-    _targets: { induction: [[3, 2, 2]], previous_token: [[1, 0, 4]], duplicate_token: [[3, 1, 2]] },
-    _shown: { mode: "random", seq: S, half: 2, seed: 0, batch: 1 },
-    _bank: { run: 2, heads: [[1, 0]], patterns: wire("float32", [1, S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 0.2 : 0))) },
-    run_id: 2, busy: "", error: "", _static: false,
-  });
+  const { S } = IS;
+  const state = inductionState;
 
   it("sends the typed experiment as a run request, and fetches another head's pattern", async () => {
     const runs: Record<string, unknown>[] = [];
@@ -256,7 +209,7 @@ describe("InductionScores", async () => {
     const selection = withSelection(model, { layer: 1, head: 0 });
     const { el, unmount } = await mount(inductionScores, model);
     const cells = [...el.querySelectorAll<HTMLElement>(".cw-head-grid-cell")];
-    expect(cells.map((c) => Number(c.dataset.value))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
+    expect(cells.map((c) => Number(c.dataset.score))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
     const head = el.querySelector<HTMLElement>(".cw-is-head")!;
     expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "0", "full"]);
     const [half] = [...el.querySelectorAll<HTMLInputElement>(".cw-is-number")];
