@@ -73,6 +73,7 @@ CHOICES = {
     "circuit": ("full", "ov"),
     "mode": ("random", "text"),
     "kind": TAB_ORDER,
+    "ablation_mode": ("zero", "mean"),
 }
 
 
@@ -93,6 +94,10 @@ def bad_values(view, name: str) -> list[tuple[object, str | None]]:
         return [("nope", CHOICES[name][0]), (3, None), (None, None)]
     if name == "collapsed":
         return [(["nope"], "attention"), ("nope", "attention"), (3, "attention"), ([3], "attention")]
+    if name == "ablated":
+        L, H = view._adapter.n_layers, view._adapter.n_heads
+        return [([(L, 0)], f"0..{L - 1}"), ([(0, 0), (0, H)], f"0..{H - 1}"), ([3], "pair"), ([(0, 1, 2)], "pair"),
+                ("L1H3", None), ([(-1, 0)], "layer"), ([(0.5, 0)], "int"), (None, None)]
     if name == "target":
         return [("Mary and John", None), (10**6, str(view._adapter.d_vocab)), (1.5, None)]
     if name == "text":
@@ -113,6 +118,9 @@ def good_values(view, name: str) -> list[object]:
         return list(CHOICES[name])
     if name == "collapsed":
         return [["ov", "lens"], "ov", []]
+    if name == "ablated":
+        L, H = view._adapter.n_layers, view._adapter.n_heads
+        return [[(0, 0)], [(L - 1, H - 1), (0, 0)], []]
     if name == "target":
         return [" Mary", 0, None]
     if name == "text":

@@ -58,7 +58,7 @@ Share one forward pass between analyses of the same text:
 """
 
 from ._forward import NEEDS, TextRun, run_text
-from .ablation import MODES, Ablation, ablate
+from .ablation import MODES, Ablation, Ablator, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
 from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
@@ -75,6 +75,7 @@ from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, 
 
 __all__ = [
     "Ablation",
+    "Ablator",
     "AlwaysOnNeurons",
     "AttentionResult",
     "AttentionSummary",
