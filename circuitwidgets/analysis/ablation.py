@@ -218,37 +218,56 @@ class Ablator:
                 )
         return tokens
 
-    def _prepare(self, sites: list[Site], mode: str, where: list[int]) -> None:
-        """Compute what is missing of the clean logits at ``where`` and the source activations of
-        ``sites`` (for a hook first needed, every layer's, so the next head costs no extra pass)."""
-        needed = {site.hook for site in sites if mode != "zero" and (mode, site.hook) not in self._sources}
+    def _reference_sources(self, sites: list[Site], mode: str, texts: list[torch.Tensor]) -> None:
+        """The reference texts' activations of ``sites``' hooks (for a hook first needed, every
+        layer's, so the next head costs no extra pass)."""
+        if all((mode, site.hook) in self._sources for site in sites):
+            return
         names = sorted(
-            {hook_name(_HOOK[site.kind], layer) for site in sites if site.hook in needed
-             for layer in range(self.adapter.n_layers)} - {name for (m, name) in self._sources if m == mode}
+            {hook_name(_HOOK[site.kind], layer) for site in sites for layer in range(self.adapter.n_layers)}
+            - {name for (m, name) in self._sources if m == mode}
         )
-        texts = self._texts(mode) if mode != "zero" else None
-        missing = [p for p in dict.fromkeys(where) if p not in self._clean]
-        if names and texts is None:  # the text itself: one pass gives both
-            logits, cache = self.adapter.run_with_cache(self.tokens, names)
-            self._keep_clean({p: logits[0, p] for p in missing})
-            missing = []
-            self._keep_sources(mode, {name: [cache[name]] for name in names})
-        elif names:
-            caches = [self.adapter.run_with_cache(tokens, names)[1] for tokens in texts]
-            self._keep_sources(mode, {name: [cache[name] for cache in caches] for name in names})
-        if missing:
-            logits = self.adapter.run_with_replacing_hooks(self.tokens, {}, positions=missing)
-            self._keep_clean({p: logits[0, i] for i, p in enumerate(missing)})
+        caches = [self.adapter.run_with_cache(tokens, names)[1] for tokens in texts]
+        for name in names:
+            self._sources[(mode, name)] = torch.cat([cache[name] for cache in caches], dim=1)  # every position
+
+    def _run(self, sites: list[Site], mode: str, where: list[int], own: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clean and the ablated logits ``[n, d_vocab]`` at ``where``. With the clean prediction there and
+        every replacement known, one pass of the ablated text; otherwise one pass of two rows
+        (:meth:`~circuitwidgets.ModelAdapter.run_branching`): row 0 the clean text, kept (with,
+        for ``own`` means, the activations the ablation replaces), row 1 the ablated one, joining
+        at the first ablated layer."""
+        branch = any(p not in self._clean for p in where) or (own and any((mode, s.hook) not in self._sources for s in sites))
+
+        def hook_for(name: str):
+            here = [site for site in sites if site.hook == name]
+
+            def hook(act: torch.Tensor) -> torch.Tensor:
+                if own and (mode, name) not in self._sources:  # row 0 is the clean run, unedited
+                    self._sources[(mode, name)] = act[:1].detach().to("cpu", torch.float32).clone()
+                act = act.clone()
+                edited = act[1:] if branch else act
+                for site in here:
+                    value = torch.zeros(()) if mode == "zero" else _source_value(mode, self._sources[(mode, name)], site)
+                    edited[site.where()] = value.to(act.device, act.dtype)
+                return act
+
+            return hook
+
+        hooks = {name: hook_for(name) for name in sorted({site.hook for site in sites})}
+        if not branch:
+            after = self.adapter.run_with_replacing_hooks(self.tokens, hooks, positions=where)[0]
+            return torch.stack([self._clean[p] for p in where]), after
+        first = min(site.layer for site in sites)
+        logits = self.adapter.run_branching(self.tokens, [first], hooks, positions=where)
+        self._keep_clean({p: logits[0, i] for i, p in enumerate(where)})
+        return logits[0], logits[1]
 
     def _keep_clean(self, rows: dict[int, torch.Tensor]) -> None:
         for position, row in rows.items():
             if len(self._clean) >= self.KEEP_POSITIONS:
                 self._clean.pop(next(iter(self._clean)))
             self._clean[position] = row.clone()
-
-    def _keep_sources(self, mode: str, acts: dict[str, list[torch.Tensor]]) -> None:
-        for name, parts in acts.items():
-            self._sources[(mode, name)] = torch.cat(parts, dim=1)  # every position of every text
 
     # ---- one ablation -------------------------------------------------------------------------
 
@@ -284,26 +303,10 @@ class Ablator:
         k = check_k(k, adapter.d_vocab)
         sites = self._sites(components)
         where = self._positions(positions)
-        self._prepare(sites, mode, where)
-        values = {
-            site: torch.zeros(()) if mode == "zero" else _source_value(mode, self._sources[(mode, site.hook)], site)
-            for site in sites
-        }
-
-        def hook_for(name: str):
-            here = [site for site in sites if site.hook == name]
-
-            def hook(act: torch.Tensor) -> torch.Tensor:
-                act = act.clone()
-                for site in here:
-                    act[site.where()] = values[site].to(act.device, act.dtype)
-                return act
-
-            return hook
-
-        names = sorted({site.hook for site in sites})
-        after = adapter.run_with_replacing_hooks(self.tokens, {name: hook_for(name) for name in names}, positions=where)[0]
-        before = torch.stack([self._clean[p] for p in where])
+        texts = self._texts(mode) if mode != "zero" else None
+        if texts is not None:
+            self._reference_sources(sites, mode, texts)
+        before, after = self._run(sites, mode, where, own=mode != "zero" and texts is None)
         return _comparison(adapter, self, sites, mode, where, before, after, target, k)
 
 
