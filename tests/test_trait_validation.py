@@ -74,6 +74,7 @@ CHOICES = {
     "mode": ("random", "text"),
     "kind": TAB_ORDER,
     "ablation_mode": ("zero", "mean"),
+    "ablation": ("off", "zero", "mean"),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 import traitlets
 
 from ..analysis import Ablation, Ablator
+from ..analysis.heads import ABLATION_MODES  # how a view switches a head off (resample needs a second text)
 from ..checks import check_choice
 from ..model import ModelAdapter
 from ._channel import handles
@@ -25,8 +26,6 @@ from .selection import LinkedView
 
 __all__ = ["ABLATION_MODES", "ABLATION_TOP_K", "HeadAblation", "check_heads"]
 
-#: How a view can switch a head off (``"resample"`` needs a second text: use analysis.ablate).
-ABLATION_MODES = ("zero", "mean")
 #: Top predictions listed before and after.
 ABLATION_TOP_K = 5
 

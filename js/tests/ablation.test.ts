@@ -124,3 +124,20 @@ describe("the ablation panel against a mock kernel", () => {
     expect((panel.element.querySelector(".cw-ablation-toggle") as HTMLButtonElement).disabled).toBe(true);
   });
 });
+
+describe("InductionScores' ablated scores (induction_scores/state.ts)", () => {
+  it("decodes the scores of the run drawn, and drops another run's", async () => {
+    const { readAblated, ablatedNote } = await import("../src/induction_scores/state");
+    const scores = {
+      induction: wire("float32", [2, 2], [0, 0.1, 0.2, 0.3]),
+      previous_token: wire("float32", [2, 2], [1, 1, 1, 1]),
+      duplicate_token: wire("float32", [2, 2], [0, 0, 0, 0]),
+    };
+    const wireAblated = { layer: 0, head: 1, mode: "zero" as const, run: 4, scores };
+    expect(readAblated(wireAblated, 5)).toBeNull();
+    expect(readAblated(null, 4)).toBeNull();
+    const a = readAblated(wireAblated, 4)!;
+    expect(Array.from(a.scores.get("induction")!.data as Float32Array)).toEqual([0, 0.1, 0.2, 0.3].map(Math.fround));
+    expect(ablatedNote(a)).toContain("L0H1 switched off (its output zeroed)");
+  });
+});

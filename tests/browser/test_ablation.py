@@ -5,6 +5,7 @@ Python, switch zero | mean, bring the head back."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import Locator, expect
@@ -75,7 +76,7 @@ def test_click_a_head_press_a_and_the_prediction_moves(kernel):
     expect_ready(view, "L1H3", "mean")
     state = py(kernel, "w")
     assert state["mode"] == "mean"
-    expect(p).to_have_attribute("data-prob-after", str(state["after"]))
+    assert float(p.get_attribute("data-prob-after")) == pytest.approx(state["after"], abs=1e-6)
     # a locked query moves where the prediction is read
     kernel.run("w.query = 20")
     expect(p).to_have_attribute("data-position", "20")
@@ -113,3 +114,25 @@ def test_logit_lens_ablate_button_and_a_screenshot_at_1440(kernel):
         expect(p).to_have_attribute("data-heads", "L1H3,L0H1")
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_induction_scores_with_the_previous_token_head_ablated(kernel):
+    view = kernel.run("s = cw.InductionScores(model)\ns").output.locator(".cw-induction-scores")
+    expect(view).to_have_attribute("data-ready", "true")
+    scores = view.locator(".cw-is-scores")
+    view.get_by_role("button", name="layer 0 head 1", exact=True).click()
+    scores.get_by_role("button", name="selected head zeroed").click()
+    expect(scores).to_have_attribute("data-ablated-head", "L0H1")
+    expect(scores).to_have_attribute("data-ablation", "zero")
+    induction = view.get_by_role("button", name="layer 1 head 3", exact=True)
+    got = json.loads(kernel.run("print(json.dumps([s.ablation, float(s.ablated_scores('induction')[1, 3]), "
+                                "float(s.scores('induction')[1, 3])]))").text())
+    assert got[0] == "zero" and got[1] < 0.1 < got[2]  # K-composition: the induction head needs L0H1
+    expect(induction).to_have_attribute("data-induction", re.compile(r"0\.0\d+"))
+    assert float(induction.get_attribute("data-induction")) == pytest.approx(got[1], abs=1e-6)
+    expect(view.locator(".cw-is-ablated-note")).to_contain_text("L0H1 switched off")
+    scores.get_by_role("button", name="as measured").click()
+    expect(scores).to_have_attribute("data-ablation", "off")
+    expect(induction).to_have_attribute("data-induction", re.compile(r"0\.[5-9]\d+"))
+    assert float(induction.get_attribute("data-induction")) == pytest.approx(got[2], abs=1e-6)
+    assert json.loads(kernel.run("print(json.dumps(s.ablation))").text()) == "off"
