@@ -30,7 +30,7 @@ export interface State {
   _targets: Record<Kind, [number, number, number][]>;
   _shown: Shown;
   _bank: PatternBank | null;
-  ablation: "off" | "zero" | "mean";
+  ablation: string;
   /** With `ablation` on: the scores with head layer.head switched off (Python `_ablated`). */
   _ablated: AblatedWire | null;
   run_id: number;
