@@ -83,6 +83,8 @@ CHOICES = {
     "metric": ("kl", "prob", "logit"),  # (logit_diff's default tokens may coincide on a random model)
     "grid": ("resid_pre", "attn_out", "heads", "heads_by_pos"),
     "method": ("attribution", "exact"),
+    "ablation_mode": ("zero", "mean"),
+    "ablation": ("off", "zero", "mean"),
 }
 
 
@@ -103,6 +105,10 @@ def bad_values(view, name: str) -> list[tuple[object, str | None]]:
         return [("nope", CHOICES[name][0]), (3, None), (None, None)]
     if name == "collapsed":
         return [(["nope"], "attention"), ("nope", "attention"), (3, "attention"), ([3], "attention")]
+    if name == "ablated":
+        L, H = view._adapter.n_layers, view._adapter.n_heads
+        return [([(L, 0)], f"0..{L - 1}"), ([(0, 0), (0, H)], f"0..{H - 1}"), ([3], "pair"), ([(0, 1, 2)], "pair"),
+                ("L1H3", None), ([(-1, 0)], "layer"), ([(0.5, 0)], "int"), (None, None)]
     if name in ("target", "distractor"):
         return [("Mary and John", None), (10**6, str(view._adapter.d_vocab)), (1.5, None)]
     if name in ("text", "clean", "corrupted"):
@@ -128,6 +134,9 @@ def good_values(view, name: str) -> list[object]:
         return list(CHOICES[name])
     if name == "collapsed":
         return [["ov", "lens"], "ov", []]
+    if name == "ablated":
+        L, H = view._adapter.n_layers, view._adapter.n_heads
+        return [[(0, 0)], [(L - 1, H - 1), (0, 0)], []]
     if name in ("target", "distractor"):
         return [" Mary", 0, None]
     if name in SAME_LENGTH:

@@ -138,6 +138,7 @@ def test_a_drifted_state_type_is_caught(tmp_path, monkeypatch):
 UNMIRRORED = {
     ("InductionScores", "_scores"): r"Record<Kind, WireArray>",
     ("OVBrowser", "_answers"): r"Payload\[\]",
+    ("InductionScores", "_ablated"): r"AblatedWire \| null",
     ("PatchingExplorer", "approx"): r"Record<string, WireArray> \| null",
     ("PatchingExplorer", "exact"): r"Record<string, WireArray> \| null",
 }

@@ -24,7 +24,8 @@ On a text (one forward pass):
 Interventions (the model run again with parts of it changed):
 
 * :func:`ablate` -- switch heads, attention layers, MLPs or residual positions off (zero, mean,
-  resample) and compare the prediction before and after
+  resample) and compare the prediction before and after (:class:`Ablator`: one text, many ways)
+* :func:`ablated_head_scores` -- head scores again with one head switched off (K-composition, causally)
 * :func:`patching` -- exact activation patching grids (TransformerLens's), batched
 * :func:`attribution_patching` -- the same grids estimated by activation difference × gradient
 
@@ -60,11 +61,11 @@ Share one forward pass between analyses of the same text:
 """
 
 from ._forward import NEEDS, TextRun, run_text
-from .ablation import MODES, Ablation, ablate
+from .ablation import MODES, Ablation, Ablator, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
 from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
-from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
+from .heads import KINDS, HeadScores, ablated_head_scores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from ._metric import METRICS
 from .attribution_patching import attribution_patching
@@ -78,6 +79,7 @@ from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, 
 
 __all__ = [
     "Ablation",
+    "Ablator",
     "AlwaysOnNeurons",
     "AttentionResult",
     "AttentionSummary",
@@ -106,6 +108,7 @@ __all__ = [
     "TextRun",
     "TokenMap",
     "ablate",
+    "ablated_head_scores",
     "all_head_scores",
     "always_on_neurons",
     "attention_by_layer",

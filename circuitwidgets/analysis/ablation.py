@@ -114,6 +114,8 @@ class Ablation:
         ``LongTensor[n]``: the positions read and the token read at each.
     logits_before, logits_after, probs_before, probs_after:
         ``[n]``: the target's logit and probability without and with the ablation.
+    ranks_before, ranks_after:
+        ``LongTensor[n]``: the target's rank without and with it (1 = the top prediction).
     top_ids_before, top_probs_before, top_ids_after, top_probs_after:
         ``[n, k]``: the model's top predictions at each position without and with it.
     token_strs:
@@ -138,6 +140,8 @@ class Ablation:
     logits_after: torch.Tensor
     probs_before: torch.Tensor
     probs_after: torch.Tensor
+    ranks_before: torch.Tensor
+    ranks_after: torch.Tensor
     top_ids_before: torch.Tensor
     top_probs_before: torch.Tensor
     top_ids_after: torch.Tensor
@@ -150,42 +154,199 @@ class Ablation:
         return self.probs_before - self.probs_after
 
 
-def _replacements(
-    adapter: ModelAdapter, sites: list[Site], cache: dict, mode: str, reference: Any, seq: int
-) -> dict[Site, torch.Tensor]:
-    """What replaces each site, broadcastable to ``activation[site.where()]``."""
-    if mode == "zero":
-        return {site: torch.zeros(()) for site in sites}
-    names = sorted({site.hook for site in sites})
-    if reference is None:
+def _source_value(mode: str, acts: torch.Tensor, site: Site) -> torch.Tensor:
+    """What replaces ``site`` from ``acts`` (every position of the source texts, ``[1, n, ...]``):
+    broadcastable to ``activation[site.where()]``."""
+    if mode == "resample":
+        return acts[site.where()]
+    mean = acts.mean(dim=1, keepdim=True)
+    return mean[:, 0] if site.kind == "resid" else mean[site.where()]
+
+
+class Ablator:
+    """One text, ablated many ways: its clean prediction and the activations an ablation
+    replaces are computed once, so each further :meth:`ablate` costs one forward pass.
+
+    ``reference`` is as in :func:`ablate` (texts to average over for ``"mean"``, the text to
+    resample from for ``"resample"``). :func:`ablate` is ``Ablator(model, text).ablate(...)``;
+    a view that ablates head after head on one text keeps one ``Ablator``.
+
+    Examples
+    --------
+    >>> ab = analysis.Ablator(model, "a b c d a b c")
+    >>> before = ab.ablate(["L1H3"], "zero", positions=-1, target=" d")
+    >>> after = ab.ablate(["L1H3", "L1H2"], "mean", positions=-1, target=" d")   # one more pass
+    >>> bool(before.probs_before[0] == after.probs_before[0])
+    True
+    """
+
+    #: Clean predictions kept (one row of ``d_vocab`` logits per position).
+    KEEP_POSITIONS = 64
+
+    def __init__(self, model: Any, text: str, *, reference: Union[str, Sequence[str], None] = None):
+        self.adapter = as_adapter(model)
+        self.tokens = self.adapter.to_tokens(text)
+        self.seq = self.tokens.shape[-1]
+        self.str_tokens = self.adapter.to_str_tokens(self.tokens[0])
+        self._reference = reference
+        self._reference_tokens: Optional[list[torch.Tensor]] = None
+        self._clean: dict[int, torch.Tensor] = {}  # position -> clean logits [d_vocab]
+        self._sources: dict[tuple[str, str], torch.Tensor] = {}  # (mode, hook) -> [1, n, ...]
+
+    # ---- the clean run, once ------------------------------------------------------------------
+
+    def _texts(self, mode: str) -> Optional[list[torch.Tensor]]:
+        """The reference texts' tokens (None: the text itself), checked for ``mode``."""
+        reference = self._reference
+        if reference is None:
+            if mode == "resample":
+                raise ValueError("mode='resample' needs reference=..., a second text with as many tokens")
+            return None
+        if self._reference_tokens is None:
+            texts = [reference] if isinstance(reference, str) else list(reference)
+            if not texts:
+                raise ValueError("reference= is empty; pass a text or a list of texts")
+            self._reference_tokens = [self.adapter.to_tokens(text) for text in texts]
+        tokens = self._reference_tokens
         if mode == "resample":
-            raise ValueError("mode='resample' needs reference=..., a second text with as many tokens")
-        sources = [cache]
-    else:
-        texts = [reference] if isinstance(reference, str) else list(reference)
-        if not texts:
-            raise ValueError("reference= is empty; pass a text or a list of texts")
-        if mode == "resample" and len(texts) != 1:
-            raise ValueError(f"mode='resample' takes one reference text, got {len(texts)}")
-        sources = []
-        for text in texts:
-            tokens = adapter.to_tokens(text)
-            if mode == "resample" and tokens.shape[-1] != seq:
+            if len(tokens) != 1:
+                raise ValueError(f"mode='resample' takes one reference text, got {len(tokens)}")
+            if tokens[0].shape[-1] != self.seq:
                 raise ValueError(
-                    f"the reference text is {tokens.shape[-1]} tokens {adapter.to_str_tokens(tokens[0])}, but "
-                    f"the text is {seq}; resampling swaps position by position, so they must be equal"
+                    f"the reference text is {tokens[0].shape[-1]} tokens {self.adapter.to_str_tokens(tokens[0][0])}, "
+                    f"but the text is {self.seq}; resampling swaps position by position, so they must be equal"
                 )
-            sources.append(adapter.run_with_cache(tokens, names)[1])
-    out = {}
-    for site in sites:
-        acts = torch.cat([source[site.hook] for source in sources], dim=1)  # every position of every text
-        if mode == "resample":
-            out[site] = acts[site.where()]
-        elif site.kind == "resid":
-            out[site] = acts.mean(dim=1)[0]
-        else:
-            out[site] = acts.mean(dim=1, keepdim=True)[site.where()]
-    return out
+        return tokens
+
+    def _reference_sources(self, sites: list[Site], mode: str, texts: list[torch.Tensor]) -> None:
+        """The reference texts' activations of ``sites``' hooks (for a hook first needed, every
+        layer's, so the next head costs no extra pass)."""
+        if all((mode, site.hook) in self._sources for site in sites):
+            return
+        names = sorted(
+            {hook_name(_HOOK[site.kind], layer) for site in sites for layer in range(self.adapter.n_layers)}
+            - {name for (m, name) in self._sources if m == mode}
+        )
+        caches = [self.adapter.run_with_cache(tokens, names)[1] for tokens in texts]
+        for name in names:
+            self._sources[(mode, name)] = torch.cat([cache[name] for cache in caches], dim=1)  # every position
+
+    def _run(self, sites: list[Site], mode: str, where: list[int], own: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clean and the ablated logits ``[n, d_vocab]`` at ``where``. With the clean prediction there and
+        every replacement known, one pass of the ablated text; otherwise one pass of two rows
+        (:meth:`~circuitwidgets.ModelAdapter.run_branching`): row 0 the clean text, kept (with,
+        for ``own`` means, the activations the ablation replaces), row 1 the ablated one, joining
+        at the first ablated layer."""
+        branch = any(p not in self._clean for p in where) or (own and any((mode, s.hook) not in self._sources for s in sites))
+
+        def hook_for(name: str):
+            here = [site for site in sites if site.hook == name]
+
+            def hook(act: torch.Tensor) -> torch.Tensor:
+                if own and (mode, name) not in self._sources:  # row 0 is the clean run, unedited
+                    self._sources[(mode, name)] = act[:1].detach().to("cpu", torch.float32).clone()
+                act = act.clone()
+                edited = act[1:] if branch else act
+                for site in here:
+                    value = torch.zeros(()) if mode == "zero" else _source_value(mode, self._sources[(mode, name)], site)
+                    edited[site.where()] = value.to(act.device, act.dtype)
+                return act
+
+            return hook
+
+        hooks = {name: hook_for(name) for name in sorted({site.hook for site in sites})}
+        if not branch:
+            after = self.adapter.run_with_replacing_hooks(self.tokens, hooks, positions=where)[0]
+            return torch.stack([self._clean[p] for p in where]), after
+        first = min(site.layer for site in sites)
+        logits = self.adapter.run_branching(self.tokens, [first], hooks, positions=where)
+        self._keep_clean({p: logits[0, i] for i, p in enumerate(where)})
+        return logits[0], logits[1]
+
+    def _keep_clean(self, rows: dict[int, torch.Tensor]) -> None:
+        for position, row in rows.items():
+            if len(self._clean) >= self.KEEP_POSITIONS:
+                self._clean.pop(next(iter(self._clean)))
+            self._clean[position] = row.clone()
+
+    # ---- one ablation -------------------------------------------------------------------------
+
+    def _sites(self, components: Iterable[Any]) -> list[Site]:
+        """``components`` parsed and checked (see :func:`ablate`), each once."""
+        items = [components] if isinstance(components, str) else list(components)
+        if not items:
+            raise ValueError("no components given; name at least one, e.g. ['L1H3']")
+        return list(dict.fromkeys(parse_component(self.adapter, c, self.seq) for c in items))
+
+    def _positions(self, positions: Union[int, Iterable[int], None]) -> list[int]:
+        """``positions`` checked against the text (None: every position)."""
+        if positions is None:
+            return list(range(self.seq))
+        where = [positions] if isinstance(positions, int) else list(positions)
+        if not where:
+            raise ValueError("positions is empty; give at least one position, or leave it out for all")
+        return [check_position(int(p), self.seq) for p in where]
+
+    def ablate(
+        self,
+        components: Iterable[Any],
+        mode: str = "zero",
+        *,
+        positions: Union[int, Iterable[int], None] = None,
+        target: Optional[TokenLike] = None,
+        k: int = 10,
+    ) -> Ablation:
+        """:func:`ablate` on this text (the same arguments, less ``model``, ``text``,
+        ``reference``)."""
+        adapter = self.adapter
+        check_choice(mode, "mode", MODES)
+        k = check_k(k, adapter.d_vocab)
+        sites = self._sites(components)
+        where = self._positions(positions)
+        texts = self._texts(mode) if mode != "zero" else None
+        if texts is not None:
+            self._reference_sources(sites, mode, texts)
+        before, after = self._run(sites, mode, where, own=mode != "zero" and texts is None)
+        return _comparison(adapter, self, sites, mode, where, before, after, target, k)
+
+
+def _rank(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1 + how many tokens score above each row's target (1 = the top prediction)."""
+    goal = logits[torch.arange(len(targets)), targets]
+    return (logits > goal[:, None]).sum(dim=-1) + 1
+
+
+def _comparison(
+    adapter: ModelAdapter, ablator: Ablator, sites: list[Site], mode: str, where: list[int],
+    before: torch.Tensor, after: torch.Tensor, target: Any, k: int,
+) -> Ablation:
+    """The :class:`Ablation` from the clean and ablated logits ``[n, d_vocab]`` at ``where``."""
+    targets = _targets(adapter, ablator.tokens[0], where, before, target)
+    rows = torch.arange(len(where))
+    probs_before, probs_after = before.softmax(-1), after.softmax(-1)
+    top_before, top_after = probs_before.topk(k, dim=-1), probs_after.topk(k, dim=-1)
+    ids = torch.cat([top_before.indices.reshape(-1), top_after.indices.reshape(-1), targets]).unique()
+    token_strs = dict(zip(ids.tolist(), adapter.to_str_tokens(ids)))
+    return Ablation(
+        tokens=ablator.tokens[0],
+        str_tokens=list(ablator.str_tokens),
+        components=tuple(site.label for site in sites),
+        mode=mode,
+        positions=torch.tensor(where),
+        targets=targets,
+        target_strs=[token_strs[int(t)] for t in targets],
+        logits_before=before[rows, targets],
+        logits_after=after[rows, targets],
+        probs_before=probs_before[rows, targets],
+        probs_after=probs_after[rows, targets],
+        ranks_before=_rank(before, targets),
+        ranks_after=_rank(after, targets),
+        top_ids_before=top_before.indices,
+        top_probs_before=top_before.values,
+        top_ids_after=top_after.indices,
+        top_probs_after=top_after.values,
+        token_strs=token_strs,
+    )
 
 
 def ablate(
@@ -217,69 +378,16 @@ def ablate(
         The token read at every position; default: the next token of the text, and at the last
         position the model's own top prediction before the ablation.
 
+    To ablate one text many ways, keep an :class:`Ablator`: its clean run is computed once.
+
     Examples
     --------
     >>> abl = analysis.ablate(model, "a b c d a b c", ["L1H3"], "zero", positions=-1, target=" d")
     >>> abl.components, abl.target_strs
     (('L1H3',), [' d'])
     """
-    adapter = as_adapter(model)
     check_choice(mode, "mode", MODES)
-    k = check_k(k, adapter.d_vocab)
-    tokens = adapter.to_tokens(text)
-    seq = tokens.shape[-1]
-    items = [components] if isinstance(components, str) else list(components)
-    if not items:
-        raise ValueError("no components given; name at least one, e.g. ['L1H3']")
-    sites = list(dict.fromkeys(parse_component(adapter, c, seq) for c in items))
-    if positions is None:
-        where = list(range(seq))
-    else:
-        where = [positions] if isinstance(positions, int) else list(positions)
-        if not where:
-            raise ValueError("positions is empty; give at least one position, or leave it out for all")
-    where = [check_position(int(p), seq) for p in where]
-    names = sorted({site.hook for site in sites})
-    before, cache = adapter.run_with_cache(tokens, names)
-    values = _replacements(adapter, sites, cache, mode, reference, seq)
-
-    def hook_for(name: str):
-        here = [site for site in sites if site.hook == name]
-
-        def hook(act: torch.Tensor) -> torch.Tensor:
-            act = act.clone()
-            for site in here:
-                act[site.where()] = values[site].to(act.device, act.dtype)
-            return act
-
-        return hook
-
-    after = adapter.run_with_replacing_hooks(tokens, {name: hook_for(name) for name in names})
-    before, after = before[0, where], after[0, where]
-    targets = _targets(adapter, tokens[0], where, before, target)
-    rows = torch.arange(len(where))
-    probs_before, probs_after = before.softmax(-1), after.softmax(-1)
-    top_before, top_after = probs_before.topk(k, dim=-1), probs_after.topk(k, dim=-1)
-    ids = torch.cat([top_before.indices.reshape(-1), top_after.indices.reshape(-1), targets]).unique()
-    token_strs = dict(zip(ids.tolist(), adapter.to_str_tokens(ids)))
-    return Ablation(
-        tokens=tokens[0],
-        str_tokens=adapter.to_str_tokens(tokens[0]),
-        components=tuple(site.label for site in sites),
-        mode=mode,
-        positions=torch.tensor(where),
-        targets=targets,
-        target_strs=[token_strs[int(t)] for t in targets],
-        logits_before=before[rows, targets],
-        logits_after=after[rows, targets],
-        probs_before=probs_before[rows, targets],
-        probs_after=probs_after[rows, targets],
-        top_ids_before=top_before.indices,
-        top_probs_before=top_before.values,
-        top_ids_after=top_after.indices,
-        top_probs_after=top_after.values,
-        token_strs=token_strs,
-    )
+    return Ablator(model, text, reference=reference).ablate(components, mode, positions=positions, target=target, k=k)
 
 
 def _targets(

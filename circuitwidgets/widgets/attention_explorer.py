@@ -32,11 +32,12 @@ import torch
 import traitlets
 
 from ..analysis.heads import all_head_scores
+from ._ablation import HeadAblation
 from ._attention_store import AttentionStore, pattern_answer
 from ._channel import AnswersRequests, handles
 from ._payloads import HeadScore, PatternBank
 from ._transport import BinaryArray, Encoded, to_wire
-from .selection import LinkedView, Selection
+from .selection import Selection
 
 __all__ = ["AttentionExplorer", "AUTO_EXPORT_BYTES"]
 
@@ -56,7 +57,7 @@ _SCORE_TEXT = {
 HeadsToExport = Union[Literal["auto", "selected", "all"], Sequence[tuple[int, int]]]
 
 
-class AttentionExplorer(AnswersRequests, LinkedView):
+class AttentionExplorer(AnswersRequests, HeadAblation):
     """All attention heads of ``model`` on ``text``: overview, head heatmap, token view.
 
     Parameters
@@ -75,6 +76,8 @@ class AttentionExplorer(AnswersRequests, LinkedView):
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:
         The head to show first (default: the selection's, else 0, 0).
+    ablated, ablation_mode:
+        Heads to switch off first (``[(layer, head), ...]``) and how (``"zero"`` or ``"mean"``).
 
     Traits
     ------
@@ -87,6 +90,13 @@ class AttentionExplorer(AnswersRequests, LinkedView):
         A locked query / key position (None: none), checked against the text.
     selection : Selection
         The shared selection.
+    ablated : list of (layer, head)
+        The heads switched off (A in the view toggles the selected one; :meth:`toggle_ablation`);
+        the ablation panel shows the prediction at the locked query (else the last position)
+        with and without them, side by side (:meth:`ablation` has the numbers). Checked:
+        ``[(5, 0)]`` on a 2-layer model raises naming ``ablated[0]`` and the layers there are.
+    ablation_mode : str
+        ``"zero"`` or ``"mean"`` (each ablated head's output replaced by its mean over the text).
     error : str
         Why the current ``text`` is not shown ('' when it is).
     tokens, thumbnails, head_scores, model_name, n_layers, n_heads, run_id, busy
@@ -107,7 +117,7 @@ class AttentionExplorer(AnswersRequests, LinkedView):
 
     _bundle = "attention_explorer"
     _linked = ("layer", "head", "query", "key")
-    _settable = ("text",)
+    _settable = ("text", "ablated", "ablation_mode")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     layer = traitlets.Int(0, help="The selected layer.")
@@ -142,10 +152,13 @@ class AttentionExplorer(AnswersRequests, LinkedView):
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
+        ablated: Sequence[tuple[int, int]] = (),
+        ablation_mode: str = "zero",
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
         text = self._adapter.view_text(text, tokens)
+        kwargs.update(ablated=list(ablated), ablation_mode=ablation_mode)  # checked by the traits
         self._store: AttentionStore = AttentionStore.build(self._adapter, text)  # bad text raises here
         self._model_scores = self._repeated_token_scores()
         super().__init__(
@@ -206,6 +219,15 @@ class AttentionExplorer(AnswersRequests, LinkedView):
 
         self._heads_to_export(heads)  # a bad choice raises here, before anything is written
         return write_html(self, path, title=title, options={"heads": heads})
+
+    # ---- ablation: the prediction at the locked query, else at the last position --------------
+
+    @property
+    def _ablation_text(self) -> str:
+        return self._store.text
+
+    def _ablation_position(self) -> int:
+        return self._store.seq_len - 1 if self.query is None else self.query
 
     # ---- validation ------------------------------------------------------------------------------
 

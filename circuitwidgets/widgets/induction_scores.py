@@ -40,8 +40,8 @@ from typing import Any, Optional
 import torch
 import traitlets
 
-from ..analysis import KINDS, HeadScores, all_head_scores, run_text, text_head_scores
-from ..checks import check_int
+from ..analysis import KINDS, HeadScores, ablated_head_scores, all_head_scores, run_text, text_head_scores
+from ..checks import check_choice, check_int
 from ..analysis.heads import DEFAULT_BATCH, check_half, check_seed, max_half
 from ._attention_store import pattern_answer
 from ._base import INTERRUPTED
@@ -61,6 +61,12 @@ TOP_K = 5
 #: The order of the tabs.
 TAB_ORDER = ("induction", "previous_token", "duplicate_token")
 MODES = ("random", "text")
+#: ``ablation``: the scores as measured ("off"), or with the selected head switched off.
+ABLATION = ("off", "zero", "mean")
+
+
+def _encode_scores(scores: dict) -> dict:
+    return {k: to_wire(v, dtype="float32") for k, v in scores.items()}
 
 
 def diagonal_runs(mask: torch.Tensor) -> list[list[int]]:
@@ -130,6 +136,8 @@ class InductionScores(AnswersRequests, LinkedView):
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     layer, head:
         The head to show first (default: the selection's, else the open tab's top head).
+    ablation:
+        ``"off"`` (default), or ``"zero"``/``"mean"``: show the scores with the selected head off.
 
     Traits
     ------
@@ -144,6 +152,12 @@ class InductionScores(AnswersRequests, LinkedView):
         inline message and the last good view stays.
     kind : str
         The open tab.
+    ablation : "off", "zero" or "mean"
+        With ``"zero"`` or ``"mean"`` the grid shows every head's score with the selected head
+        switched off (its output zeroed, or replaced by its mean over each sequence), on the same
+        sequences, and each cell's hover card the score as measured: a later head whose score
+        falls reads what the ablated head wrote (K-composition, causally). Follows the
+        selection; :meth:`ablated_scores` has the numbers.
     layer, head : int
         The selected head, kept equal to ``selection.layer`` / ``selection.head``.
     error : str
@@ -165,7 +179,7 @@ class InductionScores(AnswersRequests, LinkedView):
 
     _bundle = "induction_scores"
     _linked = ("layer", "head")
-    _settable = ("half", "seed", "batch", "mode", "text", "kind")
+    _settable = ("half", "seed", "batch", "mode", "text", "kind", "ablation")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     layer = traitlets.Int(0, help="The selected layer.")
@@ -178,6 +192,9 @@ class InductionScores(AnswersRequests, LinkedView):
     mode = traitlets.Enum(MODES, "random", help="'random': repeated random tokens; 'text': your text.").tag(sync=True)
     text = traitlets.Unicode("", help="The text scored in text mode.").tag(sync=True)
     kind = traitlets.Enum(TAB_ORDER, "induction", help="The open tab.").tag(sync=True)
+    ablation = traitlets.Unicode(
+        "off", help="'off', or 'zero'/'mean': the grid shows every head's score with the selected head switched off."
+    ).tag(sync=True)
 
     # ---- what is drawn (synced) ------------------------------------------------------------
     model_name = traitlets.Unicode().tag(sync=True)
@@ -187,7 +204,10 @@ class InductionScores(AnswersRequests, LinkedView):
     max_batch = traitlets.Int(MAX_BATCH).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the sequence shown.").tag(sync=True)
     #: {kind: scores [n_layers, n_heads]}, each sent as float32.
-    _scores = Encoded(dict, encode=lambda scores: {k: to_wire(v, dtype="float32") for k, v in scores.items()}).tag(sync=True)
+    _scores = Encoded(dict, encode=_encode_scores).tag(sync=True)
+    #: With ``ablation`` on: {"layer", "head", "mode", "scores": {kind: [n_layers, n_heads]}} of
+    #: the run with the selected head switched off (else None).
+    _ablated = Encoded(dict, encode=lambda a: {**a, "scores": _encode_scores(a["scores"])}).tag(sync=True)
     #: {kind: [[layer, head], ...]}, best first (TOP_K of them)
     _top = traitlets.Dict().tag(sync=True)
     #: {kind: [[row, col, length], ...]}: the cells each score counts on the sequence shown
@@ -213,11 +233,14 @@ class InductionScores(AnswersRequests, LinkedView):
         selection: Selection | None = None,
         layer: int | None = None,
         head: int | None = None,
+        ablation: str = "off",
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
         text = self._adapter.view_text(text, tokens, required=False)
         self._ready = False
+        self._ablated_result: dict[str, HeadScores] | None = None
+        (ablation,) = self._validated(ablation=ablation)
         half = check_half(self._adapter, None) if half is None else half  # the default half
         half, seed, batch, kind = self._validated(half=half, seed=seed, batch=batch, kind=kind)  # as assignments would
         mode = "random" if text is None else "text"
@@ -228,6 +251,7 @@ class InductionScores(AnswersRequests, LinkedView):
             n_layers=self._adapter.n_layers,
             n_heads=self._adapter.n_heads,
             max_half=max_half(self._adapter),
+            ablation=ablation,
             **kwargs,
         )
         self._result = result
@@ -263,6 +287,22 @@ class InductionScores(AnswersRequests, LinkedView):
         True
         """
         return self._result[self._kind(kind)].scores
+
+    def ablated_scores(self, kind: Optional[str] = None) -> torch.Tensor:
+        """``float32 [n_layers, n_heads]``: ``kind``'s scores (default: the open tab) with the
+        selected head switched off as :attr:`ablation` says, on the same sequences: what the
+        grid shows while ``ablation`` is on (:func:`~circuitwidgets.analysis.ablated_head_scores`).
+        ``ValueError`` while ``ablation`` is ``"off"``.
+
+        Examples
+        --------
+        >>> w = cw.InductionScores(model, layer=0, head=1, ablation="zero")   # the previous-token head off
+        >>> bool(w.ablated_scores("induction")[1, 3] < 0.1 < w.scores("induction")[1, 3])
+        True
+        """
+        if self._ablated_result is None:
+            raise ValueError("ablation is 'off'; set ablation='zero' or 'mean' to score the heads with the selected one off")
+        return self._ablated_result[self._kind(kind)].scores
 
     def top_heads(self, kind: Optional[str] = None, k: int = TOP_K) -> list[tuple[int, int, float]]:
         """The ``k`` best heads for ``kind`` (default: the open tab) as ``(layer, head, score)``,
@@ -335,6 +375,10 @@ class InductionScores(AnswersRequests, LinkedView):
             raise ValueError(f"kind {kind!r} is not one of {list(TAB_ORDER)}")
         return kind
 
+
+    @traitlets.validate("ablation")
+    def _valid_ablation(self, proposal):
+        return self._trait_check(check_choice, proposal["value"], "ablation", ABLATION)
 
     @traitlets.validate("half")
     def _valid_half(self, proposal):
@@ -438,6 +482,24 @@ class InductionScores(AnswersRequests, LinkedView):
                 _bank=self._bank_of([(self.layer, self.head)]),
                 error="",
             )
+        self._show_ablation()
+
+    @traitlets.observe("ablation", "layer", "head")
+    def _ablation_changed(self, _change: dict[str, Any]) -> None:
+        if self._ready:
+            self._show_ablation()
+
+    def _show_ablation(self) -> None:
+        """With ``ablation`` on, every head's scores with the selected head off (one pass)."""
+        if self.ablation == "off":
+            self._ablated_result = None
+            self._set(_ablated=None)
+            return
+        layer, head = self.layer, self.head
+        with self._busy(f"Scoring every head with L{layer}H{head} switched off…"):
+            self._ablated_result = ablated_head_scores(self._adapter, self._result, (layer, head), self.ablation)
+        scores = {kind: s.scores for kind, s in self._ablated_result.items()}
+        self._set(_ablated={"layer": layer, "head": head, "mode": self.ablation, "run": self.run_id, "scores": scores})
 
     def _head_pattern(self, layer: int, head: int) -> torch.Tensor:
         return self._patterns[layer, head]

@@ -39,7 +39,7 @@ cost above, once) so that it can page offline.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import torch
 import traitlets
@@ -47,10 +47,11 @@ import traitlets
 from .. import analysis
 from ..analysis import Attribution, LogitLensResult, TextRun
 from ..checks import check_int, check_position
+from ._ablation import HeadAblation
 from ._channel import LRU, AnswersRequests, Stale, handles
 from ._payloads import AttributionState, LensPage, LensPages, Readout, TargetPage, TargetPages, id_dtype
 from ._transport import Encoded
-from .selection import LinkedView, Selection
+from .selection import Selection
 
 __all__ = ["LogitLens", "page_positions", "readout_names", "MAX_K"]
 
@@ -95,7 +96,7 @@ def page_positions(page: int, page_size: int, seq_len: int) -> range:
     return range(page * page_size, min((page + 1) * page_size, seq_len))
 
 
-class LogitLens(AnswersRequests, LinkedView):
+class LogitLens(AnswersRequests, HeadAblation):
     """The logit lens of ``model`` on ``text``: layer slider, grid, target chart, attribution.
 
     Parameters
@@ -121,6 +122,8 @@ class LogitLens(AnswersRequests, LinkedView):
     lens_layer, position, target:
         What to show first (defaults: the final readout, the last position, the model's own
         prediction).
+    ablated, ablation_mode:
+        Heads to switch off first (``[(layer, head), ...]``) and how (``"zero"`` or ``"mean"``).
 
     Traits
     ------
@@ -141,6 +144,13 @@ class LogitLens(AnswersRequests, LinkedView):
         As the arguments; setting one recomputes the page on screen (with a new ``run_id``,
         so the browser never mixes the old pages with the new). Out of range: ``TraitError``
         naming the value and the range, and nothing changes.
+    ablated : list of (layer, head)
+        The heads switched off (A in the view toggles the selected head; :meth:`toggle_ablation`):
+        the ablation panel shows the target's probability and rank and the top predictions at
+        the selected position with and without them (:meth:`ablation` has the numbers). Checked
+        against the model, naming the bad entry and the valid range.
+    ablation_mode : str
+        ``"zero"`` or ``"mean"`` (each ablated head's output replaced by its mean over the text).
     error : str
         Why the current ``text`` is not shown ('' when it is).
     target_error : str
@@ -164,7 +174,7 @@ class LogitLens(AnswersRequests, LinkedView):
 
     _bundle = "logit_lens"
     _linked = ("lens_layer", "position", "layer", "head")
-    _settable = ("text", "target", "k", "page_size")
+    _settable = ("text", "target", "k", "page_size", "ablated", "ablation_mode")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
     lens_layer = traitlets.Int(0, help="The readout: 0 = embeddings ... n_layers = final.")
@@ -210,10 +220,13 @@ class LogitLens(AnswersRequests, LinkedView):
         lens_layer: int | None = None,
         position: int | None = None,
         target: str | int | None = None,
+        ablated: Sequence[tuple[int, int]] = (),
+        ablation_mode: str = "zero",
         **kwargs: Any,
     ):
         self._prepare(model, kwargs, selection=selection)
         text = self._adapter.view_text(text, tokens)
+        kwargs.update(ablated=list(ablated), ablation_mode=ablation_mode)  # checked by the traits
         self._validated(k=k, page_size=page_size)  # as an assignment would
         self._attributions: LRU[tuple[int, int, int], Attribution] = LRU(_ATTRIBUTION_CACHE)
         self._pages: dict[int, LogitLensResult] = {}
@@ -311,6 +324,18 @@ class LogitLens(AnswersRequests, LinkedView):
                 self._adapter, self._run, position, target_id, k=HEAD_TOP_K
             )
         return self._attributions[key]
+
+    # ---- ablation: at the selected position, of the view's target -----------------------------
+
+    @property
+    def _ablation_text(self) -> str:
+        return self._run.text
+
+    def _ablation_position(self) -> int:
+        return self.position
+
+    def _ablation_target(self, position: int) -> Optional[int]:
+        return self._target_at(position)
 
     # ---- validation ------------------------------------------------------------------------------
 

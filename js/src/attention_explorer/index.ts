@@ -20,6 +20,10 @@
  * Its parts: overview.ts (every head), head_panel.ts (the selected head), token_panel.ts (the
  * text coloured by attention), state.ts (the pure logic, unit-tested).
  *
+ * The ablation panel (kit/ablation_panel.ts) switches heads off — A toggles the selected one —
+ * and shows the prediction at the locked query (else the last position) before and after; the
+ * ablated thumbnails carry data-ablated="true".
+ *
  * For tests and tools: `.cw-ae-head[data-layer][data-head][data-resolution]` names what the
  * heatmap shows ("full" or "preview"); thumbnails are buttons named "layer L head H".
  */
@@ -35,6 +39,7 @@ import { connectView, startDrawing } from "../kit/lifecycle";
 import { headGridSvg, svgColors } from "../kit/svg_grid";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
+import { createExplorerAblation } from "./ablation_panel";
 import { createHeadPanel } from "./head_panel";
 import { createOverview, type Score } from "./overview";
 import type { ExplorerNow, State } from "./shared";
@@ -91,6 +96,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}`,
     scale: () => look.scale,
   });
+  const ablation = createExplorerAblation(frame.body, model, root, signal, now, overview.grid.element, () => (tokens.length ? selectedHead() : null));
   const legend = createLegend(frame.body, {
     title: "Attention weight",
     ticks: [0, 0.25, 0.5, 0.75, 1],
@@ -137,6 +143,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.dataset.query = q === null ? "" : String(q);
     root.dataset.key = k === null ? "" : String(k);
     tokenPanel.paint();
+    ablation.refresh();
   }
 
   function markTiles() {

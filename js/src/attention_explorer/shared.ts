@@ -16,6 +16,9 @@ export interface State {
   thumbnails: WireArray | null;
   head_scores: ScoreSpec[];
   _bank: PatternBank | null;
+  /** The ablated heads and how (kit/ablation_panel.ts). */
+  ablated: [number, number][];
+  ablation_mode: string;
   run_id: number;
   busy: string;
   error: string;

@@ -96,7 +96,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   const scores = createScoresPanel(main, now, (next) => {
     model.set("kind", next);
     if (!isStatic()) model.save_changes();
-  });
+  }, signal);
   const pattern = createPatternPanel(main, now, patterns, signal);
   frame.camera.addSvg(scores.panel.header, "scores", "the head scores", () =>
     headGridSvg(scores.grid.element, `${TEXT[now.kind()].tab} scores: ${model.get("model_name")}`, svgColors(look.palette)),

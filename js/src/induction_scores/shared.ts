@@ -9,7 +9,7 @@ import type { PatternBank } from "../kit/head_patterns";
 import type { SharedSelection } from "../kit/selection";
 import type { Tooltip } from "../kit/tooltip";
 import type { Mode } from "./experiment";
-import type { Kind, Shown } from "./state";
+import type { AblatedWire, Kind, Shown } from "./state";
 
 export interface State {
   [key: string]: unknown;
@@ -30,6 +30,9 @@ export interface State {
   _targets: Record<Kind, [number, number, number][]>;
   _shown: Shown;
   _bank: PatternBank | null;
+  ablation: string;
+  /** With `ablation` on: the scores with head layer.head switched off (Python `_ablated`). */
+  _ablated: AblatedWire | null;
   run_id: number;
   busy: string;
   error: string;

@@ -4,6 +4,7 @@
  * shows, the line that says what was run (unit-tested in js/tests/induction_scores.test.ts,
  * no browser needed).
  */
+import { decode, type NDArray, type WireArray } from "../kit/decode";
 import { formatProbability } from "../kit/format";
 import type { Guide } from "../kit/heatmap";
 import type { DiagonalRun } from "../kit/heatmap_layout";
@@ -115,4 +116,33 @@ export function missingText(isStatic: boolean, error: string | undefined | null)
 /** `previous_token` -> `previousToken` (a dataset key, i.e. `data-previous-token`). */
 export function camel(name: string): string {
   return name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The synced `_ablated`: every head's scores with one head switched off. */
+export interface AblatedWire {
+  layer: number;
+  head: number;
+  mode: "zero" | "mean";
+  run: number;
+  scores: Record<Kind, WireArray>;
+}
+
+export interface Ablated {
+  layer: number;
+  head: number;
+  mode: "zero" | "mean";
+  scores: Map<Kind, NDArray>;
+}
+
+/** `_ablated` decoded, or null when off or about another run than the one drawn. */
+export function readAblated(wire: AblatedWire | null | undefined, run: number): Ablated | null {
+  if (!wire || wire.run !== run) return null;
+  return { layer: wire.layer, head: wire.head, mode: wire.mode, scores: new Map(KINDS.map((k) => [k, decode(wire.scores[k])])) };
+}
+
+/** What the grid shows while a head is switched off. */
+export function ablatedNote(a: Ablated): string {
+  const how = a.mode === "zero" ? "zeroed" : "replaced by its mean";
+  return `With L${a.layer}H${a.head} switched off (its output ${how}): every head's score on the same sequences. ` +
+    "Heads up to its layer are unchanged; a later head whose score falls reads what it wrote. Hover a head for its score as measured.";
 }

@@ -23,6 +23,10 @@
  * is `invoke("attribution", {run, position, target})` (an error the kernel raises shows in
  * its panel, data-state="error"); a typed target `invoke("target", {text})`.
  *
+ * The ablation panel (kit/ablation_panel.ts) switches heads off — A toggles the head selected
+ * in the shared selection (click a head's bar in "Who wrote it") — and shows the target's
+ * probability, rank and the top predictions at the selected position before and after.
+ *
  * For tests and tools: the root carries data-lens-layer, data-position, data-target, data-page,
  * data-page-state ("ready" | "pending"), data-page-drawn-at (Date.now() when the page shown
  * was first drawn complete) and data-ready-count; each prediction cell
@@ -35,6 +39,7 @@ import { sequential } from "../kit/color_scale";
 import { connectView, startDrawing } from "../kit/lifecycle";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
+import { createLensAblation } from "./ablation_panel";
 import { pageOf } from "./data";
 import { createGridPanel } from "./grid_panel";
 import { createPageFetcher, type PageAnswer } from "./pages";
@@ -60,6 +65,7 @@ function render({ model, el, signal }: RenderProps<State>) {
       if (changed.has("lens_layer")) showReadout();
       if (changed.has("position")) showPosition();
       if (changed.has("layer") || changed.has("head")) who.markHead();
+      ablation.refresh();
     },
   });
   const now = createLensNow(model, root, look, selection, tooltip, signal);
@@ -73,6 +79,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   frame.body.append(lower);
   const targetPanel = createTargetPanel(lower, now);
   const who = createWhoPanel(lower, now, now.vocab);
+  const ablation = createLensAblation(frame.body, now);
   const pages = createPageFetcher(now, { page: () => now.page, pageSize, onAnswer: addPage, onFailure: (text) => readout.showFailure(text) });
 
   /** A page's answer arrived: redraw what it changes. */
@@ -109,6 +116,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     grid.paintLegend();
     targetPanel.show();
     who.show();
+    ablation.refresh();
     const last = lastPage(lens.positions, pageSize());
     for (const pager of [readout.pager, grid.pager]) pager.set(start, end, lens.positions, page > 0, page < last, complete);
     Object.assign(root.dataset, { page: String(page), pageState: complete ? "ready" : "pending" });
@@ -146,6 +154,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     grid.reveal();
     targetPanel.show();
     who.show();
+    ablation.refresh();
   }
 
   function drawData() {

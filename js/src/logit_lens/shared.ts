@@ -23,6 +23,9 @@ export interface State {
   _target: TargetWire | null;
   _attribution: AttributionWire | null;
   target_error: string;
+  /** The ablated heads and how (kit/ablation_panel.ts). */
+  ablated: [number, number][];
+  ablation_mode: string;
   run_id: number;
   busy: string;
   error: string;
