@@ -23,7 +23,8 @@ from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
+    AttentionExplorer, CircuitExplorer, InductionScores, link, LogitLens, OVBrowser, PathExplorer, save_html, Selection,
+    TokenView,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "LogitLens",
     "ModelAdapter",
     "OVBrowser",
+    "PathExplorer",
     "pocket_models",
     "report",
     "save_html",

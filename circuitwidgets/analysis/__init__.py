@@ -69,7 +69,7 @@ from .attribution_patching import attribution_patching
 from .flow import FlowEdge, FlowNode, FlowResult, flow
 from .neurons import AlwaysOnNeurons, always_on_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
-from .paths import ORDERS, PathExpansion, path_expansion
+from .paths import ATTENTIONS, ORDERS, PathExpansion, path_expansion
 from .patching import GRIDS, PatchingResult, patching
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
@@ -95,6 +95,7 @@ __all__ = [
     "NEEDS",
     "NextTokenProbabilities",
     "ORDERS",
+    "ATTENTIONS",
     "OVSpectrum",
     "PathExpansion",
     "PatchingResult",

@@ -30,6 +30,15 @@ frozen quantities are exactly what the model computed, so the terms add up to th
 logit to float precision (tested); for a model with MLPs they also add up exactly, but the
 head terms then leave out what a head does *through* the MLPs.
 
+**Uniform attention** (``attention="uniform"``, the "weights only" reading of
+:class:`~circuitwidgets.PathExplorer`): every pattern is replaced by the uniform causal one,
+``A[p, s] = 1/(p+1)`` for ``s <= p``, and everything else stays as above (the norm scales and
+the MLP outputs frozen from the run). A path's term is then its OV circuit -- embeddings through
+each head's ``W_V W_O`` to the unembedding -- averaged evenly over the text so far: what the
+weights would write with no QK circuit choosing where to read. The terms still add up exactly,
+to :attr:`PathExpansion.logit`, which is then the logit of that uniform-attention computation,
+*not* the model's (``model_logit`` keeps the model's).
+
 How it is computed: ``higher`` is not a remainder of the logit. The logit's total dependence
 on each source is propagated backwards layer by layer through the frozen linear maps (a
 functional ``G_l`` on the stream before layer ``l``); ``⟨G_0, embeddings⟩`` minus the closed-form
@@ -50,13 +59,17 @@ from typing import Any, Optional, Union
 import torch
 
 from ..model import FinalNorm, ModelAdapter, hook_name
-from ..checks import TokenLike, check_int, check_k, check_position
+from ..checks import TokenLike, check_choice, check_int, check_k, check_position
 from ._forward import TextRun, resolve_run
 from ._topk import topk_of_product
 from .attribution import display_strings, resolve_target
 
 #: The path orders :func:`path_expansion` computes: through at most one or two heads.
 ORDERS = (1, 2)
+#: What the heads attend with in :func:`path_expansion`: ``"frozen"``, the patterns the model
+#: computed on the text (exact); ``"uniform"``, every query spreading its attention evenly over
+#: the positions up to and including it (the weights' OV paths alone, no QK; see the module docs).
+ATTENTIONS = ("frozen", "uniform")
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +83,13 @@ class PathExpansion:
     order:
         1 or 2: the longest path (in heads) given one term each.
     logit:
-        0-d: the model's logit for ``target`` at ``position``; the terms below add up to it.
+        0-d: what the terms below add up to: the model's logit for ``target`` at ``position``
+        with the patterns it computed (``attention="frozen"``); with uniform attention the
+        logit of that computation (see the module docs).
+    model_logit:
+        0-d: the model's own logit for ``target`` at ``position`` (equal to ``logit`` when frozen).
+    attention:
+        ``"frozen"`` or ``"uniform"`` (:data:`ATTENTIONS`): the patterns the heads used.
     direct:
         0-d: the embeddings at ``position`` straight to the unembedding.
     heads:
@@ -132,6 +151,8 @@ class PathExpansion:
     pair_top_ids: torch.Tensor
     pair_top_values: torch.Tensor
     token_strs: dict[int, str]
+    model_logit: torch.Tensor = None  # type: ignore[assignment]  (set by path_expansion)
+    attention: str = "frozen"
 
     def pair_labels(self) -> list[str]:
         """``"L{l1}H{h1} → L{l2}H{h2}"`` for each row of :attr:`top_pairs`.
@@ -190,7 +211,19 @@ def _through_norm(norm: FinalNorm, W: torch.Tensor) -> torch.Tensor:
     return W - W.mean(dim=-2, keepdim=True) if norm.centers else W
 
 
-def _freeze(adapter: ModelAdapter, cache: dict, n: int) -> _Frozen:
+def uniform_patterns(n_layers: int, n_heads: int, n: int) -> torch.Tensor:
+    """``[n_layers, n_heads, n, n]``: every query ``p`` attending ``1/(p+1)`` to each key ``<= p``.
+
+    >>> uniform_patterns(1, 1, 3)[0, 0]
+    tensor([[1.0000, 0.0000, 0.0000],
+            [0.5000, 0.5000, 0.0000],
+            [0.3333, 0.3333, 0.3333]])
+    """
+    causal = torch.ones(n, n).tril()
+    return (causal / causal.sum(-1, keepdim=True)).expand(n_layers, n_heads, n, n).clone()
+
+
+def _freeze(adapter: ModelAdapter, cache: dict, n: int, attention: str = "frozen") -> _Frozen:
     w, norms = adapter.weights, adapter.attention_input_norms
     layers = range(adapter.n_layers)
     # Token + position as the model adds them to the stream (layer 0's input).
@@ -203,9 +236,13 @@ def _freeze(adapter: ModelAdapter, cache: dict, n: int) -> _Frozen:
     mlp = None
     if not adapter.attn_only:
         mlp = torch.stack([cache[hook_name("mlp_out", l)][:n] for l in layers])
+    if attention == "uniform":
+        patterns = uniform_patterns(adapter.n_layers, adapter.n_heads, n)
+    else:
+        patterns = torch.stack([cache[hook_name("pattern", l)][:, :n, :n] for l in layers])
     return _Frozen(
         sources=sources,
-        patterns=torch.stack([cache[hook_name("pattern", l)][:, :n, :n] for l in layers]),
+        patterns=patterns,
         scale=scale,
         value=value,
         W_O=w.W_O,
@@ -273,6 +310,7 @@ def path_expansion(
     *,
     top: int = 20,
     k: int = 10,
+    attention: str = "frozen",
 ) -> PathExpansion:
     """Split the logit of ``target`` at ``position`` into paths with attention frozen.
 
@@ -291,9 +329,13 @@ def path_expansion(
         How many pairs to name (largest ``|term|``); the others are summed in ``other_pairs``.
     k:
         How many top tokens to keep for each path's own readout.
+    attention:
+        ``"frozen"`` (default: the model's own patterns on the text, exact) or ``"uniform"``
+        (every head attends evenly to the text so far: the OV paths alone; see the module docs).
 
     Raises ``ValueError`` (naming the value and the valid range) for a position outside the
-    text, a target that is not one token, or an order not in :data:`ORDERS`; and
+    text, a target that is not one token, an order not in :data:`ORDERS` or an attention not in
+    :data:`ATTENTIONS`; and
     ``NotImplementedError`` for an architecture whose stream the terms do not reproduce.
 
     Examples
@@ -301,16 +343,20 @@ def path_expansion(
     >>> paths = analysis.path_expansion(model, "a b c d a b c", target=" d")
     >>> paths.heads.shape, paths.pairs.shape, paths.target_str
     (torch.Size([2, 4]), torch.Size([2, 4, 2, 4]), ' d')
+    >>> uniform = analysis.path_expansion(model, "a b c d a b c", target=" d", attention="uniform")
+    >>> bool(torch.isclose(uniform.terms()[1].sum(), uniform.logit, atol=1e-3)), uniform.attention
+    (True, 'uniform')
     """
     adapter, run = resolve_run(model, text, "paths")
     position = check_position(position, run.seq_len)
     order = check_int(order, "order", min(ORDERS), max(ORDERS))
     top = check_int(top, "top", 1)
     k = check_k(k, adapter.d_vocab)
+    attention = check_choice(attention, "attention", ATTENTIONS)
     target_id = resolve_target(adapter, run, position, target)
     w, norm = adapter.weights, adapter.final_norm
     with torch.inference_mode():
-        f = _freeze(adapter, run.cache, position + 1)
+        f = _freeze(adapter, run.cache, position + 1, attention)
         resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
         final_scale = norm.scale(resid)[0]
         # The logit is resid · u + final bias: center(x)·(w ⊙ W_U[:, t]) / σ_f = x · u.
@@ -348,7 +394,12 @@ def path_expansion(
             pair_writes = torch.einsum("pf,pfn->pn", torch.einsum("pm,pmf->pf", handed, f.value[c, d]), f.W_O[c, d])
 
         total = embedded_total + biases + (0.0 if mlp is None else mlp.sum())
-        _check_total(total, logit)
+        model_logit = logit
+        if attention == "frozen":
+            _check_total(total, logit)
+        else:
+            _check_total(_frozen_total(adapter, run, position, target_id), logit)
+            logit = total  # the uniform computation's logit: what its terms add up to
         writes = torch.cat([f.sources[-1:], torch.einsum("lhe,lhem->lhm", head_values, f.W_O).reshape(-1, adapter.d_model), pair_writes])
         rows = norm.center(writes) / final_scale * norm.weight
         top_values, top_ids = topk_of_product(rows, w.W_U, k)
@@ -380,7 +431,15 @@ def path_expansion(
         pair_top_ids=top_ids[1 + n_heads_total :],
         pair_top_values=top_values[1 + n_heads_total :],
         token_strs=token_strs,
+        model_logit=model_logit,
+        attention=attention,
     )
+
+
+def _frozen_total(adapter: ModelAdapter, run: TextRun, position: int, target: int) -> torch.Tensor:
+    """The frozen-attention terms' total (order 1, the cheap path): whether this architecture's
+    stream is one the expansion reproduces, checked before a uniform reading is trusted."""
+    return path_expansion(adapter, run, position, target, order=1, k=1).logit
 
 
 def _check_total(total: torch.Tensor, logit: torch.Tensor) -> None:

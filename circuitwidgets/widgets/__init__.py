@@ -6,6 +6,7 @@ sent as binary buffers.
 * :class:`OVBrowser` — what every head writes: copying map, OV eigenvalues, token maps.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
+* :class:`PathExplorer` — one logit as a waterfall of paths through the heads, attention frozen.
 * :class:`CircuitExplorer` — the four views above in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`link` — make views displayed separately share one selection.
@@ -20,10 +21,11 @@ from .circuit_explorer import CircuitExplorer
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
+from .path_explorer import PathExplorer
 from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
     "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "export_sizes", "InductionScores", "link",
-    "LogitLens", "OVBrowser", "save_html", "Selection", "TokenView",
+    "LogitLens", "OVBrowser", "PathExplorer", "save_html", "Selection", "TokenView",
 ]
