@@ -91,6 +91,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   frame.body.append(controls, strip.element, targetError, reading);
   const waterfall = createWaterfall(frame.body, tooltip, (_row, layer, head) => selection.set({ layer, head }));
 
+  input.addEventListener("keydown", (e) => e.stopPropagation()); // Enter submits; no notebook shortcut
   picker.addEventListener("submit", (e) => {
     e.preventDefault();
     if (isStatic()) return;
