@@ -162,6 +162,16 @@ class PathExpansion:
         """
         return [f"L{a}H{b} → L{c}H{d}" for a, b, c, d in self.top_pairs.tolist()]
 
+    def plot(self, **options):
+        """Bokeh waterfall of the terms: :func:`circuitwidgets.figures.path_waterfall`.
+
+        >>> analysis.path_expansion(model, "a b c a b", position=-1).plot(bars=5).height
+        274
+        """
+        from ..figures import path_waterfall
+
+        return path_waterfall(self, **options)
+
     def terms(self) -> tuple[list[str], torch.Tensor]:
         """Every term as one flat list: ``(labels, values)``, ``values.sum() == logit``.
 
