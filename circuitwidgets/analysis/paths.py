@@ -279,6 +279,17 @@ def _backward(f: _Frozen, readout: torch.Tensor) -> list[torch.Tensor]:
     return out[::-1]
 
 
+def _sources_totals(f: _Frozen, G: list[torch.Tensor], final_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """Everything each kind of source adds, through every path: ``(embeddings, biases, mlp [L]
+    or None)``; with ``final_bias`` (the final norm's bias and ``b_U`` at the target) they add
+    up to the logit."""
+    n_layers = f.patterns.shape[0]
+    embedded = (G[0] * f.sources).sum()
+    biases = final_bias + sum((G[l + 1].sum(0) * f.constant[l]).sum() for l in range(n_layers))
+    mlp = None if f.mlp is None else torch.stack([(G[l + 1] * f.mlp[l]).sum() for l in range(n_layers)])
+    return embedded, biases, mlp
+
+
 def _pairs(f: _Frozen, reader: torch.Tensor, query: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Every pair term ``[L, H, L, H]`` and each pair's head-1 value vector ``Z [L, H, L, H,
     d_head]`` (what head 1 hands on, summed over positions as head 2's frozen pattern at the
@@ -373,11 +384,9 @@ def path_expansion(
         readout = _through_norm(norm, w.W_U[:, target_id : target_id + 1])[:, 0] / final_scale
         logit = adapter.unembed(adapter.apply_final_norm(resid[None]))[0, target_id]
 
+        final_bias = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
         G = _backward(f, readout)
-        embedded_total = (G[0] * f.sources).sum()
-        biases = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
-        biases = biases + sum((G[l + 1].sum(0) * f.constant[l]).sum() for l in range(adapter.n_layers))
-        mlp = None if f.mlp is None else torch.stack([(G[l + 1] * f.mlp[l]).sum() for l in range(adapter.n_layers)])
+        embedded_total, biases, mlp = _sources_totals(f, G, final_bias)
 
         direct = f.sources[-1] @ readout
         query = f.patterns[:, :, -1, :] / f.scale[:, None, :]  # [L, H, n]
@@ -407,8 +416,10 @@ def path_expansion(
         model_logit = logit
         if attention == "frozen":
             _check_total(total, logit)
-        else:
-            _check_total(_frozen_total(adapter, run, position, target_id), logit)
+        else:  # first: does this architecture's stream follow the frozen expansion at all?
+            frozen = _freeze(adapter, run.cache, position + 1)
+            e, b, m = _sources_totals(frozen, _backward(frozen, readout), final_bias)
+            _check_total(e + b + (0.0 if m is None else m.sum()), logit)
             logit = total  # the uniform computation's logit: what its terms add up to
         writes = torch.cat([f.sources[-1:], torch.einsum("lhe,lhem->lhm", head_values, f.W_O).reshape(-1, adapter.d_model), pair_writes])
         rows = norm.center(writes) / final_scale * norm.weight
@@ -444,12 +455,6 @@ def path_expansion(
         model_logit=model_logit,
         attention=attention,
     )
-
-
-def _frozen_total(adapter: ModelAdapter, run: TextRun, position: int, target: int) -> torch.Tensor:
-    """The frozen-attention terms' total (order 1, the cheap path): whether this architecture's
-    stream is one the expansion reproduces, checked before a uniform reading is trusted."""
-    return path_expansion(adapter, run, position, target, order=1, k=1).logit
 
 
 def _check_total(total: torch.Tensor, logit: torch.Tensor) -> None:
