@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import Paired, kernel_setup, machine, markdown_table, paired_setup  # noqa: E402
+from benchmarks.common import Paired, kernel_setup, lab_notebook, machine, markdown_table, paired_setup  # noqa: E402
 
 
 def in_process(setup) -> list:
@@ -59,33 +58,19 @@ def in_process(setup) -> list:
 
 
 def in_browser(tokens: int, repeats: int) -> list[float]:
-    from playwright.sync_api import expect, sync_playwright
-
-    from tests.browser import server
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-    from tests.browser.notebook import open_notebook
+    from playwright.sync_api import expect
 
     times = []
-    with tempfile.TemporaryDirectory() as home:
-        lab = server.start(Path(home))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport=VIEWPORT)
-                page.set_default_timeout(300_000)
-                nb = open_notebook(page, lab)
-                extra = f"text = text_of_tokens(adapter.tokenizer, {tokens})"
-                assert nb.run(kernel_setup(extra), timeout=900).text() == "ready"
-                view = nb.run("w = cw.PathExplorer(adapter, text)\nw", timeout=600).output.locator(".cw-path-explorer")
-                expect(view).to_have_attribute("data-ready", "true", timeout=300_000)
-                for i in range(repeats):
-                    position = tokens - 2 - i
-                    view.locator(f'.cw-token[data-index="{position}"]').click()
-                    expect(view).to_have_attribute("data-position", str(position), timeout=300_000)
-                    times.append((int(view.get_attribute("data-drawn-at")) - int(view.get_attribute("data-asked"))) / 1000)
-                browser.close()
-        finally:
-            server.stop(lab)
+    with lab_notebook(timeout_ms=300_000) as nb:
+        extra = f"text = text_of_tokens(adapter.tokenizer, {tokens})"
+        assert nb.run(kernel_setup(extra), timeout=900).text() == "ready"
+        view = nb.run("w = cw.PathExplorer(adapter, text)\nw", timeout=600).output.locator(".cw-path-explorer")
+        expect(view).to_have_attribute("data-ready", "true", timeout=300_000)
+        for i in range(repeats):
+            position = tokens - 2 - i
+            view.locator(f'.cw-token[data-index="{position}"]').click()
+            expect(view).to_have_attribute("data-position", str(position), timeout=300_000)
+            times.append((int(view.get_attribute("data-drawn-at")) - int(view.get_attribute("data-asked"))) / 1000)
     return times
 
 
