@@ -231,11 +231,11 @@ class PathExplorer(AnswersRequests, LinkedView):
             return  # `error` says why; the last text's drawing stays
         self._run = run
         self._cache.clear()
+        if self.position >= run.seq_len:  # into the new text first, so the view asks once
+            with self.selection.hold_sync():
+                self.position = run.seq_len - 1
         with self.hold_sync():
             self._set(run_id=self.run_id + 1, tokens=list(run.str_tokens), error="")
-        with self.selection.hold_sync():
-            if self.position >= run.seq_len:
-                self.position = run.seq_len - 1
 
     def _payload(self, position: int, target: Any, mode: str) -> dict[str, Any]:
         with self._busy(f"Expanding the logit at position {position}…"):
