@@ -19,18 +19,18 @@ Usage from a benchmark script (run from the repository root)::
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
 import re
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
-import contextlib
-import tempfile
 
 #: GPT-2 small's shape (HookedTransformerConfig field names).
 GPT2_SMALL = dict(
@@ -302,6 +302,32 @@ def paired_setup(description: str, default_tokens: int) -> PairedSetup:
     return PairedSetup(args, model, adapter, text, tokens)
 
 
+@contextlib.contextmanager
+def lab_notebook(timeout_ms: int = 120_000) -> Iterator[Any]:
+    """A JupyterLab server in a temporary home, headless Chromium on it (the browser tests'
+    binary and viewport) and a new notebook with its kernel ready: yields the ``Notebook``;
+    closes the browser and stops the server however the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import server
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+    from tests.browser.notebook import open_notebook
+
+    with tempfile.TemporaryDirectory() as home:
+        lab = server.start(Path(home))
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                try:
+                    page = browser.new_page(viewport=VIEWPORT)
+                    page.set_default_timeout(timeout_ms)
+                    yield open_notebook(page, lab)
+                finally:
+                    browser.close()
+        finally:
+            server.stop(lab)
+
+
 def kernel_setup(extra: str = "") -> str:
     """The first cell of a benchmark's JupyterLab kernel: 2 threads (the harness starts kernels
     with ``OMP_NUM_THREADS=1``; a user's kernel uses the CPU's 2 cores), this repository on the
@@ -321,27 +347,3 @@ adapter.weights
 {extra}
 print("ready")
 """
-
-
-
-@contextlib.contextmanager
-def lab_notebook(timeout_ms: int = 120_000) -> Iterator[Any]:
-    """A notebook (``tests/browser/notebook.py``'s ``Notebook``) in a fresh JupyterLab driven by
-    headless Chromium, as the browser tests start them; closed and stopped afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import server
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-    from tests.browser.notebook import open_notebook
-
-    with tempfile.TemporaryDirectory() as home:
-        lab = server.start(Path(home))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport=VIEWPORT)
-                page.set_default_timeout(timeout_ms)
-                yield open_notebook(page, lab)
-                browser.close()
-        finally:
-            server.stop(lab)

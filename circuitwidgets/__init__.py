@@ -24,7 +24,7 @@ from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
     AttentionExplorer, CircuitExplorer, FlowGraph, InductionScores, link, LogitLens, OVBrowser, PatchingExplorer,
-    save_html, Selection, TokenView,
+    PathExplorer, save_html, Selection, TokenView,
 )
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "ModelAdapter",
     "OVBrowser",
     "PatchingExplorer",
+    "PathExplorer",
     "pocket_models",
     "report",
     "save_html",

@@ -224,6 +224,46 @@ def test_pocket_second_occurrence_top_pair_is_a_current_token_head_into_an_induc
     assert previous_token <= 0.1 * len(tops), tops
 
 
+# ---- uniform attention ("weights only") ------------------------------------------------------
+
+
+def test_uniform_attention_is_exact_on_a_model_whose_attention_is_uniform(tiny_tokenizer):
+    """With W_Q = W_K = 0 every score is equal, so the model itself attends uniformly over the
+    causal prefix: the "uniform" expansion must then equal the frozen one, term by term, and add
+    up to the model's own logit. (On any other model it is a different computation; see below.)"""
+    from hand_built_models import _attn_state
+
+    from circuitwidgets.model import build_model
+
+    V, d_model, d_head, g = tiny_tokenizer.vocab_size, 32, 8, torch.Generator().manual_seed(5)
+    state = _attn_state(2, 2, d_model, d_head)
+    for layer in range(2):
+        for name in ("W_V", "W_O", "b_V"):
+            key = f"blocks.{layer}.attn.{name}"
+            state[key] = torch.randn(state[key].shape, generator=g) / 4
+    state["embed.W_E"] = torch.randn(V, d_model, generator=g)
+    state["pos_embed.W_pos"] = torch.randn(64, d_model, generator=g) / 4
+    state["unembed.W_U"] = torch.randn(d_model, V, generator=g) / 4
+    state["unembed.b_U"] = torch.zeros(V)
+    cfg = dict(n_layers=2, n_heads=2, d_model=d_model, d_head=d_head, n_ctx=64, d_vocab=V,
+               act_fn="gelu_new", attn_only=True, normalization_type=None, seed=0)
+    model = build_model(cfg, state, tiny_tokenizer, model_name="uniform-attention")
+    frozen = analysis.path_expansion(model, TEXT, position=7)
+    uniform = analysis.path_expansion(model, TEXT, position=7, attention="uniform")
+    assert uniform.attention == "uniform" and frozen.attention == "frozen"
+    torch.testing.assert_close(uniform.terms()[1], frozen.terms()[1], rtol=1e-4, atol=1e-5)
+    assert float(uniform.logit) == pytest.approx(model_logit(model, TEXT, 7, frozen.target), rel=1e-4, abs=1e-5)
+
+
+def test_uniform_attention_on_a_real_model_adds_up_to_its_own_logit(random_model):
+    uniform = analysis.path_expansion(random_model, TEXT, position=5, attention="uniform")
+    frozen = analysis.path_expansion(random_model, TEXT, position=5)
+    assert float(uniform.terms()[1].sum()) == pytest.approx(float(uniform.logit), rel=1e-4, abs=1e-5)
+    assert float(uniform.model_logit) == pytest.approx(float(frozen.logit), rel=1e-6)
+    assert float(uniform.logit) != pytest.approx(float(frozen.logit), rel=1e-3)
+    torch.testing.assert_close(uniform.direct, frozen.direct)  # the direct path has no head in it
+
+
 # ---- bad input -------------------------------------------------------------------------------
 
 
@@ -238,6 +278,7 @@ def test_pocket_second_occurrence_top_pair_is_a_current_token_head_into_an_induc
         (dict(target=[1, 2]), ValueError, "target must be one token, got 2"),
         (dict(target=10**6), ValueError, r"token id 1000000 is out of range \[0, \d+\)"),
         (dict(top=0), ValueError, "top 0 is out of range; it must be at least 1"),
+        (dict(attention="qk"), ValueError, r"attention 'qk' is not one of \['frozen', 'uniform'\]"),
     ],
 )
 def test_bad_input_names_the_value_and_the_range(random_model, kwargs, error, message):

@@ -38,6 +38,7 @@ class Results:
         self.scores = analysis.all_head_scores(model, half=10, batch=2)
         self.text_scores = analysis.text_head_scores(model, run, "duplicate_token")
         self.spectrum = analysis.ov_spectrum(model)
+        self.paths = analysis.path_expansion(model, text, position=5)
 
     def figures(self):
         """Every figure function applied to these results, by name."""
@@ -53,6 +54,8 @@ class Results:
             "attribution_bars": figures.attribution_bars(self.attribution),
             "attribution_heads": figures.attribution_bars(self.attribution, heads_only=True),
             "text_scores": figures.head_score_grid(self.text_scores),
+            "path_waterfall": figures.path_waterfall(self.paths),
+            "path_waterfall_uniform": analysis.path_expansion(self.model, TEXT, position=5, attention="uniform").plot(bars=6),
         }
         for kind, scores in self.scores.items():
             out[f"head_score_grid_{kind}"] = figures.head_score_grid(scores)
@@ -185,6 +188,27 @@ def test_attribution_bars_add_up_to_the_logit(pocket_results):
     assert data["color"] == [palettes.HIGH if v >= 0 else palettes.LOW for v in values.tolist()]
     heads = _source(figures.attribution_bars(attr, heads_only=True))
     np.testing.assert_array_equal(heads["value"], attr.heads.reshape(-1).numpy())
+
+
+def test_path_waterfall_runs_through_the_terms_to_the_logit(pocket_results):
+    paths = pocket_results.paths
+    data = _source(paths.plot(bars=6))
+    labels, values = paths.terms()
+    ranked = sorted(zip(labels, values.tolist()), key=lambda lv: -abs(lv[1]))
+    assert list(data["term"]) == [l for l, _ in ranked[:6]] + [f"the other {len(ranked) - 6} terms", "logit"]
+    steps = [v for _, v in ranked[:6]] + [sum(v for _, v in ranked[6:])]
+    np.testing.assert_allclose(data["value"][:-1], steps, rtol=1e-6, atol=1e-9)
+    ends = np.cumsum(steps)
+    np.testing.assert_allclose(np.maximum(data["left"], data["right"])[:-1], np.maximum(ends - steps, ends), rtol=1e-6, atol=1e-9)
+    assert data["value"][-1] == pytest.approx(float(paths.logit), rel=1e-4, abs=1e-5)
+    assert data["color"][:-1] == [palettes.HIGH if v >= 0 else palettes.LOW for v in steps]
+    assert data["color"][-1] == palettes.MUTED
+    everything = _source(figures.path_waterfall(paths, bars=1000))
+    assert "the other" not in " ".join(everything["term"]) and len(everything["term"]) == len(labels) + 1
+    with pytest.raises(ValueError, match="bars 0 is out of range"):
+        figures.path_waterfall(paths, bars=0)
+    with pytest.raises(TypeError, match="needs a PathExpansion, got Attribution"):
+        figures.path_waterfall(pocket_results.attribution)
 
 
 @pytest.mark.parametrize(

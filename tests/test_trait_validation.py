@@ -20,6 +20,7 @@ import circuitwidgets as cw
 from circuitwidgets.widgets._base import MAX_K
 from circuitwidgets.widgets.induction_scores import MAX_BATCH, TAB_ORDER
 from circuitwidgets.widgets.logit_lens import MAX_K as LENS_MAX_K
+from circuitwidgets.widgets.path_explorer import MODES as PATH_MODES
 from circuitwidgets.widgets._transport import encode_trait
 from circuitwidgets.analysis.heads import max_half
 
@@ -43,6 +44,7 @@ def views(plain_model):
         "PatchingExplorer": cw.PatchingExplorer(plain_model, *PAIR, metric="kl"),
         "CircuitExplorer": cw.CircuitExplorer(plain_model, TEXT),
         "FlowGraph": cw.FlowGraph(plain_model, TEXT),
+        "PathExplorer": cw.PathExplorer(plain_model, TEXT),
     }
 
 
@@ -58,7 +60,7 @@ def _seq(view) -> int:
 def int_range(view, name: str) -> tuple[int, int | None, bool] | None:
     """``(low, high, nullable)`` of an int trait (``high`` None: no upper bound), or None."""
     L, H, V = view._adapter.n_layers, view._adapter.n_heads, view._adapter.d_vocab
-    lens = isinstance(view, cw.LogitLens)  # shows a head's bar only when one is selected
+    lens = isinstance(view, (cw.LogitLens, cw.PathExplorer))  # a head only when one is selected
     table = {
         "layer": (0, L - 1, lens),
         "head": (0, H - 1, lens),
@@ -86,6 +88,12 @@ CHOICES = {
     "ablation_mode": ("zero", "mean"),
     "ablation": ("off", "zero", "mean"),
 }
+#: A view whose trait of that name has other choices.
+VIEW_CHOICES = {("PathExplorer", "mode"): PATH_MODES}
+
+
+def choices(view, name: str) -> tuple[str, ...] | None:
+    return VIEW_CHOICES.get((type(view).__name__, name), CHOICES.get(name))
 
 
 def bad_values(view, name: str) -> list[tuple[object, str | None]]:
@@ -101,8 +109,8 @@ def bad_values(view, name: str) -> list[tuple[object, str | None]]:
         if not nullable:
             cases.append((None, None))
         return cases
-    if name in CHOICES:
-        return [("nope", CHOICES[name][0]), (3, None), (None, None)]
+    if choices(view, name) is not None:
+        return [("nope", choices(view, name)[0]), (3, None), (None, None)]
     if name == "collapsed":
         return [(["nope"], "attention"), ("nope", "attention"), (3, "attention"), ([3], "attention")]
     if name == "ablated":
@@ -130,8 +138,8 @@ def good_values(view, name: str) -> list[object]:
         low, high, nullable = bounds
         top = high if high is not None else 64
         return [low, top] + ([None] if nullable else [])
-    if name in CHOICES:
-        return list(CHOICES[name])
+    if choices(view, name) is not None:
+        return list(choices(view, name))
     if name == "collapsed":
         return [["ov", "lens"], "ov", []]
     if name == "ablated":
@@ -180,12 +188,12 @@ def snapshot(view) -> dict:
 
 
 CASES = [(view, name) for view in (
-    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph",
+    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph", "PathExplorer",
 ) for name in public_traits(getattr(cw, view))]
 
 
 def test_settable_names_only_traits_the_view_has():
-    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph"):
+    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph", "PathExplorer"):
         cls = getattr(cw, view)
         assert set(cls._settable) <= set(public_traits(cls)), f"{view}._settable names traits it does not have"
 

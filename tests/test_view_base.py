@@ -33,6 +33,7 @@ def dash(plain_model):
         lambda m: cw.LogitLens(m, TEXT, haed=3),
         lambda m: cw.InductionScores(m, haed=3),
         lambda m: cw.CircuitExplorer(m, TEXT, haed=3),
+        lambda m: cw.PathExplorer(m, TEXT, haed=3),
     ],
 )
 def test_a_misspelt_keyword_raises_naming_the_valid_ones(plain_model, make):

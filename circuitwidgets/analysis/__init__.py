@@ -73,7 +73,7 @@ from .flow import FlowEdge, FlowNode, FlowResult, flow
 from .ln_filter import LNFilterResult, NormFilter, ln_filter
 from .neurons import AlwaysOnNeurons, always_on_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
-from .paths import ORDERS, PathExpansion, path_expansion
+from .paths import ATTENTIONS, ORDERS, PathExpansion, path_expansion
 from .patching import GRIDS, PatchingResult, patching
 from .ov import CIRCUITS, OVSpectrum, TokenMap, copying_scores, ov_sources_for, ov_spectrum, ov_token_map, qk_token_map
 
@@ -102,6 +102,7 @@ __all__ = [
     "NextTokenProbabilities",
     "NormFilter",
     "ORDERS",
+    "ATTENTIONS",
     "OVSpectrum",
     "PathExpansion",
     "PatchingResult",

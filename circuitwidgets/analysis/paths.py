@@ -30,6 +30,15 @@ frozen quantities are exactly what the model computed, so the terms add up to th
 logit to float precision (tested); for a model with MLPs they also add up exactly, but the
 head terms then leave out what a head does *through* the MLPs.
 
+**Uniform attention** (``attention="uniform"``, the "weights only" reading of
+:class:`~circuitwidgets.PathExplorer`): every pattern is replaced by the uniform causal one,
+``A[p, s] = 1/(p+1)`` for ``s <= p``, and everything else stays as above (the norm scales and
+the MLP outputs frozen from the run). A path's term is then its OV circuit -- embeddings through
+each head's ``W_V W_O`` to the unembedding -- averaged evenly over the text so far: what the
+weights would write with no QK circuit choosing where to read. The terms still add up exactly,
+to :attr:`PathExpansion.logit`, which is then the logit of that uniform-attention computation,
+*not* the model's (``model_logit`` keeps the model's).
+
 How it is computed: ``higher`` is not a remainder of the logit. The logit's total dependence
 on each source is propagated backwards layer by layer through the frozen linear maps (a
 functional ``G_l`` on the stream before layer ``l``); ``⟨G_0, embeddings⟩`` minus the closed-form
@@ -50,13 +59,17 @@ from typing import Any, Optional, Union
 import torch
 
 from ..model import FinalNorm, ModelAdapter, hook_name
-from ..checks import TokenLike, check_int, check_k, check_position
+from ..checks import TokenLike, check_choice, check_int, check_k, check_position
 from ._forward import TextRun, resolve_run
 from ._topk import topk_of_product
 from .attribution import display_strings, resolve_target
 
 #: The path orders :func:`path_expansion` computes: through at most one or two heads.
 ORDERS = (1, 2)
+#: What the heads attend with in :func:`path_expansion`: ``"frozen"``, the patterns the model
+#: computed on the text (exact); ``"uniform"``, every query spreading its attention evenly over
+#: the positions up to and including it (the weights' OV paths alone, no QK; see the module docs).
+ATTENTIONS = ("frozen", "uniform")
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +83,13 @@ class PathExpansion:
     order:
         1 or 2: the longest path (in heads) given one term each.
     logit:
-        0-d: the model's logit for ``target`` at ``position``; the terms below add up to it.
+        0-d: what the terms below add up to: the model's logit for ``target`` at ``position``
+        with the patterns it computed (``attention="frozen"``); with uniform attention the
+        logit of that computation (see the module docs).
+    model_logit:
+        0-d: the model's own logit for ``target`` at ``position`` (equal to ``logit`` when frozen).
+    attention:
+        ``"frozen"`` or ``"uniform"`` (:data:`ATTENTIONS`): the patterns the heads used.
     direct:
         0-d: the embeddings at ``position`` straight to the unembedding.
     heads:
@@ -132,6 +151,8 @@ class PathExpansion:
     pair_top_ids: torch.Tensor
     pair_top_values: torch.Tensor
     token_strs: dict[int, str]
+    model_logit: torch.Tensor = None  # type: ignore[assignment]  (set by path_expansion)
+    attention: str = "frozen"
 
     def pair_labels(self) -> list[str]:
         """``"L{l1}H{h1} → L{l2}H{h2}"`` for each row of :attr:`top_pairs`.
@@ -140,6 +161,16 @@ class PathExpansion:
         []
         """
         return [f"L{a}H{b} → L{c}H{d}" for a, b, c, d in self.top_pairs.tolist()]
+
+    def plot(self, **options):
+        """Bokeh waterfall of the terms: :func:`circuitwidgets.figures.path_waterfall`.
+
+        >>> analysis.path_expansion(model, "a b c a b", position=-1).plot(bars=5).height
+        274
+        """
+        from ..figures import path_waterfall
+
+        return path_waterfall(self, **options)
 
     def terms(self) -> tuple[list[str], torch.Tensor]:
         """Every term as one flat list: ``(labels, values)``, ``values.sum() == logit``.
@@ -190,7 +221,19 @@ def _through_norm(norm: FinalNorm, W: torch.Tensor) -> torch.Tensor:
     return W - W.mean(dim=-2, keepdim=True) if norm.centers else W
 
 
-def _freeze(adapter: ModelAdapter, cache: dict, n: int) -> _Frozen:
+def uniform_patterns(n_layers: int, n_heads: int, n: int) -> torch.Tensor:
+    """``[n_layers, n_heads, n, n]``: every query ``p`` attending ``1/(p+1)`` to each key ``<= p``.
+
+    >>> uniform_patterns(1, 1, 3)[0, 0]
+    tensor([[1.0000, 0.0000, 0.0000],
+            [0.5000, 0.5000, 0.0000],
+            [0.3333, 0.3333, 0.3333]])
+    """
+    causal = torch.ones(n, n).tril()
+    return (causal / causal.sum(-1, keepdim=True)).expand(n_layers, n_heads, n, n).clone()
+
+
+def _freeze(adapter: ModelAdapter, cache: dict, n: int, attention: str = "frozen") -> _Frozen:
     w, norms = adapter.weights, adapter.attention_input_norms
     layers = range(adapter.n_layers)
     # Token + position as the model adds them to the stream (layer 0's input).
@@ -203,9 +246,13 @@ def _freeze(adapter: ModelAdapter, cache: dict, n: int) -> _Frozen:
     mlp = None
     if not adapter.attn_only:
         mlp = torch.stack([cache[hook_name("mlp_out", l)][:n] for l in layers])
+    if attention == "uniform":
+        patterns = uniform_patterns(adapter.n_layers, adapter.n_heads, n)
+    else:
+        patterns = torch.stack([cache[hook_name("pattern", l)][:, :n, :n] for l in layers])
     return _Frozen(
         sources=sources,
-        patterns=torch.stack([cache[hook_name("pattern", l)][:, :n, :n] for l in layers]),
+        patterns=patterns,
         scale=scale,
         value=value,
         W_O=w.W_O,
@@ -230,6 +277,17 @@ def _backward(f: _Frozen, readout: torch.Tensor) -> list[torch.Tensor]:
         G = G + through / f.scale[l][:, None]
         out.append(G)
     return out[::-1]
+
+
+def _sources_totals(f: _Frozen, G: list[torch.Tensor], final_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """Everything each kind of source adds, through every path: ``(embeddings, biases, mlp [L]
+    or None)``; with ``final_bias`` (the final norm's bias and ``b_U`` at the target) they add
+    up to the logit."""
+    n_layers = f.patterns.shape[0]
+    embedded = (G[0] * f.sources).sum()
+    biases = final_bias + sum((G[l + 1].sum(0) * f.constant[l]).sum() for l in range(n_layers))
+    mlp = None if f.mlp is None else torch.stack([(G[l + 1] * f.mlp[l]).sum() for l in range(n_layers)])
+    return embedded, biases, mlp
 
 
 def _pairs(f: _Frozen, reader: torch.Tensor, query: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -273,6 +331,7 @@ def path_expansion(
     *,
     top: int = 20,
     k: int = 10,
+    attention: str = "frozen",
 ) -> PathExpansion:
     """Split the logit of ``target`` at ``position`` into paths with attention frozen.
 
@@ -291,9 +350,13 @@ def path_expansion(
         How many pairs to name (largest ``|term|``); the others are summed in ``other_pairs``.
     k:
         How many top tokens to keep for each path's own readout.
+    attention:
+        ``"frozen"`` (default: the model's own patterns on the text, exact) or ``"uniform"``
+        (every head attends evenly to the text so far: the OV paths alone; see the module docs).
 
     Raises ``ValueError`` (naming the value and the valid range) for a position outside the
-    text, a target that is not one token, or an order not in :data:`ORDERS`; and
+    text, a target that is not one token, an order not in :data:`ORDERS` or an attention not in
+    :data:`ATTENTIONS`; and
     ``NotImplementedError`` for an architecture whose stream the terms do not reproduce.
 
     Examples
@@ -301,27 +364,29 @@ def path_expansion(
     >>> paths = analysis.path_expansion(model, "a b c d a b c", target=" d")
     >>> paths.heads.shape, paths.pairs.shape, paths.target_str
     (torch.Size([2, 4]), torch.Size([2, 4, 2, 4]), ' d')
+    >>> uniform = analysis.path_expansion(model, "a b c d a b c", target=" d", attention="uniform")
+    >>> bool(torch.isclose(uniform.terms()[1].sum(), uniform.logit, atol=1e-3)), uniform.attention
+    (True, 'uniform')
     """
     adapter, run = resolve_run(model, text, "paths")
     position = check_position(position, run.seq_len)
     order = check_int(order, "order", min(ORDERS), max(ORDERS))
     top = check_int(top, "top", 1)
     k = check_k(k, adapter.d_vocab)
+    attention = check_choice(attention, "attention", ATTENTIONS)
     target_id = resolve_target(adapter, run, position, target)
     w, norm = adapter.weights, adapter.final_norm
     with torch.inference_mode():
-        f = _freeze(adapter, run.cache, position + 1)
+        f = _freeze(adapter, run.cache, position + 1, attention)
         resid = run.cache[hook_name("resid_post", adapter.n_layers - 1)][position]
         final_scale = norm.scale(resid)[0]
         # The logit is resid · u + final bias: center(x)·(w ⊙ W_U[:, t]) / σ_f = x · u.
         readout = _through_norm(norm, w.W_U[:, target_id : target_id + 1])[:, 0] / final_scale
         logit = adapter.unembed(adapter.apply_final_norm(resid[None]))[0, target_id]
 
+        final_bias = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
         G = _backward(f, readout)
-        embedded_total = (G[0] * f.sources).sum()
-        biases = norm.bias @ w.W_U[:, target_id] + w.b_U[target_id]
-        biases = biases + sum((G[l + 1].sum(0) * f.constant[l]).sum() for l in range(adapter.n_layers))
-        mlp = None if f.mlp is None else torch.stack([(G[l + 1] * f.mlp[l]).sum() for l in range(adapter.n_layers)])
+        embedded_total, biases, mlp = _sources_totals(f, G, final_bias)
 
         direct = f.sources[-1] @ readout
         query = f.patterns[:, :, -1, :] / f.scale[:, None, :]  # [L, H, n]
@@ -348,7 +413,14 @@ def path_expansion(
             pair_writes = torch.einsum("pf,pfn->pn", torch.einsum("pm,pmf->pf", handed, f.value[c, d]), f.W_O[c, d])
 
         total = embedded_total + biases + (0.0 if mlp is None else mlp.sum())
-        _check_total(total, logit)
+        model_logit = logit
+        if attention == "frozen":
+            _check_total(total, logit)
+        else:  # first: does this architecture's stream follow the frozen expansion at all?
+            frozen = _freeze(adapter, run.cache, position + 1)
+            e, b, m = _sources_totals(frozen, _backward(frozen, readout), final_bias)
+            _check_total(e + b + (0.0 if m is None else m.sum()), logit)
+            logit = total  # the uniform computation's logit: what its terms add up to
         writes = torch.cat([f.sources[-1:], torch.einsum("lhe,lhem->lhm", head_values, f.W_O).reshape(-1, adapter.d_model), pair_writes])
         rows = norm.center(writes) / final_scale * norm.weight
         top_values, top_ids = topk_of_product(rows, w.W_U, k)
@@ -380,6 +452,8 @@ def path_expansion(
         pair_top_ids=top_ids[1 + n_heads_total :],
         pair_top_values=top_values[1 + n_heads_total :],
         token_strs=token_strs,
+        model_logit=model_logit,
+        attention=attention,
     )
 
 

@@ -16,6 +16,7 @@ function                    result it draws                               ``.plo
 :func:`logit_lens_grid`     ``LogitLensResult``                           ``lens.plot()``
 :func:`target_rank_plot`    ``LogitLensResult`` (one position)            --
 :func:`attribution_bars`    ``Attribution``                               ``attr.plot()``
+:func:`path_waterfall`      ``PathExpansion`` (one logit's path terms)    ``paths.plot()``
 ==========================  ============================================  ==================
 
 :func:`report` writes all of them for one model and text into one offline HTML file. Example:
@@ -36,6 +37,7 @@ from .export import ExportUnavailable, save_png, save_svg
 from .heads import copying_grid, head_score_grid
 from .logit_lens import logit_lens_grid, target_rank_plot
 from .ov import ov_spectrum_plot
+from .paths import path_waterfall
 from .report import report
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "head_score_grid",
     "logit_lens_grid",
     "ov_spectrum_plot",
+    "path_waterfall",
     "report",
     "save_png",
     "save_svg",

@@ -8,6 +8,7 @@ sent as binary buffers.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
 * :class:`FlowGraph` — one prediction as a graph of what wrote it (VISIT's flow graph).
 * :class:`PatchingExplorer` — activation patching grids of a prompt pair, exact and estimated.
+* :class:`PathExplorer` — one logit as a waterfall of paths through the heads, attention frozen.
 * :class:`CircuitExplorer` — the four views above (and optional panels) in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`link` — make views displayed separately share one selection.
@@ -24,10 +25,11 @@ from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
 from .patching_explorer import PatchingExplorer
+from .path_explorer import PathExplorer
 from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
     "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "export_sizes", "FlowGraph", "InductionScores", "link",
-    "LogitLens", "OVBrowser", "PatchingExplorer", "save_html", "Selection", "TokenView",
+    "LogitLens", "OVBrowser", "PatchingExplorer", "PathExplorer", "save_html", "Selection", "TokenView",
 ]

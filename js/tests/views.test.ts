@@ -316,3 +316,62 @@ describe("PatchingExplorer", async () => {
     await unmount();
   });
 });
+
+describe("PathExplorer", async () => {
+  const { default: pathExplorer } = await import("../src/path_explorer");
+  const terms = [
+    { label: "L0H0 → L1H1", kind: "pair", value: 2, top: [[" *", 3]], pair: [0, 0, 1, 1] },
+    { label: "L1H1", kind: "head", value: -1, top: [[" x", 1]], layer: 1, head: 1 },
+    { label: "direct", kind: "direct", value: 0.5, top: [] },
+  ];
+  const expansion = (p: Record<string, unknown>) => ({
+    run: p.run, mode: p.mode, position: p.position, target: 7, target_str: " *", token: " w", next: " *",
+    logit: 1.5, model_logit: 1.5, terms, reading: `reading of ${String(p.mode)} at ${String(p.position)}`,
+  });
+  const state = () => ({
+    text: "a w * a w", target: null, mode: "frozen", model_name: "tiny", n_layers: 2, n_heads: 2, attn_only: true,
+    tokens: ["<bos>", "a", " w", " *", " a", " w"], _expansions: [], target_error: "", run_id: 1, busy: "", error: "", _static: false,
+  });
+
+  it("asks for the selected position, draws the waterfall, and a pair's click selects its second head", async () => {
+    const asked: Record<string, unknown>[] = [];
+    const model = new MockModel(state(), { expand: (p) => (asked.push(p), expansion(p)) });
+    const selection = withSelection(model, { position: 4 });
+    const { el, unmount } = await mount(pathExplorer, model);
+    await settle(5);
+    expect(asked).toEqual([{ run: 1, position: 4, mode: "frozen", target: null }]);
+    const bars = [...el.querySelectorAll<HTMLElement>(".cw-px-bar")];
+    expect(bars.map((b) => [b.dataset.kind, Number(b.dataset.value)])).toEqual([["pair", 2], ["head", -1], ["direct", 0.5], ["total", 1.5]]);
+    expect(el.querySelector(".cw-px-reading")!.textContent).toBe("reading of frozen at 4");
+    bars[0]!.click();
+    expect([selection.get("layer"), selection.get("head")]).toEqual([1, 1]);
+    await settle();
+    expect(bars[0]!.getAttribute("aria-pressed")).toBe("true");
+    expect(bars[1]!.getAttribute("aria-pressed")).toBe("true"); // the same head's own bar
+    (el.querySelector<HTMLElement>('.cw-token[data-index="2"]')!).click();
+    await settle(5);
+    expect(asked.at(-1)).toMatchObject({ position: 2 });
+    expect(el.querySelector<HTMLElement>(".cw-path-explorer")!.dataset.position).toBe("2");
+    [...el.querySelectorAll<HTMLButtonElement>(".cw-toggle-group button")].find((b) => b.textContent === "weights only")!.click();
+    expect(model.get("mode")).toBe("weights");
+    await settle(5);
+    expect(asked.at(-1)).toMatchObject({ position: 2, mode: "weights" });
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
+  it("keeps the last drawing and says why for a position this text does not have", async () => {
+    const model = new MockModel(state(), { expand: (p) => expansion(p) });
+    const selection = withSelection(model, { position: 3 });
+    const { el, unmount } = await mount(pathExplorer, model);
+    await settle(5);
+    selection.set("position", 40);
+    selection.emit("change:position");
+    await settle(5);
+    expect(el.querySelector(".cw-error")!.textContent).toContain("position 40 is out of range; this text has 6 tokens, so positions 0..5");
+    expect(el.querySelector<HTMLElement>(".cw-path-explorer")!.dataset.position).toBe("3");
+    expect(el.querySelectorAll(".cw-px-bar")).toHaveLength(4);
+    await unmount();
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * PathExplorer's waterfall panel: one row per path term, largest first, each bar running from
+ * the sum of the terms above it to the sum including it, down to the logit. Head and pair bars
+ * are buttons that select a head; every bar shows its hover card on hover and on focus, and
+ * ArrowUp/ArrowDown/Home/End move between bars.
+ */
+import { createButton } from "../kit/button";
+import { createPanel } from "../kit/panel";
+import type { Tooltip } from "../kit/tooltip";
+import type { Expansion } from "./shared";
+import { barGeometry, barKey, barName, cardOf, extent, isSelected, selectionFor, signed, waterfall, type Row } from "./state";
+
+/** Bars shown one by one before "Show all". */
+export const BAR_LIMIT = 12;
+
+export interface WaterfallPanel {
+  readonly element: HTMLElement;
+  /** Draw an expansion. */
+  show(expansion: Expansion): void;
+  /** Mark the selected head's bars. */
+  mark(layer: number | null, head: number | null): void;
+}
+
+export function createWaterfall(
+  parent: HTMLElement,
+  tooltip: Tooltip,
+  onSelect: (row: Row, layer: number, head: number) => void,
+): WaterfallPanel {
+  const panel = createPanel(parent, {
+    className: "cw-px-waterfall",
+    title: "Path terms",
+    captionFirst: true,
+    caption: "Each bar is one path's share of the logit, largest first; it starts where the bars above it end. Click a head (or a pair: its second head) to select it; hover for the tokens that path pushes up.",
+  });
+  const list = document.createElement("div");
+  list.className = "cw-px-bars";
+  list.setAttribute("role", "list");
+  const more = createButton("Show all", "List every term");
+  panel.body.append(list, more);
+
+  let shown: Expansion | null = null;
+  let all = false;
+  let rows: Row[] = [];
+  let marked: [number | null, number | null] = [null, null];
+
+  function barOf(row: Row, axis: [number, number], index: number): HTMLElement {
+    const el = document.createElement("button");
+    el.type = "button";
+    el.className = `cw-px-bar cw-px-bar-${row.kind}`;
+    el.setAttribute("role", "listitem");
+    el.setAttribute("aria-label", barName(row));
+    el.dataset.index = String(index);
+    el.dataset.kind = row.kind;
+    el.dataset.value = String(row.value);
+    const sel = selectionFor(row.term);
+    if (sel) {
+      el.dataset.layer = String(sel.layer);
+      el.dataset.head = String(sel.head);
+    }
+    if (row.term?.pair) el.dataset.pair = row.term.pair.join(",");
+    const label = document.createElement("span");
+    label.className = "cw-px-bar-label";
+    label.textContent = row.label;
+    const track = document.createElement("span");
+    track.className = "cw-px-bar-track";
+    const fill = document.createElement("span");
+    const { left, width, up } = barGeometry(row, axis);
+    fill.className = `cw-px-bar-fill ${row.kind === "total" ? "cw-px-total" : up ? "cw-px-up" : "cw-px-down"}`;
+    fill.style.left = left;
+    fill.style.width = width;
+    const zero = document.createElement("span");
+    zero.className = "cw-px-zero";
+    zero.style.left = barGeometry({ ...row, start: 0, end: 0 }, axis).left;
+    track.append(zero, fill);
+    const value = document.createElement("span");
+    value.className = "cw-px-bar-value";
+    value.textContent = row.kind === "total" ? row.value.toFixed(2) : signed(row.value);
+    el.append(label, track, value);
+    const card = () => tooltip.show(el, cardOf(row));
+    el.addEventListener("pointerenter", card);
+    el.addEventListener("focus", card);
+    el.addEventListener("pointerleave", () => tooltip.hide());
+    el.addEventListener("blur", () => tooltip.hide());
+    el.addEventListener("click", () => {
+      if (sel) {
+        list.querySelectorAll(".cw-px-bar-clicked").forEach((b) => b.classList.remove("cw-px-bar-clicked"));
+        el.classList.add("cw-px-bar-clicked");
+        onSelect(row, sel.layer, sel.head);
+      }
+    });
+    return el;
+  }
+
+  function draw() {
+    if (!shown) return;
+    rows = waterfall(shown.terms, all ? null : BAR_LIMIT);
+    const axis = extent(rows);
+    list.replaceChildren(...rows.map((r, i) => barOf(r, axis, i)));
+    more.hidden = shown.terms.length <= BAR_LIMIT;
+    more.textContent = all ? `Show the ${BAR_LIMIT} largest` : `Show all ${shown.terms.length} terms`;
+    panel.element.dataset.mode = shown.mode;
+    panel.element.dataset.position = String(shown.position);
+    mark(...marked);
+  }
+
+  function mark(layer: number | null, head: number | null) {
+    marked = [layer, head];
+    list.querySelectorAll<HTMLElement>(".cw-px-bar").forEach((el) => {
+      const row = rows[Number(el.dataset.index)];
+      el.setAttribute("aria-pressed", String(isSelected(row?.term ?? null, layer, head)));
+    });
+  }
+
+  list.addEventListener("keydown", (e) => {
+    const bars = [...list.querySelectorAll<HTMLElement>(".cw-px-bar")];
+    const at = bars.indexOf(document.activeElement as HTMLElement);
+    const next = barKey(e.key, at < 0 ? 0 : at, bars.length);
+    if (next === null) return;
+    e.preventDefault();
+    e.stopPropagation();
+    bars[next]?.focus();
+  });
+  more.addEventListener("click", () => {
+    all = !all;
+    draw();
+  });
+
+  return {
+    element: panel.element,
+    show(expansion) {
+      shown = expansion;
+      draw();
+    },
+    mark,
+  };
+}
