@@ -102,7 +102,9 @@ export function createTooltip(signal: AbortSignal): Tooltip {
     const roomBelow = a.bottom + GAP + h <= vh - MARGIN;
     const above = roomAbove || !roomBelow;
     element.style.left = `${left}px`;
-    element.style.top = `${above ? a.top - GAP - h : a.bottom + GAP}px`;
+    // a card taller than the room on either side (CSS caps it at the viewport) stays on screen
+    const top = Math.max(MARGIN, Math.min(above ? a.top - GAP - h : a.bottom + GAP, vh - MARGIN - h));
+    element.style.top = `${top}px`;
     element.dataset.side = above ? "above" : "below";
   }
 
