@@ -97,3 +97,30 @@ describe("createView without a kernel", () => {
     expect(el.querySelector(".cw-input-note")?.textContent).toMatch(/No kernel/);
   });
 });
+
+describe("a JupyterLab kernel restart (status, no comm_live_update)", () => {
+  it("turns gone when the widget manager's kernel reports restarting", () => {
+    const slots: ((sender: unknown, status: string) => void)[] = [];
+    const model = new MockModel({ _static: false });
+    (model as any).widget_manager = {
+      kernel: { status: "idle", statusChanged: { connect: (s: any) => slots.push(s), disconnect: (s: any) => slots.splice(slots.indexOf(s), 1) } },
+    };
+    const controller = new AbortController();
+    const kernel = connectKernel(model as any, host(false).el, controller.signal);
+    for (const slot of slots) slot(null, "busy");
+    expect(kernel.state).toBe("live");
+    for (const slot of [...slots]) slot(null, "restarting");
+    expect(kernel.state).toBe("gone");
+    controller.abort();
+    expect(slots).toHaveLength(0); // the view took its slot with it
+  });
+});
+
+describe("createView on a page that never had a kernel", () => {
+  it("starts static, with the note, without calling back before it returns", () => {
+    const model = new MockModel({ _static: false, text: "a b", error: "" });
+    const view = createView(model as any, host(true).el, new AbortController().signal, { title: "T", className: "cw-t", textInput: { label: "Text" } });
+    expect(view.root.dataset.kernel).toBe("static");
+    expect((view.root.querySelector(".cw-kernel-note") as HTMLElement).textContent).toBe(STATIC_NOTE);
+  });
+});

@@ -4,8 +4,10 @@
  * A widget's front end can outlive its kernel: the kernel restarts or stops while the page
  * stays open, or the page never had one (`jupyter nbconvert --to html` of a notebook with
  * saved widget state, `nbconvert --execute`, a notebook reopened before its kernel runs).
- * ipywidgets marks such a model `comm_live = false` (firing `comm_live_update`) and gives its
- * views the class {@link DISCONNECTED_CLASS}; a message sent on the dead comm throws.
+ * Three signs, any of which counts: ipywidgets marks a model without a comm `comm_live =
+ * false` (firing `comm_live_update`) and gives its views the class {@link DISCONNECTED_CLASS};
+ * JupyterLab's kernel connection reports a restart in its `statusChanged` (JupyterLab 4 drops
+ * the comms then without telling the models); a message sent on a dead comm throws.
  *
  *     const kernel = connectKernel(model, el, signal);   // createView (kit/view.ts) calls it
  *     kernel.state;        // "live" | "gone" (it had one, now lost) | "static" (never had one)
@@ -84,6 +86,31 @@ function noteFor(state: KernelState): string {
   return state === "gone" ? GONE_NOTE : state === "static" ? STATIC_NOTE : "";
 }
 
+/** Kernel statuses after which the comms a view was made with are gone for good. */
+const LOST_STATUSES = new Set(["restarting", "autorestarting", "dead"]);
+
+interface StatusSignal {
+  connect(slot: (sender: unknown, status: string) => void): unknown;
+  disconnect(slot: (sender: unknown, status: string) => void): unknown;
+}
+
+/**
+ * JupyterLab 4 disposes a view's comm on a kernel restart without telling the model (no
+ * `comm_live_update`); its widget manager's `kernel` (a Jupyter kernel connection, the same
+ * object across restarts) reports the restart in `statusChanged`. Hosts without one: nothing.
+ */
+function watchStatus(model: Model, signal: AbortSignal, onLost: () => void): void {
+  const kernel = (model.widget_manager as { kernel?: { status?: string; statusChanged?: StatusSignal } } | undefined)?.kernel;
+  const changed = kernel?.statusChanged;
+  if (!changed || typeof changed.connect !== "function") return;
+  const slot = (_sender: unknown, status: string) => {
+    if (LOST_STATUSES.has(status)) onLost();
+  };
+  changed.connect(slot);
+  signal.addEventListener("abort", () => changed.disconnect(slot));
+  if (kernel.status === "dead") onLost();
+}
+
 /**
  * Watch `model`'s kernel for the view rendered into `el`; `onChange` runs after every change of
  * state (not at the start). Guards `model.send`/`model.save_changes` (see the module comment).
@@ -92,22 +119,21 @@ export function connectKernel(model: Model, el: HTMLElement, signal: AbortSignal
   const entry: Entry = entries.get(model) ?? { kernel: { state: "live", note: "" }, lost: new Set(), ownStatic: false };
   entries.set(model, entry);
 
-  const setState = (state: KernelState) => {
-    if (signal.aborted || entry.kernel.state === state) return;
-    const was = entry.kernel.state;
+  // Once lost, never live again: a restarted kernel does not know the old comms, and a model
+  // that had none (a converted page) never gets one (the kernel makes new models).
+  const setState = (state: Exclude<KernelState, "live">) => {
+    if (signal.aborted || entry.kernel.state !== "live") return;
     entry.kernel.state = state;
-    if (state !== "live" && !model.get("_static")) {
+    if (!model.get("_static")) {
       entry.ownStatic = true;
       model.set("_static", true); // this page only: save_changes below never sends it
-    } else if (state === "live" && entry.ownStatic) {
-      entry.ownStatic = false;
-      model.set("_static", false);
     }
     // our save_html pages (`_static` from Python) say so in their own words already
     entry.kernel.note = state === "gone" || entry.ownStatic ? noteFor(state) : "";
-    if (was === "live") for (const listener of [...entry.lost]) listener();
-    onChange();
+    for (const listener of [...entry.lost]) listener();
+    if (started) onChange();
   };
+  let started = false;
 
   const send = model.send.bind(model);
   const save = model.save_changes.bind(model);
@@ -137,11 +163,11 @@ export function connectKernel(model: Model, el: HTMLElement, signal: AbortSignal
   const update = () =>
     queueMicrotask(() => {
       // ipywidgets updates the view's class in its own `comm_live_update` listener
-      const disconnected = isDisconnected(el);
-      if (disconnected && entry.kernel.state === "live") setState("gone");
-      else if (!disconnected && entry.kernel.state !== "live") setState("live");
+      if (isDisconnected(el)) setState("gone");
     });
   model.on("comm_live_update", update);
   signal.addEventListener("abort", () => model.off("comm_live_update", update));
+  watchStatus(model, signal, () => setState("gone"));
+  started = true; // the state found while connecting is the caller's starting state
   return entry.kernel;
 }

@@ -1,6 +1,7 @@
 /**
  * A hover card: a title and label/value rows, placed above (or, without room, below) the
- * element it describes.
+ * element it describes. It never leaves the viewport: CSS caps its height there (a 50-row
+ * card is cut) and a card taller than the room on either side is moved on screen.
  *
  * The card floats on `document.body` with fixed positioning. Notebook output areas clip and
  * contain their content (JupyterLab's cells use `content-visibility`), so a card inside the
