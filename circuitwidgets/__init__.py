@@ -20,7 +20,7 @@ import importlib
 
 from . import analysis
 from ._version import __version__
-from .model import ModelAdapter, build_model
+from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
     AttentionExplorer, CircuitExplorer, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
@@ -32,6 +32,7 @@ __all__ = [
     "build_model",
     "CircuitExplorer",
     "figures",
+    "from_hugging_face",
     "InductionScores",
     "link",
     "load_pocket_model",
