@@ -68,6 +68,13 @@ def test_another_cells_views_and_a_selection_you_made_stay_open(shell, plain_mod
     assert sel.comm is not None
 
 
+def test_a_view_made_between_cells_belongs_to_none(shell, plain_model):
+    run_cell("cell-a", lambda: None)
+    between = cw.TokenView(plain_model, "a b c")  # e.g. from a button's callback
+    run_cell("cell-a", lambda: None)
+    assert between.comm is not None
+
+
 def test_close_on_rerun_off_keeps_them(shell, plain_model, monkeypatch):
     monkeypatch.setattr(_cells, "CLOSE_ON_RERUN", False)
     first = run_cell("cell-a", lambda: cw.TokenView(plain_model, "a b c"))

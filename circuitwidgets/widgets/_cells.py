@@ -74,6 +74,8 @@ def _before_cell(info: Any) -> None:
 
 
 def _after_cell(_result: Any) -> None:
+    global _current_cell
+    _current_cell = None  # a view made later (from a widget's callback) belongs to no cell
     complete_pages()
 
 
