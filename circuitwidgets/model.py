@@ -467,13 +467,15 @@ class ModelAdapter:
         if not self.has_tokenizer:
             ids = _parse_id_labels(token)
             if len(ids) != 1:
-                raise ValueError(f"{token!r} is {len(ids)} tokens, not a single token; give one id, e.g. 17 or '#17'")
+                raise ValueError(
+                    f"{_clipped(token)} is {len(ids)} tokens, not a single token; give one id, e.g. 17 or '#17'"
+                )
             return self.to_single_token(ids[0])
         ids = self.tokenizer.encode(token, add_special_tokens=False)
         if len(ids) != 1:
-            pieces = [self.token_str(i) for i in ids]
+            pieces = _listed([self.token_str(i) for i in ids[:_LISTED + 1]], len(ids))
             raise ValueError(
-                f"{token!r} is {len(ids)} tokens {pieces}, not a single token; "
+                f"{_clipped(token)} is {len(ids)} tokens {pieces}, not a single token; "
                 "pick one of those pieces"
             )
         return int(ids[0])
@@ -1151,6 +1153,34 @@ _NO_TOKENIZER = (
     "analysis.run_text(model, [0, 17, 5]), or the text '#0 #17 #5' -- or attach a tokenizer "
     "(HookedTransformer: model.set_tokenizer(tokenizer); TransformerBridge: model.tokenizer = tokenizer)"
 )
+
+
+#: How many characters of a refused entry, and how many of its pieces, an error message shows
+#: (a pasted paragraph would otherwise make a message thousands of characters long).
+_CLIPPED, _LISTED = 60, 8
+
+
+def _clipped(value: str) -> str:
+    """``repr(value)``, its middle cut to at most ``_CLIPPED`` characters with the length said.
+
+    >>> _clipped("ab" * 100)
+    "'ababababababababababababababab…ababababababababababababababab' (200 characters)"
+    """
+    if len(value) <= _CLIPPED:
+        return repr(value)
+    half = _CLIPPED // 2
+    return f"{value[:half]!r}"[:-1] + "…" + f"{value[-half:]!r}"[1:] + f" ({len(value)} characters)"
+
+
+def _listed(items: list[str], total: int) -> str:
+    """The first ``_LISTED`` of ``total`` items as a list, then how many more there are.
+
+    >>> _listed(["a", "b"], 2), _listed([str(i) for i in range(9)], 500)
+    ("['a', 'b']", "['0', '1', '2', '3', '4', '5', '6', '7', … and 492 more]")
+    """
+    if total <= _LISTED:
+        return repr(items)
+    return repr(items[:_LISTED])[:-1] + f", … and {total - _LISTED} more]"
 
 
 def _parse_id_labels(text: str) -> list[int]:

@@ -43,6 +43,7 @@ import anywidget
 import torch
 import traitlets
 
+from . import _cells
 from ..checks import check_int
 from ..model import ModelAdapter, as_adapter, from_hugging_face
 from ._bundles import read_bundle
@@ -131,6 +132,12 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
         self._esm, self._css = read_bundle(bundle)
         super().__init__(**kwargs)
         self._sealed = True  # from here on, read-only traits refuse outside assignment
+        _cells.made(self)  # closed when the cell that made it runs again (see _cells)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # displayed: what it shows is computed after this cell, for a page without a kernel
+        _cells.shown(self)
+        return super()._repr_mimebundle_(**kwargs)
 
 
     # ---- the constructor preamble -----------------------------------------------------------
@@ -307,6 +314,13 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
         encoded by its trait, as the live value is. ``options`` are the export's (e.g.
         ``{"heads": "all"}`` from ``save_html(heads="all")``); each view reads its own keys.
         None by default."""
+        return {}
+
+    def _page_state(self) -> dict[str, object]:
+        """Trait values a page without a kernel (a notebook converted with nbconvert) needs to
+        draw what the view shows, which a live view would ask the kernel for; only what is
+        missing (``{}`` when nothing is). Set after the cell that displayed the view (see
+        :mod:`._cells`). None by default."""
         return {}
 
     def save_html(self, path: str | Path, *, title: str | None = None) -> Path:

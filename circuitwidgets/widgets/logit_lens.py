@@ -532,6 +532,14 @@ class LogitLens(AnswersRequests, HeadAblation):
 
     # ---- static export -------------------------------------------------------------------------
 
+    def _page_state(self) -> dict[str, Any]:
+        """The attribution of the position on screen, if the page does not hold it (a live
+        view asks for it; a converted notebook cannot)."""
+        held = self._attribution
+        if held is not None and (held.run, held.position) == (self.run_id, self.position):
+            return {}
+        return {"_attribution": self._attribution_payload(self.position, self._target_id)}
+
     def _static_state(self, options: dict[str, Any]) -> dict[str, Any]:
         """An export pages offline, so it holds every page of the lens (and of a picked
         target), computed here if the view has not needed them yet -- the whole lens's cost,

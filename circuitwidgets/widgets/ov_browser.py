@@ -417,6 +417,21 @@ class OVBrowser(AnswersRequests, LinkedView):
 
     # ---- static export -------------------------------------------------------------------------
 
+    def _page_state(self) -> dict[str, Any]:
+        """Every head's spectrum and the selected head's default token maps, if not on the
+        page yet (a live view asks for them; a converted notebook cannot)."""
+        values: dict[str, Any] = {}
+        if self.eigenvalues is None:
+            values.update(self._spectrum_state(self._ensure_spectrum()))
+        held = {(a.kind, a.layer, a.head, tuple(a.given.tolist()), a.top_ids.shape[-1]) for a in self._answers}
+        wanted = [
+            m for m in MODES
+            if (m, self.layer, self.head, tuple(t["id"] for t in self._default_list(m)), self.k) not in held
+        ]
+        if wanted:
+            values["_answers"] = list(self._answers) + [self.token_map(m) for m in wanted]
+        return values
+
     def _static_state(self, options: dict[str, Any]) -> dict[str, Any]:
         """Every head's spectrum, and the default token maps of ``options["token_maps"]``
         (``"selected"`` by default)."""

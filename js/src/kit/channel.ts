@@ -16,7 +16,9 @@
  * - **abort**: the `signal` (the view's, or one per request) rejects with kind `"aborted"`;
  * - **errors**: whatever the kernel raised while answering arrives as its text (kind
  *   `"refused"`, with the handler's `detail`), and a message that cannot be sent (no kernel)
- *   as kind `"unsent"`; a request about an input since replaced rejects with kind `"stale"`.
+ *   as kind `"unsent"`; a request about an input since replaced rejects with kind `"stale"`;
+ * - **no kernel**: a request still waiting when the view's kernel goes (kit/kernel.ts) rejects
+ *   with kind `"unsent"` at once, instead of waiting for an answer that cannot come.
  *
  * Each call's `msg:custom` listener is removed when it settles, times out or is aborted.
  * Views show `error.message` for `"refused"`, `"timeout"` and `"unsent"` (see
@@ -24,6 +26,7 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import { attachBuffers, decodeArrays } from "./decode";
+import { onKernelLost } from "./kernel";
 
 export const REQUEST = "cw-request";
 export const RESPONSE = "cw-response";
@@ -84,7 +87,9 @@ export function invoke<T = Record<string, unknown>>(
   const signal = options.signal;
   return new Promise<T>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let unwatch = () => {};
     const finish = () => {
+      unwatch();
       model.off("msg:custom", onMessage);
       signal?.removeEventListener("abort", onAbort);
       if (timer !== undefined) clearTimeout(timer);
@@ -110,6 +115,9 @@ export function invoke<T = Record<string, unknown>>(
     }
     if (signal?.aborted) return onAbort();
     model.on("msg:custom", onMessage);
+    unwatch = onKernelLost(model, () =>
+      fail(new RequestError(`The kernel went away before it answered (${name}).`, "unsent")),
+    );
     signal?.addEventListener("abort", onAbort);
     if (timeout > 0) {
       timer = setTimeout(

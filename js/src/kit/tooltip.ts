@@ -1,6 +1,7 @@
 /**
  * A hover card: a title and label/value rows, placed above (or, without room, below) the
- * element it describes.
+ * element it describes. It never leaves the viewport: CSS caps its height there (a 50-row
+ * card is cut) and a card taller than the room on either side is moved on screen.
  *
  * The card floats on `document.body` with fixed positioning. Notebook output areas clip and
  * contain their content (JupyterLab's cells use `content-visibility`), so a card inside the
@@ -102,7 +103,9 @@ export function createTooltip(signal: AbortSignal): Tooltip {
     const roomBelow = a.bottom + GAP + h <= vh - MARGIN;
     const above = roomAbove || !roomBelow;
     element.style.left = `${left}px`;
-    element.style.top = `${above ? a.top - GAP - h : a.bottom + GAP}px`;
+    // a card taller than the room on either side (CSS caps it at the viewport) stays on screen
+    const top = Math.max(MARGIN, Math.min(above ? a.top - GAP - h : a.bottom + GAP, vh - MARGIN - h));
+    element.style.top = `${top}px`;
     element.dataset.side = above ? "above" : "below";
   }
 

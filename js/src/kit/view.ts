@@ -14,11 +14,15 @@
  * What it keeps in step: `text` → the box's value (what the user typed is never overwritten by
  * a value it already has), `_static` → the box turns read-only with a note (a static export has
  * no kernel), `error` → banner and `data-error` on the root, `busy` → progress line and
- * `data-busy` on the root.
+ * `data-busy` on the root. It also watches the kernel (kit/kernel.ts): when the view has none
+ * (restarted, stopped, a page converted without one) it stops sending, says so in a note
+ * (`.cw-kernel-note`) and `data-kernel` on the root, and the view turns static.
  */
 import type { AnyModel } from "@anywidget/types";
 import { createErrorBanner, type ErrorBanner } from "./error_banner";
 import { createFrame, type Frame } from "./frame";
+import { connectKernel, NO_KERNEL_TEXT_NOTE, type Kernel } from "./kernel";
+import "./kernel.css";
 import { createProgress, type Progress } from "./progress";
 import { createTextInput, type TextInput } from "./text_input";
 import { createTooltip, type Tooltip } from "./tooltip";
@@ -46,6 +50,8 @@ export interface View {
   readonly banner: ErrorBanner;
   readonly progress: Progress | null;
   readonly tooltip: Tooltip;
+  /** Whether a kernel is behind the view (kit/kernel.ts). */
+  readonly kernel: Kernel;
   /** Show the model's `error` again (e.g. after the view showed a message of its own). */
   showError(): void;
 }
@@ -55,6 +61,17 @@ type Model = AnyModel<Record<string, unknown>>;
 export function createView(model: Model, el: HTMLElement, signal: AbortSignal, options: ViewOptions): View {
   const frame = createFrame(el, { title: options.title, className: options.className });
   const root = frame.root;
+  const kernelNote = document.createElement("div");
+  kernelNote.className = "cw-kernel-note";
+  kernelNote.setAttribute("role", "status");
+  frame.body.append(kernelNote);
+  const showKernel = () => {
+    root.dataset.kernel = kernel.state;
+    kernelNote.textContent = kernel.note;
+    kernelNote.hidden = kernel.note === "";
+  };
+  const kernel = connectKernel(model, el, signal, showKernel);
+  showKernel();
 
   let input: TextInput | null = null;
   if (options.textInput) {
@@ -67,7 +84,8 @@ export function createView(model: Model, el: HTMLElement, signal: AbortSignal, o
       },
     });
     const showText = () => box.setValue(String(model.get("text") ?? ""));
-    const showMode = () => box.setReadOnly(model.get("_static") ? note : null);
+    const showMode = () =>
+      box.setReadOnly(model.get("_static") ? (kernel.note ? NO_KERNEL_TEXT_NOTE : note) : null);
     watch(model, ["text"], showText, signal);
     watch(model, ["_static"], showMode, signal);
     showMode();
@@ -97,5 +115,5 @@ export function createView(model: Model, el: HTMLElement, signal: AbortSignal, o
     progress = line;
   }
 
-  return { frame, root, body: frame.body, input, banner, progress, tooltip: createTooltip(signal), showError };
+  return { frame, root, body: frame.body, input, banner, progress, tooltip: createTooltip(signal), kernel, showError };
 }

@@ -97,22 +97,32 @@ export function createChoice(t: TokenRef, onAdd: () => void): HTMLElement {
   return b;
 }
 
-/** Why Python refused a typed entry, with its pieces as buttons to add instead (when it is
- * more than one token). */
+/** How many pieces of a refused entry are offered as buttons (a pasted paragraph is hundreds). */
+export const MAX_PIECES = 12;
+
+/** Why Python refused a typed entry, with its first {@link MAX_PIECES} pieces as buttons to add
+ * instead (when it is more than one token) and how many more there are. */
 export function failureNodes(f: QueryFailure, onAddPiece: (id: number) => void): Node[] {
   const text = document.createElement("span");
+  text.className = "cw-ov-message-text";
   text.textContent = f.message;
   const nodes: Node[] = [text];
   if (f.pieces.length > 1) {
     const offer = document.createElement("span");
     offer.className = "cw-ov-pieces";
     offer.append("Add a piece instead: ");
-    for (const piece of f.pieces) {
+    for (const piece of f.pieces.slice(0, MAX_PIECES)) {
       const b = createButton("", `Add the token ${JSON.stringify(piece.text)} (id ${piece.id})`);
       b.classList.add("cw-ov-piece");
       b.append(visibleToken(piece.text));
       b.addEventListener("click", () => onAddPiece(piece.id));
       offer.append(b);
+    }
+    if (f.pieces.length > MAX_PIECES) {
+      const more = document.createElement("span");
+      more.className = "cw-ov-pieces-more";
+      more.textContent = `and ${f.pieces.length - MAX_PIECES} more`;
+      offer.append(more);
     }
     nodes.push(offer);
   }
