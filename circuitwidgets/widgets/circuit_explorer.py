@@ -312,7 +312,7 @@ class CircuitExplorer(LinkedView):
         True
         """
         for name in ALL_PANELS:  # (a dashboard whose constructor failed has fewer)
-            view = getattr(self, name, None)
+            view = self._trait_values.get(name)  # (reading an unset view trait would raise)
             if view is not None:
                 view.close()
         if getattr(self, "_made_selection", None) is not None:
