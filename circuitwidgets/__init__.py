@@ -23,7 +23,7 @@ from ._version import __version__
 from .model import ModelAdapter, build_model
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
+    AttentionExplorer, CircuitExplorer, CompositionGraph, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
 )
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "AttentionExplorer",
     "build_model",
     "CircuitExplorer",
+    "CompositionGraph",
     "figures",
     "InductionScores",
     "link",

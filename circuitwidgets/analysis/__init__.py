@@ -61,7 +61,9 @@ from ._forward import NEEDS, TextRun, run_text
 from .ablation import MODES, Ablation, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
-from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
+from .composition import (
+    COMPOSITION_KINDS, CompositionEdge, HeadComposition, composition_baseline, composition_scores, head_composition,
+)
 from .heads import KINDS, HeadScores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from ._metric import METRICS
@@ -106,6 +108,7 @@ __all__ = [
     "attention_by_layer",
     "attention_patterns",
     "composition_baseline",
+    "CompositionEdge",
     "attribution_patching",
     "composition_scores",
     "copying_scores",

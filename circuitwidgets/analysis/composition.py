@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import torch
 
@@ -52,6 +52,25 @@ from ..checks import check_choice, check_int
 
 #: The composition kinds: which input of the later head reads the earlier head's output.
 COMPOSITION_KINDS = ("Q", "K", "V")
+#: What :meth:`HeadComposition.edges` takes as ``kind``: one kind, or ``"all"`` three.
+EDGE_KINDS = COMPOSITION_KINDS + ("all",)
+
+
+class CompositionEdge(NamedTuple):
+    """One head pair that composes: the earlier (writing) head, the later (reading) head, the
+    kind of composition and its score minus the random baseline.
+
+    >>> edge = analysis.head_composition(model).edges("K")[0]
+    >>> edge.kind, f"L{edge.writer_layer}H{edge.writer_head} -> L{edge.reader_layer}H{edge.reader_head}"
+    ('K', 'L0H1 -> L1H3')
+    """
+
+    writer_layer: int
+    writer_head: int
+    reader_layer: int
+    reader_head: int
+    kind: str
+    excess: float
 
 
 def composition_scores(model: Any, kind: str = "Q") -> torch.Tensor:
@@ -146,6 +165,15 @@ def _scores(W_Q: torch.Tensor, W_K: torch.Tensor, W_V: torch.Tensor, W_O: torch.
     layer = torch.arange(n_layers)
     later = layer[:, None, None, None] < layer[None, None, :, None]
     return torch.where(later, scores, 0.0)
+
+
+def check_threshold(threshold: float) -> float:
+    """A threshold on a composition score's excess: a real number in ``[-1, 1]``."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise TypeError(f"threshold must be a number in [-1, 1], got {type(threshold).__name__} {threshold!r}")
+    if not -1.0 <= float(threshold) <= 1.0:  # NaN fails this too
+        raise ValueError(f"threshold {threshold!r} is out of range; it must be in [-1, 1]")
+    return float(threshold)
 
 
 #: How many random head pairs :func:`composition_baseline` draws by default.
@@ -251,6 +279,47 @@ class HeadComposition:
     def excess_of(self, kind: str) -> torch.Tensor:
         """The scores of one kind with the random baseline subtracted (0 for unscored pairs)."""
         return self.excess[self.kinds.index(check_choice(kind, "kind", self.kinds))]
+
+    def edges(self, kind: str = "K", threshold: float = 0.0, limit: Optional[int] = None) -> list[CompositionEdge]:
+        """The head pairs whose excess (score minus baseline) is above ``threshold``, strongest
+        first (ties: in kind order, then by head), at most ``limit`` of them.
+
+        ``kind`` is ``"Q"``, ``"K"``, ``"V"`` or ``"all"`` (the pairs of every kind, each an
+        edge of its own). This is the one pruning rule: CompositionGraph draws exactly these
+        edges (its ``state.ts`` follows the same order).
+
+        Examples
+        --------
+        >>> comp = analysis.head_composition(model)
+        >>> top = comp.edges("K", threshold=0.05)[0]        # what the induction head's keys read
+        >>> (top.writer_layer, top.writer_head, top.reader_layer, top.reader_head)
+        (0, 1, 1, 3)
+        """
+        check_choice(kind, "kind", EDGE_KINDS)
+        threshold = check_threshold(threshold)
+        if limit is not None:
+            limit = check_int(limit, "limit", 0)
+        picked = self.kinds if kind == "all" else (kind,)
+        n_layers, n_heads = self.valid.shape[:2]
+        values = torch.stack([self.excess_of(k) for k in picked]).double()  # exact float32 values
+        keep = (values > threshold) & self.valid
+        index = keep.nonzero()
+        found = values[keep]
+        # strongest first; a stable sort keeps the index order (kind, l1, h1, l2, h2) on ties
+        order = torch.sort(-found, stable=True).indices
+        if limit is not None:
+            order = order[:limit]
+        return [
+            CompositionEdge(int(l1), int(h1), int(l2), int(h2), picked[int(k)], float(found[i]))
+            for i in order.tolist()
+            for k, l1, h1, l2, h2 in [index[i].tolist()]
+        ]
+
+    def plot(self, kind: str = "K", **options):
+        """Bokeh heads x heads heatmap of one kind's excess: :func:`circuitwidgets.figures.composition_matrix`."""
+        from ..figures import composition_matrix
+
+        return composition_matrix(self, kind, **options)
 
 
 def head_composition(model: Any, *, draws: int = BASELINE_DRAWS, seed: int = 0) -> HeadComposition:

@@ -6,6 +6,7 @@ sent as binary buffers.
 * :class:`OVBrowser` — what every head writes: copying map, OV eigenvalues, token maps.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
+* :class:`CompositionGraph` — which heads read what earlier heads write (Q/K/V composition).
 * :class:`CircuitExplorer` — the four views above in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`link` — make views displayed separately share one selection.
@@ -17,6 +18,7 @@ from ._base import CircuitWidget
 from ._export import export_sizes, save_html
 from .attention_explorer import AttentionExplorer
 from .circuit_explorer import CircuitExplorer
+from .composition_graph import CompositionGraph
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
@@ -24,6 +26,6 @@ from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
-    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "export_sizes", "InductionScores", "link",
+    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "CompositionGraph", "export_sizes", "InductionScores", "link",
     "LogitLens", "OVBrowser", "save_html", "Selection", "TokenView",
 ]
