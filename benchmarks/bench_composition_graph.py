@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,36 +69,23 @@ def fresh(fn):
 
 
 def in_browser(repeats: int) -> tuple[list[float], list[float]]:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from benchmarks.common import kernel_setup
-    from tests.browser import server
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-    from tests.browser.notebook import open_notebook
+    from benchmarks.common import kernel_setup, lab_notebook
 
     drawn, browser_ms = [], []
-    with tempfile.TemporaryDirectory() as home:
-        lab = server.start(Path(home))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport=VIEWPORT)
-                page.set_default_timeout(120_000)
-                nb = open_notebook(page, lab)
-                assert nb.run(kernel_setup(), timeout=600).text() == "ready"
-                for _ in range(repeats):
-                    cell = nb.run(
-                        "cw.analysis.composition_baseline.cache_clear()\n"
-                        "t0 = time.time()\nw = cw.CompositionGraph(adapter)\nprint(t0)\nw"
-                    )
-                    view = cell.output.locator(".cw-composition-graph")
-                    expect(view).to_have_attribute("data-ready", "true", timeout=60_000)
-                    drawn.append(int(view.get_attribute("data-ready-at")) / 1000 - float(cell.text()))
-                    browser_ms.append(float(view.get_attribute("data-draw-ms")))
-                    print(f"  drawn in {drawn[-1]:.3f} s, of which the browser's decoding and drawing {browser_ms[-1]:.0f} ms", flush=True)
-                browser.close()
-        finally:
-            server.stop(lab)
+    with lab_notebook() as nb:
+        assert nb.run(kernel_setup(), timeout=600).text() == "ready"
+        for _ in range(repeats):
+            cell = nb.run(
+                "cw.analysis.composition_baseline.cache_clear()\n"
+                "t0 = time.time()\nw = cw.CompositionGraph(adapter)\nprint(t0)\nw"
+            )
+            view = cell.output.locator(".cw-composition-graph")
+            expect(view).to_have_attribute("data-ready", "true", timeout=60_000)
+            drawn.append(int(view.get_attribute("data-ready-at")) / 1000 - float(cell.text()))
+            browser_ms.append(float(view.get_attribute("data-draw-ms")))
+            print(f"  drawn in {drawn[-1]:.3f} s, of which the browser's decoding and drawing {browser_ms[-1]:.0f} ms", flush=True)
     return drawn, browser_ms
 
 

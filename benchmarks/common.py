@@ -19,6 +19,7 @@ Usage from a benchmark script (run from the repository root)::
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
@@ -28,7 +29,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 #: GPT-2 small's shape (HookedTransformerConfig field names).
 GPT2_SMALL = dict(
@@ -320,3 +321,32 @@ adapter.weights
 print("ready")
 """
 
+
+
+@contextlib.contextmanager
+def lab_notebook() -> Iterator[Any]:
+    """A fresh JupyterLab (the browser tests' server) and a notebook open in headless
+    Chromium, as a ``tests.browser.notebook.Notebook``; everything is stopped afterwards.
+
+        with lab_notebook() as nb:
+            nb.run(kernel_setup(), timeout=600)
+    """
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import server
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+    from tests.browser.notebook import open_notebook
+
+    with tempfile.TemporaryDirectory() as home:
+        lab = server.start(Path(home))
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page(viewport=VIEWPORT)
+                page.set_default_timeout(120_000)
+                yield open_notebook(page, lab)
+                browser.close()
+        finally:
+            server.stop(lab)
