@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -81,40 +80,28 @@ def in_process(repeats: int) -> dict[str, Timing]:
 
 
 def in_browser(repeats: int) -> dict[str, Timing]:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.browser import server
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-    from tests.browser.notebook import open_notebook
+    from benchmarks.common import lab_notebook
 
     first, rerun = [], []
-    with tempfile.TemporaryDirectory() as home:
-        lab = server.start(Path(home))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport=VIEWPORT)
-                page.set_default_timeout(120_000)
-                nb = open_notebook(page, lab)
-                assert nb.run(SETUP, timeout=600).text() == "ready"
-                cpu_since = "print(time.process_time() - c0)"
-                for i in range(repeats):
-                    cell = nb.run(
-                        f"t0, c0 = time.time(), time.process_time()\nw = cw.InductionScores(model, seed={i})\nprint(t0)\nw"
-                    )
-                    view = cell.output.locator(".cw-induction-scores")
-                    expect(view).to_have_attribute("data-ready", "true", timeout=60_000)
-                    expect(view.locator(".cw-is-head")).to_have_attribute("data-resolution", "full")
-                    wall = int(view.get_attribute("data-ready-at")) / 1000 - float(cell.text())
-                    first.append((wall, float(nb.run(cpu_since).text())))
-                    run = int(view.get_attribute("data-run"))
-                    t0 = float(nb.run(f"t0, c0 = time.time(), time.process_time()\nw.seed = {100 + i}\nprint(t0)").text())
-                    expect(view).to_have_attribute("data-run", str(run + 1), timeout=60_000)
-                    wall = int(view.get_attribute("data-drawn-at")) / 1000 - t0
-                    rerun.append((wall, float(nb.run(cpu_since).text())))
-                browser.close()
-        finally:
-            server.stop(lab)
+    with lab_notebook() as nb:
+        assert nb.run(SETUP, timeout=600).text() == "ready"
+        cpu_since = "print(time.process_time() - c0)"
+        for i in range(repeats):
+            cell = nb.run(
+                f"t0, c0 = time.time(), time.process_time()\nw = cw.InductionScores(model, seed={i})\nprint(t0)\nw"
+            )
+            view = cell.output.locator(".cw-induction-scores")
+            expect(view).to_have_attribute("data-ready", "true", timeout=60_000)
+            expect(view.locator(".cw-is-head")).to_have_attribute("data-resolution", "full")
+            wall = int(view.get_attribute("data-ready-at")) / 1000 - float(cell.text())
+            first.append((wall, float(nb.run(cpu_since).text())))
+            run = int(view.get_attribute("data-run"))
+            t0 = float(nb.run(f"t0, c0 = time.time(), time.process_time()\nw.seed = {100 + i}\nprint(t0)").text())
+            expect(view).to_have_attribute("data-run", str(run + 1), timeout=60_000)
+            wall = int(view.get_attribute("data-drawn-at")) / 1000 - t0
+            rerun.append((wall, float(nb.run(cpu_since).text())))
     return {
         "first draw in JupyterLab (cell start -> drawn)": medians(first),
         "re-run in JupyterLab (w.seed = k -> drawn)": medians(rerun),
