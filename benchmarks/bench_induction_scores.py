@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import gpt2_small_shaped_model, machine  # noqa: E402
+from benchmarks.common import gpt2_small_shaped_model, lab_notebook, machine  # noqa: E402
 
 SETUP = """
 import time
@@ -81,8 +81,6 @@ def in_process(repeats: int) -> dict[str, Timing]:
 
 def in_browser(repeats: int) -> dict[str, Timing]:
     from playwright.sync_api import expect
-
-    from benchmarks.common import lab_notebook
 
     first, rerun = [], []
     with lab_notebook() as nb:

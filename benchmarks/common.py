@@ -19,7 +19,6 @@ Usage from a benchmark script (run from the repository root)::
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import platform
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
+import contextlib
+import tempfile
 
 #: GPT-2 small's shape (HookedTransformerConfig field names).
 GPT2_SMALL = dict(
@@ -324,15 +325,9 @@ print("ready")
 
 
 @contextlib.contextmanager
-def lab_notebook() -> Iterator[Any]:
-    """A fresh JupyterLab (the browser tests' server) and a notebook open in headless
-    Chromium, as a ``tests.browser.notebook.Notebook``; everything is stopped afterwards.
-
-        with lab_notebook() as nb:
-            nb.run(kernel_setup(), timeout=600)
-    """
-    import tempfile
-
+def lab_notebook(timeout_ms: int = 120_000) -> Iterator[Any]:
+    """A notebook (``tests/browser/notebook.py``'s ``Notebook``) in a fresh JupyterLab driven by
+    headless Chromium, as the browser tests start them; closed and stopped afterwards."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser import server
@@ -345,7 +340,7 @@ def lab_notebook() -> Iterator[Any]:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
                 page = browser.new_page(viewport=VIEWPORT)
-                page.set_default_timeout(120_000)
+                page.set_default_timeout(timeout_ms)
                 yield open_notebook(page, lab)
                 browser.close()
         finally:

@@ -20,10 +20,11 @@ import importlib
 
 from . import analysis
 from ._version import __version__
-from .model import ModelAdapter, build_model
+from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, CompositionGraph, InductionScores, link, LogitLens, OVBrowser, save_html, Selection, TokenView,
+    AttentionExplorer, CircuitExplorer, CompositionGraph, FlowGraph, InductionScores, link, LogitLens, OVBrowser,
+    PatchingExplorer, save_html, Selection, TokenView,
 )
 
 __all__ = [
@@ -33,12 +34,15 @@ __all__ = [
     "CircuitExplorer",
     "CompositionGraph",
     "figures",
+    "from_hugging_face",
+    "FlowGraph",
     "InductionScores",
     "link",
     "load_pocket_model",
     "LogitLens",
     "ModelAdapter",
     "OVBrowser",
+    "PatchingExplorer",
     "pocket_models",
     "report",
     "save_html",

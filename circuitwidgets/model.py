@@ -21,7 +21,7 @@ import copy
 import functools
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -30,6 +30,7 @@ __all__ = [
     "ModelAdapter",
     "as_adapter",
     "build_model",
+    "from_hugging_face",
     "hook_name",
     "soft_cap",
     "transformer_lens_version",
@@ -127,8 +128,11 @@ def _unsupported(model: Any) -> TypeError:
             model, "name_or_path", None
         )
         name = name if isinstance(name, str) and name else "gpt2"
+    accepted = "a TransformerLens model (HookedTransformer or TransformerBridge)"
+    if transformer_lens_version() >= (4,):
+        accepted += " or a Hugging Face causal LM (with tokenizer=)"
     return TypeError(
-        "circuitwidgets needs a TransformerLens model (HookedTransformer or TransformerBridge), "
+        f"circuitwidgets needs {accepted}, "
         f"but got {what}.\n"
         "To turn a Hugging Face model name into a supported model:\n"
         f"{_loading_hint(name)}\n"
@@ -608,6 +612,9 @@ class ModelAdapter:
         with torch.inference_mode():
             W_U = _as_float(m.W_U)
             b_U = _optional_bias(m, "b_U", (W_U.shape[-1],))
+            if W_U.shape[0] != self.d_model:
+                # OPT-350m: the stream (d_model) goes through project_out before the unembedding
+                W_U = self._projection("project_out", (self.d_model, W_U.shape[0])) @ W_U
         # The linear part of the model's output transform, measured where a soft cap is
         # still the identity to 1e-10, then checked over the range logits take.
         tiny = torch.tensor([1e-5], dtype=torch.float64)
@@ -691,6 +698,8 @@ class ModelAdapter:
         written = self._embedded(ids).double()
         with torch.inference_mode():
             stored = _as_float(self.model.W_E)[ids].double()
+        if stored.shape[-1] != written.shape[-1]:
+            return None  # OPT-350m: W_E is projected up to d_model (project_in) first
         denominator = float((stored * stored).sum())
         if denominator == 0:
             return 1.0
@@ -699,6 +708,19 @@ class ModelAdapter:
         if not torch.allclose(written, stored * factor, rtol=tol, atol=tol * float(written.abs().max())):
             return None
         return 1.0 if abs(factor - 1.0) < tol else factor
+
+    def _projection(self, name: str, shape: tuple[int, int]) -> torch.Tensor:
+        """The bias-free linear map ``[in, out]`` of the model's ``name`` module (OPT's
+        ``project_in``/``project_out`` between its embedding width and ``d_model``)."""
+        module = getattr(self.model, name, None)
+        weight = getattr(getattr(module, "original_component", module), "weight", None)
+        bias = getattr(getattr(module, "original_component", module), "bias", None)
+        if weight is None or tuple(weight.shape) != shape[::-1] or (bias is not None and bool(bias.any())):
+            raise NotImplementedError(
+                f"this model's unembedding reads {shape[1]} dimensions but its residual stream has "
+                f"{shape[0]}, and no bias-free {name} of shape {shape[1]}x{shape[0]} maps between them"
+            )
+        return _as_float(weight).T
 
     def _embedded(self, ids: torch.Tensor) -> torch.Tensor:
         """What the model adds to the residual stream for each token id alone (layer 0's
@@ -769,6 +791,22 @@ class ModelAdapter:
             for start in range(0, self.d_vocab, 8192):
                 out += w.W_U[:, start : start + 8192] @ w.W_E[start : start + 8192]
         return out
+
+    def remembered(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, computed once per adapter and ``key`` and then kept: for results
+        that depend on the weights alone (not on a text), which several views of one model
+        would otherwise compute each, e.g. the head scores on repeated random tokens that
+        AttentionExplorer and InductionScores both show. :func:`as_adapter` gives a new
+        adapter when the weights change, so nothing stale is kept for a model passed as it is.
+
+        >>> adapter = as_adapter(model)
+        >>> adapter.remembered("answer", lambda: 42), adapter.remembered("answer", lambda: 0)
+        (42, 42)
+        """
+        memo = self.__dict__.setdefault("_remembered", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
     @functools.cached_property
     def mlp_out_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -842,13 +880,31 @@ class ModelAdapter:
         >>> len(norms), norms[0].kind
         (2, 'LN')
         """
+        return self._block_norms("ln1")
+
+    @functools.cached_property
+    def mlp_input_norms(self) -> tuple[FinalNorm | None, ...]:
+        """Each layer's normalization of its MLP input (``blocks[l].ln2``) as a
+        :class:`FinalNorm` formula; ``None`` for a layer without one (attention-only models,
+        and parallel blocks whose MLP reads ``ln1``'s output).
+
+        >>> ModelAdapter(cw.load_pocket_model("small-4l")).mlp_input_norms[0].kind
+        'LN'
+        """
+        if self.attn_only:
+            return (None,) * self.n_layers
+        return tuple(None if getattr(block, "ln2", None) is None else norm
+                     for block, norm in zip(self.model.blocks, self._block_norms("ln2")))
+
+    def _block_norms(self, name: str) -> tuple[FinalNorm, ...]:
+        """Every block's norm ``name`` (``ln1``/``ln2``) as measured formulas (see :attr:`attention_input_norms`)."""
         norm_type = getattr(self.model.cfg, "normalization_type", None)
         eps = float(getattr(self.model.cfg, "eps", 1e-5))
         out = []
         for layer, block in enumerate(self.model.blocks):
-            ln = getattr(block, "ln1", None)
+            ln = getattr(block, name, None)
             ln = None if isinstance(ln, torch.nn.Identity) else ln
-            out.append(_measured_norm(ln, norm_type, eps, self.d_model, f"blocks.{layer}.ln1"))
+            out.append(_measured_norm(ln, norm_type, eps, self.d_model, f"blocks.{layer}.{name}"))
         return tuple(out)
 
     # ---- interventions: runs whose hooks replace activations ------------------------------
@@ -1194,6 +1250,128 @@ def _weights_version(model: Any) -> tuple[tuple[int, int], ...]:
     return tuple((p.data_ptr(), p._version) for p in model.parameters())
 
 
+# --------------------------------------------------------------------------------------------
+# A plain Hugging Face model, wrapped once
+# --------------------------------------------------------------------------------------------
+
+_BRIDGE_ATTRIBUTE = "_circuitwidgets_bridge"
+
+
+def _is_hugging_face_model(model: Any) -> bool:
+    """Whether ``model`` is a ``transformers`` model (and not already a TransformerLens one)."""
+    try:
+        from transformers import PreTrainedModel
+    except ImportError:  # pragma: no cover - transformers comes with TransformerLens
+        return False
+    return isinstance(model, PreTrainedModel)
+
+
+def _hugging_face_name(model: Any) -> str:
+    name = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
+    return name if isinstance(name, str) and name else type(model).__name__
+
+
+def _local_tokenizer(name: str) -> Any:
+    """The tokenizer saved beside a model loaded from a local folder, else ``None`` (never
+    the network: a Hub name is not looked up)."""
+    import os
+
+    if not os.path.isdir(name):
+        return None
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError):
+        return None
+
+
+def _check_same_tokenizer(name: str, wrapped: Any, given: Any) -> None:
+    """A second ``tokenizer=`` for an already wrapped model must be the same vocabulary
+    (a fresh ``AutoTokenizer`` each time a cell re-runs is fine; another tokenizer is not)."""
+    if given is None or given is wrapped or wrapped is None:
+        return
+    if given.get_vocab() != wrapped.get_vocab():
+        raise ValueError(
+            f"the Hugging Face model {name!r} is already wrapped with a tokenizer of "
+            f"{len(wrapped)} tokens, and tokenizer= now gives a different one of {len(given)} "
+            "tokens; its views and analyses share one tokenizer (load the model again to use another)"
+        )
+
+
+def from_hugging_face(model: Any, tokenizer: Any = None) -> Any:
+    """A plain Hugging Face causal LM as a TransformerLens ``TransformerBridge``.
+
+    The bridge wraps ``model`` itself (no copy of the weights, no download) with
+    ``TransformerBridge.boot_transformers(..., hf_model=model)``, which switches the model's
+    attention to the eager implementation so that attention patterns exist. It is made once
+    per model and kept on it, so every view and analysis of the same model shares it; making
+    it says so once (a ``UserWarning``). ``tokenizer`` is the model's tokenizer; without one,
+    the tokenizer saved in the folder the model was loaded from is used (a Hub name is never
+    looked up). Every view and analysis accepts a Hugging Face model directly and calls this;
+    the views also take ``tokenizer=``.
+
+    On TransformerLens 3.x this raises ``TypeError`` naming the two ways to load the model
+    there. A TransformerLens model is returned unchanged.
+
+    >>> import transformers
+    >>> hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+    ...     n_layer=1, n_head=2, n_embd=16, n_positions=32, vocab_size=len(model.tokenizer)))
+    >>> if transformer_lens_version() >= (4,):   # on 3.x: a TypeError naming the two ways
+    ...     bridge = from_hugging_face(hf, tokenizer=model.tokenizer)
+    ...     assert as_adapter(hf).model is bridge and as_adapter(hf).n_heads == 2
+    >>> from_hugging_face(model) is model        # a TransformerLens model comes back unchanged
+    True
+    """
+    if not _is_hugging_face_model(model):
+        if tokenizer is not None:
+            raise TypeError(
+                f"tokenizer= is for a plain Hugging Face model; {type(model).__name__} is a "
+                "TransformerLens model and uses its own tokenizer (model.tokenizer)"
+            )
+        return model.model if isinstance(model, ModelAdapter) else model
+    owned = model.__dict__
+    bridge = owned.get(_BRIDGE_ATTRIBUTE)
+    name = _hugging_face_name(model)
+    if bridge is not None:  # booting twice would prepare the same modules twice
+        _check_same_tokenizer(name, bridge.tokenizer, tokenizer)
+        return bridge
+    if transformer_lens_version() < (4,):
+        raise TypeError(
+            f"circuitwidgets wraps a plain Hugging Face model ({type(model).__name__} {name!r}) "
+            "only on TransformerLens 4. On the installed TransformerLens "
+            f"{'.'.join(map(str, transformer_lens_version()))}, load it in one of two ways:\n"
+            "    from transformer_lens import HookedTransformer\n"
+            f"    model = HookedTransformer.from_pretrained({name!r}, hf_model=hf_model, tokenizer=tokenizer)\n"
+            "or\n"
+            "    from transformer_lens.model_bridge import TransformerBridge\n"
+            f"    model = TransformerBridge.boot_transformers({name!r}, hf_model=hf_model, tokenizer=tokenizer)"
+        )
+    tokenizer = tokenizer if tokenizer is not None else _local_tokenizer(name)
+    if tokenizer is None:
+        raise ValueError(
+            f"the Hugging Face model {name!r} needs its tokenizer: pass tokenizer=... (e.g. "
+            f"AutoTokenizer.from_pretrained({name!r})) to the view, or to "
+            "circuitwidgets.from_hugging_face(model, tokenizer)"
+        )
+    from transformer_lens.model_bridge import TransformerBridge
+
+    # Boot on the device and dtype the model is on: the bridge wraps it and must not move it.
+    parameter = next(model.parameters())
+    bridge = TransformerBridge.boot_transformers(
+        name, hf_model=model, tokenizer=tokenizer, device=parameter.device, dtype=parameter.dtype
+    )
+    owned[_BRIDGE_ATTRIBUTE] = bridge
+    warnings.warn(
+        f"circuitwidgets wrapped the Hugging Face model {name!r} in a TransformerLens "
+        "TransformerBridge (attention switched to eager, so patterns exist); views and analyses "
+        "of this model share it. To do it yourself: circuitwidgets.from_hugging_face(model, tokenizer).",
+        UserWarning,
+        stacklevel=3,
+    )
+    return bridge
+
+
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
 
@@ -1208,6 +1386,8 @@ def as_adapter(model: Any) -> ModelAdapter:
     """
     if isinstance(model, ModelAdapter):
         return model
+    if _is_hugging_face_model(model):
+        model = from_hugging_face(model)
     owned = getattr(model, "__dict__", None)
     if owned is None:
         return ModelAdapter(model)

@@ -89,6 +89,14 @@ FAMILIES: dict[str, Family] = {
         dict(_HOOKED_GPT, act_fn="relu"),
         _traits("learned"),
     ),
+    # OPT-350m's shape: a 32-wide embedding projected up to the stream and back down
+    # (project_in/project_out), LayerNorm after each block (post-LN) and no final norm
+    "opt_350m": Family(
+        "OPTConfig", dict(hidden_size=D_MODEL, num_hidden_layers=N_LAYERS, num_attention_heads=N_HEADS, ffn_dim=D_MLP,
+                          max_position_embeddings=N_CTX, word_embed_proj_dim=D_MODEL // 2, do_layer_norm_before=False),
+        None,
+        _traits("learned", "projected", "post_ln"),
+    ),
     "bloom": Family(
         "BloomConfig", dict(hidden_size=D_MODEL, n_layer=N_LAYERS, n_head=N_HEADS),
         dict(_HOOKED_GPT, positional_embedding_type="alibi", post_embedding_ln=True, act_fn="gelu_fast"),
@@ -208,7 +216,8 @@ def _hooked(name: str, dtype: torch.dtype) -> Any:
 
     options = FAMILIES[name].hooked
     if options is None:
-        raise Unbootable(f"TransformerLens 3's HookedTransformerConfig has no options for {name} (post-norm-only blocks)")
+        why = "embedding projections and post-LN blocks" if has(name, "projected") else "post-norm-only blocks"
+        raise Unbootable(f"TransformerLens 3's HookedTransformerConfig has no options for {name} ({why})")
     cfg = dict(
         n_layers=N_LAYERS, d_model=D_MODEL, n_heads=N_HEADS, d_head=D_MODEL // N_HEADS, d_mlp=D_MLP, n_ctx=N_CTX,
         d_vocab=len(tokenizer()), seed=0, default_prepend_bos=True, model_name=f"tiny-{name}", dtype=dtype,

@@ -8,6 +8,7 @@ import torch
 from transformer_lens.head_detector import detect_head, get_previous_token_head_detection_pattern
 
 import hand_built_models
+import circuitwidgets as cw
 from circuitwidgets import analysis
 from circuitwidgets.analysis.heads import target_keys
 from circuitwidgets.model import ModelAdapter
@@ -162,3 +163,26 @@ def test_bad_inputs(random_model):
         analysis.head_scores(random_model, "induction", half=3, tokens=torch.tensor([[0, 5, 6, 5, 6]]))
     with pytest.raises(ValueError, match="kind 'induction_head' is not one of"):
         analysis.text_head_scores(random_model, "a a", "induction_head")
+
+
+def test_the_random_token_experiment_runs_once_per_model_and_settings(monkeypatch):
+    """AttentionExplorer and InductionScores show the same repeated-random-token scores: the
+    dashboard runs that experiment once, and again only for new settings or new weights."""
+    from circuitwidgets.analysis import heads
+
+    calls = []
+    real = heads.repeated_tokens
+    monkeypatch.setattr(heads, "repeated_tokens", lambda *a, **k: calls.append(k) or real(*a, **k))
+    model = cw.load_pocket_model()
+    text = "def f(x):\n    return x\ndef f(x):"
+    dashboard = cw.CircuitExplorer(model, text)
+    assert len(calls) == 1
+    again = analysis.all_head_scores(model)
+    assert again is analysis.all_head_scores(model) and len(calls) == 1
+    torch.testing.assert_close(dashboard.induction.scores("induction"), again["induction"].scores)
+    analysis.all_head_scores(model, seed=1)
+    assert len(calls) == 2                       # other settings: another experiment
+    with torch.no_grad():
+        model.blocks[1].attn.W_Q.mul_(2.0)       # new weights: the scores are computed afresh
+    assert analysis.all_head_scores(model) is not again and len(calls) == 3
+    dashboard.close()

@@ -80,8 +80,8 @@ def test_attention_patterns_are_the_models(name, kind):
     model = _model(name, kind)
     adapter = ModelAdapter(model)
     att = analysis.attention_patterns(adapter, TEXT)
-    with torch.inference_mode():
-        _, cache = model.run_with_cache(_tokens(adapter))
+    with torch.inference_mode():   # (the bridge's full cache breaks inside HF's post-LN OPT)
+        _, cache = model.run_with_cache(_tokens(adapter), names_filter=lambda name: name.endswith("hook_pattern"))
     for layer in range(adapter.n_layers):
         torch.testing.assert_close(att.patterns[layer], cache[hook_name("pattern", layer)][0].float())
 
@@ -93,6 +93,11 @@ def test_attribution_adds_up_to_the_models_logit(name, kind):
     tokens = _tokens(adapter)
     logits = _model_logits(model, tokens)
     target = int(logits[-1].argmax())
+    if arch.has(name, "post_ln"):
+        # a LayerNorm after every block rescales the stream: it is no sum of parts, so refuse
+        with pytest.raises(NotImplementedError, match="do not add up to this model's final residual stream"):
+            analysis.logit_attribution(adapter, TEXT, position=-1, target=target)
+        return
     attr = analysis.logit_attribution(adapter, TEXT, position=-1, target=target)
     _, values = attr.components()
     torch.testing.assert_close(values.sum(), attr.logit, atol=1e-4, rtol=1e-4)
@@ -118,6 +123,8 @@ def test_copying_scores_match_a_full_ov_eigenvalue_reference(name, kind):
     adapter = ModelAdapter(model)
     E = _embedding_as_written(model, adapter)
     V, O, U = _shared_kv(adapter, model.W_V.detach()), model.W_O.detach().float(), model.W_U.detach().float()
+    if arch.has(name, "projected"):  # OPT-350m: the stream goes through project_out first
+        U = model.project_out.original_component.weight.detach().float().T @ U
     if arch.has(name, "gqa") or arch.has(name, "mqa"):
         assert adapter.n_kv_heads < adapter.n_heads  # shared K/V heads really are expanded
     got = analysis.copying_scores(adapter)
@@ -187,6 +194,12 @@ def test_every_view_opens(name, kind):
         cw.CircuitExplorer(adapter, TEXT),
     ]
     lens = views[2]
+    if arch.has(name, "post_ln"):
+        with pytest.raises(NotImplementedError):
+            lens.attribution()
+        for view in views:
+            view.close()
+        return
     attr = lens.attribution()
     assert attr.heads.shape == (adapter.n_layers, adapter.n_heads)
     assert views[1].spectrum.copying.shape == (adapter.n_layers, adapter.n_heads)
@@ -265,3 +278,52 @@ def test_half_precision_views_draw_their_attribution_and_export(dtype, tmp_path)
     assert lens.attribution().logit.dtype == torch.float32
     assert lens.save_html(tmp_path / "lens.html").stat().st_size > 0
     assert cw.CircuitExplorer(model, TEXT).save_html(tmp_path / "dashboard.html").stat().st_size > 0
+
+
+CORRUPTED = "def add(x, b):\n    return a + b\ndef add(a, b):"   # one token differs
+
+
+def _logits_with(model, tokens: torch.Tensor, name: str, replace) -> torch.Tensor:
+    """The model's own logits at the last position, one TransformerLens hook replacing part of
+    an activation (the test's brute-force reference for ablation and patching)."""
+
+    def hook(act, hook):
+        act = act.clone()
+        replace(act)
+        return act
+
+    with torch.inference_mode():
+        return model.run_with_hooks(tokens, fwd_hooks=[(name, hook)])[0, -1].float()
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_interventions_are_the_models_own_edits(name, kind):
+    """Ablating a head equals zeroing its ``hook_z``; each patching cell (residual stream,
+    head output) equals one hooked run of the corrupted prompt with the clean activation."""
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    if not adapter.can_replace("z"):
+        pytest.skip("this model kind runs heads it cannot replace (said by analysis.ablate)")
+    clean, corrupted = adapter.to_tokens(TEXT), adapter.to_tokens(CORRUPTED)
+    assert clean.shape == corrupted.shape
+    layer, head = adapter.n_layers - 1, 1
+    zeroed = _logits_with(model, clean, hook_name("z", layer), lambda z: z[:, :, head].zero_())
+    abl = analysis.ablate(adapter, TEXT, [f"L{layer}H{head}"], "zero")
+    torch.testing.assert_close(abl.logits_after[-1], zeroed[abl.targets[-1]], atol=1e-4, rtol=1e-4)
+
+    target = int(_model_logits(model, clean)[-1].argmax())
+    grids = analysis.patching(adapter, TEXT, CORRUPTED, "logit", at=["resid_pre", "heads"], target=target, normalize=False)
+    names = {hook_name("resid_pre", l) for l in range(adapter.n_layers)} | {hook_name("z", l) for l in range(adapter.n_layers)}
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(clean, names_filter=names.__contains__)
+    for l in range(adapter.n_layers):
+        for p in (1, 2, clean.shape[1] - 1):
+            def put(r, l=l, p=p):
+                r[:, p] = cache[hook_name("resid_pre", l)][:, p]
+            expected = _logits_with(model, corrupted, hook_name("resid_pre", l), put)[target]
+            assert float(grids["resid_pre"].values[l, p]) == pytest.approx(float(expected), abs=1e-3, rel=1e-3)
+        for h in range(adapter.n_heads):
+            def put_z(z, l=l, h=h):
+                z[:, :, h] = cache[hook_name("z", l)][:, :, h]
+            expected = _logits_with(model, corrupted, hook_name("z", l), put_z)[target]
+            assert float(grids["heads"].values[l, h]) == pytest.approx(float(expected), abs=1e-3, rel=1e-3)

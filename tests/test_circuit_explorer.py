@@ -259,3 +259,78 @@ def test_closing_a_dashboard_closes_what_it_made_and_nothing_else(random_model):
     shared.close()
     assert mine.comm is not None and mine.model_id in _instances  # the user's selection stays
     assert set(_instances) == before
+
+
+# ---- panels= and the optional patching panel ----------------------------------------------------
+
+POCKET_PAIR = ("a b c d a b c", "a b c e a b c")
+PATCH_OPTIONS = {"target": " d", "distractor": " e"}
+
+
+@pytest.fixture(scope="module")
+def patching_dash(pocket):
+    return cw.CircuitExplorer(
+        pocket, POCKET_PAIR[0], panels=[*PANELS, "patching"], corrupted=POCKET_PAIR[1],
+        patching_options={**PATCH_OPTIONS, "exact": ["heads"]},
+    )
+
+
+def test_the_default_panels_are_the_four_and_no_patching(dash):
+    assert dash.panels == list(PANELS) and dash.patching is None
+
+
+def test_the_patching_panel_shares_the_selection_and_shows_analysis_numbers(patching_dash, pocket):
+    from circuitwidgets import analysis
+
+    w = patching_dash
+    assert list(w.views) == [*PANELS, "patching"] and w.panels == list(w.views)
+    assert w.patching.selection is w.selection and w.patching.clean == POCKET_PAIR[0]
+    want = analysis.patching(pocket, *POCKET_PAIR, "logit_diff", at="heads", **PATCH_OPTIONS)
+    np.testing.assert_allclose(w.patching.exact["heads"].numpy(), want.values.numpy(), atol=1e-5)
+    w.patching.select(0, 2)  # what a click on a head cell sends
+    assert (w.attention.layer, w.attention.head, w.ov.head, w.layer, w.head) == (0, 2, 2, 0, 2)
+    w.selection.lens_layer, w.selection.position = 1, 4  # a residual cell's click
+    assert (w.lens.lens_layer, w.lens.position, w.patching.position) == (1, 4, 4)
+    w.text = "x y z x y z"  # the other panels follow; the patching pair stays
+    assert w.attention.text == "x y z x y z" and w.patching.clean == POCKET_PAIR[0] and w.error == ""
+    w.text = POCKET_PAIR[0]
+
+
+def test_a_subset_of_panels_in_any_order(random_model):
+    w = cw.CircuitExplorer(random_model, TEXT, panels=["lens", "attention"])
+    assert list(w.views) == ["lens", "attention"] and w.ov is None and w.induction is None
+    w.text = OTHER
+    assert w.lens.text == OTHER and w.error == ""
+    w.position = len(w.attention.tokens) - 1
+    with pytest.raises(traitlets.TraitError, match="unknown panels"):
+        w.collapsed = ["ov"]  # not a panel of this dashboard
+    w.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(panels=["attention", "chart"]), r"panels names unknown panels \['chart'\]"),
+        (dict(panels=[]), "panels is empty"),
+        (dict(panels=3), "panels must be a panel name or a list"),
+        (dict(panels=[*PANELS, "patching"]), "needs corrupted="),
+        (dict(corrupted="a b c e a b c"), "add 'patching' to panels="),
+        (dict(panels=["patching"], corrupted="a b c"), "4 tokens"),
+    ],
+)
+def test_bad_panels(pocket, kwargs, message):
+    with pytest.raises((ValueError, TypeError)) as caught:
+        cw.CircuitExplorer(pocket, POCKET_PAIR[0], **kwargs)
+    assert re.search(message, str(caught.value)), str(caught.value)
+
+
+def test_the_export_holds_the_patching_grids(patching_dash, tmp_path):
+    page = patching_dash.save_html(tmp_path / "dash.html").read_text(encoding="utf-8")
+    (state_json,) = re.findall(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', page, re.S)
+    state = json.loads(state_json)["state"]
+    mine = state[patching_dash.patching.model_id]
+    assert mine["state"]["_static"] is True
+    buffers = {tuple(b["path"]): b for b in mine["buffers"]}
+    exact = np.frombuffer(base64.b64decode(buffers[("exact", "heads", "buffer")]["data"]), "<f4")
+    np.testing.assert_array_equal(exact, patching_dash.patching.exact["heads"].flatten().numpy())
+    assert state[patching_dash.model_id]["state"]["patching"] == f"IPY_MODEL_{patching_dash.patching.model_id}"

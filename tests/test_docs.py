@@ -80,7 +80,11 @@ def test_index_links_every_page():
 
 #: Blocks that cannot run here, and why: Colab's own module, or a model from the Hugging Face
 #: Hub (no network in CI; the pocket models stand in for them everywhere else).
-NOT_RUN = {"# Colab only": "google.colab exists only on Colab", 'boot_transformers("gpt2")': "needs the network"}
+NOT_RUN = {
+    "# Colab only": "google.colab exists only on Colab",
+    'boot_transformers("gpt2")': "needs the network",
+    'AutoModelForCausalLM.from_pretrained("': "needs the network (tests/test_hugging_face.py runs it offline)",
+}
 
 
 def _examples() -> list[tuple[str, str]]:

@@ -50,13 +50,13 @@ def test_defaults_are_the_final_readout_and_the_last_position(lens_view):
     assert lens_view.target is None and lens_view.layer is None and lens_view.head is None
     sel = lens_view.selection
     assert (sel.lens_layer, sel.position, sel.layer, sel.head) == (2, seq - 1, None, None)
-    assert [r["short"] for r in lens_view.readouts] == ["embed", "+L0", "+L1"]
+    assert [r.short for r in lens_view.readouts] == ["embed", "+L0", "+L1"]
 
 
 def test_readout_names_match_lens_labels():
     names = readout_names(3)
-    assert [n["short"] for n in names] == ["embed", "+L0", "+L1", "+L2"]
-    assert names[0]["long"].startswith("the embeddings") and names[-1]["long"].endswith("final output")
+    assert [n.short for n in names] == ["embed", "+L0", "+L1", "+L2"]
+    assert names[0].long.startswith("the embeddings") and names[-1].long.endswith("final output")
 
 
 @pytest.mark.parametrize(

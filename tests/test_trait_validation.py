@@ -27,6 +27,9 @@ from test_docs import public_traits
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
 OTHER = "a b c d a b c d"
+#: PatchingExplorer's pair, and prompts of the same length to set one side to.
+PAIR = ("Mary and John, John gave to", "Mary and John, Mary gave to")
+SAME_LENGTH = {"clean": ["John and Mary, John gave to", PAIR[0]], "corrupted": ["John and Mary, Mary gave to", PAIR[1]]}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,9 @@ def views(plain_model):
         "OVBrowser": cw.OVBrowser(plain_model, TEXT),
         "LogitLens": cw.LogitLens(plain_model, TEXT, k=5, page_size=8),
         "InductionScores": cw.InductionScores(plain_model, half=8, batch=2),
+        "PatchingExplorer": cw.PatchingExplorer(plain_model, *PAIR, metric="kl"),
         "CircuitExplorer": cw.CircuitExplorer(plain_model, TEXT),
+        "FlowGraph": cw.FlowGraph(plain_model, TEXT),
     }
 
 
@@ -45,6 +50,8 @@ def views(plain_model):
 
 
 def _seq(view) -> int:
+    if isinstance(view, cw.PatchingExplorer):
+        return len(view.clean_tokens)
     return len(view.attention.tokens) if isinstance(view, cw.CircuitExplorer) else len(view.tokens)
 
 
@@ -73,6 +80,9 @@ CHOICES = {
     "circuit": ("full", "ov"),
     "mode": ("random", "text"),
     "kind": TAB_ORDER,
+    "metric": ("kl", "prob", "logit"),  # (logit_diff's default tokens may coincide on a random model)
+    "grid": ("resid_pre", "attn_out", "heads", "heads_by_pos"),
+    "method": ("attribution", "exact"),
 }
 
 
@@ -93,10 +103,15 @@ def bad_values(view, name: str) -> list[tuple[object, str | None]]:
         return [("nope", CHOICES[name][0]), (3, None), (None, None)]
     if name == "collapsed":
         return [(["nope"], "attention"), ("nope", "attention"), (3, "attention"), ([3], "attention")]
-    if name == "target":
+    if name in ("target", "distractor"):
         return [("Mary and John", None), (10**6, str(view._adapter.d_vocab)), (1.5, None)]
-    if name == "text":
+    if name in ("text", "clean", "corrupted"):
         return [(5, None), (None, None)]
+    if name == "threshold":
+        return [(-0.5, "0 to 1"), (1.5, "0 to 1"), ("x", None), (None, None)]
+    if name == "layers":
+        L = view._adapter.n_layers
+        return [([0, L + 1], str(L)), ([1, 1], str(L)), ([2, 1], str(L)), ([0], None), (3, None)]
     if name == "selection":
         return [("sel", None), (5, None)]
     raise AssertionError(f"{type(view).__name__}.{name} has no bad values in this test: add them")
@@ -113,10 +128,16 @@ def good_values(view, name: str) -> list[object]:
         return list(CHOICES[name])
     if name == "collapsed":
         return [["ov", "lens"], "ov", []]
-    if name == "target":
+    if name in ("target", "distractor"):
         return [" Mary", 0, None]
+    if name in SAME_LENGTH:
+        return SAME_LENGTH[name]
     if name == "text":
         return [OTHER, TEXT]
+    if name == "threshold":
+        return [0.0, 1.0, 0.25]
+    if name == "layers":
+        return [[0, 1], [0, view._adapter.n_layers]]
     if name == "selection":
         return [cw.Selection()]
     raise AssertionError(f"{type(view).__name__}.{name} has no valid values in this test: add them")
@@ -150,12 +171,12 @@ def snapshot(view) -> dict:
 
 
 CASES = [(view, name) for view in (
-    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "CircuitExplorer",
+    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph",
 ) for name in public_traits(getattr(cw, view))]
 
 
 def test_settable_names_only_traits_the_view_has():
-    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "CircuitExplorer"):
+    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph"):
         cls = getattr(cw, view)
         assert set(cls._settable) <= set(public_traits(cls)), f"{view}._settable names traits it does not have"
 
@@ -174,7 +195,8 @@ def test_bad_values_are_refused_and_change_nothing(views, view_name, name):
         message = str(caught.value)
         if name not in settable(view):
             assert f"{name} is read-only" in message or "cannot be replaced" in message
-            assert "text" in message or "cannot be replaced" in message  # what can be set instead
+            # what can be set instead
+            assert "cannot be replaced" in message or all(n in message for n in type(view)._settable), message
         else:
             shown = repr(value) if not isinstance(value, str) else value
             assert shown in message or repr(value) in message or type(value).__name__ in message, (value, message)
@@ -194,7 +216,7 @@ def test_valid_values_at_the_edges_work(views, view_name, name):
             setattr(view, name, value)
             got = getattr(view, name)
             expected = [value] if name == "collapsed" and isinstance(value, str) else value
-            if name == "target" and isinstance(value, str):
+            if name == "target" and isinstance(value, str) and isinstance(view, cw.LogitLens):
                 assert view._target_id == view._adapter.to_single_token(value)
             assert got is expected or got == expected, (name, value, got)
             assert view.error == "", view.error

@@ -17,15 +17,18 @@ from pathlib import Path
 
 import anywidget
 import pytest
+import torch
 import traitlets
 
 import circuitwidgets as cw
-from circuitwidgets.widgets._transport import BinaryArray
+from circuitwidgets import analysis
+from circuitwidgets.widgets import _payloads
+from circuitwidgets.widgets._transport import BinaryArray, Encoded
 from circuitwidgets.widgets.selection import SELECTION_FIELDS
 
 SRC = Path(__file__).resolve().parent.parent / "js" / "src"
 WIDGET_TRAITS = set(anywidget.AnyWidget.class_trait_names())
-VIEWS = (cw.TokenView, cw.AttentionExplorer, cw.OVBrowser, cw.LogitLens, cw.InductionScores, cw.CircuitExplorer, cw.CompositionGraph)
+VIEWS = (cw.TokenView, cw.AttentionExplorer, cw.OVBrowser, cw.LogitLens, cw.InductionScores, cw.PatchingExplorer, cw.CircuitExplorer, cw.FlowGraph, cw.CompositionGraph)
 
 #: Synced traits a view's own script does not read, and why (they are not in its state type).
 NOT_READ = {
@@ -128,3 +131,79 @@ def test_a_drifted_state_type_is_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
     keys = state_type("token_view")
     assert "tokenIds" in keys and "token_ids" not in keys
+
+
+#: Payload traits whose class is not one of _payloads' dataclasses, and the TypeScript type
+#: they are sent as (a structure without a mirror interface of its own).
+UNMIRRORED = {
+    ("InductionScores", "_scores"): r"Record<Kind, WireArray>",
+    ("OVBrowser", "_answers"): r"Payload\[\]",
+    ("PatchingExplorer", "approx"): r"Record<string, WireArray> \| null",
+    ("PatchingExplorer", "exact"): r"Record<string, WireArray> \| null",
+}
+
+
+def payload_traits():
+    return [(cls, n, t) for cls in VIEWS for n, t in synced(cls).items() if isinstance(t, Encoded)]
+
+
+def ts_interface(name: str) -> set[str]:
+    """The top-level keys of ``interface name`` anywhere under js/src."""
+    text = "\n".join(p.read_text(encoding="utf-8") for p in SRC.rglob("*.ts"))
+    keys, depth = set(), 0
+    for line in _body(text, name).splitlines():
+        field = re.match(r"\s*(\w+)\??\s*:", line)
+        if depth == 0 and field:
+            keys.add(field.group(1))
+        depth += line.count("{") - line.count("}")
+    return keys
+
+
+@pytest.mark.parametrize("cls, name, trait", payload_traits(), ids=lambda v: getattr(v, "__name__", v if isinstance(v, str) else ""))
+def test_a_payload_trait_is_typed_as_its_mirror(cls, name, trait):
+    """A payload trait's TypeScript type is its dataclass's mirror (``TS_TYPE``): ``X | null``,
+    or ``X[]`` for a list of them."""
+    ts = state_type(cls._bundle)[name]
+    mirror = getattr(trait.klass, "TS_TYPE", None)
+    if mirror is None:
+        assert re.fullmatch(UNMIRRORED[(cls.__name__, name)], ts), f"{cls.__name__}.{name}: TypeScript {ts!r}"
+        return
+    assert trait.klass in PAYLOADS, f"{trait.klass.__name__} has no example in PAYLOADS below"
+    assert re.fullmatch(rf"{mirror}\[\]" if trait.many else rf"{mirror} \| null", ts), f"{cls.__name__}.{name}: TypeScript {ts!r}"
+
+
+def _lens_payloads(model):
+    lens = cw.LogitLens(model, "a b c a b", page_size=4)
+    lens.target = " a"
+    target = lens._target_payload([0])
+    return {
+        _payloads.LensPages: lens._lens_payload([0]),
+        _payloads.LensPage: lens._lens_page_payload(0),
+        _payloads.TargetPages: target,
+        _payloads.TargetPage: target.pages[0],
+        _payloads.AttributionState: lens._attribution_payload(1, None),
+    }
+
+
+PAYLOADS = {
+    _payloads.PatternBank: lambda _: _payloads.PatternBank.of(1, [(0, 1)], lambda l, h: torch.eye(3)),
+    _payloads.HeadScore: lambda _: _payloads.HeadScore("entropy", "entropy", "help", torch.zeros(2, 4)),
+    _payloads.Readout: lambda _: _payloads.Readout("embed", "the embeddings"),
+    _payloads.FlowGraphState: lambda m: _payloads.FlowGraphState(analysis.flow(m, "a b c d a b c", target=" d")),
+    **{klass: (lambda m, klass=klass: _lens_payloads(m)[klass]) for klass in (
+        _payloads.LensPages, _payloads.LensPage, _payloads.TargetPages, _payloads.TargetPage, _payloads.AttributionState,
+    )},
+}
+
+
+def test_every_payload_class_has_an_example():
+    mirrored = {c for c in vars(_payloads).values() if isinstance(c, type) and hasattr(c, "TS_TYPE")}
+    assert mirrored == set(PAYLOADS)
+
+
+@pytest.mark.parametrize("klass", list(PAYLOADS), ids=lambda c: c.__name__)
+def test_a_payload_encodes_to_its_mirror_keys(klass, plain_model):
+    """What ``encode()`` sends has exactly the keys of the TypeScript interface that reads it."""
+    payload = PAYLOADS[klass](plain_model)
+    assert isinstance(payload, klass)
+    assert sorted(payload.encode()) == sorted(ts_interface(klass.TS_TYPE)), f"{klass.__name__} vs interface {klass.TS_TYPE}"

@@ -48,7 +48,7 @@ def test_a_misspelt_keyword_suggests_the_close_one(plain_model):
 def test_token_view_refuses_a_selection_clearly(plain_model):
     """TokenView shows no layer, head or position: a selection would be silently ignored, so
     it is refused, saying why (issue #23, point 7)."""
-    with pytest.raises(TypeError, match=r"'selection' \(TokenView follows no Selection: it shows no layer, head or position to share\); its keyword arguments are model, text, tokens, layout"):
+    with pytest.raises(TypeError, match=r"'selection' \(TokenView follows no Selection: it shows no layer, head or position to share\); its keyword arguments are model, text, tokens, tokenizer, layout"):
         cw.TokenView(plain_model, TEXT, selection=cw.Selection())
 
 

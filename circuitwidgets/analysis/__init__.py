@@ -14,6 +14,8 @@ On a text (one forward pass):
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
 * :func:`flow` -- one prediction as a graph: heads and the memory values they recalled, MLPs
   and their neurons, each read as words, with contributions that add up to the logit
+* :func:`ln_filter` -- what each layer norm raises and lowers in the word reading, against
+  random vectors as the control (VISIT's "layer norm as a filter")
 * :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
 * :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
@@ -69,6 +71,7 @@ from .logit_lens import LogitLensResult, join_lens, logit_lens
 from ._metric import METRICS
 from .attribution_patching import attribution_patching
 from .flow import FlowEdge, FlowNode, FlowResult, flow
+from .ln_filter import LNFilterResult, NormFilter, ln_filter
 from .neurons import AlwaysOnNeurons, always_on_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
 from .paths import ORDERS, PathExpansion, path_expansion
@@ -91,11 +94,13 @@ __all__ = [
     "FlowResult",
     "HeadScores",
     "KINDS",
+    "LNFilterResult",
     "LogitLensResult",
     "METRICS",
     "MODES",
     "NEEDS",
     "NextTokenProbabilities",
+    "NormFilter",
     "ORDERS",
     "OVSpectrum",
     "PathExpansion",
@@ -116,6 +121,7 @@ __all__ = [
     "flow",
     "head_scores",
     "join_lens",
+    "ln_filter",
     "logit_attribution",
     "logit_lens",
     "next_token_probabilities",

@@ -268,10 +268,13 @@ def all_head_scores(
     """
     adapter = as_adapter(model)
     if tokens is None:
-        tokens = repeated_tokens(adapter, half=half, batch=batch, seed=seed)
-        half = (tokens.shape[1] - 1) // 2
-    else:
-        tokens, half = _check_repeated(adapter, tokens, half)
+        # the same random tokens give the same scores: once per model and settings
+        def run() -> dict[str, HeadScores]:
+            random = repeated_tokens(adapter, half=half, batch=batch, seed=seed)
+            return all_head_scores(adapter, half=(random.shape[1] - 1) // 2, tokens=random)
+
+        return adapter.remembered(("all_head_scores", check_half(adapter, half), batch, seed), run)
+    tokens, half = _check_repeated(adapter, tokens, half)
     patterns: dict[int, torch.Tensor] = {}
     hooks = {
         hook_name("pattern", layer): (lambda p, layer=layer: patterns.__setitem__(layer, p))

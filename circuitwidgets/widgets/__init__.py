@@ -7,7 +7,9 @@ sent as binary buffers.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
 * :class:`CompositionGraph` — which heads read what earlier heads write (Q/K/V composition).
-* :class:`CircuitExplorer` — the four views above in one layout on one selection.
+* :class:`FlowGraph` — one prediction as a graph of what wrote it (VISIT's flow graph).
+* :class:`PatchingExplorer` — activation patching grids of a prompt pair, exact and estimated.
+* :class:`CircuitExplorer` — the four views above (and optional panels) in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
 * :func:`link` — make views displayed separately share one selection.
 * :func:`save_html` — any views as one self-contained, offline HTML file
@@ -19,13 +21,15 @@ from ._export import export_sizes, save_html
 from .attention_explorer import AttentionExplorer
 from .circuit_explorer import CircuitExplorer
 from .composition_graph import CompositionGraph
+from .flow_graph import FlowGraph
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
+from .patching_explorer import PatchingExplorer
 from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
-    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "CompositionGraph", "export_sizes", "InductionScores", "link",
-    "LogitLens", "OVBrowser", "save_html", "Selection", "TokenView",
+    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "CompositionGraph", "export_sizes", "FlowGraph",
+    "InductionScores", "link", "LogitLens", "OVBrowser", "PatchingExplorer", "save_html", "Selection", "TokenView",
 ]

@@ -44,7 +44,7 @@ import torch
 import traitlets
 
 from ..checks import check_int
-from ..model import ModelAdapter, as_adapter
+from ..model import ModelAdapter, as_adapter, from_hugging_face
 from ._bundles import read_bundle
 from ._payloads import PatternBank
 
@@ -53,6 +53,10 @@ __all__ = ["CircuitWidget", "InvalidValue", "InvalidType", "PASS_THROUGH", "chec
 T = TypeVar("T")
 
 #: Keyword arguments every view passes on to ipywidgets, besides its own.
+#: What a view says when the run for a new text was interrupted (the text is kept: edit it
+#: to run again).
+INTERRUPTED = "Interrupted: the view still shows the previous text's results; edit the text to run it again."
+
 PASS_THROUGH = ("layout", "tabbable", "tooltip")
 #: The largest ``k`` (top tokens per row or per hover card) any view lists: more does not fit
 #: on a screen (a 100-line hover card is already taller than a laptop's).
@@ -136,8 +140,13 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
         (``TypeError`` naming the valid ones), adapt ``model`` (``TypeError`` for anything
         that is not a TransformerLens model), refuse a model without weights (``meta``
         device), and put the arguments in ``given`` that are not ``None`` into ``kwargs``
-        for the traits (e.g. ``selection=...``). Sets and returns ``self._adapter``."""
+        for the traits (e.g. ``selection=...``). A plain Hugging Face model is wrapped once
+        (:func:`~circuitwidgets.model.from_hugging_face`) with the ``tokenizer=`` keyword every
+        view takes. Sets and returns ``self._adapter``."""
+        tokenizer = kwargs.pop("tokenizer", None)
         self._check_keywords(kwargs)
+        if tokenizer is not None:
+            model = from_hugging_face(model, tokenizer)
         self._adapter = check_model_device(as_adapter(model))
         kwargs.update({name: value for name, value in given.items() if value is not None})
         return self._adapter
@@ -149,7 +158,7 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
             name for name, p in inspect.signature(cls.__init__).parameters.items()
             if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         ]
-        return own + list(PASS_THROUGH)
+        return own + ["tokenizer"] + list(PASS_THROUGH)
 
     def _check_keywords(self, kwargs: dict[str, Any]) -> None:
         valid = self._keywords()
@@ -202,6 +211,18 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
             for name, value in values.items():
                 self.set_trait(name, value)
 
+    def _assign_computed(self, changes: dict[str, Any]) -> None:
+        """Assign settable traits (through their validators, in one message) that describe what
+        was just computed: ``self._ready`` is False meanwhile, so the view's observers, which
+        check it, do not compute the same thing again."""
+        self._ready = False
+        try:
+            with self.hold_sync():
+                for name, value in changes.items():
+                    setattr(self, name, value)
+        finally:
+            self._ready = True
+
     def _validated(self, **values: Any) -> list[Any]:
         """``values`` checked by their traits' own validators (type, then ``@validate``) before
         the traits hold them: the constructor's arguments that it needs before
@@ -223,12 +244,17 @@ class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
             raise InvalidType(str(exc)) from None
 
     def _attempt(self, compute: Callable[[], T]) -> T | None:
-        """Run ``compute``; on ``ValueError`` show its message inline and return ``None``."""
+        """Run ``compute``; on ``ValueError`` show its message inline and return ``None``.
+        Interrupted (the kernel's stop button, Ctrl-C), the view says so, keeps showing what it
+        showed, and the interrupt goes on to stop the cell."""
         try:
             return compute()
         except ValueError as exc:
             self.set_trait("error", str(exc))
             return None
+        except KeyboardInterrupt:
+            self.set_trait("error", INTERRUPTED)
+            raise
 
     @contextlib.contextmanager
     def _busy(self, line: str) -> Iterator[Callable[[str], None]]:

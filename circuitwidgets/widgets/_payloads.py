@@ -5,9 +5,12 @@ logit lens) holds one of these. Python code and users read plain tensors from it
 (``w._bank.patterns``, ``w.lens.pages[0].lens.top_probs``); only its ``encode()`` -- called
 at the boundary, by the :class:`~._transport.Encoded` trait's ``to_json`` and by
 :func:`~._transport.split_buffers` for a custom message -- builds the JSON and binary buffers
-the view's TypeScript state type describes (``PatternBank`` in ``js/src/kit/head_patterns.ts``,
-``LensWire`` and its pages in ``js/src/logit_lens/data.ts``). The dtypes sent are chosen here,
-once per payload.
+the view's TypeScript state type describes. Each class names its TypeScript mirror in
+``TS_TYPE`` (``PatternBank`` in ``js/src/kit/head_patterns.ts``, ``LensWire`` and its pages in
+``js/src/logit_lens/data.ts``, ...); ``tests/test_ts_state.py`` checks that the trait's
+TypeScript type names it and that the mirror's keys are ``encode()``'s. The browser decodes the
+arrays in one with the kit's ``decodePayload`` (``js/src/kit/decode.ts``). The dtypes sent are
+chosen here, once per payload.
 
 >>> bank = PatternBank.of(3, [(1, 3), (1, 3), (0, 1)], lambda l, h: torch.eye(4))
 >>> bank.heads, bank.patterns.shape                    # values, each head once
@@ -20,16 +23,16 @@ once per payload.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 
-from ..analysis import Attribution, LogitLensResult
+from ..analysis import Attribution, FlowResult, LogitLensResult
 from ._transport import to_wire
 
 __all__ = [
-    "PatternBank", "HeadScore", "LensPage", "LensPages", "TargetPage", "TargetPages",
-    "AttributionState", "vocab_wire", "id_dtype",
+    "PatternBank", "HeadScore", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
+    "AttributionState", "FlowGraphState", "vocab_wire", "id_dtype",
 ]
 
 
@@ -58,6 +61,7 @@ class PatternBank:
     seq]`` of ``heads`` (``(layer, head)`` pairs, each once) on the text of run ``run``.
     Sent as float16 (see ``_attention_store`` for the error)."""
 
+    TS_TYPE: ClassVar[str] = "PatternBank"
     run: int
     heads: list[tuple[int, int]]
     patterns: torch.Tensor
@@ -81,6 +85,7 @@ class HeadScore:
     """One head score of AttentionExplorer's overview: its key, label and help text, and its
     ``values`` ``[n_layers, n_heads]`` (sent as float32)."""
 
+    TS_TYPE: ClassVar[str] = "ScoreSpec"
     key: str
     label: str
     help: str
@@ -88,6 +93,23 @@ class HeadScore:
 
     def encode(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "help": self.help, "values": to_wire(self.values, dtype="float32")}
+
+
+@dataclass(frozen=True)
+class Readout:
+    """One readout of the logit lens by name: ``short`` for the slider and the grid's rows,
+    ``long`` for hover cards (LogitLens's ``readouts`` trait, one per ``lens_layer``).
+
+    >>> Readout("+L0", "after layer 0").encode()
+    {'short': '+L0', 'long': 'after layer 0'}
+    """
+
+    TS_TYPE: ClassVar[str] = "Readout"
+    short: str
+    long: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"short": self.short, "long": self.long}
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +120,7 @@ class LensPage:
     :func:`id_dtype`), ``top_probs``, ``target_probs`` and ``kl`` float32, ``target_ranks``
     int32, and the display strings of every id in them."""
 
+    TS_TYPE: ClassVar[str] = "LensPageWire"
     page: int
     start: int
     lens: LogitLensResult
@@ -123,6 +146,7 @@ class LensPages:
     """The text of run ``run`` (``token_ids`` [P], the display strings ``vocab``) and the
     pages of its lens computed so far: LogitLens's ``lens`` trait."""
 
+    TS_TYPE: ClassVar[str] = "LensWire"
     run: int
     token_ids: torch.Tensor
     ids: str
@@ -142,6 +166,7 @@ class LensPages:
 class TargetPage:
     """A picked target token's ``probs`` (float32) and ``ranks`` (int32) ``[R, n]`` on one page."""
 
+    TS_TYPE: ClassVar[str] = "TargetPageWire"
     page: int
     start: int
     id: int
@@ -163,6 +188,7 @@ class TargetPages:
     """A picked target (its id and display string) on the pages computed with it:
     LogitLens's ``_target`` trait."""
 
+    TS_TYPE: ClassVar[str] = "TargetWire"
     run: int
     id: int
     text: str
@@ -178,6 +204,7 @@ class AttributionState:
     panel draws it: the components (kind, layer, head, label; ``-1`` for none) with float32
     values summing to ``logit``, and each head's top tokens ``[L, H, k]`` in ``ids``."""
 
+    TS_TYPE: ClassVar[str] = "AttributionWire"
     run: int
     position: int
     attribution: Attribution
@@ -200,4 +227,61 @@ class AttributionState:
             "head_top_ids": to_wire(attr.head_top_ids, dtype=self.ids),
             "head_top_values": to_wire(attr.head_top_values, dtype="float32"),
             "vocab": vocab_wire(attr.token_strs),
+        }
+
+
+#: The edge kinds of a flow graph, in the order their codes (uint8 ``edge_kind``) name them.
+EDGE_KINDS = ("attention", "coefficient", "writes")
+
+
+@dataclass(frozen=True, eq=False)
+class FlowGraphState:
+    """FlowGraph's graph: ``graph`` (a :class:`~circuitwidgets.analysis.FlowResult`) and which
+    of its nodes are always-on neurons (``always_on``, node ids). Sent column by column (the
+    ``FlowWire`` type of ``js/src/flow_graph/data.ts``): per node its id, kind and label,
+    ``layer``/``head``/``source``/``neuron`` int32 (-1 where it has none), ``contribution``
+    float32 (NaN for a stream node), the target's ``prob`` float32 and ``rank`` int32,
+    ``entropy`` float32, ``top_ids`` ``[n, k]`` (see :func:`id_dtype`) and ``top_probs``
+    float32, ``always_on`` uint8; per edge ``edge_source``/``edge_target`` (node indices)
+    int32, ``edge_kind`` uint8 (an index of :data:`EDGE_KINDS`), ``score`` and
+    ``edge_contribution`` float32.
+
+    >>> graph = analysis.flow(model, "a b c d a b c", target=" d")
+    >>> wire = FlowGraphState(graph).encode()
+    >>> wire["target_str"], wire["top_ids"]["shape"] == [len(graph.nodes), 5]
+    (' d', True)
+    """
+
+    TS_TYPE: ClassVar[str] = "FlowWire"
+
+    graph: FlowResult
+    always_on: frozenset[str] = frozenset()
+
+    def encode(self) -> dict[str, Any]:
+        g = self.graph
+        index = {n.id: i for i, n in enumerate(g.nodes)}
+        where = lambda name: to_wire(  # noqa: E731
+            torch.tensor([-1 if getattr(n, name) is None else getattr(n, name) for n in g.nodes], dtype=torch.int32)
+        )
+        floats = lambda values: to_wire(  # noqa: E731
+            torch.tensor([float("nan") if v is None else v for v in values], dtype=torch.float32)
+        )
+        return {
+            "position": g.position, "target": g.target, "target_str": g.target_str, "logit": float(g.logit),
+            "layers": [g.layers.start, g.layers.stop],
+            "ids": [n.id for n in g.nodes], "kinds": [n.kind for n in g.nodes], "labels": [n.label for n in g.nodes],
+            "layer": where("layer"), "head": where("head"), "source": where("source"), "neuron": where("neuron"),
+            "contribution": floats([n.contribution for n in g.nodes]),
+            "prob": floats([n.target_prob for n in g.nodes]),
+            "rank": to_wire(torch.tensor([n.target_rank for n in g.nodes], dtype=torch.int32)),
+            "entropy": floats([n.entropy for n in g.nodes]),
+            "top_ids": to_wire(torch.tensor([n.top_ids for n in g.nodes]), dtype=id_dtype(max(g.token_strs) + 1)),
+            "top_probs": to_wire(torch.tensor([n.top_probs for n in g.nodes], dtype=torch.float32)),
+            "always_on": to_wire(torch.tensor([n.id in self.always_on for n in g.nodes], dtype=torch.uint8)),
+            "edge_source": to_wire(torch.tensor([index[e.source] for e in g.edges], dtype=torch.int32)),
+            "edge_target": to_wire(torch.tensor([index[e.target] for e in g.edges], dtype=torch.int32)),
+            "edge_kind": to_wire(torch.tensor([EDGE_KINDS.index(e.kind) for e in g.edges], dtype=torch.uint8)),
+            "score": floats([e.score for e in g.edges]),
+            "edge_contribution": floats([e.contribution for e in g.edges]),
+            "vocab": vocab_wire(g.token_strs),
         }

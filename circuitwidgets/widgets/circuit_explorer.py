@@ -1,6 +1,7 @@
-"""CircuitExplorer: the four linked views of one model and one text, in one layout.
+"""CircuitExplorer: linked views of one model and one text, in one layout.
 
-The dashboard holds four ordinary views and shows them side by side:
+The dashboard holds ordinary views and shows them side by side; by default these four
+(:data:`PANELS`):
 
 * ``w.attention`` — :class:`~circuitwidgets.AttentionExplorer` (every head's pattern on the text),
 * ``w.ov`` — :class:`~circuitwidgets.OVBrowser` (what every head writes),
@@ -8,7 +9,16 @@ The dashboard holds four ordinary views and shows them side by side:
 * ``w.induction`` — :class:`~circuitwidgets.InductionScores` (induction, previous-token and
   duplicate-token heads on repeated random tokens).
 
-All four share one :class:`~circuitwidgets.Selection`, so clicking a head in any of them
+``panels=`` picks which and in what order, from :data:`ALL_PANELS`: the four, and the optional
+
+* ``w.patching`` — :class:`~circuitwidgets.PatchingExplorer` (activation patching of the text
+  against ``corrupted=``, a prompt of as many tokens; ``patching_options=`` passes its other
+  arguments, e.g. ``{"target": " d", "distractor": " e", "exact": ["heads"]}``).
+
+A panel is one entry of :data:`_PANEL_VIEWS` (its class and how the dashboard builds it), one
+trait and one line of the script's ``PANELS``; a panel not asked for is ``None``.
+
+All of them share one :class:`~circuitwidgets.Selection`, so clicking a head in any of them
 moves the other three, in the browser with no kernel round trip, and also in an HTML export.
 They are the same objects you would display alone: ``display(w.attention)`` shows the
 attention view once more, still linked.
@@ -26,7 +36,9 @@ each run the model once (their own passes: the attention view keeps one layer of
 patterns alive at a time, the lens keeps the residual stream, so sharing one pass would cost
 memory rather than save time), and OVBrowser takes the text's tokens as its token map's
 defaults. InductionScores keeps scoring repeated random tokens unless switched to its text
-mode (``w.induction.mode = "text"``), in which it scores this text too.
+mode (``w.induction.mode = "text"``), in which it scores this text too. The patching panel keeps
+its prompt pair (a new text would need a new corrupted prompt of its length):
+``w.patching.set_prompts(clean, corrupted)`` changes it.
 
 >>> w = cw.CircuitExplorer(model)        # display(w) shows the four views
 >>> w.layer, w.head                     # opens on the best induction head
@@ -46,7 +58,7 @@ PosixPath('circuits.html')
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import traitlets
 from ipywidgets import widget_serialization
@@ -56,46 +68,89 @@ from .attention_explorer import AttentionExplorer
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
+from .patching_explorer import PatchingExplorer
+from ._base import InvalidValue
 from .selection import SELECTION_FIELDS, LinkedView, Selection
 
-__all__ = ["CircuitExplorer", "DEFAULT_TEXT", "PANELS"]
+__all__ = ["ALL_PANELS", "CircuitExplorer", "DEFAULT_TEXT", "PANELS"]
 
 #: The text the dashboard starts with when given none: a few lines said twice, so the
 #: induction heads of a small code model have something to copy.
 DEFAULT_TEXT = "def add(a, b):\n    return a + b\ndef add(a, b):\n    return a +"
 
-#: The panels, in the order the layout shows them (also the attribute names of the views).
+#: The default panels, in the order the layout shows them (also the attribute names of the views).
 PANELS = ("attention", "ov", "lens", "induction")
+
+
+class _Panel(NamedTuple):
+    """One kind of panel: its view's class and how the dashboard builds it from the adapter,
+    the text, the shared selection and the dashboard's panel options."""
+
+    cls: type
+    build: Callable[[Any, str, Selection, dict[str, Any]], LinkedView]
+
+
+def _patching_panel(adapter: Any, text: str, selection: Selection, options: dict[str, Any]) -> LinkedView:
+    return PatchingExplorer(adapter, text, options["corrupted"], selection=selection, **options["patching_options"])
+
+
+#: Every panel a dashboard can show, by name, in the order ``panels=`` lists them by default.
+_PANEL_VIEWS: dict[str, _Panel] = {
+    "attention": _Panel(AttentionExplorer, lambda a, text, sel, _: AttentionExplorer(a, text, selection=sel)),
+    "ov": _Panel(OVBrowser, lambda a, text, sel, _: OVBrowser(a, text, selection=sel)),
+    "lens": _Panel(LogitLens, lambda a, text, sel, _: LogitLens(a, text, selection=sel)),
+    "induction": _Panel(InductionScores, lambda a, text, sel, _: InductionScores(a, selection=sel)),
+    "patching": _Panel(PatchingExplorer, _patching_panel),
+}
+#: Every panel name ``panels=`` takes: the defaults, then the optional ones.
+ALL_PANELS = tuple(_PANEL_VIEWS)
 
 #: The views that take the dashboard's text (OVBrowser: as its token map's defaults).
 _TEXT_VIEWS = ("attention", "lens", "ov")
 
 
 def _view_trait(cls: type, help: str) -> traitlets.Instance:
-    return traitlets.Instance(cls, help=help).tag(sync=True, **widget_serialization)
+    return traitlets.Instance(cls, allow_none=True, help=help).tag(sync=True, **widget_serialization)
 
 
 def _field(help: str) -> traitlets.Int:
     return traitlets.Int(None, allow_none=True, help=help)
 
 
-def _panel_names(value: Any) -> list[str]:
-    """``collapsed`` as a list of panel names, each once: one name (``"ov"``) or a list of
-    them; anything else raises ``TraitError`` naming it and the panels."""
+def _panel_names(value: Any, panels: tuple[str, ...] | list[str] = PANELS, name: str = "collapsed") -> list[str]:
+    """``value`` as a list of names from ``panels``, each once: one name (``"ov"``) or a list
+    of them; anything else raises ``TraitError`` (a ``ValueError``) naming it and the panels."""
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
-        raise traitlets.TraitError(
-            f"collapsed must be a panel name or a list of them, got {type(value).__name__} {value!r:.60}; "
-            f"the panels are {list(PANELS)}"
+        raise InvalidValue(
+            f"{name} must be a panel name or a list of them, got {type(value).__name__} {value!r:.60}; "
+            f"the panels are {list(panels)}"
         )
-    bad = [name for name in names if name not in PANELS]
+    bad = [n for n in names if n not in panels]
     if bad:
-        raise traitlets.TraitError(f"collapsed names unknown panels {bad}; the panels are {list(PANELS)}")
+        raise InvalidValue(f"{name} names unknown panels {bad}; the panels are {list(panels)}")
     return list(dict.fromkeys(names))
 
 
+def _check_panels(panels: Any, corrupted: Any) -> list[str]:
+    """``panels=`` checked: names from :data:`ALL_PANELS`, at least one; the patching panel
+    with a ``corrupted`` prompt and ``corrupted`` only with it."""
+    names = _panel_names(panels, ALL_PANELS, "panels")
+    if not names:
+        raise ValueError(f"panels is empty; give at least one of {list(ALL_PANELS)}")
+    if "patching" in names and corrupted is None:
+        raise ValueError(
+            "the 'patching' panel needs corrupted=..., a prompt with as many tokens as the text, "
+            "to patch the text's activations into"
+        )
+    if "patching" not in names and corrupted is not None:
+        raise ValueError("corrupted= is the patching panel's prompt; add 'patching' to panels= to show it")
+    return names
+
+
 class CircuitExplorer(LinkedView):
-    """AttentionExplorer, OVBrowser, LogitLens and InductionScores on one shared selection.
+    """AttentionExplorer, OVBrowser, LogitLens and InductionScores (and optional panels) on one
+    shared selection.
 
     Parameters
     ----------
@@ -113,7 +168,15 @@ class CircuitExplorer(LinkedView):
     selection:
         A :class:`~circuitwidgets.Selection` to share with other views (default: a new one).
     collapsed:
-        Panels to start collapsed: a name from :data:`PANELS` or a list of them.
+        Panels to start collapsed: a name from ``panels`` or a list of them.
+    panels:
+        The panels to show, in order: names from :data:`ALL_PANELS` (default :data:`PANELS`,
+        the four; add ``"patching"`` for a :class:`~circuitwidgets.PatchingExplorer`).
+    corrupted:
+        The patching panel's corrupted prompt (as many tokens as ``text``); needed with it.
+    patching_options:
+        The patching panel's other keyword arguments (``target``, ``distractor``, ``metric``,
+        ``grid``, ``method``, ``exact``, ``memory_budget``).
 
     Traits
     ------
@@ -129,8 +192,10 @@ class CircuitExplorer(LinkedView):
         heads 0..3").
     selection : Selection
         The shared selection; setting a new one links all four views to it.
-    attention, ov, lens, induction
-        The four views (read-only).
+    attention, ov, lens, induction, patching
+        The panels' views (read-only; ``None`` for a panel not shown).
+    panels : list of str
+        The panels shown, in layout order (read-only).
     collapsed : list of str
         The collapsed panels (a name, or a list of names; stored as a list).
     error : str
@@ -170,11 +235,13 @@ class CircuitExplorer(LinkedView):
     model_name = traitlets.Unicode().tag(sync=True)
     n_layers = traitlets.Int().tag(sync=True)
     n_heads = traitlets.Int().tag(sync=True)
-    collapsed = traitlets.Any([], help="Collapsed panels (names from PANELS), as a list.").tag(sync=True)
+    collapsed = traitlets.Any([], help="Collapsed panels (names from panels), as a list.").tag(sync=True)
+    panels = traitlets.List(traitlets.Unicode(), help="The panels shown, in layout order.").tag(sync=True)
     attention = _view_trait(AttentionExplorer, "The attention view.")
     ov = _view_trait(OVBrowser, "The OV-circuit view.")
     lens = _view_trait(LogitLens, "The logit-lens view.")
     induction = _view_trait(InductionScores, "The head-scores view.")
+    patching = _view_trait(PatchingExplorer, "The activation-patching view (panels=[..., 'patching']).")
 
     def __init__(
         self,
@@ -184,9 +251,13 @@ class CircuitExplorer(LinkedView):
         tokens: Any = None,
         selection: Selection | None = None,
         collapsed: str | tuple[str, ...] | list[str] = (),
+        panels: tuple[str, ...] | list[str] = PANELS,
+        corrupted: str | None = None,
+        patching_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         self._prepare(model, kwargs)
+        self._panels = _check_panels(panels, corrupted)
         text = self._adapter.view_text(text, tokens, required=False)
         text = DEFAULT_TEXT if text is None else text
         if not isinstance(text, str):
@@ -194,41 +265,45 @@ class CircuitExplorer(LinkedView):
         # close() closes what the dashboard made, never a selection passed in
         self._made_selection = Selection() if selection is None else None
         selection = self._made_selection or selection
+        self._seq_len = self._adapter.to_tokens(text).shape[-1]  # a bad text raises here
+        options = dict(corrupted=corrupted, patching_options=dict(patching_options or {}))
         # InductionScores first: on an empty selection it selects the best induction head, so
-        # the dashboard opens on a head with a story. A bad text raises in AttentionExplorer.
-        views = {
-            "induction": InductionScores(self._adapter, selection=selection),
-            "attention": AttentionExplorer(self._adapter, text, selection=selection),
-            "ov": OVBrowser(self._adapter, text, selection=selection),
-            "lens": LogitLens(self._adapter, text, selection=selection),
-        }
+        # the dashboard opens on a head with a story.
+        order = sorted(self._panels, key=lambda name: name != "induction")
+        views = {name: _PANEL_VIEWS[name].build(self._adapter, text, selection, options) for name in order}
         super().__init__(
             text=text,
             model_name=self._adapter.name,
             n_layers=self._adapter.n_layers,
             n_heads=self._adapter.n_heads,
             selection=selection,
+            panels=self._panels,
             collapsed=collapsed,
             **views,
             **kwargs,
         )
         self._start_linking()
         for name in ("attention", "lens"):  # typing in a view's own text box moves them all
-            getattr(self, name).observe(self._view_text_changed, names="text")
+            if name in self._panels:
+                getattr(self, name).observe(self._view_text_changed, names="text")
 
     # ---- public -------------------------------------------------------------------------------
 
     @property
     def views(self) -> dict[str, LinkedView]:
-        """The four views by panel name (:data:`PANELS` order).
+        """The views by panel name, in layout order (:attr:`panels`).
 
         >>> list(cw.CircuitExplorer(model).views)
         ['attention', 'ov', 'lens', 'induction']
+        >>> w = cw.CircuitExplorer(model, "a b c d a b c", panels=["attention", "patching"],
+        ...                        corrupted="a b c e a b c", patching_options={"target": " d", "distractor": " e"})
+        >>> list(w.views), w.patching.differing
+        (['attention', 'patching'], [4])
         """
-        return {name: getattr(self, name) for name in PANELS}
+        return {name: getattr(self, name) for name in self._panels}
 
     def close(self) -> None:
-        """Close the dashboard and what it made: its four views and, unless you passed one
+        """Close the dashboard and what it made: its views and, unless you passed one
         in, its selection. A selection you passed stays open for your other views.
 
         >>> w = cw.CircuitExplorer(model)
@@ -236,9 +311,11 @@ class CircuitExplorer(LinkedView):
         >>> w.attention.comm is None
         True
         """
-        for view in self.views.values():
-            view.close()
-        if self._made_selection is not None:
+        for name in ALL_PANELS:  # (a dashboard whose constructor failed has fewer)
+            view = getattr(self, name, None)
+            if view is not None:
+                view.close()
+        if getattr(self, "_made_selection", None) is not None:
             self._made_selection.close()
         super().close()
 
@@ -279,7 +356,7 @@ class CircuitExplorer(LinkedView):
     def _check_position(self, name: str, value: int | None) -> int | None:
         if value is None:
             return None
-        seq = self.attention.store.seq_len
+        seq = self._seq_len
         return self._trait_check(
             lambda v: check_int(v, name, 0, seq - 1, f" (this text has {seq} tokens)"), value
         )
@@ -301,7 +378,7 @@ class CircuitExplorer(LinkedView):
 
     @traitlets.validate("collapsed")
     def _valid_collapsed(self, proposal):
-        return _panel_names(proposal["value"])
+        return _panel_names(proposal["value"], self._panels)
 
     # ---- text and selection go to every view ----------------------------------------------------
 
@@ -311,12 +388,16 @@ class CircuitExplorer(LinkedView):
             return  # __init__: the views were built with this text
         # A text the model cannot read (empty, past its context) goes to no view: the OV
         # panel (which would take a long text's tokens) stays on the text the others show.
-        if self._attempt(lambda: self._adapter.to_tokens(change["new"])) is None:
+        tokens = self._attempt(lambda: self._adapter.to_tokens(change["new"]))
+        if tokens is None:
             return
-        for name in _TEXT_VIEWS:
+        self._seq_len = tokens.shape[-1]
+        shown = [name for name in _TEXT_VIEWS if name in self._panels]
+        for name in shown:
             getattr(self, name).text = change["new"]
-        self.induction.text = change["new"]  # scored only in its text mode
-        self._set(error=next((getattr(self, n).error for n in _TEXT_VIEWS if getattr(self, n).error), ""))
+        if "induction" in self._panels:
+            self.induction.text = change["new"]  # scored only in its text mode
+        self._set(error=next((getattr(self, n).error for n in shown if getattr(self, n).error), ""))
 
     def _view_text_changed(self, change: dict[str, Any]) -> None:
         self.text = change["new"]
@@ -329,11 +410,11 @@ class CircuitExplorer(LinkedView):
             view.selection = change["new"]
 
     def _read_only_message(self, name: str, value: Any) -> str:
-        if name in PANELS:
+        if name in ALL_PANELS:
             return f"{name} is one of the dashboard's own views and cannot be replaced"
         return super()._read_only_message(name, value)
 
-    @traitlets.validate("attention", "ov", "lens", "induction")
+    @traitlets.validate(*ALL_PANELS)
     def _views_fixed(self, proposal):
         if getattr(self, "_linking", False):  # set_trait (the browser's path) comes here
             raise traitlets.TraitError(self._read_only_message(proposal["trait"].name, proposal["value"]))

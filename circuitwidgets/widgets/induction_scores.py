@@ -44,6 +44,7 @@ from ..analysis import KINDS, HeadScores, all_head_scores, run_text, text_head_s
 from ..checks import check_int
 from ..analysis.heads import DEFAULT_BATCH, check_half, check_seed, max_half
 from ._attention_store import pattern_answer
+from ._base import INTERRUPTED
 from ._channel import AnswersRequests, handles
 from ._payloads import PatternBank
 from ._transport import Encoded, to_wire
@@ -383,14 +384,28 @@ class InductionScores(AnswersRequests, LinkedView):
                 raise
             self._set(error=str(exc))
             return
-        self._ready = False  # the traits below describe what is now drawn: no second run
+        except KeyboardInterrupt:
+            self._interrupted(changes)
+            raise
+        self._assign_computed(changes)  # the traits describe what is now drawn: no second run
+        self._show(result, settings)
+
+    def _interrupted(self, changes: dict[str, Any]) -> None:
+        """After an interrupted run: a number or mode goes back to what is drawn (so setting it
+        again runs again); a new text is kept, as the user typed it."""
+        if "text" in changes:
+            self._set(error=INTERRUPTED)
+            return
+        drawn = {name: self._shown_settings.get(name) for name in changes}
+        self._ready = False
         try:
-            with self.hold_sync():
-                for name, value in changes.items():
+            for name, value in drawn.items():
+                if value is not None:
                     setattr(self, name, value)
         finally:
             self._ready = True
-        self._show(result, settings)
+        said = ", ".join(f"{name} is back to {value!r}" for name, value in drawn.items())
+        self._set(error=f"Interrupted: the view still shows the previous result, and {said}.")
 
     @traitlets.observe("half", "seed", "batch", "mode", "text")
     def _setting_changed(self, change: dict[str, Any]) -> None:
@@ -404,6 +419,7 @@ class InductionScores(AnswersRequests, LinkedView):
         settings = settings or dict(mode=self.mode, half=self.half, seed=self.seed, batch=self.batch, text=self.text)
         first = result[KINDS[0]]
         self._result = result
+        self._shown_settings = dict(settings)  # what is drawn (an interrupted run goes back to it)
         self._patterns = first.patterns  # float32 [n_layers, n_heads, seq, seq]
         if settings["mode"] == "random":
             shown = {name: settings[name] for name in ("mode", "half", "seed", "batch")}

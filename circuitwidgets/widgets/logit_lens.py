@@ -48,7 +48,7 @@ from .. import analysis
 from ..analysis import Attribution, LogitLensResult, TextRun
 from ..checks import check_int, check_position
 from ._channel import LRU, AnswersRequests, Stale, handles
-from ._payloads import AttributionState, LensPage, LensPages, TargetPage, TargetPages, id_dtype
+from ._payloads import AttributionState, LensPage, LensPages, Readout, TargetPage, TargetPages, id_dtype
 from ._transport import Encoded
 from .selection import LinkedView, Selection
 
@@ -67,22 +67,22 @@ _TARGET_PAGE_CACHE = 64
 MAX_K = 50
 
 
-def readout_names(n_layers: int) -> list[dict[str, str]]:
+def readout_names(n_layers: int) -> list[Readout]:
     """Short and long names of the ``n_layers + 1`` readouts, in ``lens_layer`` order.
 
     ``lens_layer`` 0 reads the embeddings; ``r`` in ``1..n_layers`` the residual stream after
     layer ``r - 1`` (TransformerLens's ``f"{r}_pre"``; the last is ``"final_post"``, the
     model's output).
 
-    >>> [n["short"] for n in readout_names(2)]
+    >>> [n.short for n in readout_names(2)]
     ['embed', '+L0', '+L1']
-    >>> readout_names(2)[2]["long"]
+    >>> readout_names(2)[2].long
     'after layer 1: the final output'
     """
-    names = [{"short": "embed", "long": "the embeddings, before layer 0"}]
+    names = [Readout("embed", "the embeddings, before layer 0")]
     for layer in range(n_layers):
         final = layer == n_layers - 1
-        names.append({"short": f"+L{layer}", "long": f"after layer {layer}" + (": the final output" if final else "")})
+        names.append(Readout(f"+L{layer}", f"after layer {layer}" + (": the final output" if final else "")))
     return names
 
 
@@ -184,8 +184,8 @@ class LogitLens(AnswersRequests, LinkedView):
     d_vocab = traitlets.Int().tag(sync=True)
     k = traitlets.Int(10).tag(sync=True)
     page_size = traitlets.Int(PAGE_SIZE).tag(sync=True)
-    #: [{"short", "long"}] per readout (see readout_names).
-    readouts = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: A Readout (short and long name) per readout (see readout_names).
+    readouts = Encoded(Readout, many=True).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
     #: The text's tokens and the pages of the lens computed with it (see _lens_payload).
     lens = Encoded(LensPages).tag(sync=True)

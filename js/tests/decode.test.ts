@@ -121,3 +121,25 @@ describe("decodeArrays", () => {
     expect(decode(array)).toBe(array);
   });
 });
+
+describe("decodePayload (the typed decoder of nested payloads)", () => {
+  it("decodes every wire array in a copy, leaving the trait's value as it was", async () => {
+    const { decodePayload } = await import("../src/kit/decode");
+    const { wire } = await import("./mock_model");
+    const payload = {
+      run: 3,
+      heads: [[1, 2]],
+      scores: { induction: wire("float32", [1, 2], [0.5, 0.25]) },
+      pages: [{ page: 0, kl: wire("int32", [2], [7, 8]) }],
+    };
+    const decoded = decodePayload(payload);
+    expect(decoded.run).toBe(3);
+    expect(decoded.heads).toEqual([[1, 2]]);
+    expect(Array.from(decoded.scores.induction.data)).toEqual([0.5, 0.25]);
+    expect(decoded.scores.induction.shape).toEqual([1, 2]);
+    expect(Array.from(decoded.pages[0]!.kl.data)).toEqual([7, 8]);
+    expect(payload.scores.induction.buffer).toBeInstanceOf(DataView); // untouched
+    expect(decodePayload(decoded).scores.induction).toBe(decoded.scores.induction); // decoded passes through
+    expect(decodePayload(null)).toBeNull();
+  });
+});

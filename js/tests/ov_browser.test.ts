@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AnswerCache, type Payload } from "../src/ov_browser/answers";
-import { formatScore } from "../src/ov_browser/copying_grid";
+import { formatScore } from "../src/kit/format";
 import {
   eigenCard,
   eigenKeys,
@@ -130,7 +130,7 @@ describe("typed tokens and numbers", () => {
 });
 
 describe("OVBrowser state", async () => {
-  const { headNumbers, headPairs, largestMagnitude, percent, scaled } = await import("../src/ov_browser/state");
+  const { headNumbers, headPairs, largestMagnitude, percent } = await import("../src/ov_browser/state");
   const { decode } = await import("../src/kit/decode");
   const f32 = (shape: number[], values: number[]) =>
     decode({ dtype: "float32", shape, buffer: new DataView(Float32Array.from(values).buffer) });
@@ -151,8 +151,6 @@ describe("OVBrowser state", async () => {
     expect(headNumbers(copying, positive, pairs, 0, 1).map((n) => n.value)).toEqual(["−0.25", "10%", expect.any(String)]);
     expect(headNumbers(copying, positive, null, 0, 1).map((n) => n.value)).toEqual(["…", "…", "…"]);
     expect(percent(0.426)).toBe("43%");
-    expect(Array.from(scaled({ ...copying, scale: 2 })!)).toEqual([1, -0.5]);
-    expect(scaled(null)).toBeNull();
   });
 });
 

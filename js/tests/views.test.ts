@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import tokenView from "../src/token_view";
 import ovBrowser from "../src/ov_browser";
 import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
+import { AE, IS, LL, attentionState, causal, copying, inductionState, lensPage, lensState, ovState, query, spectra } from "./view_fixtures";
 
 stubCanvas();
 
@@ -57,22 +58,7 @@ describe("TokenView", () => {
 });
 
 describe("OVBrowser", () => {
-  const L = 2, H = 3, D = 2;
-  const copying = [0.9, -0.5, 0.1, 0.2, -0.9, 0.4];
-  const spectra = () => ({
-    copying: wire("float32", [L, H], copying),
-    positive_mass: wire("float32", [L, H], copying.map((c) => (c + 1) / 2)),
-    eigenvalues: wire("float32", [L, H, D, 2], Array.from({ length: L * H * D * 2 }, (_, i) => (i % 4) - 1.5)),
-  });
-  const state = () => ({
-    model_name: "tiny", n_layers: L, n_heads: H, d_head: D, d_vocab: 50, circuit: "full", k: 3, text: "",
-    defaults: { kind: "frequent", choices: [{ id: 7, text: " the" }], tokens: [{ id: 7, text: " the" }], targets: [{ id: 7, text: " the" }] },
-    copying: null, positive_mass: null, eigenvalues: null, busy: "", error: "", _answers: [], _static: false,
-  });
-  const query = (p: Record<string, unknown>) => ({
-    mode: p.mode, layer: p.layer, head: p.head, k: p.k, given: [7], given_strs: [" the"],
-    top_strs: [[" a", " b", " c"]], top_ids: wire("int32", [1, 3], [1, 2, 3]), top_values: wire("float32", [1, 3], [3, 2, 1]),
-  });
+  const state = ovState;
 
   it("asks for the spectra once, draws the copying map, and follows the selection", async () => {
     const model = new MockModel(state(), {
@@ -144,15 +130,8 @@ describe("OVBrowser", () => {
 
 describe("AttentionExplorer", async () => {
   const { default: attentionExplorer } = await import("../src/attention_explorer");
-  const L = 2, H = 2, S = 3;
-  const causal = (scale: number) => [1, 0, 0, 0.5, 0.5, 0, scale, 0.3, 0.7 - scale + 0.3].map((v) => Math.max(0, v));
-  const state = () => ({
-    text: "a b", tokens: ["<bos>", "a", " b"], model_name: "tiny", n_layers: L, n_heads: H, run_id: 4,
-    thumbnails: wire("uint8", [L, H, S, S], Array.from({ length: L * H * S * S }, (_, i) => (i * 7) % 256)),
-    head_scores: [{ key: "entropy", label: "entropy", help: "", values: wire("float32", [L, H], [0.1, 0.2, 0.3, 0.4]) }],
-    _bank: { run: 4, heads: [[0, 0]], patterns: wire("float32", [1, S, S], causal(0)) },
-    busy: "", error: "", _static: false,
-  });
+  const { S } = AE;
+  const state = attentionState;
 
   it("asks the kernel for a head it lacks, draws it in full, and shows why when refused", async () => {
     const model = new MockModel(state(), {
@@ -182,25 +161,9 @@ describe("AttentionExplorer", async () => {
 
 describe("LogitLens", async () => {
   const { default: logitLens } = await import("../src/logit_lens");
-  const R = 2, P = 4, K = 2, PAGE = 2;
-  const vocab = { ids: wire("int32", [3], [1, 2, 3]), strs: [" x", " y", " z"] };
-  const page = (n: number) => ({
-    page: n, start: n * PAGE,
-    top_ids: wire("int32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => 1 + (i % 3))),
-    top_probs: wire("float32", [R, PAGE, K], Array.from({ length: R * PAGE * K }, (_, i) => (i % 2 ? 0.2 : 0.6))),
-    final_ids: wire("int32", [PAGE], [2, 3]),
-    target_probs: wire("float32", [R, PAGE], [0.1, 0.2, 0.5, 0.6]),
-    target_ranks: wire("int32", [R, PAGE], [3, 2, 1, 1]),
-    kl: wire("float32", [R, PAGE], [1.5, 1.0, 0, 0]),
-    vocab,
-  });
-  const state = () => ({
-    text: "a b c", tokens: ["<bos>", "a", " b", " c"], model_name: "tiny", n_layers: 1, n_heads: 2, d_vocab: 4,
-    readouts: [{ short: "emb", long: "embeddings" }, { short: "out", long: "output" }],
-    lens: { run: 1, token_ids: wire("int32", [P], [0, 1, 2, 3]), pages: [page(1)], vocab },
-    _target: null, _attribution: null, target_error: "", run_id: 1, busy: "", error: "",
-    k: K, page_size: PAGE, _static: false,
-  });
+  const { P } = LL;
+  const state = lensState;
+  const page = lensPage;
 
   it("asks for the next page and the attribution through the channel, and shows a kernel error", async () => {
     const model = new MockModel(state(), {
@@ -231,18 +194,8 @@ describe("LogitLens", async () => {
 
 describe("InductionScores", async () => {
   const { default: inductionScores } = await import("../src/induction_scores");
-  const L = 2, H = 2, S = 5;
-  const grid = (values: number[]) => wire("float32", [L, H], values);
-  const state = () => ({
-    half: 2, seed: 0, batch: 1, mode: "random", text: "", kind: "induction", model_name: "tiny",
-    n_layers: L, n_heads: H, max_half: 10, max_batch: 8, tokens: ["<bos>", "a", "b", "a", "b"],
-    _scores: { induction: grid([0.1, 0.2, 0.9, 0.3]), previous_token: grid([0.8, 0, 0, 0]), duplicate_token: grid([0, 0, 0, 0.5]) },
-    _top: { induction: [[1, 0]], previous_token: [[0, 0]], duplicate_token: [[1, 1]] },
-    _targets: { induction: [[3, 2, 2]], previous_token: [[1, 0, 4]], duplicate_token: [[3, 1, 2]] },
-    _shown: { mode: "random", seq: S, half: 2, seed: 0, batch: 1 },
-    _bank: { run: 2, heads: [[1, 0]], patterns: wire("float32", [1, S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 0.2 : 0))) },
-    run_id: 2, busy: "", error: "", _static: false,
-  });
+  const { S } = IS;
+  const state = inductionState;
 
   it("sends the typed experiment as a run request, and fetches another head's pattern", async () => {
     const runs: Record<string, unknown>[] = [];
@@ -256,7 +209,7 @@ describe("InductionScores", async () => {
     const selection = withSelection(model, { layer: 1, head: 0 });
     const { el, unmount } = await mount(inductionScores, model);
     const cells = [...el.querySelectorAll<HTMLElement>(".cw-head-grid-cell")];
-    expect(cells.map((c) => Number(c.dataset.value))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
+    expect(cells.map((c) => Number(c.dataset.score))).toEqual([0.1, 0.2, 0.9, 0.3].map(Math.fround));
     const head = el.querySelector<HTMLElement>(".cw-is-head")!;
     expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "0", "full"]);
     const [half] = [...el.querySelectorAll<HTMLInputElement>(".cw-is-number")];
@@ -271,5 +224,95 @@ describe("InductionScores", async () => {
     await unmount();
     expect(listeners(model)).toBe(0);
     expect(listeners(selection)).toBe(0);
+  });
+});
+
+describe("PatchingExplorer", async () => {
+  const { default: patchingExplorer } = await import("../src/patching_explorer");
+  const L = 2, H = 2, S = 4;
+  const heads = [0.1, -0.2, 0.9, 0.3];
+  const state = () => ({
+    clean: "a b c", corrupted: "a x c", metric: "logit_diff", grid: "heads", method: "attribution",
+    model_name: "tiny", n_layers: L, n_heads: H, grids: ["resid_pre", "attn_out", "heads", "heads_by_pos"],
+    clean_tokens: ["<bos>", "a", " b", " c"], corrupted_tokens: ["<bos>", "a", " x", " c"], differing: [2],
+    target_str: " d", distractor_str: " e", read_position: 3, clean_value: 2.5, corrupted_value: -1,
+    approx: {
+      resid_pre: wire("float32", [L, S], [0, 0, 1, 0, 0, 0, 0.5, 0.5]),
+      attn_out: wire("float32", [L, S], Array(L * S).fill(0.1)),
+      heads: wire("float32", [L, H], heads),
+      heads_by_pos: wire("float32", [L, H, S], Array(L * H * S).fill(0.05)),
+    },
+    exact: {}, run_id: 3, busy: "", error: "", _static: false,
+  });
+
+  it("draws the estimates, moves the selection on a click, and computes the exact grid in chunks", async () => {
+    const asked: Record<string, unknown>[] = [];
+    let model: MockModel;
+    model = new MockModel(state(), {
+      exact: (p) => {
+        asked.push(p);
+        const done = asked.length;
+        if (done === 2) model.set("exact", { heads: wire("float32", [L, H], [0.2, -0.1, 0.8, 0.4]) });
+        return { grid: p.grid, run: p.run, done, total: 2 };
+      },
+    });
+    const selection = withSelection(model, { layer: 0, head: 0 });
+    const { el, unmount } = await mount(patchingExplorer, model);
+    const cells = () => [...el.querySelectorAll<HTMLElement>(".cw-pe-cell")];
+    expect(cells().map((c) => Number(c.dataset.value))).toEqual(heads.map(Math.fround));
+    expect(cells().map((c) => c.getAttribute("aria-label"))).toEqual(["layer 0 head 0", "layer 0 head 1", "layer 1 head 0", "layer 1 head 1"]);
+    // position 2 of both prompts is marked, and its column in a by-position grid
+    expect([...el.querySelectorAll<HTMLElement>(".cw-token[data-differs]")].map((t) => t.dataset.index)).toEqual(["2", "2"]);
+    cells()[2]!.click();
+    await settle();
+    expect([selection.get("layer"), selection.get("head")]).toEqual([1, 0]);
+    expect(cells()[2]!.getAttribute("aria-pressed")).toBe("true");
+    const root = el.querySelector<HTMLElement>(".cw-patching-explorer")!;
+    expect(el.querySelector<HTMLElement>(".cw-pe-scatter")!.hidden).toBe(true);
+    el.querySelector<HTMLButtonElement>(".cw-pe-compute")!.click();
+    await settle(6);
+    expect(asked).toEqual([{ grid: "heads", run: 3 }, { grid: "heads", run: 3 }]);
+    expect(root.dataset.exactReady).toBe("true");
+    expect(el.querySelector<HTMLElement>(".cw-pe-scatter")!.hidden).toBe(false);
+    expect(el.querySelectorAll(".cw-pe-dot").length).toBe(4);
+    el.querySelector<HTMLButtonElement>('.cw-pe-method [data-value="exact"]')!.click();
+    await settle();
+    expect(model.get("method")).toBe("exact");
+    expect(root.dataset.shown).toBe("exact");
+    expect(cells().map((c) => Number(c.dataset.value))).toEqual([0.2, -0.1, 0.8, 0.4].map(Math.fround));
+    // the residual tab: a click selects the lens readout and the position
+    el.querySelector<HTMLButtonElement>('.cw-tab[data-value="resid_pre"]')!.click();
+    await settle();
+    expect(root.dataset.grid).toBe("resid_pre");
+    expect(root.dataset.shown).toBe("attribution"); // no exact residual grid yet: the estimate
+    cells()[6]!.click();
+    await settle();
+    expect([selection.get("lens_layer"), selection.get("position")]).toEqual([1, 2]);
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
+  it("stops asking for chunks when cancelled", async () => {
+    const model = new MockModel(state(), { exact: (p) => ({ grid: p.grid, run: p.run, done: 1, total: 16 }) });
+    model.auto = false;
+    withSelection(model);
+    const { el, unmount } = await mount(patchingExplorer, model);
+    el.querySelector<HTMLButtonElement>(".cw-pe-compute")!.click();
+    await settle();
+    const progress = el.querySelector<HTMLElement>(".cw-pe-progress")!;
+    expect(progress.hidden).toBe(false);
+    model.release();
+    await settle();
+    expect(progress.getAttribute("aria-valuenow")).toBe("1");
+    expect(model.held.length).toBe(1); // the next chunk asked for
+    el.querySelector<HTMLButtonElement>(".cw-pe-cancel")!.click();
+    await settle();
+    model.release(); // its answer comes, and no more are asked for
+    await settle();
+    expect(model.sent.filter((m) => m.name === "exact").length).toBe(2);
+    expect(progress.hidden).toBe(true);
+    expect(el.querySelector<HTMLElement>(".cw-pe-compute")!.hidden).toBe(false);
+    await unmount();
   });
 });

@@ -25,15 +25,14 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./attention_explorer.css";
-import { maskedRgb, sequential, type ColorScale } from "../kit/color_scale";
+import { sequential } from "../kit/color_scale";
 import { decode, type NDArray } from "../kit/decode";
 import { formatTick } from "../kit/format";
 import { createHeadPatterns } from "../kit/head_patterns";
 import { createLegend } from "../kit/legend";
 import { withSignal } from "../kit/render";
-import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { connectView, startDrawing } from "../kit/lifecycle";
 import { headGridSvg, svgColors } from "../kit/svg_grid";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { createHeadPanel } from "./head_panel";
@@ -58,17 +57,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   let scores: Score[] = [];
   let drawn: { layer: number; head: number; run: number } | null = null;
   let current: HeadPattern | null = null;
-  let palette = readPalette(root);
-  let scale: ColorScale = sequential(palette);
-  let masked: [number, number, number] = [240, 240, 240];
   const run = () => model.get("run_id");
-  const nLayers = () => model.get("n_layers");
-  const nHeads = () => model.get("n_heads");
-
-  const selection = connectSelection(model, {
-    signal,
-    canSave: () => !model.get("_static"),
-    onChange(changed) {
+  const view = connectView(model, root, signal, {
+    scale: sequential,
+    onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) {
         showHead();
         markTiles();
@@ -76,8 +68,9 @@ function render({ model, el, signal }: RenderProps<State>) {
       if (changed.has("query") || changed.has("key")) showLocks();
     },
   });
+  const { look, selection, nLayers, nHeads } = view;
   /** The selected head if this model has it, else what is drawn (or 0.0). */
-  const selectedHead = () => headOf(selection, nLayers(), nHeads(), drawn);
+  const selectedHead = () => view.selectedHead(drawn);
   const now: ExplorerNow = {
     selection, tooltip,
     tokens: () => tokens,
@@ -96,7 +89,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   const headPanel = createHeadPanel(main, now, signal, (i) => tokenPanel.hover(i));
   const tokenPanel = createTokenPanel(frame.body, now, {
     drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}`,
-    scale: () => scale,
+    scale: () => look.scale,
   });
   const legend = createLegend(frame.body, {
     title: "Attention weight",
@@ -105,10 +98,10 @@ function render({ model, el, signal }: RenderProps<State>) {
     swatches: [{ label: "masked (key after query)", className: "cw-ae-masked" }],
   });
   frame.camera.addSvg(overview.panel.header, "heads", "every head's thumbnail", () =>
-    headGridSvg(overview.grid, `Attention heads: ${model.get("model_name")}`, svgColors(palette), "each cell: the head's attention pattern (thumbnail)"),
+    headGridSvg(overview.grid.element, `Attention heads: ${model.get("model_name")}`, svgColors(look.palette), "each cell: the head's attention pattern (thumbnail)"),
   );
   frame.camera.addSvg(headPanel.panel.header, "head", "the attention pattern", () =>
-    headPanel.heatmap.toSvg(`Attention · ${headPanel.panel.title.textContent}`, svgColors(palette)),
+    headPanel.heatmap.toSvg(`Attention · ${headPanel.panel.title.textContent}`, svgColors(look.palette)),
   );
 
   const patterns = createHeadPatterns(model, {
@@ -163,7 +156,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     patterns.loadBank(model.get("_bank"));
     tooltip.hide();
     tokenPanel.setTokens(tokens);
-    overview.paint(scale.lut, masked, palette);
+    overview.paint(look.scale.lut, look.masked, look.palette);
     markTiles();
     showHead();
     root.dataset.tokenCount = String(tokens.length);
@@ -171,26 +164,15 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function recolour() {
-    palette = readPalette(root);
-    scale = sequential(palette);
-    masked = maskedRgb(palette);
-    root.style.setProperty("--cw-ae-masked", `rgb(${masked.join(" ")})`);
-    headPanel.heatmap.setColors(scale.lut, masked);
-    legend.setScale(scale);
-    overview.paint(scale.lut, masked, palette);
+    look.read();
+    headPanel.heatmap.setColors(look.scale.lut, look.masked);
+    legend.setScale(look.scale);
+    overview.paint(look.scale.lut, look.masked, look.palette);
     tokenPanel.paint(true); // colours must be recomputed
   }
 
   watch(model, ["tokens", "thumbnails", "head_scores", "_bank", "run_id", "n_layers", "n_heads"], drawData, signal);
-  onThemeChange(root, recolour, signal);
-
-  recolour();
-  drawData();
-  whenInDocument(root, () => {
-    recolour();
-    showHead();
-    root.dataset.ready = "true";
-  }, signal);
+  startDrawing(root, signal, { recolour, draw: drawData, ready: showHead });
 }
 
 export default { render: withSignal(render) };

@@ -1,14 +1,16 @@
 /**
- * AttentionExplorer's overview panel: one thumbnail button per head ("layer L head H", the
- * selected one `aria-pressed`), each with a chip coloured by the chosen head score; the score
- * picker and "Sort by score". The grid answers the kit's grid keys (kit/grid_keys.ts) in the
- * order the thumbnails are shown; `.cw-ae-grid[data-order]` says that order.
+ * AttentionExplorer's overview panel: the kit's head grid (kit/head_grid.ts) without axes, one
+ * thumbnail button `.cw-ae-thumb` per head ("layer L head H", the selected one `aria-pressed`,
+ * `data-score` the chosen score), each with a chip coloured by that score; the score picker and
+ * "Sort by score". The grid keys follow the order the thumbnails are shown;
+ * `.cw-ae-grid[data-order]` says that order.
  */
 import { createButton } from "../kit/button";
 import { sequential, type Palette } from "../kit/color_scale";
 import { createControl } from "../kit/control";
-import type { NDArray, WireArray } from "../kit/decode";
-import { gridMoveIndex } from "../kit/grid_keys";
+import { headValue, type NDArray, type WireArray } from "../kit/decode";
+import { formatScore } from "../kit/format";
+import { createHeadGrid, type HeadGrid } from "../kit/head_grid";
 import { createLegend } from "../kit/legend";
 import { createPanel, type Panel } from "../kit/panel";
 import { scoreRange, sortByScore } from "./state";
@@ -34,7 +36,7 @@ export interface OverviewOptions {
 
 export interface Overview {
   readonly panel: Panel;
-  readonly grid: HTMLElement;
+  readonly grid: HeadGrid;
   /** The key of the score the chips show. */
   scoreKey(): string;
   /** New data: the model's shape, every head's thumbnail `[L, H, T, T]` (uint8), the scores. */
@@ -56,12 +58,14 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   sortButton.setAttribute("aria-pressed", "false");
   controls.append(scoreLabel, sortButton);
   panel.header.append(controls);
-  const grid = document.createElement("div");
-  grid.className = "cw-ae-grid";
-  grid.setAttribute("role", "group");
-  grid.setAttribute("aria-label", "Attention heads: arrow keys move, the selection follows");
-  grid.setAttribute("data-lm-suppress-shortcuts", "true"); // arrows here move the selection
-  panel.body.append(grid);
+  const grid = createHeadGrid(panel.body, {
+    label: "Attention heads",
+    className: "cw-ae-grid",
+    cellClass: "cw-ae-thumb",
+    axes: false,
+    onSelect: options.onSelect,
+    build: thumbFace,
+  });
   const scoreHelp = document.createElement("div");
   scoreHelp.className = "cw-ae-help";
   panel.body.append(scoreHelp);
@@ -74,7 +78,7 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   thumbNote.className = "cw-ae-help";
   panel.body.append(thumbNote);
 
-  let tiles: HTMLButtonElement[] = [];
+  let nLayers = 0;
   let nHeads = 0;
   let thumbs: NDArray | null = null;
   let tokenCount = 0;
@@ -83,22 +87,16 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   let sorted = false;
   let palette: Palette | null = null;
 
-  function buildTiles(L: number, H: number) {
-    grid.style.setProperty("--cw-heads", String(H));
-    tiles = [];
-    for (let layer = 0; layer < L; layer++) {
-      for (let head = 0; head < H; head++) tiles.push(thumbTile(layer, head, () => options.onSelect(layer, head)));
-    }
-    grid.replaceChildren(...tiles);
-  }
-
   function drawThumbnails(lut: Uint8ClampedArray, masked: readonly [number, number, number]) {
     if (!thumbs) return;
     const t = thumbs.shape[2] as number;
     const src = thumbs.data as Uint8Array;
     // Thumbnails of short texts are the full pattern: keep its causal mask visible.
     const causal = t === tokenCount;
-    tiles.forEach((tile, i) => paintThumbnail(tile.querySelector("canvas") as HTMLCanvasElement, src.subarray(i * t * t, (i + 1) * t * t), t, causal, lut, masked));
+    for (let i = 0; i < nLayers * nHeads; i++) {
+      const canvas = grid.cell(Math.floor(i / nHeads), i % nHeads)?.querySelector("canvas");
+      if (canvas) paintThumbnail(canvas, src.subarray(i * t * t, (i + 1) * t * t), t, causal, lut, masked);
+    }
   }
 
   const activeScore = () => scores.find((s) => s.spec.key === scoreKey) ?? scores[0] ?? null;
@@ -106,18 +104,11 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   function paintScores() {
     const s = activeScore();
     if (!s || !palette) return;
-    const value = (i: number) => (s.values.data[i] as number) * s.values.scale;
-    const [lo, hi] = scoreRange(s.values, tiles.length);
+    const [lo, hi] = scoreRange(s.values, nLayers * nHeads);
     const scoreScale = sequential({ ...palette, high: palette.low }, [lo, hi]);
-    tiles.forEach((tile, i) => {
-      const chip = tile.querySelector(".cw-ae-thumb-score") as HTMLElement;
-      const v = value(i);
-      const sw = scoreScale(v);
-      chip.textContent = Number.isFinite(v) ? v.toFixed(2) : "—";
-      chip.style.background = sw?.background ?? "";
-      chip.style.color = sw?.color ?? "";
-      tile.dataset.score = String(v);
-      tile.title = `layer ${tile.dataset.layer} head ${tile.dataset.head}: ${s.spec.label} ${chip.textContent}`;
+    grid.paint((layer, head) => {
+      const v = headValue(s.values, layer, head);
+      return { value: v, swatch: scoreScale(v), title: `layer ${layer} head ${head}: ${s.spec.label} ${formatScore(v)}` };
     });
     scoreHelp.textContent = s.spec.help;
     scoreLegend.setTitle(s.spec.label);
@@ -128,24 +119,11 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
   /** Tile order: layer by layer, or by the active score (descending; entropy ascending). */
   function order() {
     const s = activeScore();
-    const ordered = sorted && s ? sortByScore(tiles, (tile) => Number(tile.dataset.score), s.spec.key) : tiles;
-    grid.replaceChildren(...ordered);
-    grid.dataset.order = sorted ? `score:${s?.spec.key}` : "layer";
+    const byLayer = Array.from({ length: nLayers * nHeads }, (_, i) => i);
+    grid.setOrder(sorted && s ? sortByScore(byLayer, (i) => headValue(s.values, Math.floor(i / nHeads), i % nHeads), s.spec.key) : null);
+    grid.element.dataset.order = sorted ? `score:${s?.spec.key}` : "layer";
   }
 
-  grid.addEventListener("keydown", (e) => {
-    const visible = [...grid.children] as HTMLButtonElement[];
-    const at = visible.indexOf(document.activeElement as HTMLButtonElement);
-    if (at < 0) return;
-    const next = gridMoveIndex(e.key, at, Math.ceil(visible.length / nHeads), nHeads, e.ctrlKey || e.metaKey);
-    if (next === null) return;
-    e.preventDefault();
-    e.stopPropagation(); // keep JupyterLab's notebook shortcuts out
-    const target = visible[next];
-    if (!target) return;
-    target.focus();
-    options.onSelect(Number(target.dataset.layer), Number(target.dataset.head));
-  });
   scoreSelect.addEventListener("change", () => {
     scoreKey = scoreSelect.value;
     paintScores();
@@ -165,10 +143,11 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
       thumbs = nextThumbs;
       tokenCount = count;
       scores = nextScores;
+      nLayers = L;
       nHeads = H;
       if (!scores.some((s) => s.spec.key === scoreKey)) scoreKey = scores[0]?.spec.key ?? "";
       scoreSelect.replaceChildren(...scores.map((s) => scoreOption(s.spec, scoreKey)));
-      if (tiles.length !== L * H) buildTiles(L, H);
+      grid.setShape(L, H);
       const t = nextThumbs.shape[2] as number;
       thumbNote.textContent =
         t < count ? `Thumbnails: ${t}×${t}, each cell the largest weight in its block of the ${count}×${count} pattern.` : "";
@@ -178,34 +157,21 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
       drawThumbnails(lut, masked);
       paintScores();
     },
-    mark(layer, head) {
-      for (const tile of tiles) {
-        const on = Number(tile.dataset.layer) === layer && Number(tile.dataset.head) === head;
-        tile.setAttribute("aria-pressed", String(on));
-        tile.tabIndex = on ? 0 : -1;
-      }
-    },
+    mark: (layer, head) => grid.select(layer, head),
   };
 }
 
-/** One head's thumbnail button: its pattern's canvas, "L.H" and its score chip. */
-function thumbTile(layer: number, head: number, onClick: () => void): HTMLButtonElement {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = "cw-ae-thumb";
-  b.setAttribute("aria-label", `layer ${layer} head ${head}`);
-  b.dataset.layer = String(layer);
-  b.dataset.head = String(head);
-  b.tabIndex = -1;
+/** One head's thumbnail cell: its pattern's canvas, "L.H" and its score chip (returned: the
+ * head grid writes the score there). */
+function thumbFace(cell: HTMLButtonElement, layer: number, head: number): HTMLElement {
   const canvas = document.createElement("canvas");
   const label = document.createElement("span");
   label.className = "cw-ae-thumb-label";
   label.textContent = `${layer}.${head}`;
   const score = document.createElement("span");
   score.className = "cw-ae-thumb-score";
-  b.append(canvas, label, score);
-  b.addEventListener("click", onClick);
-  return b;
+  cell.append(canvas, label, score);
+  return score;
 }
 
 /** A t x t thumbnail's levels through `lut` (with `causal`, keys after the query masked). */

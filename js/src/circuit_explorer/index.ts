@@ -1,8 +1,10 @@
 /**
- * CircuitExplorer: the four linked views in one responsive layout.
+ * CircuitExplorer: linked views in one responsive layout (the four by default).
  *
  * State (Python: circuitwidgets/widgets/circuit_explorer.py):
- *   attention, ov, lens, induction   references ("IPY_MODEL_<id>") to the four view models
+ *   attention, ov, lens, induction,  references ("IPY_MODEL_<id>") to the panels' view models
+ *   patching                         (null for a panel not shown)
+ *   panels                           the panels shown, in layout order
  *   text, error                      the shared text and why it is not shown
  *   collapsed                        names of the collapsed panels
  *   model_name, n_layers, n_heads    for the meta line
@@ -26,12 +28,13 @@ import attentionExplorer from "../attention_explorer";
 import inductionScores from "../induction_scores";
 import logitLens from "../logit_lens";
 import ovBrowser from "../ov_browser";
+import patchingExplorer from "../patching_explorer";
 import { modelIdOf } from "../kit/selection";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { withSignal } from "../kit/render";
 
-type PanelName = "attention" | "ov" | "lens" | "induction";
+type PanelName = "attention" | "ov" | "lens" | "induction" | "patching";
 
 interface State {
   [key: string]: unknown;
@@ -39,6 +42,8 @@ interface State {
   ov: string;
   lens: string;
   induction: string;
+  patching: string;
+  panels: PanelName[];
   text: string;
   error: string;
   collapsed: string[];
@@ -50,12 +55,14 @@ interface State {
 
 type ViewModule = { render: (props: RenderProps<any>) => unknown };
 
-/** The panels in layout order: the view drawn in each and what it is for, in plain words. */
+/** Every panel a dashboard can show (Python's `_PANEL_VIEWS`): the view drawn in it and what
+ * it is for, in plain words. The model's `panels` says which are shown, in what order. */
 const PANELS: { name: PanelName; view: ViewModule; title: string; blurb: string }[] = [
   { name: "attention", view: attentionExplorer, title: "Attention", blurb: "where each head looks" },
   { name: "ov", view: ovBrowser, title: "OV circuits", blurb: "what each head writes" },
   { name: "lens", view: logitLens, title: "Logit lens", blurb: "what each layer would predict" },
   { name: "induction", view: inductionScores, title: "Head scores", blurb: "induction and previous-token heads" },
+  { name: "patching", view: patchingExplorer, title: "Activation patching", blurb: "where the clean answer comes back" },
 ];
 
 /** Two columns from this many CSS pixels of the dashboard's own width: each view then gets
@@ -107,7 +114,7 @@ function render({ model, el, signal, host, experimental }: RenderProps<State>) {
   const intro = document.createElement("p");
   intro.className = "cw-ce-intro";
   intro.textContent =
-    "Four views of the same model, linked: select a head in any of them and the others show it too.";
+    "Views of the same model, linked: select a head in any of them and the others show it too.";
   const grid = document.createElement("div");
   grid.className = "cw-ce-grid";
   frame.body.append(intro, grid);
@@ -115,7 +122,9 @@ function render({ model, el, signal, host, experimental }: RenderProps<State>) {
   let uid = 0;
   const prefix = `cw-ce-${Math.random().toString(36).slice(2, 8)}`;
 
-  const panels = PANELS.map((spec) => {
+  const shown = model.get("panels") ?? [];
+  const specs = shown.map((name) => PANELS.find((p) => p.name === name)).filter((p) => p !== undefined);
+  const panels = specs.map((spec) => {
     const element = document.createElement("section");
     element.className = "cw-ce-panel";
     element.dataset.panel = spec.name;
@@ -146,7 +155,7 @@ function render({ model, el, signal, host, experimental }: RenderProps<State>) {
       const collapsed = new Set(model.get("collapsed") ?? []);
       if (collapsed.has(spec.name)) collapsed.delete(spec.name);
       else collapsed.add(spec.name);
-      model.set("collapsed", PANELS.map((p) => p.name).filter((n) => collapsed.has(n)));
+      model.set("collapsed", specs.map((p) => p.name).filter((n) => collapsed.has(n)));
       if (!model.get("_static")) model.save_changes();
     });
     return { spec, element, toggle, body, controller: null as AbortController | null, generation: 0 };

@@ -19,8 +19,8 @@
  * heads), pattern_panel.ts (the selected head's pattern and its guides), state.ts (the pure
  * logic, unit-tested).
  *
- * For tests and tools: grid cells are buttons named "layer L head H" with `data-value` (the
- * open tab's score) and `data-<kind>` for every kind; `.cw-is-head[data-layer][data-head]
+ * For tests and tools: grid cells are the kit's head grid (kit/head_grid.ts), buttons named
+ * "layer L head H" with `data-score` (the open tab's score) and `data-<kind>` for every kind; `.cw-is-head[data-layer][data-head]
  * [data-resolution]` names the pattern drawn ("full", or "missing" while it is fetched or
  * when a static export does not hold it); the guides are SVG paths
  * `.cw-heatmap-guide[data-guide=<kind>]` whose `d` is in plot pixels and `data-runs` in cells.
@@ -28,13 +28,12 @@
 import type { RenderProps } from "@anywidget/types";
 import "./induction_scores.css";
 import { failureText, invoke, isQuiet } from "../kit/channel";
-import { maskedRgb, sequential, type ColorScale } from "../kit/color_scale";
-import { decode, headValue, type NDArray } from "../kit/decode";
+import { sequential } from "../kit/color_scale";
+import { decodePayload, headValue, type NDArray } from "../kit/decode";
 import { createHeadPatterns } from "../kit/head_patterns";
 import { withSignal } from "../kit/render";
-import { connectSelection, selectedHead as headOf } from "../kit/selection";
+import { connectView, startDrawing } from "../kit/lifecycle";
 import { headGridSvg, svgColors } from "../kit/svg_grid";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { createExperiment } from "./experiment";
@@ -55,17 +54,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   let tokens: string[] = [];
   let values = new Map<Kind, NDArray>();
   let drawn: { layer: number; head: number; run: number } | null = null;
-  let palette = readPalette(root);
-  let scale: ColorScale = sequential(palette);
-  let masked: [number, number, number] = [240, 240, 240];
   const isStatic = () => model.get("_static");
-  const nLayers = () => model.get("n_layers");
-  const nHeads = () => model.get("n_heads");
-
-  const selection = connectSelection(model, {
-    signal,
-    canSave: () => !isStatic(),
-    onChange(changed) {
+  const { look, selection, nLayers, nHeads, selectedHead } = connectView(model, root, signal, {
+    scale: sequential,
+    onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) {
         scores.markSelected();
         showHead();
@@ -76,8 +68,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     model, selection, tooltip,
     kind: () => model.get("kind"),
     score: (k, layer, h) => headValue(values.get(k) ?? null, layer, h),
-    scale: () => scale,
-    selectedHead: () => headOf(selection, nLayers(), nHeads(), drawn),
+    scale: () => look.scale,
+    selectedHead: () => selectedHead(drawn),
   };
   const patterns = createHeadPatterns(model, {
     run: () => model.get("run_id"),
@@ -107,10 +99,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   });
   const pattern = createPatternPanel(main, now, patterns, signal);
   frame.camera.addSvg(scores.panel.header, "scores", "the head scores", () =>
-    headGridSvg(scores.grid.element, `${TEXT[now.kind()].tab} scores: ${model.get("model_name")}`, svgColors(palette)),
+    headGridSvg(scores.grid.element, `${TEXT[now.kind()].tab} scores: ${model.get("model_name")}`, svgColors(look.palette)),
   );
   frame.camera.addSvg(pattern.panel.header, "pattern", "the attention pattern", () =>
-    pattern.heatmap.toSvg(`Attention · ${pattern.panel.title.textContent}`, svgColors(palette)),
+    pattern.heatmap.toSvg(`Attention · ${pattern.panel.title.textContent}`, svgColors(look.palette)),
   );
 
   /** Run the experiment the user typed: Python checks it (a refusal shows in the banner). */
@@ -139,7 +131,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     const next = model.get("tokens");
     if (next.length === 0) return;
     tokens = next;
-    values = new Map(KINDS.map((k) => [k, decode(model.get("_scores")[k])]));
+    const decoded = decodePayload(model.get("_scores"));
+    values = new Map(KINDS.map((k) => [k, decoded[k]]));
     scores.grid.setShape(nLayers(), nHeads());
     patterns.reset();
     patterns.loadBank(model.get("_bank"));
@@ -160,13 +153,10 @@ function render({ model, el, signal }: RenderProps<State>) {
     });
 
   function recolour() {
-    palette = readPalette(root);
-    scale = sequential(palette);
-    masked = maskedRgb(palette);
-    root.style.setProperty("--cw-is-masked", `rgb(${masked.join(" ")})`);
-    pattern.heatmap.setColors(scale.lut, masked);
-    scores.legend.setScale(scale);
-    pattern.legend.setScale(scale);
+    look.read();
+    pattern.heatmap.setColors(look.scale.lut, look.masked);
+    scores.legend.setScale(look.scale);
+    pattern.legend.setScale(look.scale);
     if (values.size) scores.paint();
   }
 
@@ -180,18 +170,17 @@ function render({ model, el, signal }: RenderProps<State>) {
   }, signal);
   watch(model, ["half", "seed", "batch", "mode", "text", "max_half"], syncSettings, signal);
   watch(model, ["_static"], setStatic, signal);
-  onThemeChange(root, recolour, signal);
 
   setStatic();
   syncSettings();
-  recolour();
-  drawData();
-  whenInDocument(root, () => {
-    recolour();
-    showHead();
-    root.dataset.ready = "true";
-    root.dataset.readyAt = String(Date.now()); // wall clock, for benchmarks/bench_induction_scores.py
-  }, signal);
+  startDrawing(root, signal, {
+    recolour,
+    draw: drawData,
+    ready() {
+      showHead();
+      root.dataset.readyAt = String(Date.now()); // wall clock, for benchmarks/bench_induction_scores.py
+    },
+  });
 }
 
 export default { render: withSignal(render) };

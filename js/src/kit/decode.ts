@@ -237,6 +237,35 @@ export function decodeArrays<T>(message: T): T {
   return walk(message) as T;
 }
 
+/** A payload as the browser reads it: every {@link WireArray} in `T` an {@link NDArray}. */
+export type Decoded<T> = T extends WireArray | NDArray
+  ? NDArray
+  : T extends readonly (infer U)[]
+    ? Decoded<U>[]
+    : T extends object
+      ? { [K in keyof T]: Decoded<T[K]> }
+      : T;
+
+/**
+ * The one typed decoder of the views' nested payloads (Python's `widgets/_payloads.py`, each
+ * class's `TS_TYPE` its mirror here): a copy of `payload` with every wire array decoded, typed
+ * as {@link Decoded}. The trait's value itself is left as it is (other views of the same model
+ * read it too).
+ *
+ *     const scores = decodePayload(model.get("_scores"));   // Record<Kind, NDArray>
+ */
+export function decodePayload<T>(payload: T): Decoded<T> {
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (value === null || typeof value !== "object" || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+    const record = value as Record<string, unknown>;
+    if (isDecoded(record)) return record;
+    if (typeof record.dtype === "string" && Array.isArray(record.shape) && record.buffer !== undefined) return decode(record as unknown as WireArray);
+    return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, walk(item)]));
+  };
+  return walk(payload) as Decoded<T>;
+}
+
 /** Head `(layer, head)`'s value in a per-head array of shape `[n_layers, n_heads]` (scale
  * applied); `NaN` while the array is missing. */
 export function headValue(array: NDArray | null, layer: number, head: number): number {

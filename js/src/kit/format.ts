@@ -18,3 +18,11 @@ export function formatProbability(p: number): string {
 export function formatTick(value: number): string {
   return String(+value.toFixed(3));
 }
+
+/** A head score as every head grid shows it: two decimals and a real minus sign ("−0.44",
+ * "0.97"), `"—"` when there is no value. */
+export function formatScore(v: number): string {
+  if (!Number.isFinite(v)) return "—";
+  const text = Math.abs(v).toFixed(2);
+  return v < 0 && text !== "0.00" ? `−${text}` : text;
+}

@@ -31,8 +31,8 @@
 import type { RenderProps } from "@anywidget/types";
 import "./logit_lens.css";
 import { withSignal } from "../kit/render";
-import { connectSelection } from "../kit/selection";
-import { onThemeChange, whenInDocument } from "../kit/theme";
+import { sequential } from "../kit/color_scale";
+import { connectView, startDrawing } from "../kit/lifecycle";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { pageOf } from "./data";
@@ -54,16 +54,15 @@ function render({ model, el, signal }: RenderProps<State>) {
   });
 
   const drawnPages = new Set<number>(); // pages already drawn complete (for data-page-drawn-at)
-  const selection = connectSelection(model, {
-    signal,
-    canSave: () => !model.get("_static"),
-    onChange(changed) {
+  const { look, selection } = connectView(model, root, signal, {
+    scale: sequential,
+    onSelection(changed) {
       if (changed.has("lens_layer")) showReadout();
       if (changed.has("position")) showPosition();
       if (changed.has("layer") || changed.has("head")) who.markHead();
     },
   });
-  const now = createLensNow(model, root, selection, tooltip, signal);
+  const now = createLensNow(model, root, look, selection, tooltip, signal);
   const pageSize = now.pageSize;
 
   const turnPage = (by: number) => setPage(now.page + by);
@@ -161,7 +160,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function recolour() {
-    now.recolour();
+    look.read();
     grid.recolour();
     readout.paint();
     who.show();
@@ -171,21 +170,20 @@ function render({ model, el, signal }: RenderProps<State>) {
   watch(model, ["_target", "_attribution"], () => (now.loadTarget(who), showPage(), pages.fetch()), signal);
   watch(model, ["target_error"], targetPanel.showError, signal);
   watch(model, ["_static"], targetPanel.showMode, signal);
-  onThemeChange(root, recolour, signal);
 
   targetPanel.showMode();
   grid.setMode("top");
   targetPanel.showError();
-  drawData();
-  recolour();
-  whenInDocument(root, () => {
-    const started = performance.now();
-    recolour();
-    grid.draw();
-    root.dataset.drawMs = (performance.now() - started).toFixed(1);
-    root.dataset.ready = "true";
-    noteDrawn();
-  }, signal);
+  startDrawing(root, signal, {
+    recolour,
+    draw: drawData,
+    ready() {
+      const started = performance.now();
+      grid.draw();
+      root.dataset.drawMs = (performance.now() - started).toFixed(1);
+      noteDrawn();
+    },
+  });
 }
 
 export default { render: withSignal(render) };

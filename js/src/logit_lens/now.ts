@@ -6,8 +6,7 @@
  */
 import type { SharedSelection } from "../kit/selection";
 import type { Tooltip } from "../kit/tooltip";
-import { sequential, type ColorScale, type Palette } from "../kit/color_scale";
-import { readPalette } from "../kit/theme";
+import type { LookReader } from "../kit/lifecycle";
 import { addLensPage, addTargetPage, addVocab, decodeLens, maxKl, pageOf, pageSpan, targetOf, type Lens, type Target } from "./data";
 import type { PageAnswer } from "./pages";
 import type { LensModel, LensNow, Readout } from "./shared";
@@ -25,20 +24,16 @@ export interface LensData extends LensNow {
   loadTarget(who: Pick<WhoPanel, "remember">): void;
   /** Add a page's answer: "shown" if it is the page shown, "rescaled" if the KL scale grew. */
   addPage(answer: PageAnswer): "shown" | "rescaled" | "other" | "stale";
-  /** Read the theme's colours again. */
-  recolour(): void;
 }
 
 export function createLensNow(
-  model: LensModel, root: HTMLElement, selection: SharedSelection, tooltip: Tooltip, signal: AbortSignal,
+  model: LensModel, root: HTMLElement, look: LookReader, selection: SharedSelection, tooltip: Tooltip, signal: AbortSignal,
 ): LensData {
   let tokens: string[] = [];
   let readouts: Readout[] = [];
   let lens: Lens | null = null;
   let target: Target | null = null;
   let klMax = 1;
-  let palette: Palette = readPalette(root);
-  let probScale: ColorScale = sequential(palette);
   const vocab = new Map<number, string>();
   const pageSize = () => Math.max(1, model.get("page_size"));
 
@@ -57,8 +52,8 @@ export function createLensNow(
     ready: (p) => !!lens && lens.ready[p] === 1 && (target?.ready(p) ?? false),
     tokenStr: (id) => vocab.get(id) ?? `#${id}`,
     isStatic: () => model.get("_static"),
-    palette: () => palette,
-    probScale: () => probScale,
+    palette: () => look.palette,
+    probScale: () => look.scale,
     klMax: () => klMax,
     load(onNewRun) {
       const wire = model.get("lens");
@@ -92,10 +87,6 @@ export function createLensNow(
       if (answer.target && target) addTargetPage(target, answer.target, lens.positions);
       if (answer.page === data.page) return "shown";
       return klMax !== before ? "rescaled" : "other";
-    },
-    recolour() {
-      palette = readPalette(root);
-      probScale = sequential(palette);
     },
   };
   return data;

@@ -1,15 +1,17 @@
 /**
- * OVBrowser's copying-map panel: the grid of every head's copying score (copying_grid.ts),
+ * OVBrowser's copying-map panel: the kit's head grid (kit/head_grid.ts) of every head's copying
+ * score (cells `.cw-ov-cell` in `.cw-ov-grid`),
  * its diverging legend with what each end means, and its "Save SVG".
  */
 import type { ColorScale } from "../kit/color_scale";
+import { headValue, type NDArray } from "../kit/decode";
 import { formatTick } from "../kit/format";
 import type { Frame } from "../kit/frame";
+import { createHeadGrid, type HeadGrid } from "../kit/head_grid";
 import { createLegend } from "../kit/legend";
 import { createPanel } from "../kit/panel";
 import { headGridSvg, svgColors } from "../kit/svg_grid";
 import type { Palette } from "../kit/color_scale";
-import { createCopyingGrid, type CopyingGrid } from "./copying_grid";
 
 const CAPTION =
   "Each square is one attention head. Blue heads copy: when they attend to a token, they make the model " +
@@ -19,24 +21,27 @@ const CAPTION =
 export interface CopyingMapOptions {
   frame: Frame;
   onSelect(layer: number, head: number): void;
-  onInspect(cell: HTMLElement | null, layer: number, head: number): void;
+  /** A cell was hovered or focused (`null`s: the pointer left the grid). */
+  onInspect(cell: HTMLElement | null, layer: number | null, head: number | null): void;
   /** For the SVG: the model's name and the palette in use. */
   title: () => string;
   palette: () => Palette;
 }
 
 export interface CopyingMap {
-  readonly grid: CopyingGrid;
+  readonly grid: HeadGrid;
   /** Colour the cells by `values` (null: still computing) and the legend by `scale`. */
-  paint(values: ArrayLike<number> | null, scale: ColorScale): void;
+  paint(values: NDArray | null, scale: ColorScale): void;
 }
 
 export function createCopyingMap(parent: HTMLElement, options: CopyingMapOptions): CopyingMap {
   const panel = createPanel(parent, { className: "cw-ov-map", title: "Copying map", caption: CAPTION });
-  const grid = createCopyingGrid(panel.body, {
-    label: "Attention heads by OV copying score: arrow keys move, the selection follows",
+  const grid = createHeadGrid(panel.body, {
+    label: "Attention heads by OV copying score",
+    className: "cw-ov-grid",
+    cellClass: "cw-ov-cell",
     onSelect: options.onSelect,
-    onInspect: options.onInspect,
+    onHover: (layer, head, cell) => options.onInspect(cell, layer, head),
   });
   const legend = createLegend(panel.body, {
     title: "Copying score",
@@ -58,7 +63,10 @@ export function createCopyingMap(parent: HTMLElement, options: CopyingMapOptions
     grid,
     paint(values, scale) {
       legend.setScale(scale);
-      grid.setValues(values, scale);
+      grid.paint((layer, head) => {
+        const v = values ? headValue(values, layer, head) : null;
+        return { value: v, swatch: v === null ? null : scale(v) };
+      });
     },
   };
 }

@@ -19,24 +19,24 @@
  * its pieces.
  *
  * For tests: `.cw-ov-spectrum[data-layer][data-head]` names the head drawn and its plot
- * carries `data-points`; grid cells are buttons named "layer L head H" with `data-score`.
+ * carries `data-points`; grid cells are the kit's head grid (kit/head_grid.ts): `.cw-ov-cell` buttons named
+ * "layer L head H" with `data-score`.
  * For benchmarks: the root's `data-drawn-ms` is the time from `render` to the first frame
  * painted with every head's score and the selected spectrum (including Python computing them).
  */
 import type { RenderProps } from "@anywidget/types";
 import "./ov_browser.css";
-import { diverging, type ColorScale } from "../kit/color_scale";
+import { diverging } from "../kit/color_scale";
 import { failureText, invoke, isQuiet } from "../kit/channel";
 import { decode, headValue, type NDArray, type WireArray } from "../kit/decode";
-import { connectSelection, selectedHead as headOf } from "../kit/selection";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { connectView, startDrawing } from "../kit/lifecycle";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { AnswerCache, askTokenMap, type Payload, type TokenRef } from "./answers";
-import { formatScore } from "./copying_grid";
+import { formatScore } from "../kit/format";
 import { createCopyingMap } from "./copying_map";
 import { createSpectrumPanel } from "./spectrum_panel";
-import { percent, scaled } from "./state";
+import { percent } from "./state";
 import { createTokenMaps, type Defaults } from "./token_maps";
 import { withSignal } from "../kit/render";
 
@@ -80,7 +80,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     onSelect: (layer, head) => selection.set({ layer, head }),
     onInspect: (cell, layer, head) => inspectHead(cell, layer, head),
     title: () => model.get("model_name"),
-    palette: () => palette,
+    palette: () => look.palette,
   });
   const spectrum = createSpectrumPanel(main, tooltip);
 
@@ -101,16 +101,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   let copying: NDArray | null = null;
   let positive: NDArray | null = null;
   let eigen: NDArray | null = null;
-  let palette = readPalette(root);
-  let scale: ColorScale = diverging(palette, 1);
   let asked = false;
-  const nLayers = () => model.get("n_layers");
-  const nHeads = () => model.get("n_heads");
-
-  const selection = connectSelection(model, {
-    signal,
-    canSave: () => !model.get("_static"),
-    onChange(changed) {
+  const { look, selection, nLayers, nHeads, selectedHead } = connectView(model, root, signal, {
+    scale: (palette) => diverging(palette, 1),
+    onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) showHead();
       if (changed.has("token")) {
         const id = selection.get("token");
@@ -126,19 +120,15 @@ function render({ model, el, signal }: RenderProps<State>) {
     return known?.text ?? `#${id}`;
   }
 
-  function selectedHead() {
-    return headOf(selection, nLayers(), nHeads());
-  }
-
   function showHead() {
     const { layer, head } = selectedHead();
-    map.grid.mark(layer, head);
+    map.grid.select(layer, head);
     spectrum.show(layer, head, { copying, positive, eigen });
     tokenMaps.setHead(layer, head);
   }
 
-  function inspectHead(cell: HTMLElement | null, layer: number, head: number) {
-    if (!cell) {
+  function inspectHead(cell: HTMLElement | null, layer: number | null, head: number | null) {
+    if (!cell || layer === null || head === null) {
       tooltip.hide();
       return;
     }
@@ -161,7 +151,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     copying = wc ? decode(wc) : null;
     positive = wp ? decode(wp) : null;
     eigen = we ? decode(we) : null;
-    map.paint(scaled(copying), scale);
+    map.paint(copying, look.scale);
     root.dataset.spectra = eigen ? "ready" : "pending";
     const circuit = `circuit ${CIRCUIT_NAME[model.get("circuit")] ?? model.get("circuit")}`;
     frame.setMeta([model.get("model_name"), `${nLayers()} layers × ${nHeads()} heads`, `d_head ${model.get("d_head")}`, circuit]);
@@ -184,11 +174,10 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function recolour() {
-    palette = readPalette(root);
-    scale = diverging(palette, 1);
-    spectrum.setPalette(palette);
-    tokenMaps.setPalette(palette);
-    map.paint(scaled(copying), scale);
+    look.read();
+    spectrum.setPalette(look.palette);
+    tokenMaps.setPalette(look.palette);
+    map.paint(copying, look.scale);
   }
 
   watch(model, ["copying", "positive_mass", "eigenvalues", "n_layers", "n_heads", "circuit"], drawData, signal);
@@ -196,19 +185,12 @@ function render({ model, el, signal }: RenderProps<State>) {
   watch(model, ["k"], () => tokenMaps.setK(model.get("k")), signal);
   watch(model, ["_answers"], loadAnswers, signal);
   watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
-  onThemeChange(root, recolour, signal);
 
   tokenMaps.setK(model.get("k"));
   tokenMaps.setDefaults(model.get("defaults"));
   tokenMaps.setStatic(model.get("_static"));
   loadAnswers();
-  recolour();
-  drawData();
-  whenInDocument(root, () => {
-    recolour();
-    showHead();
-    root.dataset.ready = "true";
-  }, signal);
+  startDrawing(root, signal, { recolour, draw: drawData, ready: showHead });
 }
 
 export default { render: withSignal(render) };

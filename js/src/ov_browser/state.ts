@@ -3,7 +3,7 @@
  * numbers shown under its spectrum (unit-tested in js/tests/ov_browser.test.ts).
  */
 import { headValue, type NDArray } from "../kit/decode";
-import { formatScore } from "./copying_grid";
+import { formatScore } from "../kit/format";
 import { formatMagnitude } from "./spectrum_geometry";
 
 /** Head `(layer, head)`'s eigenvalues as (re, im) pairs `[2 * d_head]`, out of every head's
@@ -48,7 +48,3 @@ export function headNumbers(
 /** A share as a whole percentage ("42%"). */
 export const percent = (share: number) => `${(share * 100).toFixed(0)}%`;
 
-/** Every head's value with its scale applied, in layer-major order (null while missing). */
-export function scaled(array: NDArray | null): Float32Array | null {
-  return array ? Float32Array.from(array.data, (v) => v * array.scale) : null;
-}

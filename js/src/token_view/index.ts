@@ -17,11 +17,11 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./token_view.css";
-import { sequential, type ColorScale } from "../kit/color_scale";
+import { sequential } from "../kit/color_scale";
 import { decode, valueAt, type NDArray, type WireArray } from "../kit/decode";
 import { formatProbability, formatTick } from "../kit/format";
 import { createLegend } from "../kit/legend";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { createLook, startDrawing } from "../kit/lifecycle";
 import { createTokenStrip, visibleToken } from "../kit/token_strip";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
@@ -61,7 +61,7 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   let tokens: string[] = [];
   let ids: NDArray | null = null;
   let probs: NDArray | null = null;
-  let scale: ColorScale | null = null; // read from the theme once the view is in the page
+  const look = createLook(frame.root, sequential); // read again once the view is in the page
 
   function describe(i: number) {
     const p = probs ? valueAt(probs, i) : NaN;
@@ -77,10 +77,8 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   }
 
   function paint() {
-    const s = scale;
-    if (!s) return;
-    strip.paint((i) => s(probs ? valueAt(probs, i) : NaN));
-    legend.setScale(s);
+    strip.paint((i) => look.scale(probs ? valueAt(probs, i) : NaN));
+    legend.setScale(look.scale);
   }
 
   function drawData() {
@@ -117,17 +115,11 @@ function render({ model, el, signal }: RenderProps<TokenViewState>) {
   }
 
   watch(model, ["tokens", "token_ids", "probs", "model_name"], drawData, signal);
-  const readTheme = () => {
-    scale = sequential(readPalette(frame.root));
+  const recolour = () => {
+    look.read();
     paint();
   };
-  onThemeChange(frame.root, readTheme, signal);
-
-  drawData();
-  whenInDocument(frame.root, () => {
-    readTheme();
-    frame.root.dataset.ready = "true";
-  }, signal);
+  startDrawing(frame.root, signal, { recolour, draw: drawData });
 }
 
 export default { render: withSignal(render) };

@@ -1,0 +1,67 @@
+/**
+ * FlowGraph's wire form (circuitwidgets/widgets/_payloads.py `FlowGraphState.encode`) and its
+ * decoding into the `Graph` of state.ts: one column per field, arrays as binary buffers.
+ */
+import { decode, valueAt, type Arrayish, type NDArray } from "../kit/decode";
+import type { EdgeKind, FlowEdge, FlowNode, Graph, NodeKind } from "./state";
+
+/** The order of `edge_kind`'s codes (Python's `EDGE_KINDS`). */
+export const EDGE_KINDS: readonly EdgeKind[] = ["attention", "coefficient", "writes"];
+
+export interface FlowWire {
+  position: number;
+  target: number;
+  target_str: string;
+  logit: number;
+  layers: [number, number];
+  ids: string[];
+  kinds: NodeKind[];
+  labels: string[];
+  layer: Arrayish;
+  head: Arrayish;
+  source: Arrayish;
+  neuron: Arrayish;
+  contribution: Arrayish;
+  prob: Arrayish;
+  rank: Arrayish;
+  entropy: Arrayish;
+  top_ids: Arrayish;
+  top_probs: Arrayish;
+  always_on: Arrayish;
+  edge_source: Arrayish;
+  edge_target: Arrayish;
+  edge_kind: Arrayish;
+  score: Arrayish;
+  edge_contribution: Arrayish;
+  vocab: { ids: Arrayish; strs: string[] };
+}
+
+/** The graph of a wire payload, and the display string of every token id in it. */
+export function readGraph(wire: FlowWire): { graph: Graph; vocab: Map<number, string> } {
+  const col = (a: Arrayish): NDArray => decode(a);
+  const [layer, head, source, neuron] = [col(wire.layer), col(wire.head), col(wire.source), col(wire.neuron)];
+  const [contribution, prob, rank, entropy] = [col(wire.contribution), col(wire.prob), col(wire.rank), col(wire.entropy)];
+  const [topIds, topProbs, alwaysOn] = [col(wire.top_ids), col(wire.top_probs), col(wire.always_on)];
+  const k = topIds.shape[1] ?? 0;
+  const orNull = (a: NDArray, i: number) => (valueAt(a, i) < 0 ? null : valueAt(a, i));
+  const nodes: FlowNode[] = wire.ids.map((id, i) => ({
+    index: i, id, kind: wire.kinds[i] as NodeKind, label: wire.labels[i] ?? id,
+    layer: orNull(layer, i), head: orNull(head, i), source: orNull(source, i), neuron: orNull(neuron, i),
+    contribution: valueAt(contribution, i), prob: valueAt(prob, i), rank: valueAt(rank, i), entropy: valueAt(entropy, i),
+    top: Array.from({ length: k }, (_, j) => ({ id: valueAt(topIds, i * k + j), prob: valueAt(topProbs, i * k + j) })),
+    alwaysOn: valueAt(alwaysOn, i) !== 0,
+  }));
+  const [from, to, kind, score, edgeContribution] = [
+    col(wire.edge_source), col(wire.edge_target), col(wire.edge_kind), col(wire.score), col(wire.edge_contribution),
+  ];
+  const edges: FlowEdge[] = Array.from({ length: from.data.length }, (_, i) => ({
+    source: valueAt(from, i), target: valueAt(to, i), kind: EDGE_KINDS[valueAt(kind, i)] ?? "writes",
+    score: valueAt(score, i), contribution: valueAt(edgeContribution, i),
+  }));
+  const ids = col(wire.vocab.ids);
+  const vocab = new Map(wire.vocab.strs.map((s, i) => [valueAt(ids, i), s] as [number, string]));
+  return {
+    graph: { nodes, edges, position: wire.position, target: wire.target, targetStr: wire.target_str, logit: wire.logit, layers: wire.layers },
+    vocab,
+  };
+}
