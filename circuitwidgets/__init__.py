@@ -23,8 +23,8 @@ from ._version import __version__
 from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, FlowGraph, InductionScores, link, LogitLens, OVBrowser, PatchingExplorer,
-    PathExplorer, save_html, Selection, TokenView,
+    AttentionExplorer, CircuitExplorer, CompositionGraph, FlowGraph, InductionScores, link, LogitLens, OVBrowser,
+    PatchingExplorer, PathExplorer, save_html, Selection, TokenView,
 )
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "AttentionExplorer",
     "build_model",
     "CircuitExplorer",
+    "CompositionGraph",
     "figures",
     "from_hugging_face",
     "FlowGraph",

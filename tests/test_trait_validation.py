@@ -45,6 +45,7 @@ def views(plain_model):
         "CircuitExplorer": cw.CircuitExplorer(plain_model, TEXT),
         "FlowGraph": cw.FlowGraph(plain_model, TEXT),
         "PathExplorer": cw.PathExplorer(plain_model, TEXT),
+        "CompositionGraph": cw.CompositionGraph(plain_model),
     }
 
 
@@ -89,7 +90,7 @@ CHOICES = {
     "ablation": ("off", "zero", "mean"),
 }
 #: A view whose trait of that name has other choices.
-VIEW_CHOICES = {("PathExplorer", "mode"): PATH_MODES}
+VIEW_CHOICES = {("PathExplorer", "mode"): PATH_MODES, ("CompositionGraph", "kind"): ("Q", "K", "V", "all")}
 
 
 def choices(view, name: str) -> tuple[str, ...] | None:
@@ -121,8 +122,14 @@ def bad_values(view, name: str) -> list[tuple[object, str | None]]:
         return [("Mary and John", None), (10**6, str(view._adapter.d_vocab)), (1.5, None)]
     if name in ("text", "clean", "corrupted"):
         return [(5, None), (None, None)]
+    if name == "threshold" and isinstance(view, cw.CompositionGraph):   # an excess over the baseline
+        return [(-1.5, "[-1, 1]"), (1.5, "[-1, 1]"), (float("nan"), "[-1, 1]"), ("x", None), (None, None)]
     if name == "threshold":
         return [(-0.5, "0 to 1"), (1.5, "0 to 1"), ("x", None), (None, None)]
+    if name == "pair":
+        L, H = view._adapter.n_layers, view._adapter.n_heads
+        return [([0, 0, 0, 1], "before"), ([0, 0, L, 0], f"{L - 1}"), ([0, H, 1, 0], f"{H - 1}"), ([0, 1], "[]"),
+                ("L0H1", None), ([0, 0.5, 1, 0], "int")]
     if name == "layers":
         L = view._adapter.n_layers
         return [([0, L + 1], str(L)), ([1, 1], str(L)), ([2, 1], str(L)), ([0], None), (3, None)]
@@ -151,8 +158,13 @@ def good_values(view, name: str) -> list[object]:
         return SAME_LENGTH[name]
     if name == "text":
         return [OTHER, TEXT]
+    if name == "threshold" and isinstance(view, cw.CompositionGraph):
+        return [-1.0, 1.0, 0.05]
     if name == "threshold":
         return [0.0, 1.0, 0.25]
+    if name == "pair":
+        L, H = view._adapter.n_layers, view._adapter.n_heads
+        return [[0, 0, L - 1, H - 1], [0, 1, 1, 3], []]
     if name == "layers":
         return [[0, 1], [0, view._adapter.n_layers]]
     if name == "selection":
@@ -188,12 +200,12 @@ def snapshot(view) -> dict:
 
 
 CASES = [(view, name) for view in (
-    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph", "PathExplorer",
+    "TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph", "PathExplorer", "CompositionGraph",
 ) for name in public_traits(getattr(cw, view))]
 
 
 def test_settable_names_only_traits_the_view_has():
-    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph", "PathExplorer"):
+    for view in ("TokenView", "AttentionExplorer", "OVBrowser", "LogitLens", "InductionScores", "PatchingExplorer", "CircuitExplorer", "FlowGraph", "PathExplorer", "CompositionGraph"):
         cls = getattr(cw, view)
         assert set(cls._settable) <= set(public_traits(cls)), f"{view}._settable names traits it does not have"
 

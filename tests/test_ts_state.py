@@ -28,7 +28,7 @@ from circuitwidgets.widgets.selection import SELECTION_FIELDS
 
 SRC = Path(__file__).resolve().parent.parent / "js" / "src"
 WIDGET_TRAITS = set(anywidget.AnyWidget.class_trait_names())
-VIEWS = (cw.TokenView, cw.AttentionExplorer, cw.OVBrowser, cw.LogitLens, cw.InductionScores, cw.PatchingExplorer, cw.CircuitExplorer, cw.FlowGraph)
+VIEWS = (cw.TokenView, cw.AttentionExplorer, cw.OVBrowser, cw.LogitLens, cw.InductionScores, cw.PatchingExplorer, cw.CircuitExplorer, cw.FlowGraph, cw.CompositionGraph, cw.PathExplorer)
 
 #: Synced traits a view's own script does not read, and why (they are not in its state type).
 NOT_READ = {

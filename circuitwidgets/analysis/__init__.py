@@ -64,7 +64,9 @@ from ._forward import NEEDS, TextRun, run_text
 from .ablation import MODES, Ablation, Ablator, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .attribution import Attribution, Component, logit_attribution
-from .composition import COMPOSITION_KINDS, HeadComposition, composition_baseline, composition_scores, head_composition
+from .composition import (
+    COMPOSITION_KINDS, CompositionEdge, HeadComposition, composition_baseline, composition_scores, head_composition,
+)
 from .heads import KINDS, HeadScores, ablated_head_scores, all_head_scores, head_scores, repeated_tokens, text_head_scores
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from ._metric import METRICS
@@ -115,6 +117,7 @@ __all__ = [
     "attention_by_layer",
     "attention_patterns",
     "composition_baseline",
+    "CompositionEdge",
     "attribution_patching",
     "composition_scores",
     "copying_scores",

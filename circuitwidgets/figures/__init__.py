@@ -12,6 +12,7 @@ function                    result it draws                               ``.plo
 :func:`attention_pattern`   ``AttentionResult`` (one head)                ``att.plot(l, h)``
 :func:`head_score_grid`     ``HeadScores`` (prev-token, duplicate, ind.)   ``scores.plot()``
 :func:`copying_grid`        ``OVSpectrum`` copying scores                 --
+:func:`composition_matrix`  ``HeadComposition`` (heads x heads, one kind)  ``comp.plot(kind)``
 :func:`ov_spectrum_plot`    ``OVSpectrum`` (one head, complex plane)      ``spec.plot(l, h)``
 :func:`logit_lens_grid`     ``LogitLensResult``                           ``lens.plot()``
 :func:`target_rank_plot`    ``LogitLensResult`` (one position)            --
@@ -33,6 +34,7 @@ PosixPath('report.html')
 
 from .attention import attention_pattern
 from .attribution import attribution_bars
+from .composition import composition_matrix
 from .export import ExportUnavailable, save_png, save_svg
 from .heads import copying_grid, head_score_grid
 from .logit_lens import logit_lens_grid, target_rank_plot
@@ -44,6 +46,7 @@ __all__ = [
     "ExportUnavailable",
     "attention_pattern",
     "attribution_bars",
+    "composition_matrix",
     "copying_grid",
     "head_score_grid",
     "logit_lens_grid",

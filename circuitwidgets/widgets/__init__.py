@@ -6,6 +6,7 @@ sent as binary buffers.
 * :class:`OVBrowser` — what every head writes: copying map, OV eigenvalues, token maps.
 * :class:`LogitLens` — the logit lens: layer slider, grid, target chart, who wrote it.
 * :class:`InductionScores` — induction, previous-token and duplicate-token head scores.
+* :class:`CompositionGraph` — which heads read what earlier heads write (Q/K/V composition).
 * :class:`FlowGraph` — one prediction as a graph of what wrote it (VISIT's flow graph).
 * :class:`PatchingExplorer` — activation patching grids of a prompt pair, exact and estimated.
 * :class:`PathExplorer` — one logit as a waterfall of paths through the heads, attention frozen.
@@ -20,6 +21,7 @@ from ._base import CircuitWidget
 from ._export import export_sizes, save_html
 from .attention_explorer import AttentionExplorer
 from .circuit_explorer import CircuitExplorer
+from .composition_graph import CompositionGraph
 from .flow_graph import FlowGraph
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
@@ -30,6 +32,7 @@ from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
-    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "export_sizes", "FlowGraph", "InductionScores", "link",
-    "LogitLens", "OVBrowser", "PatchingExplorer", "PathExplorer", "save_html", "Selection", "TokenView",
+    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "CompositionGraph", "export_sizes", "FlowGraph",
+    "InductionScores", "link", "LogitLens", "OVBrowser", "PatchingExplorer", "PathExplorer", "save_html", "Selection",
+    "TokenView",
 ]
