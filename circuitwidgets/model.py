@@ -299,28 +299,38 @@ class QKRecipe:
         return ""
 
     def scores(
-        self, layer: int, q: torch.Tensor, k: torch.Tensor, queries: range | None = None, keys: range | None = None
+        self,
+        layer: int,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        queries: range | None = None,
+        keys: range | None = None,
+        masked: float = float("-inf"),
     ) -> torch.Tensor:
-        """float32 ``[n_heads, len(queries), len(keys)]``: layer ``layer``'s masked scores
-        (masked = ``-inf``) of the query positions ``queries`` (default: all) against the key
-        positions ``keys`` (default: ``0 .. queries.stop - 1``; later keys are all masked).
-        ``q`` is ``[n_heads, seq, d_head]``, ``k`` ``[n_kv_heads, seq, d_head]``: K heads
-        unexpanded, each shared by ``n_heads / n_kv_heads`` consecutive query heads."""
+        """float32 ``[n_heads, len(queries), len(keys)]``: layer ``layer``'s scores of the
+        query positions ``queries`` (default: all) against the key positions ``keys``
+        (default: ``0 .. queries.stop - 1``; later keys are all masked), masked keys set to
+        ``masked``. ``q`` is ``[n_heads, seq, d_head]``, ``k`` ``[n_kv_heads, seq, d_head]``:
+        K heads unexpanded, each shared by ``n_heads / n_kv_heads`` consecutive query heads."""
         queries = range(q.shape[1]) if queries is None else queries
         keys = range(queries.stop) if keys is None else keys
         n_heads, n_kv = q.shape[0], k.shape[0]
-        rows = q[:, queries.start : queries.stop].float().reshape(n_kv, -1, q.shape[-1])  # [kv, group * R, d]
+        rows = q[:, queries.start : queries.stop].float() * self.scales[layer]
         columns = k[:, keys.start : keys.stop].float().transpose(1, 2)
-        s = (rows @ columns).reshape(n_heads, len(queries), len(keys))
-        s.mul_(self.scales[layer])
+        s = (rows.reshape(n_kv, -1, q.shape[-1]) @ columns).reshape(n_heads, len(queries), len(keys))
         if self.soft_cap is not None:
-            s = torch.tanh(s / self.soft_cap).mul_(self.soft_cap)
+            s = torch.tanh(s.div_(self.soft_cap)).mul_(self.soft_cap)
+        window = self.windows[layer]
+        # Only keys after the first query can be causally masked: mask just those columns
+        # (all of them under a sliding window).
+        first = keys.start if window is not None else min(max(queries.start + 1, keys.start), keys.stop)
         query = torch.arange(queries.start, queries.stop)[:, None]
-        key = torch.arange(keys.start, keys.stop)[None, :]
-        masked = key > query
-        if self.windows[layer] is not None:
-            masked |= key <= query - self.windows[layer]
-        return s.masked_fill_(masked, float("-inf"))
+        key = torch.arange(first, keys.stop)[None, :]
+        hidden = key > query
+        if window is not None:
+            hidden |= key <= query - window
+        s[..., first - keys.start :].masked_fill_(hidden, masked)
+        return s
 
 
 _TOLERANCE = {torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 5e-2}

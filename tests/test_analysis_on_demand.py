@@ -132,3 +132,27 @@ def test_bad_indices_name_the_range(random_model):
         att[0]
     with pytest.raises(ValueError, match="empty"):
         analysis.patterns_on_demand(random_model, "")
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_text_head_scores_block_by_block_equal_those_of_the_full_patterns(name, kind, small_blocks):
+    adapter = _adapter(name, kind)
+    run = analysis.run_text(adapter, TEXT, needs=("attention",))
+    full = analysis.all_text_head_scores(adapter, run)  # from hook_pattern, whole
+    blockwise = analysis.all_text_head_scores(adapter, TEXT)
+    for kind_ in analysis.KINDS:
+        torch.testing.assert_close(blockwise[kind_].scores, full[kind_].scores, rtol=1e-5, atol=1e-6)
+        assert torch.equal(blockwise[kind_].targets, full[kind_].targets)
+        assert isinstance(blockwise[kind_].patterns, analysis.OnDemandPatterns)
+
+
+def test_induction_scores_on_a_text_keep_no_full_pattern(random_model, tiny_tokenizer):
+    import circuitwidgets as cw
+    from conftest import make_random_model, model_kinds
+
+    w = cw.InductionScores(random_model, text=TEXT)
+    assert isinstance(w._patterns, analysis.OnDemandPatterns) and w._patterns._kept is None
+    expected = _hook_patterns(ModelAdapter(random_model), TEXT)
+    torch.testing.assert_close(w.pattern(1, 2), expected[1, 2], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="not this model's"):
+        analysis.all_text_head_scores(make_random_model(model_kinds()[0], tiny_tokenizer, n_layers=1), w._patterns)

@@ -60,6 +60,17 @@ def _positions(index: Any, seq: int, name: str) -> range:
     return range(position, position + 1)
 
 
+#: What masked scores are set to in the summary pass: exp() of it is 0, and unlike -inf its
+#: product with that 0 is 0, so the entropy needs no log of the weights.
+_HIDDEN = -1e30
+
+
+def _bins(seq: int, side: int) -> list[tuple[int, int]]:
+    """The ``side`` bins of adaptive pooling over ``seq`` positions (overlapping where
+    ``side`` does not divide ``seq``): ``floor(i*seq/side) .. ceil((i+1)*seq/side) - 1``."""
+    return [(i * seq // side, -((-(i + 1) * seq) // side)) for i in range(side)]
+
+
 class _Summaries:
     """Entropy, BOS share and the column-pooled overview, summed block by block of rows."""
 
@@ -68,17 +79,28 @@ class _Summaries:
         self.entropy = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.bos = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.side = None if pooled_size is None else min(seq, pooled_size)
+        self.bins = [] if pooled_size is None else _bins(seq, self.side)
         self.columns = None if pooled_size is None else torch.zeros(n_layers, n_heads, seq, self.side)
 
-    def add(self, layer: int, start: int, p: torch.Tensor) -> None:
-        """``p``: float32 ``[n_heads, R, keys]`` rows ``start .. start + R - 1`` (keys from 0)."""
+    def add(self, layer: int, start: int, e: torch.Tensor, z: torch.Tensor, entropy: torch.Tensor) -> None:
+        """Rows ``start .. start + R - 1`` of every head: ``e`` ``[n_heads, R, keys]`` (keys
+        from 0; later ones are 0) their weights times ``z`` ``[n_heads, R, 1]``, and
+        ``entropy`` ``[n_heads, R]`` each row's."""
         first = 1 if self.seq > 1 and start == 0 else 0  # query 0 is left out (see AttentionResult)
-        rows = p[:, first:]
-        self.entropy[layer] -= torch.special.xlogy(rows, rows).sum(dim=(-1, -2)).double()
-        self.bos[layer] += rows[..., 0].sum(dim=-1).double()
-        if self.columns is not None:
-            full = torch.nn.functional.pad(p, (0, self.seq - p.shape[-1]))
-            self.columns[layer, :, start : start + p.shape[1]] = torch.nn.functional.adaptive_max_pool1d(full, self.side)
+        self.entropy[layer] += entropy[:, first:].sum(dim=-1).double()
+        self.bos[layer] += (e[:, first:, 0] / z[:, first:, 0]).sum(dim=-1).double()
+        if self.columns is None:
+            return
+        out = self.columns[layer, :, start : start + e.shape[1]]
+        for j, (a, b) in enumerate(self.bins):
+            if a < e.shape[-1]:
+                out[..., j] = e[..., a : min(b, e.shape[-1])].amax(dim=-1)
+        out /= z
+
+    def add_weights(self, layer: int, start: int, p: torch.Tensor) -> None:
+        """The same from weights ``p`` ``[n_heads, R, keys]`` themselves (the kept patterns)."""
+        entropy = -torch.special.xlogy(p, p).sum(dim=-1)
+        self.add(layer, start, p, torch.ones(p.shape[0], p.shape[1], 1), entropy)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         n = max(self.seq - 1, 1)
@@ -89,6 +111,21 @@ class _Summaries:
             pooled = torch.nn.functional.adaptive_max_pool1d(by_rows, self.side)
             pooled = pooled.reshape(n_layers, n_heads, self.side, self.side).transpose(-1, -2).contiguous()
         return (self.entropy / n).float(), (self.bos / n).float(), pooled
+
+
+def _summarize_block(summaries: _Summaries, layer: int, start: int, scores: torch.Tensor) -> torch.Tensor:
+    """Add one block of rows' summaries from its ``scores`` ``[n_heads, R, keys]`` (masked =
+    ``_HIDDEN``); returns each row's log-normalizer ``[n_heads, R]``. One exp per weight:
+    with ``s' = s - max``, ``e = exp(s')``, ``z = sum e``: ``p = e / z``, ``log-normalizer =
+    max + log z`` and ``entropy = log z - sum(e s') / z``."""
+    top = scores.amax(dim=-1, keepdim=True)
+    shifted = scores.sub_(top)
+    e = torch.exp(shifted)
+    z = e.sum(dim=-1, keepdim=True)
+    weighted = torch.einsum("hrk,hrk->hr", e, shifted)
+    log_z = torch.log(z)
+    summaries.add(layer, start, e, z, log_z[..., 0] - weighted / z[..., 0])
+    return (top + log_z)[..., 0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,7 +283,7 @@ def patterns_on_demand(
             def callback(activation: torch.Tensor) -> None:
                 kept[layer] = activation[0]
                 for start in range(0, seq, step):
-                    summaries.add(layer, start, activation[0, :, start : start + step])
+                    summaries.add_weights(layer, start, activation[0, :, start : start + step])
                 if on_layer is not None:
                     on_layer(layer)
 
@@ -261,10 +298,8 @@ def patterns_on_demand(
         def keep_qk(layer: int, q: torch.Tensor, k: torch.Tensor) -> None:
             q_of[layer], k_of[layer] = q, k
             for start in range(0, seq, step):
-                scores = recipe.scores(layer, q, k, range(start, min(seq, start + step)))
-                norm = torch.logsumexp(scores, dim=-1)
-                lse[layer, :, start : start + step] = norm
-                summaries.add(layer, start, torch.exp(scores.sub_(norm[..., None])))
+                scores = recipe.scores(layer, q, k, range(start, min(seq, start + step)), masked=_HIDDEN)
+                lse[layer, :, start : start + step] = _summarize_block(summaries, layer, start, scores)
             if on_layer is not None:
                 on_layer(layer)
 
