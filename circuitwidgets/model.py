@@ -305,12 +305,11 @@ class QKRecipe:
         k: torch.Tensor,
         queries: range | None = None,
         keys: range | None = None,
-        masked: float = float("-inf"),
     ) -> torch.Tensor:
         """float32 ``[n_heads, len(queries), len(keys)]``: layer ``layer``'s scores of the
         query positions ``queries`` (default: all) against the key positions ``keys``
-        (default: ``0 .. queries.stop - 1``; later keys are all masked), masked keys set to
-        ``masked``. ``q`` is ``[n_heads, seq, d_head]``, ``k`` ``[n_kv_heads, seq, d_head]``:
+        (default: ``0 .. queries.stop - 1``; later keys are all masked), masked keys
+        ``-inf``. ``q`` is ``[n_heads, seq, d_head]``, ``k`` ``[n_kv_heads, seq, d_head]``:
         K heads unexpanded, each shared by ``n_heads / n_kv_heads`` consecutive query heads."""
         queries = range(q.shape[1]) if queries is None else queries
         keys = range(queries.stop) if keys is None else keys
@@ -329,7 +328,20 @@ class QKRecipe:
         hidden = key > query
         if window is not None:
             hidden |= key <= query - window
-        s[..., first - keys.start :].masked_fill_(hidden, masked)
+        s[..., first - keys.start :].masked_fill_(hidden, float("-inf"))
+        return s
+
+
+    def scores_at(self, layer: int, q: torch.Tensor, k: torch.Tensor, start: int, keys: torch.Tensor) -> torch.Tensor:
+        """float32 ``[n_heads, R]``: the (unmasked) score of query ``start + r`` against key
+        ``keys[h, r]`` for each head ``h`` -- one key per query, linear in the text's length."""
+        n_heads, n_kv = q.shape[0], k.shape[0]
+        rows = q[:, start : start + keys.shape[1]].float() * self.scales[layer]
+        shared = torch.arange(n_heads) // (n_heads // n_kv)
+        picked = k.float()[shared[:, None], keys]  # [n_heads, R, d]
+        s = (rows * picked).sum(dim=-1)
+        if self.soft_cap is not None:
+            s = torch.tanh(s / self.soft_cap) * self.soft_cap
         return s
 
 
@@ -803,11 +815,17 @@ class ModelAdapter:
         longest = None if declared is None or declared < n else declared
         return QKRecipe(q_kind, k_kind, tuple(scales), cap, tuple(windows), longest)
 
-    def run_with_qk(self, tokens: torch.Tensor, on_layer: Callable[[int, torch.Tensor, torch.Tensor], None]) -> None:
+    def run_with_qk(
+        self, tokens: torch.Tensor, on_layer: Callable[..., None], *, patterns: bool = False
+    ) -> None:
         """One forward pass over ``tokens`` (one sequence) that stops after the last layer's
         keys and calls ``on_layer(layer, q, k)`` as each layer's are computed: ``q``
         ``[n_heads, seq, d_head]`` and ``k`` ``[n_kv_heads, seq, d_head]`` (unexpanded), from
-        the hooks :attr:`qk_recipe` names, in the model's own dtype on the CPU.
+        the hooks :attr:`qk_recipe` names, in the model's own dtype on the CPU. With
+        ``patterns`` it stops after the last layer's pattern instead and calls
+        ``on_layer(layer, q, k, pattern)`` with the model's own ``hook_pattern`` (float32
+        ``[n_heads, seq, seq]``, which the model computes either way; only read it, it goes
+        when the callback returns).
 
         >>> m, seen = ModelAdapter(model), {}
         >>> m.run_with_qk(m.to_tokens("a b c"), lambda layer, q, k: seen.update({layer: (q.shape, k.shape)}))
@@ -816,19 +834,22 @@ class ModelAdapter:
         """
         recipe, got = self.qk_recipe, {}
         dtype = self._dtype if self._dtype.is_floating_point else torch.float32
+        kinds = (recipe.q_kind, recipe.k_kind) + (("pattern",) if patterns else ())
 
         def keep(layer: int, which: int):
             def callback(activation: torch.Tensor) -> None:
-                got.setdefault(layer, {})[which] = _heads_first(activation[0]).to(dtype)
-                if len(got[layer]) == 2:
-                    on_layer(layer, got[layer][0], got.pop(layer)[1])
+                seen = got.setdefault(layer, {})
+                seen[which] = activation[0] if which == 2 else _heads_first(activation[0]).to(dtype)
+                if len(seen) == len(kinds):
+                    del got[layer]
+                    on_layer(layer, *(seen[i] for i in range(len(kinds))))
 
             return callback
 
         hooks = {
             hook_name(kind, layer): keep(layer, which)
             for layer in range(self.n_layers)
-            for which, kind in enumerate((recipe.q_kind, recipe.k_kind))
+            for which, kind in enumerate(kinds)
         }
         self.run_with_hooks(tokens, hooks, stop_when_done=True)
 

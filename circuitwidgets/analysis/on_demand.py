@@ -5,9 +5,10 @@ A head's pattern is ``softmax(scale * q·kᵀ, masked)`` (soft-capped on Gemma 2
 :class:`~circuitwidgets.model.QKRecipe`) of its queries and keys after the positional
 rotation, which are ``seq x d_head`` each. :func:`patterns_on_demand` runs the model once,
 keeps every layer's q and k (grouped-query K heads unexpanded) and each query's softmax
-normalizer, and computes, block by block, the per-head summaries (entropy, BOS share, a
-max-pooled overview). No head's full ``seq x seq`` pattern is held longer than one block of
-rows (:data:`BLOCK_ELEMENTS` scores). Afterwards :class:`OnDemandPatterns` gives a head's full
+normalizer, and computes the per-head summaries (entropy, BOS share, a max-pooled overview)
+block by block of rows from the layer's pattern as the model computes it (its own eager
+attention makes it anyway; it is read, not kept). No head's full ``seq x seq`` pattern is held longer than one block of
+rows (:data:`BLOCK_ELEMENTS` weights). Afterwards :class:`OnDemandPatterns` gives a head's full
 pattern, a block of it, a row (one query) or a column (one key), equal to the model's
 ``hook_pattern`` to float tolerance.
 
@@ -60,11 +61,6 @@ def _positions(index: Any, seq: int, name: str) -> range:
     return range(position, position + 1)
 
 
-#: What masked scores are set to in the summary pass: exp() of it is 0, and unlike -inf its
-#: product with that 0 is 0, so the entropy needs no log of the weights.
-_HIDDEN = -1e30
-
-
 def _bins(seq: int, side: int) -> list[tuple[int, int]]:
     """The ``side`` bins of adaptive pooling over ``seq`` positions (overlapping where
     ``side`` does not divide ``seq``): ``floor(i*seq/side) .. ceil((i+1)*seq/side) - 1``."""
@@ -82,25 +78,18 @@ class _Summaries:
         self.bins = [] if pooled_size is None else _bins(seq, self.side)
         self.columns = None if pooled_size is None else torch.zeros(n_layers, n_heads, seq, self.side)
 
-    def add(self, layer: int, start: int, e: torch.Tensor, z: torch.Tensor, entropy: torch.Tensor) -> None:
-        """Rows ``start .. start + R - 1`` of every head: ``e`` ``[n_heads, R, keys]`` (keys
-        from 0; later ones are 0) their weights times ``z`` ``[n_heads, R, 1]``, and
-        ``entropy`` ``[n_heads, R]`` each row's."""
-        first = 1 if self.seq > 1 and start == 0 else 0  # query 0 is left out (see AttentionResult)
-        self.entropy[layer] += entropy[:, first:].sum(dim=-1).double()
-        self.bos[layer] += (e[:, first:, 0] / z[:, first:, 0]).sum(dim=-1).double()
+    def add(self, layer: int, start: int, p: torch.Tensor) -> None:
+        """Rows ``start .. start + R - 1`` of every head of ``layer``: weights ``p``
+        ``[n_heads, R, keys]`` (keys from 0; any later ones are 0)."""
+        rows = p[:, 1:] if self.seq > 1 and start == 0 else p  # query 0 is left out (see AttentionResult)
+        self.entropy[layer] -= torch.special.xlogy(rows, rows).sum(dim=(-1, -2)).double()
+        self.bos[layer] += rows[..., 0].sum(dim=-1).double()
         if self.columns is None:
             return
-        out = self.columns[layer, :, start : start + e.shape[1]]
+        out = self.columns[layer, :, start : start + p.shape[1]]
         for j, (a, b) in enumerate(self.bins):
-            if a < e.shape[-1]:
-                out[..., j] = e[..., a : min(b, e.shape[-1])].amax(dim=-1)
-        out /= z
-
-    def add_weights(self, layer: int, start: int, p: torch.Tensor) -> None:
-        """The same from weights ``p`` ``[n_heads, R, keys]`` themselves (the kept patterns)."""
-        entropy = -torch.special.xlogy(p, p).sum(dim=-1)
-        self.add(layer, start, p, torch.ones(p.shape[0], p.shape[1], 1), entropy)
+            if a < p.shape[-1]:
+                out[..., j] = p[..., a : min(b, p.shape[-1])].amax(dim=-1)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         n = max(self.seq - 1, 1)
@@ -111,21 +100,6 @@ class _Summaries:
             pooled = torch.nn.functional.adaptive_max_pool1d(by_rows, self.side)
             pooled = pooled.reshape(n_layers, n_heads, self.side, self.side).transpose(-1, -2).contiguous()
         return (self.entropy / n).float(), (self.bos / n).float(), pooled
-
-
-def _summarize_block(summaries: _Summaries, layer: int, start: int, scores: torch.Tensor) -> torch.Tensor:
-    """Add one block of rows' summaries from its ``scores`` ``[n_heads, R, keys]`` (masked =
-    ``_HIDDEN``); returns each row's log-normalizer ``[n_heads, R]``. One exp per weight:
-    with ``s' = s - max``, ``e = exp(s')``, ``z = sum e``: ``p = e / z``, ``log-normalizer =
-    max + log z`` and ``entropy = log z - sum(e s') / z``."""
-    top = scores.amax(dim=-1, keepdim=True)
-    shifted = scores.sub_(top)
-    e = torch.exp(shifted)
-    z = e.sum(dim=-1, keepdim=True)
-    weighted = torch.einsum("hrk,hrk->hr", e, shifted)
-    log_z = torch.log(z)
-    summaries.add(layer, start, e, z, log_z[..., 0] - weighted / z[..., 0])
-    return (top + log_z)[..., 0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -283,7 +257,7 @@ def patterns_on_demand(
             def callback(activation: torch.Tensor) -> None:
                 kept[layer] = activation[0]
                 for start in range(0, seq, step):
-                    summaries.add_weights(layer, start, activation[0, :, start : start + step])
+                    summaries.add(layer, start, activation[0, :, start : start + step])
                 if on_layer is not None:
                     on_layer(layer)
 
@@ -295,15 +269,20 @@ def patterns_on_demand(
     else:
         lse = torch.empty(adapter.n_layers, adapter.n_heads, seq)
 
-        def keep_qk(layer: int, q: torch.Tensor, k: torch.Tensor) -> None:
+        def keep_qk(layer: int, q: torch.Tensor, k: torch.Tensor, pattern: torch.Tensor) -> None:
+            # The summaries read the model's own pattern, which it computes anyway; each
+            # query's normalizer follows from its largest weight p_ij (never underflowing,
+            # at least 1/(i+1)) and the score s_ij: log-normalizer = s_ij - log p_ij.
             q_of[layer], k_of[layer] = q, k
             for start in range(0, seq, step):
-                scores = recipe.scores(layer, q, k, range(start, min(seq, start + step)), masked=_HIDDEN)
-                lse[layer, :, start : start + step] = _summarize_block(summaries, layer, start, scores)
+                block = pattern[:, start : start + step]
+                summaries.add(layer, start, block)
+                top, keys = block.max(dim=-1)
+                lse[layer, :, start : start + step] = recipe.scores_at(layer, q, k, start, keys) - torch.log(top)
             if on_layer is not None:
                 on_layer(layer)
 
-        adapter.run_with_qk(tokens, keep_qk)
+        adapter.run_with_qk(tokens, keep_qk, patterns=True)
     entropy, bos_share, pooled = summaries.finish()
     return OnDemandPatterns(
         text=text,
