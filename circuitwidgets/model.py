@@ -27,6 +27,7 @@ import torch
 
 __all__ = [
     "FinalNorm",
+    "QKRecipe",
     "ModelAdapter",
     "as_adapter",
     "build_model",
@@ -159,6 +160,8 @@ _HOOK_FORMATS = {
     "v": "blocks.{layer}.attn.hook_v",
     "q": "blocks.{layer}.attn.hook_q",
     "k": "blocks.{layer}.attn.hook_k",
+    "rot_q": "blocks.{layer}.attn.hook_rot_q",
+    "rot_k": "blocks.{layer}.attn.hook_rot_k",
     "ln_final_scale": "ln_final.hook_scale",
 }
 
@@ -167,7 +170,8 @@ def hook_name(kind: str, layer: int | None = None) -> str:
     """The TransformerLens hook name for an activation, e.g. ``hook_name("pattern", 1)``.
 
     ``kind`` is one of ``embed, pos_embed, resid_pre, resid_mid, resid_post, attn_out,
-    mlp_out, mlp_post, pattern, attn_scores, z, v, q, k, ln_final_scale``.
+    mlp_out, mlp_post, pattern, attn_scores, z, v, q, k, rot_q, rot_k, ln_final_scale``
+    (``rot_q``/``rot_k``: queries and keys after the rotary rotation, on rotary models).
     """
     try:
         fmt = _HOOK_FORMATS[kind]
@@ -256,6 +260,95 @@ class FinalNorm:
 
 
 #: See :attr:`ModelAdapter.tolerance`.
+#: Tokens in the probe that measures how a model scores attention (:attr:`ModelAdapter.qk_recipe`):
+#: longer than the small sliding windows of the test models, so their masks show.
+QK_PROBE_TOKENS = 40
+@dataclass(frozen=True)
+class QKRecipe:
+    """How a model turns each layer's queries and keys into its attention patterns, as
+    measured by :attr:`ModelAdapter.qk_recipe`.
+
+    Head ``h`` of layer ``l`` scores key ``j`` from query ``i`` as ``s = scales[l] * q_i·k_j``,
+    soft-capped to ``soft_cap * tanh(s / soft_cap)`` where ``soft_cap`` is set (Gemma 2),
+    masks keys after the query (causal) and, where ``windows[l]`` is set, keys ``j <= i -
+    windows[l]`` (a sliding window), and takes the softmax over keys. ``q_kind`` and
+    ``k_kind`` are the :func:`hook_name` kinds that give q and k (after the rotation, on
+    rotary models); grouped-query K heads are shared by ``n_heads / n_kv_heads`` query heads
+    each. ``reason`` says why this model's patterns cannot be rebuilt that way (``''`` when
+    they can); ``longest`` is the longest text they can be rebuilt for where the model
+    declares a sliding window longer than the probe could show (``None``: any length).
+
+    >>> recipe = ModelAdapter(model).qk_recipe
+    >>> recipe.reason, recipe.q_kind, len(recipe.scales)
+    ('', 'q', 2)
+    """
+
+    q_kind: str
+    k_kind: str
+    scales: tuple[float, ...]
+    soft_cap: float | None
+    windows: tuple[int | None, ...]
+    longest: int | None
+    reason: str = ""
+
+    def why_not(self, seq: int) -> str:
+        """Why a ``seq``-token text's patterns cannot be rebuilt from q and k ('' if they can)."""
+        if self.reason:
+            return self.reason
+        if self.longest is not None and seq > self.longest:
+            return (
+                f"this model declares a sliding attention window of {self.longest} tokens, longer "
+                f"than the probe could check, and this text has {seq} tokens"
+            )
+        return ""
+
+    def scores(
+        self,
+        layer: int,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        queries: range | None = None,
+        keys: range | None = None,
+    ) -> torch.Tensor:
+        """float32 ``[n_heads, len(queries), len(keys)]``: layer ``layer``'s scores of the
+        query positions ``queries`` (default: all) against the key positions ``keys``
+        (default: ``0 .. queries.stop - 1``; later keys are all masked), masked keys
+        ``-inf``. ``q`` is ``[n_heads, seq, d_head]``, ``k`` ``[n_kv_heads, seq, d_head]``:
+        K heads unexpanded, each shared by ``n_heads / n_kv_heads`` consecutive query heads."""
+        queries = range(q.shape[1]) if queries is None else queries
+        keys = range(queries.stop) if keys is None else keys
+        n_heads, n_kv = q.shape[0], k.shape[0]
+        rows = q[:, queries.start : queries.stop].float() * self.scales[layer]
+        columns = k[:, keys.start : keys.stop].float().transpose(1, 2)
+        s = (rows.reshape(n_kv, -1, q.shape[-1]) @ columns).reshape(n_heads, len(queries), len(keys))
+        if self.soft_cap is not None:
+            s = torch.tanh(s.div_(self.soft_cap)).mul_(self.soft_cap)
+        window = self.windows[layer]
+        # Only keys after the first query can be causally masked: mask just those columns
+        # (all of them under a sliding window).
+        first = keys.start if window is not None else min(max(queries.start + 1, keys.start), keys.stop)
+        query = torch.arange(queries.start, queries.stop)[:, None]
+        key = torch.arange(first, keys.stop)[None, :]
+        hidden = key > query
+        if window is not None:
+            hidden |= key <= query - window
+        s[..., first - keys.start :].masked_fill_(hidden, float("-inf"))
+        return s
+
+
+    def scores_at(self, layer: int, q: torch.Tensor, k: torch.Tensor, start: int, keys: torch.Tensor) -> torch.Tensor:
+        """float32 ``[n_heads, R]``: the (unmasked) score of query ``start + r`` against key
+        ``keys[h, r]`` for each head ``h`` -- one key per query, linear in the text's length."""
+        n_heads, n_kv = q.shape[0], k.shape[0]
+        rows = q[:, start : start + keys.shape[1]].float() * self.scales[layer]
+        shared = torch.arange(n_heads) // (n_heads // n_kv)
+        picked = k.float()[shared[:, None], keys]  # [n_heads, R, d]
+        s = (rows * picked).sum(dim=-1)
+        if self.soft_cap is not None:
+            s = torch.tanh(s / self.soft_cap) * self.soft_cap
+        return s
+
+
 _TOLERANCE = {torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
 
@@ -674,6 +767,115 @@ class ModelAdapter:
         the attention score only."""
         kind = str(getattr(self.model.cfg, "positional_embedding_type", "standard"))
         return {"standard": "learned", "shortformer": "learned"}.get(kind, kind)
+
+    @functools.cached_property
+    def qk_recipe(self) -> QKRecipe:
+        """How this model's attention patterns follow from its queries and keys
+        (:class:`QKRecipe`), measured once on a probe of :data:`QK_PROBE_TOKENS` tokens: each
+        layer's mask is read off the keys ``hook_pattern`` gives no weight (causal, and a
+        sliding window where one shows), its scale fitted to ``hook_attn_scores`` (or to the log
+        of the pattern), and the patterns rebuilt that way must equal ``hook_pattern`` on the
+        probe, else ``reason`` says where they differ. ALiBi models are refused up front (their
+        distance penalty is in neither q nor k)."""
+        rotary = self.position_kind == "rotary"
+        q_kind, k_kind = ("rot_q", "rot_k") if rotary else ("q", "k")
+        declared = self._declared_window
+
+        def refuse(reason: str) -> QKRecipe:
+            return QKRecipe(q_kind, k_kind, (), None, (), None, reason)
+
+        if self.position_kind == "alibi":
+            return refuse("ALiBi adds a distance penalty to the scores that neither queries nor keys carry")
+        n = min(self.n_ctx, QK_PROBE_TOKENS)
+        ids = [self.bos_token_id or 0] + [(7 * i + 3) % self.d_vocab for i in range(1, n)]
+        kinds = (q_kind, k_kind, "attn_scores", "pattern")
+        names = [hook_name(kind, layer) for layer in range(self.n_layers) for kind in kinds]
+        try:
+            _, cache = self.run_with_cache(torch.tensor([ids]), names)
+        except KeyError as error:
+            return refuse(f"{error.args[0]} (on a probe of {n} tokens)")
+        cap = self._attn_soft_cap
+        tol = 1e-4 if self._dtype == torch.float32 else self.tolerance
+        scales: list[float] = []
+        windows: list[int | None] = []
+        for layer in range(self.n_layers):
+            q, k = (_heads_first(cache[hook_name(kind, layer)][0]) for kind in (q_kind, k_kind))
+            if q.shape[0] != self.n_heads or k.shape[0] == 0 or self.n_heads % k.shape[0]:
+                return refuse(f"layer {layer}'s {q_kind}/{k_kind} hooks have {q.shape[0]}/{k.shape[0]} heads")
+            pattern = cache[hook_name("pattern", layer)][0]
+            window = _qk_mask_window(pattern)
+            if isinstance(window, str):
+                return refuse(f"layer {layer}: {window}")
+            unscaled = QKRecipe(q_kind, k_kind, (1.0,), None, (window,), None)
+            raw = unscaled.scores(0, q, k)
+            errors = []
+            for scale in _qk_scales(raw, cache[hook_name("attn_scores", layer)][0], pattern, cap, q.shape[-1]):
+                trial = QKRecipe(q_kind, k_kind, (scale,), cap, (window,), None)
+                errors.append(float((torch.softmax(trial.scores(0, q, k), dim=-1) - pattern).abs().max()))
+                if errors[-1] <= tol:
+                    break
+            if not errors[-1] <= tol:
+                return refuse(
+                    f"layer {layer}'s pattern rebuilt from {q_kind}/{k_kind} differs from hook_pattern by "
+                    f"{min(errors):.2g} on a probe of {n} tokens"
+                )
+            scales.append(scale)
+            windows.append(window)
+        longest = None if declared is None or declared < n else declared
+        return QKRecipe(q_kind, k_kind, tuple(scales), cap, tuple(windows), longest)
+
+    def run_with_qk(
+        self, tokens: torch.Tensor, on_layer: Callable[..., None], *, patterns: bool = False
+    ) -> None:
+        """One forward pass over ``tokens`` (one sequence) that stops after the last layer's
+        keys and calls ``on_layer(layer, q, k)`` as each layer's are computed: ``q``
+        ``[n_heads, seq, d_head]`` and ``k`` ``[n_kv_heads, seq, d_head]`` (unexpanded), from
+        the hooks :attr:`qk_recipe` names, in the model's own dtype on the CPU. With
+        ``patterns`` it stops after the last layer's pattern instead and calls
+        ``on_layer(layer, q, k, pattern)`` with the model's own ``hook_pattern`` (float32
+        ``[n_heads, seq, seq]``, which the model computes either way; only read it, it goes
+        when the callback returns).
+
+        >>> m, seen = ModelAdapter(model), {}
+        >>> m.run_with_qk(m.to_tokens("a b c"), lambda layer, q, k: seen.update({layer: (q.shape, k.shape)}))
+        >>> seen[1]
+        (torch.Size([4, 4, 32]), torch.Size([4, 4, 32]))
+        """
+        recipe, got = self.qk_recipe, {}
+        dtype = self._dtype if self._dtype.is_floating_point else torch.float32
+        kinds = (recipe.q_kind, recipe.k_kind) + (("pattern",) if patterns else ())
+
+        def keep(layer: int, which: int):
+            def callback(activation: torch.Tensor) -> None:
+                seen = got.setdefault(layer, {})
+                seen[which] = activation[0] if which == 2 else _heads_first(activation[0]).to(dtype)
+                if len(seen) == len(kinds):
+                    del got[layer]
+                    on_layer(layer, *(seen[i] for i in range(len(kinds))))
+
+            return callback
+
+        hooks = {
+            hook_name(kind, layer): keep(layer, which)
+            for layer in range(self.n_layers)
+            for which, kind in enumerate(kinds)
+        }
+        self.run_with_hooks(tokens, hooks, stop_when_done=True)
+
+    @property
+    def _attn_soft_cap(self) -> float | None:
+        cap = getattr(self.model.cfg, "attn_scores_soft_cap", None)
+        return float(cap) if cap is not None and cap > 0 else None
+
+    @property
+    def _declared_window(self) -> int | None:
+        """The sliding attention window the model's config declares (TransformerLens's
+        ``window_size``, Hugging Face's ``sliding_window``), or None."""
+        hf = getattr(getattr(self.model, "original_model", None), "config", None)
+        for value in (getattr(self.model.cfg, "window_size", None), getattr(hf, "sliding_window", None)):
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     # ---- weights --------------------------------------------------------------------------
 
@@ -1196,6 +1398,55 @@ def _parse_id_labels(text: str) -> list[int]:
 def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
     """``cap * tanh(x / cap)``, the soft cap Gemma 2 puts on its logits; ``x`` if ``cap`` is None."""
     return x if cap is None else cap * torch.tanh(x / cap)
+
+
+def _heads_first(activation: torch.Tensor) -> torch.Tensor:
+    """A q/k/rot_q/rot_k activation ``[pos, heads, d_head]`` (batch dropped) as ``[heads, pos, d_head]``."""
+    return activation.transpose(0, 1).contiguous()
+
+
+def _qk_mask_window(pattern: torch.Tensor) -> int | None | str:
+    """The sliding window a layer's mask shows on ``pattern`` ``[heads, n, n]`` (masked keys
+    get exactly zero weight): None for causal only, or why the mask is neither."""
+    n = pattern.shape[-1]
+    masked = pattern == 0
+    query, key = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    if not masked[:, (key > query).expand(n, n)].all():
+        return "it attends to later keys (not causal)"
+    lower = masked & (key <= query)
+    if not lower.any():
+        return None
+    window = int((query - key).expand(n, n)[lower.any(0)].min())
+    if not torch.equal(lower, (key <= query - window).expand_as(lower)):
+        return "its mask is neither causal nor a sliding window"
+    return window
+
+
+def _qk_scales(raw: torch.Tensor, scores: torch.Tensor, pattern: torch.Tensor, cap: float | None, d_head: int) -> list[float]:
+    """Candidate factors from one layer's unscaled ``raw = q·k`` (masked ``-inf``) to its
+    scores, best guess first: least squares against ``hook_attn_scores`` (soft cap undone),
+    then against the centred log-pattern (which the softmax leaves ``scale * raw`` up to a
+    constant per query; without a soft cap only), then ``1 / sqrt(d_head)``."""
+    seen = torch.isfinite(raw) & (pattern > 0)
+    x, out = raw.double(), []
+    target = scores.double()
+    if cap is not None:
+        target = torch.atanh((target / cap).clamp(-0.9, 0.9)) * cap
+        seen &= (scores.double() / cap).abs() < 0.9
+    fits = [(x.masked_fill(~seen, 0), target.masked_fill(~seen, 0))]
+    if cap is None:
+        counts = seen.sum(-1, keepdim=True).clamp(min=1)
+
+        def centred(t: torch.Tensor) -> torch.Tensor:
+            t = t.masked_fill(~seen, 0)
+            return (t - t.sum(-1, keepdim=True) / counts).masked_fill(~seen, 0)
+
+        fits.append((centred(x), centred(pattern.double().clamp(min=1e-30).log())))
+    for a, b in fits:
+        denominator = float((a * a).sum())
+        if denominator > 0:
+            out.append(float((a * b).sum()) / denominator)
+    return out + [d_head**-0.5]
 
 
 def _as_float(t: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 import traitlets
 
 import circuitwidgets as cw
@@ -225,7 +226,8 @@ def test_full_resolution_embeds_every_head(tmp_path, tiny_tokenizer):
     entry = _state(large)[dash.attention.model_id]
     (buf,) = [b for b in entry["buffers"] if b["path"][0] == "_bank"]
     patterns = np.frombuffer(base64.b64decode(buf["data"]), "<f2").reshape(8, seq, seq)
-    np.testing.assert_array_equal(patterns, dash.attention.store.patterns.reshape(8, seq, seq).numpy())
+    expected = torch.stack([dash.attention.store.pattern(l, h) for l, h in every])  # as sent: float16
+    np.testing.assert_array_equal(patterns, expected.numpy())
     # Sizes: the full file holds 7 more heads' float16 patterns of the text, in base64 (4/3);
     # InductionScores' sequences are short, so it held every head already.
     a, b = export_sizes(small), export_sizes(large)

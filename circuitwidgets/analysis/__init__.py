@@ -9,6 +9,8 @@ On a text (one forward pass):
 * :func:`run_text` -- run once, keeping what the analyses below need (a :class:`TextRun`)
 * :func:`attention_patterns` -- every head's pattern, its entropy and its attention to BOS
 * :func:`attention_by_layer` -- the same, streamed layer by layer for texts too long to hold
+* :func:`patterns_on_demand` -- every head's pattern rebuilt when asked (full, block, row,
+  column) from each layer's queries and keys: memory linear in the text's length
 * :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
   (:func:`join_lens` joins lenses computed a few positions at a time)
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
@@ -16,7 +18,8 @@ On a text (one forward pass):
   and their neurons, each read as words, with contributions that add up to the logit
 * :func:`ln_filter` -- what each layer norm raises and lowers in the word reading, against
   random vectors as the control (VISIT's "layer norm as a filter")
-* :func:`text_head_scores` -- previous-token / duplicate-token / induction scores on the text
+* :func:`text_head_scores` (:func:`all_text_head_scores` for every kind) -- previous-token /
+  duplicate-token / induction scores on the text
 * :func:`next_token_probabilities` -- the probability the model gave each actual next token
 * :func:`path_expansion` -- one logit split into paths (direct, each head, each pair of heads)
   with the attention patterns frozen
@@ -63,11 +66,15 @@ Share one forward pass between analyses of the same text:
 from ._forward import NEEDS, TextRun, run_text
 from .ablation import MODES, Ablation, Ablator, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
+from .on_demand import OnDemandPatterns, patterns_on_demand
 from .attribution import Attribution, Component, logit_attribution
 from .composition import (
     COMPOSITION_KINDS, CompositionEdge, HeadComposition, composition_baseline, composition_scores, head_composition,
 )
-from .heads import KINDS, HeadScores, ablated_head_scores, all_head_scores, head_scores, repeated_tokens, text_head_scores
+from .heads import (
+    KINDS, HeadScores, ablated_head_scores, all_head_scores, all_text_head_scores, head_scores, repeated_tokens,
+    text_head_scores,
+)
 from .logit_lens import LogitLensResult, join_lens, logit_lens
 from ._metric import METRICS
 from .attribution_patching import attribution_patching
@@ -116,6 +123,8 @@ __all__ = [
     "always_on_neurons",
     "attention_by_layer",
     "attention_patterns",
+    "OnDemandPatterns",
+    "patterns_on_demand",
     "composition_baseline",
     "CompositionEdge",
     "attribution_patching",
@@ -138,4 +147,5 @@ __all__ = [
     "repeated_tokens",
     "run_text",
     "text_head_scores",
+    "all_text_head_scores",
 ]

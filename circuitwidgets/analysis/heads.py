@@ -36,6 +36,7 @@ import torch
 from ..model import ModelAdapter, as_adapter, hook_name
 from ..checks import check_choice, check_int
 from ._forward import TextRun, resolve_run
+from .on_demand import OnDemandPatterns, patterns_on_demand
 
 #: The head kinds that :func:`head_scores` knows.
 KINDS = ("previous_token", "duplicate_token", "induction")
@@ -69,7 +70,9 @@ class HeadScores:
         query ``q`` to key ``k`` counts (only on scored queries), e.g. the induction stripe.
     patterns:
         ``float32 [n_layers, n_heads, seq, seq]``: every head's attention on ``tokens[0]``,
-        so a view can show why a head scores what it does.
+        so a view can show why a head scores what it does. Scores on a text have the text's
+        :class:`~circuitwidgets.analysis.OnDemandPatterns` here instead, indexed the same
+        way (``patterns[layer, head]``) and computing only what is asked.
     half:
         The repeat length for repeated-token sequences; ``None`` for scores on a text.
 
@@ -206,12 +209,18 @@ def target_keys(tokens: torch.Tensor, kind: str) -> torch.Tensor:
 
     These are TransformerLens's detection patterns (``head_detector``), for every query.
     """
+    return target_rows(tokens, kind, range(tokens.shape[-1]))
+
+
+def target_rows(tokens: torch.Tensor, kind: str, queries: range) -> torch.Tensor:
+    """``BoolTensor[batch, len(queries), queries.stop]``: the rows ``queries`` of
+    :func:`target_keys` (keys after the last of them never count), for scoring block by block."""
     check_choice(kind, "kind", KINDS)
-    position = torch.arange(tokens.shape[-1])
-    query, key = position[:, None], position[None, :]
+    query = torch.arange(queries.start, queries.stop)[:, None]
+    key = torch.arange(queries.stop)[None, :]
     if kind == "previous_token":
         return (key == query - 1).expand(tokens.shape[0], -1, -1).clone()
-    same = tokens[:, :, None] == tokens[:, None, :]
+    same = tokens[:, queries.start : queries.stop, None] == tokens[:, None, : queries.stop]
     duplicate = same & (key < query)
     if kind == "duplicate_token":
         return duplicate
@@ -383,7 +392,50 @@ def ablated_head_scores(
     }
 
 
-def text_head_scores(model: Any, text: Union[str, TextRun], kind: str) -> HeadScores:
+def _text_queries(tokens: torch.Tensor, kind: str) -> torch.Tensor:
+    """``BoolTensor[1, seq]``: the positions ``kind`` is scored on in a text (see
+    :func:`text_head_scores`)."""
+    if kind == "previous_token":
+        return torch.arange(tokens.shape[-1])[None] >= 1
+    return target_keys(tokens, "duplicate_token").any(dim=-1)
+
+
+def _no_queries(text: str, kind: str) -> ValueError:
+    what = "it is a single token" if kind == "previous_token" else "no token in it repeats"
+    return ValueError(
+        f"the text {text!r:.60} has no positions to score {kind} heads on: {what}; "
+        "use a text where some tokens occur twice, or head_scores() on repeated random tokens"
+    )
+
+
+def _on_demand_scores(adapter: ModelAdapter, att: OnDemandPatterns, kinds: Sequence[str]) -> dict[str, HeadScores]:
+    """:func:`_scores` of the patterns ``att`` rebuilds, summed block by block of query rows
+    (no head's full pattern is made)."""
+    tokens = att.tokens[None]
+    queries = {kind: _text_queries(tokens, kind) for kind in kinds}
+    sums = {kind: torch.zeros(adapter.n_layers, adapter.n_heads, dtype=torch.float64) for kind in kinds}
+    for layer in range(adapter.n_layers):
+        for start, p in att.layer_blocks(layer):
+            rows = range(start, start + p.shape[1])
+            for kind in kinds:
+                weights = target_rows(tokens, kind, rows)[0] & queries[kind][0, start : rows.stop, None]
+                sums[kind][layer] += (p * weights).sum(dim=(1, 2)).double()
+    out = {}
+    for kind in kinds:
+        out[kind] = HeadScores(
+            kind=kind,
+            scores=(sums[kind] / int(queries[kind].sum())).float(),
+            tokens=tokens,
+            str_tokens=list(att.str_tokens),
+            queries=queries[kind],
+            targets=target_keys(tokens, kind) & queries[kind][:, :, None],
+            patterns=att,
+            half=None,
+        )
+    return out
+
+
+def text_head_scores(model: Any, text: Union[str, TextRun, OnDemandPatterns], kind: str) -> HeadScores:
     """Score every head for ``kind`` on the user's own text.
 
     The queries scored are those where ``kind`` is defined on this text:
@@ -397,7 +449,9 @@ def text_head_scores(model: Any, text: Union[str, TextRun], kind: str) -> HeadSc
     so) rather than returning a score of 0 that would look like a measurement.
 
     ``text`` may be a :class:`~circuitwidgets.analysis.TextRun` made with ``"attention"`` in
-    its needs.
+    its needs, or the :class:`~circuitwidgets.analysis.OnDemandPatterns` of the text; a plain
+    text is run through :func:`~circuitwidgets.analysis.patterns_on_demand` (memory linear in
+    its length; ``patterns`` is then that object, indexed like the tensor).
 
     Examples
     --------
@@ -407,17 +461,35 @@ def text_head_scores(model: Any, text: Union[str, TextRun], kind: str) -> HeadSc
     1
     """
     check_choice(kind, "kind", KINDS)
-    adapter, run = resolve_run(model, text, "attention")
-    tokens = run.tokens[None]
-    if kind == "previous_token":
-        queries = torch.arange(run.seq_len)[None] >= 1
-    else:
-        queries = target_keys(tokens, "duplicate_token").any(dim=-1)
-    if not queries.any():
-        what = "it is a single token" if kind == "previous_token" else "no token in it repeats"
-        raise ValueError(
-            f"the text {run.text!r:.60} has no positions to score {kind} heads on: {what}; "
-            "use a text where some tokens occur twice, or head_scores() on repeated random tokens"
-        )
-    patterns = [run.cache[hook_name("pattern", layer)][None] for layer in range(adapter.n_layers)]
-    return _scores(adapter, (kind,), tokens, queries, patterns, None)[kind]
+    return all_text_head_scores(model, text, kinds=(kind,))[kind]
+
+
+def all_text_head_scores(
+    model: Any, text: Union[str, TextRun, OnDemandPatterns], *, kinds: Sequence[str] = KINDS
+) -> dict[str, HeadScores]:
+    """:func:`text_head_scores` for each of ``kinds`` (default: all of :data:`KINDS`) from one
+    forward pass; ``ValueError`` (as there) if the text has no position to score one of them on.
+
+    Examples
+    --------
+    >>> scores = analysis.all_text_head_scores(model, "x = 1; y = 2; x = 1; y = 2")
+    >>> sorted(scores), scores["induction"].scores.shape
+    (['duplicate_token', 'induction', 'previous_token'], torch.Size([2, 4]))
+    """
+    for kind in kinds:
+        check_choice(kind, "kind", KINDS)
+    adapter = as_adapter(model)
+    if isinstance(text, str):
+        text = patterns_on_demand(adapter, text)
+    elif isinstance(text, TextRun):
+        adapter, text = resolve_run(adapter, text, "attention")
+    elif isinstance(text, OnDemandPatterns) and text.shape[:2] != (adapter.n_layers, adapter.n_heads):
+        raise ValueError(f"these patterns have {text.shape[:2]} layers x heads, not this model's; compute them with this model")
+    tokens = text.tokens[None]
+    for kind in kinds:
+        if not _text_queries(tokens, kind).any():
+            raise _no_queries(text.text, kind)
+    if isinstance(text, OnDemandPatterns):
+        return _on_demand_scores(adapter, text, kinds)
+    patterns = [text.cache[hook_name("pattern", layer)][None] for layer in range(adapter.n_layers)]
+    return {kind: _scores(adapter, (kind,), tokens, _text_queries(tokens, kind), patterns, None)[kind] for kind in kinds}

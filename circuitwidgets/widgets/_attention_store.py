@@ -2,20 +2,25 @@
 
 The browser never gets all of it: it gets a small *thumbnail* of every head (for the
 overview) and the full pattern of the heads it shows, one at a time (see
-``attention_explorer.py``). This module keeps the full patterns in Python and makes those
-two forms:
+``attention_explorer.py``). This module keeps what makes those two forms:
 
-* **Full patterns** are kept and sent as float16: for a weight ``x`` in [0, 1] the stored
-  ``x̂`` differs by at most ``max(x * 2**-11, 2**-25)`` (float16 has an 11-bit significand;
-  below 2**-14 it is subnormal with a fixed spacing of 2**-24). That is about 0.05 % of the
-  weight, so a hover card's four decimals are right, and it halves the memory of float32:
-  ``n_layers x n_heads x seq² x 2`` bytes (302 MB for GPT-2 small at 1024 tokens).
+* **Full patterns** are not kept: each layer's queries and keys are, and a head's pattern is
+  computed from them when the browser asks for it
+  (:func:`~circuitwidgets.analysis.patterns_on_demand`: memory linear in the text's length,
+  302 MB for GPT-2 small at 4096 tokens where every pattern as float16 took 4.8 GB). A
+  family whose patterns cannot be rebuilt from q and k (ALiBi, ...) keeps every pattern as
+  float16 instead and says why in :attr:`AttentionStore.reason`. Patterns are sent as
+  float16: for a weight ``x`` in [0, 1] the stored ``x̂`` differs by at most ``max(x *
+  2**-11, 2**-25)`` (float16 has an 11-bit significand; below 2**-14 it is subnormal with a
+  fixed spacing of 2**-24). That is about 0.05 % of the weight, so a hover card's four
+  decimals are right.
 * **Thumbnails** are at most :data:`THUMBNAIL_SIZE` cells a side: cell ``(i, j)`` is the
   *maximum* of the block of the pattern that it covers (adaptive max pooling: rows
   ``floor(i*seq/T) .. ceil((i+1)*seq/T) - 1``, columns alike), so a thin stripe of strong
   attention (previous-token, induction) stays visible however long the text; they are sent
   as uint8 (``round(x * 255)``, error at most 1/510, see ``_transport.quantize_unit``).
-  Texts of at most ``THUMBNAIL_SIZE`` tokens get their full pattern as thumbnail.
+  Texts of at most ``THUMBNAIL_SIZE`` tokens get their full pattern as thumbnail. They are
+  pooled block by block of rows during the forward pass, never from a whole pattern.
 
 >>> store = AttentionStore.build(ModelAdapter(model), "a b c a b c")
 >>> store.pattern(0, 3).shape                   # BOS + 6 tokens
@@ -29,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from ..analysis.attention import attention_by_layer
+from ..analysis.on_demand import OnDemandPatterns, patterns_on_demand
 from ..model import ModelAdapter
 from ._channel import Stale
 from ._transport import to_wire
@@ -72,18 +77,19 @@ class AttentionStore:
     tokens, str_tokens:
         ``LongTensor[seq]`` and one display string per token.
     patterns:
-        float16 ``[n_layers, n_heads, seq, seq]`` (see the module docs for the error).
+        Every head's pattern, computed when asked: an
+        :class:`~circuitwidgets.analysis.OnDemandPatterns` (``patterns[layer, head]`` is
+        float32 ``[seq, seq]``; rows, columns and blocks too).
     thumbnails:
         float32 ``[n_layers, n_heads, T, T]``, ``T = min(seq, THUMBNAIL_SIZE)``.
     entropy, bos_share:
-        ``[n_layers, n_heads]`` from the float32 patterns (see
-        :class:`~circuitwidgets.analysis.AttentionResult`).
+        ``[n_layers, n_heads]`` (see :class:`~circuitwidgets.analysis.AttentionResult`).
     """
 
     text: str
     tokens: torch.Tensor
     str_tokens: list[str]
-    patterns: torch.Tensor
+    patterns: OnDemandPatterns
     thumbnails: torch.Tensor
     entropy: torch.Tensor
     bos_share: torch.Tensor
@@ -92,39 +98,34 @@ class AttentionStore:
     def seq_len(self) -> int:
         return int(self.tokens.shape[0])
 
+    @property
+    def reason(self) -> str:
+        """Why this model's patterns are kept whole instead of rebuilt from q and k ('' when
+        they are rebuilt)."""
+        return self.patterns.reason
+
     @classmethod
     def build(
         cls, adapter: ModelAdapter, text: str, on_layer: Optional[Callable[[int], None]] = None
     ) -> "AttentionStore":
-        """Run the model once on ``text`` and keep its patterns (one layer of float32 alive at
-        a time). ``on_layer(layer)`` is called after each layer, for progress. Raises
-        ``ValueError`` for an empty text or one longer than the model's context."""
-        tokens = adapter.to_tokens(text)  # check the text before allocating for it
-        seq = int(tokens.shape[-1])
-        side = min(seq, THUMBNAIL_SIZE)
-        patterns = torch.empty(adapter.n_layers, adapter.n_heads, seq, seq, dtype=torch.float16)
-        thumbs = torch.empty(adapter.n_layers, adapter.n_heads, side, side)
-
-        def keep(layer: int, layer_patterns: torch.Tensor) -> None:
-            patterns[layer] = layer_patterns
-            thumbs[layer] = thumbnail(layer_patterns)
-            if on_layer is not None:
-                on_layer(layer)
-
-        summary = attention_by_layer(adapter, text, keep)
+        """Run the model once on ``text`` and keep what rebuilds its patterns (one block of
+        one layer's weights alive at a time). ``on_layer(layer)`` is called after each layer,
+        for progress. Raises ``ValueError`` for an empty text or one longer than the model's
+        context."""
+        patterns = patterns_on_demand(adapter, text, pooled_size=THUMBNAIL_SIZE, on_layer=on_layer)
         return cls(
             text=text,
-            tokens=summary.tokens,
-            str_tokens=summary.str_tokens,
+            tokens=patterns.tokens,
+            str_tokens=patterns.str_tokens,
             patterns=patterns,
-            thumbnails=thumbs,
-            entropy=summary.entropy,
-            bos_share=summary.bos_share,
+            thumbnails=patterns.pooled,
+            entropy=patterns.entropy,
+            bos_share=patterns.bos_share,
         )
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
-        """The float16 pattern ``[seq, seq]`` of one head."""
-        return self.patterns[layer, head]
+        """The pattern ``[seq, seq]`` of one head as sent and drawn (float16)."""
+        return self.patterns.pattern(layer, head).half()
 
 
 def pattern_answer(

@@ -175,13 +175,13 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
 
     @property
     def store(self) -> AttentionStore:
-        """Everything computed for the text on screen (patterns float16, thumbnails, scores).
+        """Everything computed for the text on screen (patterns on demand, thumbnails, scores).
 
         Examples
         --------
         >>> w = cw.AttentionExplorer(model, "a b c a b c")
-        >>> w.store.patterns.dtype, w.store.patterns.shape
-        (torch.float16, torch.Size([2, 4, 7, 7]))
+        >>> w.store.patterns.shape, w.store.reason      # '' : rebuilt from queries and keys
+        ((2, 4, 7, 7), '')
         """
         return self._store
 

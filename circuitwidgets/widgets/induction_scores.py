@@ -40,7 +40,7 @@ from typing import Any, Optional
 import torch
 import traitlets
 
-from ..analysis import KINDS, HeadScores, ablated_head_scores, all_head_scores, run_text, text_head_scores
+from ..analysis import KINDS, HeadScores, ablated_head_scores, all_head_scores, all_text_head_scores, patterns_on_demand
 from ..checks import check_choice, check_int
 from ..analysis.heads import DEFAULT_BATCH, check_half, check_seed, max_half
 from ._attention_store import pattern_answer
@@ -398,12 +398,12 @@ class InductionScores(AnswersRequests, LinkedView):
         """All three kinds of scores from one forward pass."""
         if mode == "random":
             return all_head_scores(self._adapter, half=half, batch=batch, seed=seed)
-        run = run_text(self._adapter, text, needs=("attention",))
+        att = patterns_on_demand(self._adapter, text)  # memory linear in the text's length
         try:
-            return {kind: text_head_scores(self._adapter, run, kind) for kind in KINDS}
+            return all_text_head_scores(self._adapter, att)
         except ValueError as exc:  # text_head_scores: no position to score on
             raise ValueError(
-                f"No token repeats in this text ({run.seq_len} tokens), so there is nothing to "
+                f"No token repeats in this text ({att.seq_len} tokens), so there is nothing to "
                 "score induction or duplicate-token heads on. Use a text in which some words "
                 "occur twice (say a sentence twice), or go back to random tokens."
             ) from exc
@@ -464,7 +464,7 @@ class InductionScores(AnswersRequests, LinkedView):
         first = result[KINDS[0]]
         self._result = result
         self._shown_settings = dict(settings)  # what is drawn (an interrupted run goes back to it)
-        self._patterns = first.patterns  # float32 [n_layers, n_heads, seq, seq]
+        self._patterns = first.patterns  # [n_layers, n_heads, seq, seq]: a tensor, or on a text OnDemandPatterns
         if settings["mode"] == "random":
             shown = {name: settings[name] for name in ("mode", "half", "seed", "batch")}
         else:

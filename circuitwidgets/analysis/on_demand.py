@@ -1,0 +1,300 @@
+"""Attention patterns computed when asked, from each layer's queries and keys: memory linear in
+the text's length.
+
+A head's pattern is ``softmax(scale * q·kᵀ, masked)`` (soft-capped on Gemma 2: see
+:class:`~circuitwidgets.model.QKRecipe`) of its queries and keys after the positional
+rotation, which are ``seq x d_head`` each. :func:`patterns_on_demand` runs the model once,
+keeps every layer's q and k (grouped-query K heads unexpanded) and each query's softmax
+normalizer, and computes the per-head summaries (entropy, BOS share, a max-pooled overview)
+block by block of rows from the layer's pattern as the model computes it (its own eager
+attention makes it anyway; it is read, not kept). No head's full ``seq x seq`` pattern is held longer than one block of
+rows (:data:`BLOCK_ELEMENTS` weights). Afterwards :class:`OnDemandPatterns` gives a head's full
+pattern, a block of it, a row (one query) or a column (one key), equal to the model's
+``hook_pattern`` to float tolerance.
+
+Kept: ``n_layers x (n_heads + n_kv_heads) x seq x d_head`` numbers in the model's dtype plus
+``n_layers x n_heads x seq`` float32 normalizers: 302 MB for GPT-2 small at 4096 tokens,
+where every pattern as float16 takes 4.8 GB.
+
+A model whose patterns do not follow from q and k that way (ALiBi's distance penalty, hooks
+the model lacks, a text longer than a declared sliding window the probe could not check)
+falls back to keeping every ``hook_pattern`` as float16 (quadratic memory), and says why in
+:attr:`OnDemandPatterns.reason`.
+
+>>> att = analysis.patterns_on_demand(model, "a b c a b c")
+>>> att.reason, att.shape                       # '' : rebuilt from q and k
+('', (2, 4, 7, 7))
+>>> att.row(0, 1, 3).argmax().item()            # L0H1 from query 3 reads key 2
+2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+
+from ..model import as_adapter, hook_name
+
+__all__ = ["BLOCK_ELEMENTS", "OnDemandPatterns", "patterns_on_demand"]
+
+#: The most attention weights (all heads of one layer, some query rows) alive at once.
+BLOCK_ELEMENTS = 2**23
+
+
+def _rows_per_block(n_heads: int, seq: int) -> int:
+    return max(1, BLOCK_ELEMENTS // (n_heads * seq))
+
+
+def _positions(index: Any, seq: int, name: str) -> range:
+    """An int or a step-1 slice of positions as a range (checked against ``seq``)."""
+    if isinstance(index, slice):
+        picked = range(seq)[index]
+        if picked.step != 1:
+            raise ValueError(f"{name} slice {index} must have step 1")
+        return picked
+    position = int(index)
+    if not -seq <= position < seq:
+        raise IndexError(f"{name} {position} is out of range; this text has positions 0..{seq - 1}")
+    position %= seq
+    return range(position, position + 1)
+
+
+def _bins(seq: int, side: int) -> list[tuple[int, int]]:
+    """The ``side`` bins of adaptive pooling over ``seq`` positions (overlapping where
+    ``side`` does not divide ``seq``): ``floor(i*seq/side) .. ceil((i+1)*seq/side) - 1``."""
+    return [(i * seq // side, -((-(i + 1) * seq) // side)) for i in range(side)]
+
+
+class _Summaries:
+    """Entropy, BOS share and the column-pooled overview, summed block by block of rows."""
+
+    def __init__(self, n_layers: int, n_heads: int, seq: int, pooled_size: Optional[int]):
+        self.seq = seq
+        self.entropy = torch.zeros(n_layers, n_heads, dtype=torch.float64)
+        self.bos = torch.zeros(n_layers, n_heads, dtype=torch.float64)
+        self.side = None if pooled_size is None else min(seq, pooled_size)
+        self.bins = [] if pooled_size is None else _bins(seq, self.side)
+        self.columns = None if pooled_size is None else torch.zeros(n_layers, n_heads, seq, self.side)
+
+    def add(self, layer: int, start: int, p: torch.Tensor) -> None:
+        """Rows ``start .. start + R - 1`` of every head of ``layer``: weights ``p``
+        ``[n_heads, R, keys]`` (keys from 0; any later ones are 0)."""
+        rows = p[:, 1:] if self.seq > 1 and start == 0 else p  # query 0 is left out (see AttentionResult)
+        self.entropy[layer] -= torch.special.xlogy(rows, rows).sum(dim=(-1, -2)).double()
+        self.bos[layer] += rows[..., 0].sum(dim=-1).double()
+        if self.columns is None:
+            return
+        out = self.columns[layer, :, start : start + p.shape[1]]
+        for j, (a, b) in enumerate(self.bins):
+            if a < p.shape[-1]:
+                out[..., j] = p[..., a : min(b, p.shape[-1])].amax(dim=-1)
+
+    def finish(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        n = max(self.seq - 1, 1)
+        pooled = None
+        if self.columns is not None:
+            n_layers, n_heads = self.columns.shape[:2]
+            by_rows = self.columns.transpose(-1, -2).reshape(n_layers * n_heads, self.side, self.seq)
+            pooled = torch.nn.functional.adaptive_max_pool1d(by_rows, self.side)
+            pooled = pooled.reshape(n_layers, n_heads, self.side, self.side).transpose(-1, -2).contiguous()
+        return (self.entropy / n).float(), (self.bos / n).float(), pooled
+
+
+@dataclass(frozen=True, eq=False)
+class OnDemandPatterns:
+    """Every head's attention on one text, computed when asked (see the module docs).
+
+    Attributes
+    ----------
+    text, tokens, str_tokens:
+        The text, ``LongTensor[seq]`` and one display string per token.
+    entropy, bos_share:
+        ``[n_layers, n_heads]``, as defined on :class:`~circuitwidgets.analysis.AttentionResult`.
+    pooled:
+        float32 ``[n_layers, n_heads, T, T]``: each head's pattern max-pooled to ``T = min(seq,
+        pooled_size)`` cells a side (``adaptive_max_pool2d``), or None when not asked for.
+    reason:
+        ``''`` when the patterns are rebuilt from q and k; else why they could not be, and
+        every ``hook_pattern`` is kept as float16 instead.
+
+    Indexing reads like a ``[n_layers, n_heads, seq, seq]`` tensor, computing only what is
+    asked: ``att[layer, head]`` (the full pattern), ``att[layer, head, 5]`` (a row),
+    ``att[layer, head, :, 0]`` (a column), ``att[layer, head, 10:20, 0:8]`` (a block).
+
+    Examples
+    --------
+    >>> att = analysis.patterns_on_demand(model, "x = 1; y = 2; x = 1")
+    >>> att[1, 3].shape, att[1, 3, 11].shape, att[1, 3, 4:8, :2].shape
+    (torch.Size([12, 12]), torch.Size([12]), torch.Size([4, 2]))
+    >>> round(att.column(1, 3, 0).sum().item(), 3) == round(att[1, 3, :, 0].sum().item(), 3)
+    True
+    """
+
+    text: str
+    tokens: torch.Tensor
+    str_tokens: list[str]
+    entropy: torch.Tensor
+    bos_share: torch.Tensor
+    pooled: Optional[torch.Tensor]
+    reason: str
+    _recipe: Any
+    _q: list[torch.Tensor]
+    _k: list[torch.Tensor]
+    _lse: Optional[torch.Tensor]
+    _kept: Optional[torch.Tensor]
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.tokens.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        n_layers, n_heads = self.entropy.shape
+        return (int(n_layers), int(n_heads), self.seq_len, self.seq_len)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes kept (q, k and normalizers; or the float16 patterns of the fallback)."""
+        if self._kept is not None:
+            return self._kept.numel() * self._kept.element_size()
+        kept = [*self._q, *self._k, self._lse]
+        return sum(t.numel() * t.element_size() for t in kept)
+
+    def _head(self, layer: int, head: int) -> tuple[int, int]:
+        n_layers, n_heads = self.shape[:2]
+        if not 0 <= layer < n_layers:
+            raise IndexError(f"layer {layer} is out of range; this model has layers 0..{n_layers - 1}")
+        if not 0 <= head < n_heads:
+            raise IndexError(f"head {head} is out of range; this model has heads 0..{n_heads - 1}")
+        return layer, head
+
+    def block(self, layer: int, head: int, queries: Any = slice(None), keys: Any = slice(None)) -> torch.Tensor:
+        """float32 ``[len(queries), len(keys)]``: the block of head ``layer.head``'s pattern at
+        query positions ``queries`` and key positions ``keys`` (step-1 slices or ints)."""
+        layer, head = self._head(int(layer), int(head))
+        rows, cols = _positions(queries, self.seq_len, "query"), _positions(keys, self.seq_len, "key")
+        if self._kept is not None:
+            return self._kept[layer, head, rows.start : rows.stop, cols.start : cols.stop].float()
+        q = self._q[layer][head : head + 1]
+        shared = self._q[layer].shape[0] // self._k[layer].shape[0]
+        k = self._k[layer][head // shared : head // shared + 1]
+        scores = self._recipe.scores(layer, q, k, rows, cols)[0]
+        return torch.exp(scores - self._lse[layer, head, rows.start : rows.stop, None])
+
+    def pattern(self, layer: int, head: int) -> torch.Tensor:
+        """float32 ``[seq, seq]``: head ``layer.head``'s full pattern."""
+        return self.block(layer, head)
+
+    def row(self, layer: int, head: int, query: int) -> torch.Tensor:
+        """float32 ``[seq]``: the attention query ``query`` pays every key."""
+        return self.block(layer, head, query)[0]
+
+    def column(self, layer: int, head: int, key: int) -> torch.Tensor:
+        """float32 ``[seq]``: the attention every query pays key ``key``."""
+        return self.block(layer, head, slice(None), key)[:, 0]
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        if not isinstance(index, tuple) or len(index) < 2 or len(index) > 4:
+            raise IndexError("index as [layer, head], [layer, head, queries] or [layer, head, queries, keys]")
+        layer, head, *rest = index
+        queries, keys = (list(rest) + [slice(None), slice(None)])[:2]
+        out = self.block(layer, head, queries, keys)
+        if not isinstance(keys, slice):
+            out = out[:, 0]
+        if not isinstance(queries, slice):
+            out = out[0]
+        return out
+
+    def layer_blocks(self, layer: int) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(start, p)`` for blocks of query rows of every head of ``layer``: ``p`` float32
+        ``[n_heads, R, start + R]`` (keys past the block's last query are all zero, causally,
+        and left out)."""
+        n_heads, seq = self.shape[1], self.seq_len
+        step = _rows_per_block(n_heads, seq)
+        for start in range(0, seq, step):
+            stop = min(seq, start + step)
+            if self._kept is not None:
+                yield start, self._kept[layer, :, start:stop, :stop].float()
+            else:
+                scores = self._recipe.scores(layer, self._q[layer], self._k[layer], range(start, stop))
+                yield start, torch.exp(scores - self._lse[layer, :, start:stop, None])
+
+
+def patterns_on_demand(
+    model: Any,
+    text: str,
+    *,
+    pooled_size: Optional[int] = None,
+    on_layer: Optional[Callable[[int], None]] = None,
+) -> OnDemandPatterns:
+    """One forward pass over ``text`` keeping what rebuilds every attention pattern (see the
+    module docs); ``pooled_size`` asks for each head's max-pooled overview as well, and
+    ``on_layer(layer)`` is called as each layer is done (for progress). Raises ``ValueError``
+    for an empty text or one longer than the model's context.
+
+    Examples
+    --------
+    >>> att = analysis.patterns_on_demand(model, "a b c a b c", pooled_size=4)
+    >>> att.pooled.shape, divmod(att.entropy.argmin().item(), 4)    # most focused head: L0H1
+    (torch.Size([2, 4, 4, 4]), (0, 1))
+    """
+    adapter = as_adapter(model)
+    tokens = adapter.to_tokens(text)
+    seq = int(tokens.shape[-1])
+    recipe = adapter.qk_recipe
+    reason = recipe.why_not(seq)
+    summaries = _Summaries(adapter.n_layers, adapter.n_heads, seq, pooled_size)
+    q_of: list[torch.Tensor] = [None] * adapter.n_layers  # type: ignore[list-item]
+    k_of: list[torch.Tensor] = [None] * adapter.n_layers  # type: ignore[list-item]
+    lse = kept = None
+    step = _rows_per_block(adapter.n_heads, seq)
+    if reason:
+        kept = torch.empty(adapter.n_layers, adapter.n_heads, seq, seq, dtype=torch.float16)
+
+        def keep_pattern(layer: int):
+            def callback(activation: torch.Tensor) -> None:
+                kept[layer] = activation[0]
+                for start in range(0, seq, step):
+                    summaries.add(layer, start, activation[0, :, start : start + step])
+                if on_layer is not None:
+                    on_layer(layer)
+
+            return callback
+
+        adapter.run_with_hooks(
+            tokens, {hook_name("pattern", l): keep_pattern(l) for l in range(adapter.n_layers)}, stop_when_done=True
+        )
+    else:
+        lse = torch.empty(adapter.n_layers, adapter.n_heads, seq)
+
+        def keep_qk(layer: int, q: torch.Tensor, k: torch.Tensor, pattern: torch.Tensor) -> None:
+            # The summaries read the model's own pattern, which it computes anyway; each
+            # query's normalizer follows from its largest weight p_ij (never underflowing,
+            # at least 1/(i+1)) and the score s_ij: log-normalizer = s_ij - log p_ij.
+            q_of[layer], k_of[layer] = q, k
+            for start in range(0, seq, step):
+                block = pattern[:, start : start + step]
+                summaries.add(layer, start, block)
+                top, keys = block.max(dim=-1)
+                lse[layer, :, start : start + step] = recipe.scores_at(layer, q, k, start, keys) - torch.log(top)
+            if on_layer is not None:
+                on_layer(layer)
+
+        adapter.run_with_qk(tokens, keep_qk, patterns=True)
+    entropy, bos_share, pooled = summaries.finish()
+    return OnDemandPatterns(
+        text=text,
+        tokens=tokens[0],
+        str_tokens=adapter.to_str_tokens(tokens[0]),
+        entropy=entropy,
+        bos_share=bos_share,
+        pooled=pooled,
+        reason=reason,
+        _recipe=recipe,
+        _q=[] if reason else q_of,
+        _k=[] if reason else k_of,
+        _lse=lse,
+        _kept=kept,
+    )
