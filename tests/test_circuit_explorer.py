@@ -336,3 +336,24 @@ def test_the_export_holds_the_patching_grids(patching_dash, tmp_path):
     exact = np.frombuffer(base64.b64decode(buffers[("exact", "heads", "buffer")]["data"]), "<f4")
     np.testing.assert_array_equal(exact, patching_dash.patching.exact["heads"].flatten().numpy())
     assert state[patching_dash.model_id]["state"]["patching"] == f"IPY_MODEL_{patching_dash.patching.model_id}"
+
+
+def test_the_flow_composition_and_paths_panels_follow_the_dashboard(tmp_path):
+    model = cw.load_pocket_model()
+    w = cw.CircuitExplorer(model, "def f(x):\n    return x\ndef f(x):", panels=["attention", "flow", "composition", "paths"])
+    assert list(w.views) == ["attention", "flow", "composition", "paths"] and w.ov is None
+    w.layer, w.head = 1, 2
+    assert {(v.layer, v.head) for v in w.views.values()} == {(1, 2)}
+    w.composition.select(0, 1)                       # a click in one panel moves the others
+    assert (w.attention.layer, w.paths.layer, w.flow.head) == (0, 0, 1)
+    new = "a = 1\nb = 2\na = 1"
+    w.text = new
+    assert (w.attention.text, w.flow.text, w.paths.text) == (new, new, new)
+    assert w.flow.result.str_tokens == w.attention.tokens  # the flow graph re-ran on the new text
+    w.paths.text = "x = 2\ny = 3\nx = 2"                 # typed into a panel: the dashboard follows
+    assert w.text == w.attention.text == "x = 2\ny = 3\nx = 2"
+    page = w.save_html(tmp_path / "all.html").read_text()
+    for bundle in ("flow_graph", "composition_graph", "path_explorer"):
+        assert f"cw-{bundle.replace('_', '-')}" in page or bundle in page
+    w.close()
+    assert all(v.comm is None for v in w.views.values())

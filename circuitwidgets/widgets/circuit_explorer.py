@@ -13,7 +13,10 @@ The dashboard holds ordinary views and shows them side by side; by default these
 
 * ``w.patching`` — :class:`~circuitwidgets.PatchingExplorer` (activation patching of the text
   against ``corrupted=``, a prompt of as many tokens; ``patching_options=`` passes its other
-  arguments, e.g. ``{"target": " d", "distractor": " e", "exact": ["heads"]}``).
+  arguments, e.g. ``{"target": " d", "distractor": " e", "exact": ["heads"]}``),
+* ``w.flow`` — :class:`~circuitwidgets.FlowGraph` (what wrote the last position's prediction),
+* ``w.composition`` — :class:`~circuitwidgets.CompositionGraph` (which heads read which),
+* ``w.paths`` — :class:`~circuitwidgets.PathExplorer` (one logit as a sum of paths).
 
 A panel is one entry of :data:`_PANEL_VIEWS` (its class and how the dashboard builds it), one
 trait and one line of the script's ``PANELS``; a panel not asked for is ``None``.
@@ -68,7 +71,10 @@ from .attention_explorer import AttentionExplorer
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
+from .composition_graph import CompositionGraph
+from .flow_graph import FlowGraph
 from .patching_explorer import PatchingExplorer
+from .path_explorer import PathExplorer
 from ._base import InvalidValue
 from .selection import SELECTION_FIELDS, LinkedView, Selection
 
@@ -101,12 +107,15 @@ _PANEL_VIEWS: dict[str, _Panel] = {
     "lens": _Panel(LogitLens, lambda a, text, sel, _: LogitLens(a, text, selection=sel)),
     "induction": _Panel(InductionScores, lambda a, text, sel, _: InductionScores(a, selection=sel)),
     "patching": _Panel(PatchingExplorer, _patching_panel),
+    "flow": _Panel(FlowGraph, lambda a, text, sel, _: FlowGraph(a, text, selection=sel)),
+    "composition": _Panel(CompositionGraph, lambda a, text, sel, _: CompositionGraph(a, selection=sel)),
+    "paths": _Panel(PathExplorer, lambda a, text, sel, _: PathExplorer(a, text, selection=sel)),
 }
 #: Every panel name ``panels=`` takes: the defaults, then the optional ones.
 ALL_PANELS = tuple(_PANEL_VIEWS)
 
 #: The views that take the dashboard's text (OVBrowser: as its token map's defaults).
-_TEXT_VIEWS = ("attention", "lens", "ov")
+_TEXT_VIEWS = ("attention", "lens", "ov", "flow", "paths")
 
 
 def _view_trait(cls: type, help: str) -> traitlets.Instance:
@@ -242,6 +251,9 @@ class CircuitExplorer(LinkedView):
     lens = _view_trait(LogitLens, "The logit-lens view.")
     induction = _view_trait(InductionScores, "The head-scores view.")
     patching = _view_trait(PatchingExplorer, "The activation-patching view (panels=[..., 'patching']).")
+    flow = _view_trait(FlowGraph, "The flow graph of the last position (panels=[..., 'flow']).")
+    composition = _view_trait(CompositionGraph, "The composition graph (panels=[..., 'composition']).")
+    paths = _view_trait(PathExplorer, "The path expansion of one logit (panels=[..., 'paths']).")
 
     def __init__(
         self,
@@ -283,7 +295,7 @@ class CircuitExplorer(LinkedView):
             **kwargs,
         )
         self._start_linking()
-        for name in ("attention", "lens"):  # typing in a view's own text box moves them all
+        for name in ("attention", "lens", "flow", "paths"):  # typing in a view's own text box moves them all
             if name in self._panels:
                 getattr(self, name).observe(self._view_text_changed, names="text")
 

@@ -3,7 +3,8 @@
  *
  * State (Python: circuitwidgets/widgets/circuit_explorer.py):
  *   attention, ov, lens, induction,  references ("IPY_MODEL_<id>") to the panels' view models
- *   patching                         (null for a panel not shown)
+ *   patching, flow, composition,     (null for a panel not shown)
+ *   paths
  *   panels                           the panels shown, in layout order
  *   text, error                      the shared text and why it is not shown
  *   collapsed                        names of the collapsed panels
@@ -29,12 +30,15 @@ import inductionScores from "../induction_scores";
 import logitLens from "../logit_lens";
 import ovBrowser from "../ov_browser";
 import patchingExplorer from "../patching_explorer";
+import flowGraph from "../flow_graph";
+import compositionGraph from "../composition_graph";
+import pathExplorer from "../path_explorer";
 import { modelIdOf } from "../kit/selection";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { withSignal } from "../kit/render";
 
-type PanelName = "attention" | "ov" | "lens" | "induction" | "patching";
+type PanelName = "attention" | "ov" | "lens" | "induction" | "patching" | "flow" | "composition" | "paths";
 
 interface State {
   [key: string]: unknown;
@@ -43,6 +47,9 @@ interface State {
   lens: string;
   induction: string;
   patching: string;
+  flow: string;
+  composition: string;
+  paths: string;
   panels: PanelName[];
   text: string;
   error: string;
@@ -63,6 +70,9 @@ const PANELS: { name: PanelName; view: ViewModule; title: string; blurb: string 
   { name: "lens", view: logitLens, title: "Logit lens", blurb: "what each layer would predict" },
   { name: "induction", view: inductionScores, title: "Head scores", blurb: "induction and previous-token heads" },
   { name: "patching", view: patchingExplorer, title: "Activation patching", blurb: "where the clean answer comes back" },
+  { name: "flow", view: flowGraph, title: "Flow graph", blurb: "what wrote the last prediction" },
+  { name: "composition", view: compositionGraph, title: "Composition", blurb: "which heads read which" },
+  { name: "paths", view: pathExplorer, title: "Paths", blurb: "the logit as a sum of paths" },
 ];
 
 /** Two columns from this many CSS pixels of the dashboard's own width: each view then gets
