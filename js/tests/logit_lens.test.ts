@@ -8,7 +8,7 @@ import {
 } from "../src/logit_lens/data";
 import { columnWidth } from "../src/logit_lens/grid";
 import {
-  barGeometry, cellCardRows, formatPercent, gridHelp, gridKeyTarget, guessCardNote, guessCardRows, guessKeyTarget, guessLabel, hitMark,
+  CARD_ROWS, barGeometry, cellCardRows, formatPercent, gridHelp, gridKeyTarget, guessCardNote, guessCardRows, guessKeyTarget, guessLabel, hitMark,
   hitSummary, indexOr, lastPage, legendFor, MODES, modeSpec, pageComplete, pageNeed, pagerText, pagesToAsk, readoutText, readyCount,
   signed, targetExplained, targetSeries,
 } from "../src/logit_lens/state";
@@ -182,6 +182,13 @@ describe("logit lens state (what the view derives)", () => {
   it("writes the hover cards, the target's series and the bars' geometry", () => {
     expect(guessCardRows(lens, 0, 0, str)).toEqual([["1. t9", formatProbability(Math.fround(0.5))], ["2. t1", formatProbability(Math.fround(0.1))]]);
     expect(guessCardNote(lens, readouts, ["a", "b", "c"], 0, 0)).toBe("embeddings · really next: b");
+    // k = 50: the card lists CARD_ROWS guesses and one row for the other 30 together
+    const k = 50;
+    const wide = { ...lens, readouts: 1, positions: 1, k, topIds: Int32Array.from({ length: k }, (_, j) => j), topProbs: Float32Array.from({ length: k }, () => 0.01) };
+    const card = guessCardRows(wide, 0, 0, str);
+    expect(card).toHaveLength(CARD_ROWS + 1);
+    expect(card[CARD_ROWS - 1]![0]).toBe(`${CARD_ROWS}. t${CARD_ROWS - 1}`);
+    expect(card[CARD_ROWS]).toEqual([`… and ${k - CARD_ROWS} more (together)`, formatProbability((k - CARD_ROWS) * Math.fround(0.01))]);
     expect(guessCardNote(lens, readouts, ["a", "b", "c"], 1, 2)).toBe("the output · last position: nothing follows");
     const rows = cellCardRows(lens, targetOf(lens, null), readouts, 0, 1, str);
     expect(rows).toEqual([

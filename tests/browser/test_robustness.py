@@ -107,6 +107,10 @@ def test_a_50_row_hover_card_stays_in_the_viewport(kernel):
     card = box(tip)
     assert card["y"] >= 0 and card["y"] + card["height"] <= WIDE["height"]
     assert card["x"] >= 0 and card["x"] + card["width"] <= WIDE["width"]
+    # every row it lists is on screen: 20 guesses, then the other 30 together
+    assert "… and 30 more (together)" in tip.inner_text()
+    last = box(tip.locator(".cw-tooltip-rows dd").last)
+    assert last["y"] + last["height"] <= card["y"] + card["height"] + 1
     save_screenshot(kernel.page, "robustness-hover-card-k50")
     kernel.page.mouse.move(0, 0)
     refused = kernel.run("try:\n    big.k = 51\nexcept Exception as e:\n    print(e)").text()

@@ -152,13 +152,20 @@ export function gridHelp(mode: GridMode, target: Target | null, tokenStr: (id: n
   return modeSpec(mode).help + (mode.startsWith("target") ? ` ${targetExplained(target, tokenStr)}` : "");
 }
 
-/** A guess's hover card rows: the readout's top-k with their probabilities. */
+/** The most guesses a hover card lists (a card of 50 would not fit a laptop's screen). */
+export const CARD_ROWS = 20;
+
+/** A guess's hover card rows: the readout's top-k with their probabilities, at most
+ * {@link CARD_ROWS} of them, then one row for the rest with their summed probability. */
 export function guessCardRows(lens: Lens, r: number, i: number, tokenStr: (id: number) => string): [string, string][] {
   const rows: [string, string][] = [];
+  let rest = 0;
   for (let j = 0; j < lens.k; j++) {
     const { id, prob } = topAt(lens, r, i, j);
-    rows.push([`${j + 1}. ${tokenLabel(tokenStr(id))}`, formatProbability(prob)]);
+    if (j < CARD_ROWS) rows.push([`${j + 1}. ${tokenLabel(tokenStr(id))}`, formatProbability(prob)]);
+    else rest += prob;
   }
+  if (lens.k > CARD_ROWS) rows.push([`… and ${lens.k - CARD_ROWS} more (together)`, formatProbability(rest)]);
   return rows;
 }
 
