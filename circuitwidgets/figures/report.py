@@ -15,7 +15,9 @@ page. What is embedded, and its bound:
   block's keys, so rows still sum to 1): at most ``n_layers * n_heads * 64 * 64`` bytes
   (590 kB for GPT-2 small's 144 heads, before base64);
 * every head's OV eigenvalues (``n_layers * n_heads * d_head`` complex numbers);
-* the logit lens of the last :data:`MAX_LENS_POSITIONS` positions.
+* the logit lens of the last :data:`MAX_LENS_POSITIONS` positions;
+* every pair of heads' K-composition (``(n_layers * n_heads)**2`` numbers) and the last
+  position's largest path-expansion terms (:func:`~circuitwidgets.figures.path_waterfall`).
 
 Example::
 
@@ -41,9 +43,11 @@ from ..model import as_adapter
 from . import _style, palettes
 from .attention import pattern_figure, pattern_source
 from .attribution import attribution_bars
+from .composition import composition_matrix
 from .heads import grid_figure, grid_source
 from .logit_lens import logit_lens_grid, target_rank_plot
 from .ov import spectrum_columns, spectrum_figure, spectrum_title
+from .paths import path_waterfall
 
 #: Embedded attention patterns have at most this many rows and columns (longer texts pooled).
 MAX_PATTERN_TOKENS = 64
@@ -202,8 +206,23 @@ def report_layout(model: Any, text: str):
         row(pattern_fig, spectrum_fig),
         lens_fig,
         row(rank_fig, bars_fig),
+        *_circuit_figures(adapter, run),
         name="report",
     )
+
+
+def _circuit_figures(adapter: Any, run: analysis.TextRun) -> list:
+    """Heads together: the K-composition matrix (weights only) and the path expansion of the
+    last position's prediction (attention frozen), or a line saying why this model has none."""
+    composition = composition_matrix(analysis.head_composition(adapter), "K")
+    composition.name = "report-composition"
+    try:
+        paths = analysis.path_expansion(adapter, run, position=-1)
+    except (NotImplementedError, ValueError) as why:
+        return [composition, Div(text=f"<p>No path expansion for this model: {html.escape(str(why))}</p>")]
+    waterfall = path_waterfall(paths)
+    waterfall.name = "report-paths"
+    return [composition, waterfall]
 
 
 def report(model: Any, text: str, path: Union[str, os.PathLike], *, title: str = "circuitwidgets report") -> Path:
@@ -212,7 +231,8 @@ def report(model: Any, text: str, path: Union[str, os.PathLike], *, title: str =
     The page holds every figure of :mod:`circuitwidgets.figures` -- the induction,
     previous-token, duplicate-token and copying grids, the selected head's attention pattern and
     OV spectrum (tap a head in a grid to change it), the logit lens with the rank of the model's
-    final prediction, and the direct logit attribution of that prediction -- with BokehJS
+    final prediction, the direct logit attribution of that prediction, the heads' K-composition
+    and the path expansion of that prediction -- with BokehJS
     inlined, so it works offline from ``file://``. See the module docs for what is embedded.
 
     ``model`` is any model :func:`circuitwidgets.analysis.run_text` accepts; ``text`` must fit

@@ -27,6 +27,8 @@ PANELS = [
     "report-logit-lens",
     "report-target-rank",
     "report-attribution",
+    "report-composition",
+    "report-paths",
 ]
 
 # Page helpers: find a Bokeh model by name and its view.
