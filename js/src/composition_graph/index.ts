@@ -21,7 +21,8 @@ import { connectSelection, selectedHead } from "../kit/selection";
 import { createSlider } from "../kit/slider";
 import { svgColors } from "../kit/svg_grid";
 import { createTabs } from "../kit/tabs";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { readPalette } from "../kit/theme";
+import { startDrawing } from "../kit/lifecycle";
 import { createToggleGroup } from "../kit/toggle_group";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
@@ -154,14 +155,12 @@ function render({ model, el, signal }: RenderProps<State>) {
   watch(model, ["excess", "n_layers", "n_heads", "baseline", "baseline_std", "draws", "approximation"], drawData, signal);
   watch(model, ["kind", "threshold", "max_edges"], () => { drawEdges(); matrix.draw(kindOf()); }, signal);
   watch(model, ["pair"], mark, signal);
-  onThemeChange(root, recolour, signal);
   showTab();
-  drawData();
-  whenInDocument(root, () => {
-    recolour();
-    root.dataset.ready = "true";
-    root.dataset.readyAt = String(Date.now()); // wall clock, for benchmarks/bench_composition_graph.py
-  }, signal);
+  startDrawing(root, signal, {
+    recolour,
+    draw: drawData,
+    ready: () => { root.dataset.readyAt = String(Date.now()); }, // wall clock, for benchmarks/bench_composition_graph.py
+  });
 }
 
 export default { render: withSignal(render) };

@@ -24,7 +24,8 @@ import { createPanel } from "../kit/panel";
 import { withSignal } from "../kit/render";
 import { connectSelection } from "../kit/selection";
 import { createSlider } from "../kit/slider";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { readPalette } from "../kit/theme";
+import { startDrawing } from "../kit/lifecycle";
 import { createTokenStrip } from "../kit/token_strip";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
@@ -165,12 +166,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   };
   watch(model, ["_graph", "tokens"], drawData, signal);
   watch(model, ["threshold"], draw, signal);
-  onThemeChange(root, recolour, signal);
-  drawData();
-  whenInDocument(root, () => {
-    recolour();
-    root.dataset.ready = "true";
-  }, signal);
+  startDrawing(root, signal, { recolour, draw: drawData });
 }
 
 export default { render: withSignal(render) };

@@ -27,7 +27,8 @@ import { diverging, type ColorScale } from "../kit/color_scale";
 import { decode, type NDArray } from "../kit/decode";
 import { withSignal } from "../kit/render";
 import { connectSelection } from "../kit/selection";
-import { onThemeChange, readPalette, whenInDocument } from "../kit/theme";
+import { readPalette } from "../kit/theme";
+import { startDrawing } from "../kit/lifecycle";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { createExactRunner } from "./compute";
@@ -158,12 +159,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     "distractor_str", "read_position", "clean_value", "corrupted_value", "run_id", "n_layers", "n_heads"], drawData, signal);
   watch(model, ["grid", "method"], drawGrid, signal);
   watch(model, ["_static"], drawControls, signal);
-  onThemeChange(root, drawGrid, signal);
-  drawData();
-  whenInDocument(root, () => {
-    drawGrid();
-    root.dataset.ready = "true";
-  }, signal);
+  startDrawing(root, signal, { recolour: drawGrid, draw: drawData });
 }
 
 export default { render: withSignal(render) };
