@@ -64,6 +64,11 @@ export function createGraphPanel(parent: HTMLElement, now: GraphNow): GraphPanel
       labels.push(label);
       for (let head = 0; head < H(); head++) {
         const { x, y } = pos({ layer, head });
+        if (layer === 0 && H() <= 32) { // the heads named once, left of the first column
+          const name = el("text", { class: "cw-cg-layer", x: String(x - r - 6), y: String(y + 4), "text-anchor": "end" });
+          name.textContent = `H${head}`;
+          labels.push(name);
+        }
         const g = el("g", {
           class: "cw-cg-node", role: "button", tabindex: "-1", "aria-label": `layer ${layer} head ${head}`,
           "data-layer": String(layer), "data-head": String(head), "data-lm-suppress-shortcuts": "true",
