@@ -1193,9 +1193,15 @@ class ModelAdapter:
         tokens: torch.Tensor,
         names: Iterable[str],
         metric: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        edits: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """One forward and one backward pass: the named activations and the gradient of a
         scalar ``metric`` of the logits with respect to each.
+
+        ``edits`` maps some of ``names`` to functions that replace the activation first (same
+        shape, e.g. scaled); the model then runs on, and the gradient is taken, at the edited
+        activation.
 
         ``metric`` gets the float32 logits ``[batch, seq, d_vocab]`` (on the model's device,
         with autograd on) and returns a 0-d tensor. Returns ``(value, activations,
@@ -1211,11 +1217,17 @@ class ModelAdapter:
         True
         """
         wanted = list(dict.fromkeys(names))
+        edits = dict(edits or {})
+        unknown = set(edits) - set(wanted)
+        if unknown:
+            raise ValueError(f"edits name hooks that are not in names: {sorted(unknown)}")
         seen: dict[str, torch.Tensor] = {}
 
         def make(name: str):
             def hook(activation: torch.Tensor, hook: Any) -> torch.Tensor:
-                if not activation.requires_grad:
+                if name in edits:  # the edited activation is where the gradient is taken
+                    activation = edits[name](activation.detach()).detach().requires_grad_(True)
+                elif not activation.requires_grad:
                     # Upstream of every tracked input (e.g. the model's parameters are frozen):
                     # start tracking here.
                     activation = activation.detach().requires_grad_(True)

@@ -34,6 +34,8 @@ Interventions (the model run again with parts of it changed):
 
 Over many texts:
 
+* :func:`knowledge_neurons` -- the MLP neurons whose integrated-gradients attribution to a
+  prediction is highest (Dai et al.'s knowledge attribution)
 * :func:`always_on_neurons` -- MLP neurons among their layer's most activated on almost every
   token (VISIT's regularization neurons)
 
@@ -80,7 +82,7 @@ from ._metric import METRICS
 from .attribution_patching import attribution_patching
 from .flow import FlowEdge, FlowNode, FlowResult, flow
 from .ln_filter import LNFilterResult, NormFilter, ln_filter
-from .neurons import AlwaysOnNeurons, always_on_neurons
+from .neurons import AlwaysOnNeurons, KnowledgeNeurons, always_on_neurons, knowledge_neurons
 from .next_token import NextTokenProbabilities, next_token_probabilities
 from .paths import ATTENTIONS, ORDERS, PathExpansion, path_expansion
 from .patching import GRIDS, PatchingResult, patching
@@ -103,6 +105,7 @@ __all__ = [
     "FlowResult",
     "HeadScores",
     "KINDS",
+    "KnowledgeNeurons",
     "LNFilterResult",
     "LogitLensResult",
     "METRICS",
@@ -134,6 +137,7 @@ __all__ = [
     "flow",
     "head_scores",
     "join_lens",
+    "knowledge_neurons",
     "ln_filter",
     "logit_attribution",
     "logit_lens",
