@@ -305,3 +305,18 @@ def test_package_exports_figures_and_report():
     assert {"figures", "report"} <= set(cw.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         cw.nope  # noqa: B018
+
+
+def test_patching_grid_draws_each_cell_of_every_grid_shape():
+    model = cw.load_pocket_model()
+    grids = analysis.patching(model, "a b c d a b c", "a b c e a b c", "logit_diff",
+                              at=["heads", "resid_pre", "heads_by_pos"], target=" d", distractor=" e")
+    for name, result in grids.items():
+        fig = figures.patching_grid(result)
+        data = fig.renderers[0].data_source.data
+        torch.testing.assert_close(torch.as_tensor(np.asarray(data["value"])), result.values.reshape(-1).float())
+        assert fig.name == f"patching-{name}" and "(exact)" in fig.title.text
+    rows = figures.patching_grid(grids["heads_by_pos"]).yaxis.major_label_overrides
+    assert rows[0] == "L0H0" and rows[5] == "L1H1"
+    with pytest.raises(TypeError, match="needs a PatchingResult"):
+        figures.patching_grid(grids)

@@ -138,6 +138,16 @@ class PatchingResult:
     rows_per_pass: int
     request: "_Request" = field(repr=False)
 
+    def plot(self, **options):
+        """Bokeh heatmap of the grid: :func:`circuitwidgets.figures.patching_grid`.
+
+        >>> analysis.patching(model, "a b c d a b c", "a b c e a b c", "prob", at="resid_pre").plot().name
+        'patching-resid_pre'
+        """
+        from ..figures import patching_grid
+
+        return patching_grid(self, **options)
+
     def peak(self) -> tuple[int, ...]:
         """The cell with the largest value (ignoring cells not computed)."""
         flat = torch.nan_to_num(self.values, nan=-float("inf")).argmax()

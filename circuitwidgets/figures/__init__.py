@@ -39,6 +39,7 @@ from .export import ExportUnavailable, save_png, save_svg
 from .heads import copying_grid, head_score_grid
 from .logit_lens import logit_lens_grid, target_rank_plot
 from .ov import ov_spectrum_plot
+from .patching import patching_grid
 from .paths import path_waterfall
 from .report import report
 
@@ -51,6 +52,7 @@ __all__ = [
     "head_score_grid",
     "logit_lens_grid",
     "ov_spectrum_plot",
+    "patching_grid",
     "path_waterfall",
     "report",
     "save_png",

@@ -41,6 +41,8 @@ TEXT_INVERSE = "#ffffff"
 TEXT = "#212121"
 #: Secondary ink (``--cw-text-muted``'s fallback, black at 54 %, over white) for reference lines.
 MUTED = "#757575"
+#: A cell with no value: the kit's masked colour, ``MASKED_MIX`` (10 %) of ``TEXT`` over the background.
+MASKED = "#e9e9e9"
 
 #: WCAG AA contrast for normal text, as ``MIN_CONTRAST`` in ``color_scale.ts``.
 MIN_CONTRAST = 4.5

@@ -30,7 +30,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 from bokeh.embed import file_html
@@ -47,6 +47,7 @@ from .composition import composition_matrix
 from .heads import grid_figure, grid_source
 from .logit_lens import logit_lens_grid, target_rank_plot
 from .ov import spectrum_columns, spectrum_figure, spectrum_title
+from .patching import patching_grid
 from .paths import path_waterfall
 
 #: Embedded attention patterns have at most this many rows and columns (longer texts pooled).
@@ -211,6 +212,16 @@ def report_layout(model: Any, text: str):
     )
 
 
+def _patching_figures(model: Any, clean: str, corrupted: str, options: dict[str, Any]) -> list:
+    """The exact heads and residual-stream patching grids of ``clean`` against ``corrupted``."""
+    metric = options.pop("metric", "logit_diff")
+    grids = analysis.patching(model, clean, corrupted, metric, at=["heads", "resid_pre"], **options)
+    figs = [patching_grid(grids["heads"]), patching_grid(grids["resid_pre"])]
+    for fig, name in zip(figs, ("report-patching-heads", "report-patching-resid")):
+        fig.name = name
+    return figs
+
+
 def _circuit_figures(adapter: Any, run: analysis.TextRun) -> list:
     """Heads together: the K-composition matrix (weights only) and the path expansion of the
     last position's prediction (attention frozen), or a line saying why this model has none."""
@@ -225,7 +236,15 @@ def _circuit_figures(adapter: Any, run: analysis.TextRun) -> list:
     return [composition, waterfall]
 
 
-def report(model: Any, text: str, path: Union[str, os.PathLike], *, title: str = "circuitwidgets report") -> Path:
+def report(
+    model: Any,
+    text: str,
+    path: Union[str, os.PathLike],
+    *,
+    title: str = "circuitwidgets report",
+    corrupted: Optional[str] = None,
+    patching_options: Optional[Mapping[str, Any]] = None,
+) -> Path:
     """Write a standalone HTML report of ``model`` on ``text`` to ``path`` and return the path.
 
     The page holds every figure of :mod:`circuitwidgets.figures` -- the induction,
@@ -238,14 +257,25 @@ def report(model: Any, text: str, path: Union[str, os.PathLike], *, title: str =
     ``model`` is any model :func:`circuitwidgets.analysis.run_text` accepts; ``text`` must fit
     the model's context (``ValueError`` otherwise).
 
+    With ``corrupted=`` (a prompt with as many tokens as ``text``), the page also holds the
+    exact activation-patching grids of ``text`` against it -- each head's output, and the
+    residual stream by layer and position (:func:`~circuitwidgets.figures.patching_grid`);
+    ``patching_options`` go to :func:`~circuitwidgets.analysis.patching` (``metric``, default
+    ``"logit_diff"``, ``target``, ``distractor``, ``position``, ``memory_budget``).
+
     Examples
     --------
     >>> cw.report(model, "a b c d a b c", "report.html", title="pocket model, a b c d twice")
     PosixPath('report.html')
+    >>> cw.report(model, "a b c d a b c", "patching.html", corrupted="a b c e a b c",
+    ...           patching_options={"target": " d", "distractor": " e"})
+    PosixPath('patching.html')
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     layout = report_layout(model, text)
+    if corrupted is not None:
+        layout.children.extend(_patching_figures(model, text, corrupted, dict(patching_options or {})))
     page = file_html(layout, INLINE, title=title)
     path = Path(path)
     path.write_text(page, encoding="utf-8")

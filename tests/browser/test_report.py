@@ -165,3 +165,14 @@ def test_a_long_text_is_pooled_to_the_stated_bound(open_static_export, model, tm
     np.testing.assert_allclose(image, pooled[0, 0], atol=0.5 / 255 + 1e-6)
     np.testing.assert_allclose(image.sum(-1), 1.0, atol=MAX_PATTERN_TOKENS * 0.5 / 255)
     assert page.errors == [] and page.blocked == []
+
+
+def test_a_patching_report_draws_its_grids_offline(open_static_export, model, tmp_path):
+    path = cw.report(model, "a b c d a b c", tmp_path / "patching.html", corrupted="a b c e a b c",
+                     patching_options={"target": " d", "distractor": " e"})
+    page = _open(open_static_export, path)
+    for name in ("report-patching-heads", "report-patching-resid"):
+        box = _panel_box(page, name)
+        assert box and box["width"] > 200 and box["height"] > 150, (name, box)
+        assert _panel_pixels(page, name).std() > 10, f"{name} looks blank"
+    assert page.errors == [] and page.blocked == []
