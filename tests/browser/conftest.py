@@ -34,11 +34,25 @@ ACTION_TIMEOUT = 60_000
 EXPECT_TIMEOUT = 30_000
 
 
+#: Browser modules run on TransformerLens 4 only. Their JavaScript and their Python are the same
+#: on both generations; what differs, the model kind, their unit tests (and the other browser
+#: modules) cover on 3.x too. Run once, they keep CI under its 45-minute budget.
+TL4_ONLY = {
+    "test_ablation.py", "test_composition_graph.py", "test_flow_graph.py", "test_patching_explorer.py",
+    "test_path_explorer.py", "test_robustness.py",
+}
+
+
 def pytest_collection_modifyitems(items):
+    from circuitwidgets.model import transformer_lens_version
+
     here = Path(__file__).parent
+    tl3 = transformer_lens_version() < (4,)
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.browser)
+            if tl3 and Path(item.fspath).name in TL4_ONLY:
+                item.add_marker(pytest.mark.skip(reason="run on TransformerLens 4 only (tests/browser/conftest.py TL4_ONLY)"))
 
 
 @pytest.fixture(scope="session")
