@@ -141,7 +141,14 @@ def run_text(model: Any, text: str, needs: Iterable[str] = DEFAULT_NEEDS) -> Tex
             raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
     tokens = adapter.to_tokens(text)
     names = sorted({name for need in wanted for name in hooks_for(adapter, need)})
-    _, cache = adapter.run_with_cache(tokens, names)
+    try:
+        _, cache = adapter.run_with_cache(tokens, names)
+    except (ValueError, IndexError) as error:  # raised inside the model's own code by a hook
+        raise NotImplementedError(
+            f"this model cannot run with the hooks {'/'.join(sorted(wanted))} needs "
+            f"({type(error).__name__} inside the model: {error}); TransformerLens cannot hook "
+            "this architecture that way, so circuitwidgets cannot split its blocks for it"
+        ) from error
     return TextRun(
         model=adapter.model,
         text=text,

@@ -122,7 +122,7 @@ def test_svg_of_every_grid_parses_with_its_cells(needs_chromium, model, tmp_path
 
     shown = page_positions(lens.position // lens.page_size, lens.page_size, len(lens.tokens))
     assert len(cells(svg)) == (model.cfg.n_layers + 1) * len(shown)
-    assert texts(svg, "row-labels") == [r["short"] for r in lens.readouts]
+    assert texts(svg, "row-labels") == [r.short for r in lens.readouts]
 
 
 def test_dashboard_offers_the_svg_panels_of_its_views(needs_chromium, model, tmp_path):
