@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import gpt2_small_shaped_model, lab_notebook, machine, text_of_tokens  # noqa: E402
+from benchmarks.common import gpt2_small_shaped_model, lab_notebook, machine, text_of_tokens, timed  # noqa: E402
 from circuitwidgets import ModelAdapter, analysis  # noqa: E402
 from circuitwidgets.model import transformer_lens_version  # noqa: E402
 
@@ -35,15 +35,6 @@ SETTINGS = [
     ("6 heads, 5 values, 20 neurons", dict(heads=6, memory=5, neurons=20)),
     ("all 12 heads, 10 values, 50 neurons", dict(heads=None, memory=10, neurons=50)),
 ]
-
-
-def median_time(fn, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def json_bytes(graph) -> int:
@@ -111,7 +102,7 @@ def main() -> None:
     model = ModelAdapter(gpt2_small_shaped_model())  # one adapter: its weights are read once
     text = text_of_tokens(model.tokenizer, args.tokens)
     analysis.flow(model, analysis.run_text(model, "warm up", needs=("flow",)))
-    forward, run = median_time(lambda: analysis.run_text(model, text, needs=("flow",)), args.repeats)
+    forward, run = timed(lambda: analysis.run_text(model, text, needs=("flow",)), args.repeats)
     print(f"TransformerLens {'.'.join(map(str, transformer_lens_version()))}, {args.tokens} tokens; {machine()}\n")
     print(f"forward pass keeping the flow's activations (baseline): {forward:.3f} s\n")
     print("| pruning | forward end → graph (wall) | CPU | ratio to forward (wall) | nodes | edges | bytes (JSON) | bound (`nbytes()`) | sent by FlowGraph |")
