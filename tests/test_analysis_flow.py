@@ -12,7 +12,7 @@ import architectures as arch
 import circuitwidgets as cw
 import conftest
 from circuitwidgets import analysis
-from circuitwidgets.analysis.flow import memory_vectors, neuron_vectors
+from circuitwidgets.analysis.flow import attention_row, memory_vectors, neuron_vectors
 from circuitwidgets.model import ModelAdapter, hook_name, transformer_lens_version
 
 TEXT = "When Mary and John went to the store, John gave a drink to Mary."
@@ -55,13 +55,36 @@ def test_memory_values_and_neurons_sum_to_the_models_own_outputs(family_model):
     for position in (0, 5, run.seq_len - 1):
         for layer in layers:
             memory = memory_vectors(adapter, run.cache, layer, position)
-            assert memory[:, position + 1 :].abs().sum() == 0  # causal: no value from the future
+            assert memory.shape[:2] == (adapter.n_heads, position + 1)  # causal: no value from the future
             attn_out = memory.sum(dim=(0, 1)) + adapter.weights.b_O[layer]
             torch.testing.assert_close(attn_out, ref[hook_name("attn_out", layer)][position], rtol=1e-4, atol=1e-5)
             neurons = neuron_vectors(adapter, run.cache, layer, position)
             assert neurons.shape == (W_out.shape[1], adapter.d_model)
             torch.testing.assert_close(neurons.sum(dim=0) + b_out[layer], ref[hook_name("mlp_out", layer)][position],
                                        rtol=1e-4, atol=1e-5)
+
+
+def test_memory_values_read_one_attention_row_and_keep_no_pattern(family_model):
+    """#18 point 3: the flow's run keeps queries and keys, not every head's seq x seq pattern;
+    the row rebuilt from them is the model's own, and the graph equals the one read off the
+    patterns. Where the recipe cannot rebuild patterns (the bridge gives rotary models no
+    rot_q/rot_k hooks) the run keeps the patterns instead, and says why in the recipe."""
+    adapter = ModelAdapter(family_model)
+    run = analysis.run_text(family_model, TEXT, needs=("flow",))
+    with_patterns = analysis.run_text(family_model, TEXT, needs=("flow", "attention"))
+    layers = range(adapter.n_layers)
+    kept = [hook_name("pattern", layer) in run.cache for layer in layers]
+    assert kept == [bool(adapter.qk_recipe.why_not(run.seq_len))] * adapter.n_layers
+    for position in (2, run.seq_len - 1):
+        for layer in layers:
+            row = attention_row(adapter, run.cache, layer, position)
+            torch.testing.assert_close(row, with_patterns.cache[hook_name("pattern", layer)][:, position, : position + 1],
+                                       rtol=1e-4, atol=1e-6)
+        rebuilt, read = (analysis.flow(family_model, r, position, heads=None, memory=None) for r in (run, with_patterns))
+        assert [n.id for n in rebuilt.nodes] == [n.id for n in read.nodes]
+        for a, b in zip(rebuilt.nodes, read.nodes):
+            assert a.contribution == pytest.approx(b.contribution, abs=1e-4) and a.top_ids == b.top_ids
+        assert [e.score for e in rebuilt.edges] == pytest.approx([e.score for e in read.edges], abs=1e-4)
 
 
 @pytest.mark.parametrize("position, target", [(6, None), (-1, 42)])

@@ -46,8 +46,9 @@ def written_hooks(adapter: ModelAdapter) -> list[str]:
     return names
 
 
-def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
-    """The hook names the analysis ``need`` (one of :data:`NEEDS`) reads."""
+def hooks_for(adapter: ModelAdapter, need: str, seq: int | None = None) -> list[str]:
+    """The hook names the analysis ``need`` (one of :data:`NEEDS`) reads on a ``seq``-token
+    text (``seq`` matters to ``"flow"`` only: see :func:`attention_row_hooks`)."""
     layers = range(adapter.n_layers)
     last = adapter.n_layers - 1
     if need == "attention":
@@ -62,13 +63,26 @@ def hooks_for(adapter: ModelAdapter, need: str) -> list[str]:
         return hooks_for(adapter, "attention") + readout_hooks(adapter.n_layers) + written_hooks(adapter)
     if need == "flow":
         names = hooks_for(adapter, "attribution") + [hook_name("resid_pre", layer) for layer in layers]
-        names += [hook_name(kind, layer) for layer in layers for kind in ("pattern", "v", "resid_post")]
+        names += [hook_name(kind, layer) for layer in layers for kind in ("v", "resid_post")]
+        names += attention_row_hooks(adapter, seq)
         if not adapter.attn_only:
             names += [hook_name("mlp_post", layer) for layer in layers]
             if not adapter.parallel_attn_mlp:
                 names += [hook_name("resid_mid", layer) for layer in layers]
         return sorted(set(names))
     raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
+
+
+def attention_row_hooks(adapter: ModelAdapter, seq: int | None) -> list[str]:
+    """What gives :func:`~circuitwidgets.analysis.flow` one query's attention row of every
+    head: each layer's queries and keys (after the rotation, on rotary models), from which
+    :attr:`~circuitwidgets.model.ModelAdapter.qk_recipe` rebuilds the row -- ``seq x d_head``
+    numbers per head, so a long text does not keep every head's ``seq x seq`` pattern; or,
+    where the recipe cannot rebuild patterns (ALiBi, a window longer than its probe), the
+    patterns themselves."""
+    recipe = adapter.qk_recipe
+    kinds = ("pattern",) if recipe.why_not(seq or 0) else (recipe.q_kind, recipe.k_kind)
+    return [hook_name(kind, layer) for layer in range(adapter.n_layers) for kind in kinds]
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,8 +135,9 @@ def run_text(model: Any, text: str, needs: Iterable[str] = DEFAULT_NEEDS) -> Tex
     ``z``, each MLP's output, the final residual stream) and ``"paths"`` (what
     :func:`path_expansion` freezes: patterns, the stream before each layer, embeddings, MLP
     outputs, the final stream); ``"flow"`` (what :func:`flow` reads: the attribution's
-    activations plus every layer's residual streams, attention patterns, value vectors and MLP
-    neurons) only when asked for. Raises ``ValueError`` for an empty
+    activations plus every layer's residual streams, queries and keys (the attention patterns
+    themselves where they cannot be rebuilt from them: :func:`attention_row_hooks`), value
+    vectors and MLP neurons) only when asked for. Raises ``ValueError`` for an empty
     text or one longer than the model's context.
 
     Examples
@@ -140,7 +155,7 @@ def run_text(model: Any, text: str, needs: Iterable[str] = DEFAULT_NEEDS) -> Tex
         if need not in NEEDS:
             raise ValueError(f"unknown analysis {need!r}; a text run can serve {list(NEEDS)}")
     tokens = adapter.to_tokens(text)
-    names = sorted({name for need in wanted for name in hooks_for(adapter, need)})
+    names = sorted({name for need in wanted for name in hooks_for(adapter, need, int(tokens.shape[-1]))})
     try:
         _, cache = adapter.run_with_cache(tokens, names)
     except (ValueError, IndexError) as error:  # raised inside the model's own code by a hook

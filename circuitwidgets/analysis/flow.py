@@ -230,12 +230,27 @@ def _values(adapter: ModelAdapter, cache: dict, layer: int) -> torch.Tensor:
     return v
 
 
+def attention_row(adapter: ModelAdapter, cache: dict, layer: int, position: int) -> torch.Tensor:
+    """``[n_heads, position + 1]``: every head's attention from query ``position`` to the keys
+    up to it. Rebuilt from the cached queries and keys by the model's
+    :attr:`~circuitwidgets.model.ModelAdapter.qk_recipe` (one row, ``n_heads x seq`` numbers:
+    no head's full pattern is ever made), or read off the cached pattern where the run kept
+    one (see :func:`~circuitwidgets.analysis._forward.attention_row_hooks`)."""
+    pattern = cache.get(hook_name("pattern", layer))
+    if pattern is not None:
+        return pattern[:, position, : position + 1]
+    recipe = adapter.qk_recipe
+    q, k = (cache[hook_name(kind, layer)].transpose(0, 1) for kind in (recipe.q_kind, recipe.k_kind))
+    return recipe.scores(layer, q, k, range(position, position + 1))[:, 0].softmax(dim=-1)
+
+
 def memory_vectors(adapter: ModelAdapter, cache: dict, layer: int, position: int) -> torch.Tensor:
-    """``[n_heads, seq, d_model]``: ``attention[q, s] · v_s · W_O[h]`` for every head ``h`` and
-    source position ``s``, at query ``q = position``. Summed over ``s`` it is the head's output
-    (``z[q] · W_O``). (:func:`flow` builds only the vectors it keeps.)"""
-    pattern = cache[hook_name("pattern", layer)][:, position]  # [n_heads, seq]
-    return torch.einsum("hs,shd,hdm->hsm", pattern, _values(adapter, cache, layer), adapter.weights.W_O[layer])
+    """``[n_heads, position + 1, d_model]``: ``attention[q, s] · v_s · W_O[h]`` for every head
+    ``h`` and source position ``s <= q``, at query ``q = position``. Summed over ``s`` it is the
+    head's output (``z[q] · W_O``). (:func:`flow` builds only the vectors it keeps.)"""
+    weights = attention_row(adapter, cache, layer, position)
+    values = _values(adapter, cache, layer)[: position + 1]
+    return torch.einsum("hs,shd,hdm->hsm", weights, values, adapter.weights.W_O[layer])
 
 
 def neuron_vectors(adapter: ModelAdapter, cache: dict, layer: int, position: int) -> torch.Tensor:
@@ -301,7 +316,7 @@ class _Builder:
         its output bias and its output; returns the output's id."""
         heads, q = self.written["heads"][layer], self.position
         W_O, values = self.adapter.weights.W_O[layer], _values(self.adapter, self.run.cache, layer)[: q + 1]
-        weights = self.run.cache[hook_name("pattern", layer)][:, q, : q + 1]  # [n_heads, q + 1]
+        weights = attention_row(self.adapter, self.run.cache, layer, q)  # [n_heads, q + 1]
         # z = Σ_s attention · v_s, checked in d_head space; the memory values' contributions
         # come from W_O · direction, so only the values kept are ever d_model vectors.
         z = self.run.cache[hook_name("z", layer)][q]
