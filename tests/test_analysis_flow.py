@@ -157,11 +157,53 @@ def test_pocket_induction_head_leads_and_recalls_the_token_after_the_first_occur
         assert graph.node(top.id).contribution > 0 and recalled.contribution > 0
 
 
+def test_norm_nodes_carry_ln_filters_numbers(family_model):
+    """Point 3: each norm the prediction passes is a node whose filter is ln_filter's (itself
+    tested against the model's norm modules): ln1 and ln2 of every layer (no ln2 in a parallel
+    block, whose MLP reads ln1's output), the final norm before the output; the node reads as
+    the logit lens of the norm's output (the final norm's: the model's own prediction)."""
+    adapter = ModelAdapter(family_model)
+    run = analysis.run_text(family_model, TEXT, needs=("flow",))
+    graph = analysis.flow(family_model, run, 6, k=4)
+    expected = [f"L{l} {n}" for l in range(adapter.n_layers) for n in ("ln1", "ln2")
+                if n == "ln1" or not adapter.parallel_attn_mlp] + ["ln_final"]
+    assert [n.id for n in graph.nodes if n.kind == "ln"] == expected == list(graph.filters)
+    for layer in range(adapter.n_layers):
+        reference = analysis.ln_filter(family_model, run, layer, 6, k=4)
+        for f in reference.filters:
+            node_id = "ln_final" if f.norm == "ln_final" else f"L{layer} {f.norm}"
+            mine, node = graph.filters[node_id], graph.node(node_id)
+            assert node.norm == f.norm and node.layer == f.layer and node.contribution is None
+            for name in ("raised_ids", "lowered_ids", "control_raised_ids", "control_lowered_ids"):
+                assert getattr(mine, name).tolist() == getattr(f, name).tolist(), (node_id, name)
+            torch.testing.assert_close(mine.raised_deltas, f.raised_deltas)
+            assert node.target_prob == pytest.approx(f.after[graph.target].item(), abs=1e-5)
+            assert all(i in graph.token_strs for i in mine.control_lowered_ids.tolist())
+    output, final = graph.node("output"), graph.node("ln_final")
+    assert final.top_ids == output.top_ids and [(e.source, e.kind) for e in graph.edges_into("output")] == [("ln_final", "norm")]
+    mlp_reads = {e.source for e in graph.edges if e.kind == "coefficient"}
+    assert mlp_reads <= {f"L{l} {'ln1' if adapter.parallel_attn_mlp else 'ln2'}" for l in range(adapter.n_layers)}
+    bare = analysis.flow(family_model, run, 6, k=4, norms=False)
+    assert not bare.filters and [n.id for n in bare.nodes] == [n.id for n in graph.nodes if n.kind != "ln"]
+
+
+def test_a_model_without_norms_has_no_norm_nodes(tiny_tokenizer):
+    """A model with no normalization (``normalization_type=None``): nothing to filter, so no
+    norm nodes; the rest of the graph still adds up to the logit."""
+    kind = conftest.model_kinds()[0]
+    torch.manual_seed(0)
+    model = conftest.make_random_model(kind, tiny_tokenizer, normalization_type=None)
+    graph = analysis.flow(model, TEXT, heads=None, memory=None, neurons=None)
+    assert not graph.filters and not [n for n in graph.nodes if n.kind == "ln"]
+    total = sum(n.contribution for n in graph.contributors()) + graph.final_bias.item()
+    assert total == pytest.approx(graph.logit.item(), abs=1e-3)
+
+
 def test_pruning_bounds_the_graph(random_model):
     adapter = ModelAdapter(random_model)
     short = analysis.flow(random_model, "a b c d", heads=2, memory=2, neurons=3)
     long = analysis.flow(random_model, TEXT * 2, heads=2, memory=2, neurons=3)
-    bound = 3 + adapter.n_layers * (2 * (1 + 2) + 3 + 6)  # as flow's docstring says
+    bound = 4 + adapter.n_layers * (2 * (1 + 2) + 3 + 8)  # as flow's docstring says
     assert len(short.nodes) <= len(long.nodes) <= bound
     assert sum(n.kind == "memory" for n in long.nodes) == adapter.n_layers * 2 * 2
     assert sum(n.kind == "neuron" for n in long.nodes) == adapter.n_layers * 3
@@ -180,7 +222,7 @@ def test_a_layer_range_draws_only_those_layers(random_model):
     graph = analysis.flow(random_model, TEXT, layers=(1, 2))
     assert graph.layers == range(1, 2)
     assert graph.nodes[0].id == "L1 resid_pre"
-    assert {n.layer for n in graph.nodes[:-1]} == {1} and graph.nodes[-1].id == "output"
+    assert {n.layer for n in graph.nodes[:-2]} == {1} and [n.id for n in graph.nodes[-2:]] == ["ln_final", "output"]
     head_only = analysis.flow(random_model, TEXT, layers=range(0, 1))
     assert "output" not in {n.id for n in head_only.nodes} and head_only.nodes[-1].id == "L0 resid_post"
 
@@ -207,6 +249,10 @@ def test_a_text_run_is_shared(random_model):
 def test_bad_input_is_refused_by_name(plain_model, kwargs, message):
     with pytest.raises(ValueError, match=message):
         analysis.flow(plain_model, TEXT, **kwargs)
+
+def test_norms_must_be_a_bool(plain_model):
+    with pytest.raises(TypeError, match="norms must be True or False, got 'yes'"):
+        analysis.flow(plain_model, TEXT, norms="yes")
 
 
 #: Families whose sub-blocks flow may refuse to split (``NotImplementedError``, not wrong numbers):

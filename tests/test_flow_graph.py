@@ -48,6 +48,14 @@ def test_the_wire_holds_analysis_flows_numbers(random_model):
     np.testing.assert_allclose(column(wire, "score"), [e.score for e in graph.edges], rtol=1e-5)
     vocab = dict(zip(column(wire["vocab"], "ids").tolist(), wire["vocab"]["strs"]))
     assert vocab == graph.token_strs
+    # The norm nodes' filters, row by row in the order of graph.filters.
+    assert [wire["ids"][i] for i in column(wire, "ln_node")] == list(graph.filters)
+    assert wire["ln_norm"] == [f.norm for f in graph.filters.values()] and len(graph.filters) == 5
+    for name in ("raised", "lowered", "control_raised", "control_lowered"):
+        np.testing.assert_array_equal(column(wire, f"ln_{name}_ids"), [f.__dict__[f"{name}_ids"].tolist() for f in graph.filters.values()])
+        np.testing.assert_allclose(column(wire, f"ln_{name}"), [f.__dict__[f"{name}_deltas"].tolist() for f in graph.filters.values()],
+                                   rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(column(wire, "ln_overlap"), [f.overlap for f in graph.filters.values()])
 
 
 def test_the_pocket_models_induction_head_leads_in_the_view(pocket):

@@ -22,10 +22,15 @@ frozen from the run as :func:`~circuitwidgets.analysis.logit_attribution` does, 
 contributions add up exactly: memory values to their head, neurons (and the bias) to their
 MLP, and every writer to the model's logit.
 
+Each norm the prediction passes through (``ln1`` before attention, ``ln2`` before the MLP,
+the final norm) is a node too, carrying its :class:`~circuitwidgets.analysis.NormFilter`:
+the tokens whose logit-lens probability it raises and lowers most at this position, against
+the same for random vectors (VISIT §5.2; :func:`~circuitwidgets.analysis.ln_filter`).
+
 Two projections, on purpose:
 
-* a **stream** node (the residual stream before/inside/after a layer, and the output) is read
-  as the logit lens reads it: the final norm with its scale recomputed from that vector, then
+* a **stream** node (the residual stream before/inside/after a layer, a norm's output, and
+  the output) is read as the logit lens reads it: the final norm with its scale recomputed from that vector, then
   ``W_U, b_U`` -- what the model would predict if it stopped there;
 * a **component** node (embedding, head, memory value, attention bias, neuron, MLP bias, MLP or
   attention output) is read as what it *adds*: ``centre(v) / scale · w_ln · W_U`` with the
@@ -46,15 +51,17 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from ..checks import TokenLike, check_int, check_k, check_position
-from ..model import ModelAdapter, hook_name
+from ..model import FinalNorm, ModelAdapter, hook_name
 from ._forward import TextRun, resolve_run
 from .attribution import decompose, resolve_target
+from .ln_filter import NormFilter, filter_ids, norm_filter, stream_before_mlp
 
 #: Default pruning: readable on GPT-2 small's shape (12 layers x 12 heads x 3072 neurons).
 HEADS, MEMORY, NEURONS, K = 3, 3, 5, 5
 
-#: Node kinds whose projection is the logit lens of a residual stream (the rest are writers).
-STREAM_KINDS = ("resid_pre", "resid_mid", "resid_post", "output")
+#: Node kinds whose projection is the logit lens of a residual stream (the rest are writers):
+#: a norm node (``"ln"``) reads its output that way (the final norm's, the model's output).
+STREAM_KINDS = ("resid_pre", "ln", "resid_mid", "resid_post", "output")
 
 #: Rows projected to the vocabulary at once: bounds memory at ~2 x chunk x d_vocab floats.
 PROJECTION_CHUNK = 256
@@ -64,9 +71,10 @@ PROJECTION_CHUNK = 256
 class FlowNode:
     """One node of a :class:`FlowResult`.
 
-    ``kind`` is one of ``embed, resid_pre, head, memory, attn_bias, attn_out, resid_mid,
+    ``kind`` is one of ``embed, resid_pre, ln, head, memory, attn_bias, attn_out, resid_mid,
     neuron, mlp_bias, mlp_out, resid_post, output``; ``layer``/``head``/``source`` (a memory
-    value's source position)/``neuron`` say which. ``contribution`` is the direct contribution
+    value's source position)/``neuron``/``norm`` (a norm node's ``"ln1"``, ``"ln2"`` or
+    ``"ln_final"``) say which. ``contribution`` is the direct contribution
     to the target's logit (``None`` for stream nodes; the output's is the logit itself).
     ``top_ids``/``top_probs`` are the projection's top tokens, ``target_prob``/``target_rank``
     (1 = top) the target's, ``entropy`` the projection's in nats.
@@ -92,19 +100,21 @@ class FlowNode:
     head: Optional[int] = None
     source: Optional[int] = None
     neuron: Optional[int] = None
+    norm: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class FlowEdge:
     """An edge ``source -> target`` (node ids): ``kind`` is ``"attention"`` (memory value ->
     head; ``score`` = the attention weight), ``"coefficient"`` (stream -> neuron; ``score`` =
-    the neuron's coefficient, signed), or ``"writes"`` (a part into its sum; ``score`` = the
-    norm of the part's vector). ``contribution`` is the source's contribution to the target's
+    the neuron's coefficient, signed), ``"writes"`` (a part into its sum; ``score`` = the
+    norm of the part's vector) or ``"norm"`` (a stream into its norm node and the final norm
+    into the output; ``score`` = the norm of the norm's output). ``contribution`` is the source's contribution to the target's
     logit where it has one.
 
     >>> graph = analysis.flow(model, "a b c d a b c", target=" d")
     >>> sorted({e.kind for e in graph.edges})
-    ['attention', 'writes']
+    ['attention', 'norm', 'writes']
     """
 
     source: str
@@ -139,7 +149,12 @@ class FlowResult:
     nodes, edges:
         :class:`FlowNode` and :class:`FlowEdge` tuples, in forward order.
     token_strs:
-        Display string of every token id in the nodes' projections and of ``target``.
+        Display string of every token id in the nodes' projections, the filters and ``target``.
+    filters:
+        Norm node id (``"L3 ln1"``, ``"L3 ln2"``, ``"ln_final"``) -> its
+        :class:`~circuitwidgets.analysis.NormFilter` at this position: the tokens whose
+        logit-lens probability the norm raises and lowers most, and the random-vector control
+        (as :func:`~circuitwidgets.analysis.ln_filter` reports them).
 
     Examples
     --------
@@ -147,6 +162,11 @@ class FlowResult:
     >>> writers = [n.contribution for n in graph.nodes if n.kind in ("embed", "head", "attn_bias")]
     >>> abs(sum(writers) + float(graph.final_bias) - float(graph.logit)) < 1e-3
     True
+    >>> list(graph.filters)                        # the norm nodes, each with its filter
+    ['L0 ln1', 'L1 ln1', 'ln_final']
+    >>> f = graph.filters["ln_final"]              # the k tokens the final norm raises most here
+    >>> f.norm, f.raised_ids.shape, bool(f.raised_deltas[0] > 0)
+    ('ln_final', torch.Size([5]), True)
     """
 
     tokens: torch.Tensor
@@ -161,6 +181,7 @@ class FlowResult:
     nodes: tuple[FlowNode, ...]
     edges: tuple[FlowEdge, ...]
     token_strs: dict[int, str]
+    filters: dict[str, NormFilter]
 
     def node(self, node_id: str) -> FlowNode:
         """The node with this id (``"L1H1"``, ``"L1H1@5"``, ``"L0N17"``, ``"L0 MLP"`` ...)."""
@@ -189,6 +210,7 @@ class FlowResult:
         """A bound on the bytes the graph takes on the wire: 4 bytes per number (ids, scores,
         probabilities) plus the ids' and labels' text; bounded by the pruning knobs."""
         numbers = sum(8 + 2 * len(n.top_ids) for n in self.nodes) + 3 * len(self.edges)
+        numbers += sum(1 + 8 * len(f.raised_ids) for f in self.filters.values())
         text = sum(len(n.id) + len(n.label) for n in self.nodes)
         text += sum(len(e.source) + len(e.target) for e in self.edges)
         return 4 * numbers + text
@@ -214,6 +236,21 @@ def _check_layers(layers: Optional[Union[range, Sequence[int]]], n_layers: int) 
             f"range(0, {n_layers}) (layers 0..{n_layers - 1})"
         )
     return layers
+
+
+def _block_norms(adapter: ModelAdapter) -> tuple[tuple[Optional[FinalNorm], ...], tuple[Optional[FinalNorm], ...]]:
+    """Each block's ``(ln1, ln2)`` formulas; none for blocks whose norms the formula does not
+    reproduce (they get no norm node: the rest of the graph does not need them)."""
+    try:
+        return adapter.attention_input_norms, adapter.mlp_input_norms
+    except NotImplementedError:
+        return ((None,) * adapter.n_layers,) * 2
+
+
+def _check_norms(norms: Any) -> bool:
+    if not isinstance(norms, bool):
+        raise TypeError(f"norms must be True or False, got {norms!r}")
+    return norms
 
 
 def _prune_count(value: Optional[int], name: str, available: int) -> int:
@@ -287,12 +324,14 @@ class _Builder:
     """Collects a graph's nodes (with the vector each projects) and edges, in forward order."""
 
     def __init__(self, adapter: ModelAdapter, run: TextRun, position: int, written: dict,
-                 direction: torch.Tensor, min_contribution: float):
+                 direction: torch.Tensor, min_contribution: float, k_filter: int):
         self.adapter, self.run, self.position, self.written = adapter, run, position, written
-        self.direction, self.min_contribution = direction, min_contribution
+        self.direction, self.min_contribution, self.k_filter = direction, min_contribution, k_filter
         self.nodes: list[dict] = []
         self.vectors: list[torch.Tensor] = []
         self.edges: list[FlowEdge] = []
+        self.filters: dict[str, NormFilter] = {}
+        self.block_norms = _block_norms(adapter) if k_filter else ((None,) * adapter.n_layers,) * 2
 
     def node(self, node_id: str, kind: str, vector: torch.Tensor, label: Optional[str] = None, **where) -> str:
         self.nodes.append(dict(id=node_id, kind=kind, label=label or node_id, **where))
@@ -309,6 +348,20 @@ class _Builder:
     def stream(self, kind: str, layer: int) -> str:
         vector = self.run.cache[hook_name(kind, layer)][self.position]
         return self.node(f"L{layer} {kind}", kind, vector, layer=layer)
+
+    def norm(self, name: str, layer: Optional[int], norm: Optional[FinalNorm], x: torch.Tensor, reads: str) -> str:
+        """The node of norm ``name`` (``"ln1"``, ``"ln2"``, ``"ln_final"``) reading stream node
+        ``reads`` (vector ``x``), with its filter; returns its id, or ``reads`` for no norm (a
+        block without one, ``kind == "none"``, or norms not asked for)."""
+        if not self.k_filter or norm is None or norm.kind == "none":
+            return reads
+        node_id = "ln_final" if layer is None else f"L{layer} {name}"
+        out = norm.center(x) / norm.scale(x) * norm.weight + norm.bias
+        # The final norm's node reads as the model's output; the others as the lens of ln(x).
+        self.node(node_id, "ln", x if layer is None else out, layer=layer, norm=name)
+        self.filters[node_id] = norm_filter(self.adapter, name, layer, norm, x, self.k_filter)
+        self.edge(reads, node_id, "norm", out.norm())
+        return node_id
 
     def attention(self, layer: int, n_heads: int, n_memory: int) -> str:
         """A layer's top heads (by |contribution|), each with its top memory values (also by
@@ -379,13 +432,14 @@ class _Builder:
     def layer(self, layer: int, stream: str, counts: dict) -> str:
         """One block: attention, then (unless attention-only) the MLP, each written into the
         residual stream; returns the id of the stream after the block."""
-        adapter = self.adapter
+        adapter, cache, q = self.adapter, self.run.cache, self.position
+        ln1 = self.norm("ln1", layer, self.block_norms[0][layer], cache[hook_name("resid_pre", layer)][q], stream)
         attn = self.attention(layer, counts["heads"], counts["memory"])
         if adapter.attn_only:
             post = self.stream("resid_post", layer)
             self.edge(attn, post, "writes", self._vector(attn).norm())
         elif adapter.parallel_attn_mlp:
-            mlp = self.mlp(layer, stream, counts["neurons"])
+            mlp = self.mlp(layer, ln1, counts["neurons"])
             post = self.stream("resid_post", layer)
             self.edge(attn, post, "writes", self._vector(attn).norm())
             self.edge(mlp, post, "writes", self._vector(mlp).norm())
@@ -393,7 +447,8 @@ class _Builder:
             mid = self.stream("resid_mid", layer)
             self.edge(attn, mid, "writes", self._vector(attn).norm())
             self.edge(stream, mid, "writes", self._vector(stream).norm())
-            mlp = self.mlp(layer, mid, counts["neurons"])
+            ln2 = self.norm("ln2", layer, self.block_norms[1][layer], stream_before_mlp(adapter, self.run, layer, q), mid)
+            mlp = self.mlp(layer, ln2, counts["neurons"])
             post = self.stream("resid_post", layer)
             self.edge(mlp, post, "writes", self._vector(mlp).norm())
             stream = mid
@@ -444,6 +499,7 @@ def flow(
     min_contribution: float = 0.0,
     layers: Optional[Union[range, Sequence[int]]] = None,
     k: int = K,
+    norms: bool = True,
 ) -> FlowResult:
     """The flow graph of the prediction at ``position`` (see the module docs).
 
@@ -465,9 +521,16 @@ def flow(
     layers:
         Draw only these layers: a ``range`` or a ``(start, stop)`` pair within the model's.
     k:
-        Top tokens kept per node.
+        Top tokens kept per node (and per direction in a norm node's filter).
+    norms:
+        Give each norm a node (``ln1`` before attention, ``ln2`` before the MLP, the final
+        ``ln_final``) with its :class:`~circuitwidgets.analysis.NormFilter` (VISIT's layer
+        norm as a filter; see :func:`~circuitwidgets.analysis.ln_filter`). A block without a
+        norm there (parallel blocks have no ``ln2``; a model without norms) gets no node. The
+        random-vector controls are computed once per model (``n_random = 64`` vectors, seed 0,
+        as ``ln_filter``'s defaults), then remembered.
 
-    The graph has at most ``3 + len(layers) * (heads * (1 + memory) + neurons + 6)`` nodes,
+    The graph has at most ``4 + len(layers) * (heads * (1 + memory) + neurons + 8)`` nodes,
     however long the text and however wide the MLPs.
 
     Examples
@@ -500,7 +563,7 @@ def flow(
         # v · direction is v's direct contribution: centre(v) / scale · (w_ln ⊙ W_U[:, t]), and
         # centring is a symmetric projection, so it can move onto the other factor.
         direction = norm.center(norm.weight * w.W_U[:, target_id]) / scale
-        b = _Builder(adapter, run, position, written, direction, float(min_contribution))
+        b = _Builder(adapter, run, position, written, direction, float(min_contribution), k if _check_norms(norms) else 0)
         if layers.start == 0:
             embed = written["embed"] + (written["pos_embed"] if written["pos_embed"] is not None else 0)
             stream = b.node("embed", "embed", embed)
@@ -511,7 +574,8 @@ def flow(
         for layer in layers:
             stream = b.layer(layer, stream, counts)
         if layers.stop == adapter.n_layers:
-            b.edge(stream, b.node("output", "output", resid), "writes", resid.norm())
+            final = b.norm("ln_final", None, norm, resid, stream)
+            b.edge(final, b.node("output", "output", resid), "norm" if final != stream else "writes", resid.norm())
         vectors = torch.stack(b.vectors)
         is_stream = torch.tensor([n["kind"] in STREAM_KINDS for n in b.nodes])
         proj = _project(adapter, vectors, is_stream, scale, target_id, k)
@@ -537,10 +601,10 @@ def _result(adapter: ModelAdapter, run: TextRun, position: int, target: int, lay
     edges = tuple(
         FlowEdge(e.source, e.target, e.kind, e.score, by_id[e.source].contribution) for e in b.edges
     )
-    ids_seen = torch.cat([proj["top_ids"].reshape(-1), torch.tensor([target])]).unique()
+    ids_seen = torch.cat([proj["top_ids"].reshape(-1), torch.tensor([target]), filter_ids(list(b.filters.values()))]).unique()
     token_strs = dict(zip(ids_seen.tolist(), adapter.to_str_tokens(ids_seen)))
     return FlowResult(
         tokens=run.tokens, str_tokens=list(run.str_tokens), position=position, target=target,
         target_str=token_strs[target], logit=logit, final_bias=final_bias, scale=scale, layers=layers,
-        nodes=tuple(nodes), edges=edges, token_strs=token_strs,
+        nodes=tuple(nodes), edges=edges, token_strs=token_strs, filters=dict(b.filters),
     )

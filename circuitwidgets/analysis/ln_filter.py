@@ -29,7 +29,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 
@@ -131,13 +131,31 @@ def _extremes(delta: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
     return up_ids, up, down_ids, -down
 
 
-def _one(adapter: ModelAdapter, name: str, layer: Optional[int], norm: FinalNorm, x: torch.Tensor,
-         noise: torch.Tensor, k: int) -> NormFilter:
+def _control(adapter: ModelAdapter, name: str, layer: Optional[int], norm: FinalNorm, n_random: int,
+             seed: int) -> torch.Tensor:
+    """``[d_vocab]``: the norm's ``P_after - P_before`` averaged over ``n_random`` Gaussian
+    vectors drawn with ``seed``. It depends on the weights alone, so it is computed once per
+    model, norm and draw (:meth:`~circuitwidgets.model.ModelAdapter.remembered`)."""
+
+    def compute() -> torch.Tensor:
+        noise = torch.randn(n_random, adapter.d_model, generator=torch.Generator().manual_seed(seed))
+        before, after = _readouts(adapter, norm, name == "ln_final", noise)
+        return (after - before).mean(dim=0)
+
+    with torch.inference_mode():
+        return adapter.remembered(("ln_filter control", name, layer, n_random, seed), compute)
+
+
+def norm_filter(adapter: ModelAdapter, name: str, layer: Optional[int], norm: FinalNorm, x: torch.Tensor,
+                k: int, n_random: int = N_RANDOM, seed: int = 0) -> NormFilter:
+    """The :class:`NormFilter` of ``norm`` (``name`` ``"ln1"``, ``"ln2"`` or ``"ln_final"``, of
+    ``layer``) on its input ``x [d_model]``: what :func:`ln_filter` (and each of
+    :func:`~circuitwidgets.analysis.flow`'s norm nodes) reports, arguments unchecked."""
     final = name == "ln_final"
-    before, after = _readouts(adapter, norm, final, x[None])
-    delta = (after - before)[0]
-    control_before, control_after = _readouts(adapter, norm, final, noise)
-    control = (control_after - control_before).mean(dim=0)
+    with torch.inference_mode():
+        before, after = _readouts(adapter, norm, final, x[None].float())
+        delta = (after - before)[0]
+        control = _control(adapter, name, layer, norm, n_random, seed)
     raised, raised_d, lowered, lowered_d = _extremes(delta, k)
     c_raised, c_raised_d, c_lowered, c_lowered_d = _extremes(control, k)
     overlap = len(set(raised.tolist()) & set(c_raised.tolist())) / k
@@ -147,6 +165,14 @@ def _one(adapter: ModelAdapter, name: str, layer: Optional[int], norm: FinalNorm
         control_lowered_ids=c_lowered, control_lowered_deltas=c_lowered_d, overlap=overlap,
         before=before[0], after=after[0],
     )
+
+
+def filter_ids(filters: Sequence[NormFilter]) -> torch.Tensor:
+    """Every token id the filters list (raised, lowered, and the controls'), each once."""
+    if not filters:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.cat([t for f in filters for t in (f.raised_ids, f.lowered_ids, f.control_raised_ids,
+                                                   f.control_lowered_ids)]).unique()
 
 
 def ln_filter(
@@ -189,26 +215,23 @@ def ln_filter(
     k = check_k(k, adapter.d_vocab)
     n_random = check_int(n_random, "n_random", 1, 100_000)
     seed = check_int(seed, "seed", 0, 2**32 - 1)
-    noise = torch.randn(n_random, adapter.d_model, generator=torch.Generator().manual_seed(seed))
-    cache = run.cache
-    with torch.inference_mode():
-        resid_pre = cache[hook_name("resid_pre", layer)][position].float()
-        filters = [_one(adapter, "ln1", layer, adapter.attention_input_norms[layer], resid_pre, noise, k)]
-        ln2 = adapter.mlp_input_norms[layer]
-        if ln2 is not None:
-            mid = _stream_before_mlp(adapter, run, layer, position)
-            filters.append(_one(adapter, "ln2", layer, ln2, mid, noise, k))
-        final = cache[hook_name("resid_post", adapter.n_layers - 1)][position].float()
-        filters.append(_one(adapter, "ln_final", None, adapter.final_norm, final, noise, k))
-    ids = torch.cat([t for f in filters for t in (f.raised_ids, f.lowered_ids, f.control_raised_ids,
-                                                  f.control_lowered_ids)]).unique()
+    cache, draw = run.cache, dict(n_random=n_random, seed=seed)
+    resid_pre = cache[hook_name("resid_pre", layer)][position]
+    filters = [norm_filter(adapter, "ln1", layer, adapter.attention_input_norms[layer], resid_pre, k, **draw)]
+    ln2 = adapter.mlp_input_norms[layer]
+    if ln2 is not None:
+        mid = stream_before_mlp(adapter, run, layer, position)
+        filters.append(norm_filter(adapter, "ln2", layer, ln2, mid, k, **draw))
+    final = cache[hook_name("resid_post", adapter.n_layers - 1)][position]
+    filters.append(norm_filter(adapter, "ln_final", None, adapter.final_norm, final, k, **draw))
+    ids = filter_ids(filters)
     return LNFilterResult(
         position=position, layer=layer, str_tokens=list(run.str_tokens), filters=tuple(filters),
         n_random=n_random, seed=seed, token_strs=dict(zip(ids.tolist(), adapter.to_str_tokens(ids))),
     )
 
 
-def _stream_before_mlp(adapter: ModelAdapter, run: TextRun, layer: int, position: int) -> torch.Tensor:
+def stream_before_mlp(adapter: ModelAdapter, run: TextRun, layer: int, position: int) -> torch.Tensor:
     """The stream the MLP's norm reads: ``resid_mid`` (the stream before the layer, for a
     parallel block)."""
     return run.cache[hook_name("resid_pre" if adapter.parallel_attn_mlp else "resid_mid", layer)][position].float()

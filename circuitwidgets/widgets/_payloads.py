@@ -231,7 +231,7 @@ class AttributionState:
 
 
 #: The edge kinds of a flow graph, in the order their codes (uint8 ``edge_kind``) name them.
-EDGE_KINDS = ("attention", "coefficient", "writes")
+EDGE_KINDS = ("attention", "coefficient", "writes", "norm")
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,7 +244,12 @@ class FlowGraphState:
     ``entropy`` float32, ``top_ids`` ``[n, k]`` (see :func:`id_dtype`) and ``top_probs``
     float32, ``always_on`` uint8; per edge ``edge_source``/``edge_target`` (node indices)
     int32, ``edge_kind`` uint8 (an index of :data:`EDGE_KINDS`), ``score`` and
-    ``edge_contribution`` float32.
+    ``edge_contribution`` float32; per norm node (``ln_node``: node indices, int32) its
+    name ``ln_norm`` (``"ln1"``, ``"ln2"``, ``"ln_final"``) and its filter
+    (:class:`~circuitwidgets.analysis.NormFilter`, ``k`` tokens a direction):
+    ``ln_raised_ids``/``ln_lowered_ids``/``ln_control_raised_ids``/``ln_control_lowered_ids``
+    ``[n_norms, k]`` and the probability changes ``ln_raised``/``ln_lowered``/
+    ``ln_control_raised``/``ln_control_lowered`` float32, ``ln_overlap`` float32.
 
     >>> graph = analysis.flow(model, "a b c d a b c", target=" d")
     >>> wire = FlowGraphState(graph).encode()
@@ -283,5 +288,21 @@ class FlowGraphState:
             "edge_kind": to_wire(torch.tensor([EDGE_KINDS.index(e.kind) for e in g.edges], dtype=torch.uint8)),
             "score": floats([e.score for e in g.edges]),
             "edge_contribution": floats([e.contribution for e in g.edges]),
+            **self._filters(index, id_dtype(max(g.token_strs) + 1)),
             "vocab": vocab_wire(g.token_strs),
         }
+
+    def _filters(self, index: dict[str, int], ids_dtype: str) -> dict[str, Any]:
+        """The norm nodes' filters, one row per norm node (see the class docs)."""
+        filters = list(self.graph.filters.items())
+        k = len(filters[0][1].raised_ids) if filters else 0
+        rows = lambda name, dtype: to_wire(  # noqa: E731
+            torch.stack([getattr(f, name) for _, f in filters]) if filters else torch.zeros(0, k), dtype=dtype
+        )
+        out = {"ln_node": to_wire(torch.tensor([index[i] for i, _ in filters], dtype=torch.int32)),
+               "ln_norm": [f.norm for _, f in filters],
+               "ln_overlap": to_wire(torch.tensor([f.overlap for _, f in filters], dtype=torch.float32))}
+        for name in ("raised", "lowered", "control_raised", "control_lowered"):
+            out[f"ln_{name}_ids"] = rows(f"{name}_ids", ids_dtype)
+            out[f"ln_{name}"] = rows(f"{name}_deltas", "float32")
+        return out

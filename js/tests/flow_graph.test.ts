@@ -3,12 +3,14 @@ import {
   actionOf, clipToken, edgeWidth, initialCollapsed, largestContribution, layout, neighbour, rankValue, visible,
   type FlowEdge, type FlowNode, type Graph, type NodeKind,
 } from "../src/flow_graph/state";
+import { filterRows, formatDelta } from "../src/flow_graph/graph_panel";
 
 let next = 0;
 function node(id: string, kind: NodeKind, where: Partial<FlowNode> = {}): FlowNode {
   return {
     index: next++, id, kind, label: id, layer: null, head: null, source: null, neuron: null,
-    contribution: NaN, prob: 0.1, rank: 3, entropy: 1, top: [{ id: 7, prob: 0.5 }], alwaysOn: false, ...where,
+    contribution: NaN, prob: 0.1, rank: 3, entropy: 1, top: [{ id: 7, prob: 0.5 }], alwaysOn: false,
+    norm: null, filter: null, ...where,
   };
 }
 
@@ -45,6 +47,56 @@ function oneLayer(): Graph {
   ];
   return { nodes, edges, position: 4, target: 7, targetStr: " d", logit: 9, layers: [0, 1] };
 }
+
+/** oneLayer with its norms, as analysis.flow adds them: ln1 after the stream, ln2 after the
+ * middle stream (the neurons read it), the final norm before the output. */
+function withNorms(): Graph {
+  const g = oneLayer();
+  const filter = {
+    raised: [{ id: 7, delta: 0.012 }], lowered: [{ id: 3, delta: -0.5 }],
+    controlRaised: [{ id: 7, delta: 0.001 }], controlLowered: [{ id: 4, delta: -0.002 }], overlap: 1,
+  };
+  const norms = [
+    node("L0 ln1", "ln", { layer: 0, norm: "ln1", filter }), node("L0 ln2", "ln", { layer: 0, norm: "ln2", filter }),
+    node("ln_final", "ln", { norm: "ln_final", filter, rank: 1 }),
+  ];
+  const nodes = [...g.nodes, ...norms];
+  const at = new Map(nodes.map((n) => [n.id, n.index]));
+  const e = (s: string, t: string): FlowEdge => ({ source: at.get(s) as number, target: at.get(t) as number, kind: "norm", score: 1, contribution: NaN });
+  const edges = g.edges.filter((x) => !(x.kind === "coefficient" || x.target === at.get("output")));
+  edges.push(e("L0 resid_pre", "L0 ln1"), e("L0 resid_mid", "L0 ln2"), e("L0 resid_post", "ln_final"), e("ln_final", "output"));
+  edges.push({ source: at.get("L0 ln2") as number, target: at.get("L0N5") as number, kind: "coefficient", score: -2, contribution: NaN });
+  return { ...g, nodes, edges };
+}
+
+describe("norm nodes", () => {
+  it("sit on the stream's row: ln1 before the heads, ln2 before the neurons, the final norm before the output", () => {
+    const g = withNorms();
+    const lay = layout(visible(g, 0, new Set()), g);
+    const x = (id: string) => lay.at.get(id)?.x as number;
+    const order = ["L0 resid_pre", "L0 ln1", "L0H1@2", "L0 resid_mid", "L0 ln2", "L0N5", "L0 resid_post", "ln_final", "output"];
+    for (let i = 1; i < order.length; i++) expect(x(order[i] as string)).toBeGreaterThan(x(order[i - 1] as string));
+    for (const id of ["L0 ln1", "L0 ln2", "ln_final"]) expect(lay.at.get(id)?.y).toBe(lay.spine);
+  });
+
+  it("stay at any threshold, and go inside their collapsed layer (the final norm stays)", () => {
+    const g = withNorms();
+    expect(visible(g, 1, new Set()).nodes.filter((n) => n.kind === "ln")).toHaveLength(3);
+    const collapsed = visible(g, 0, new Set([0]));
+    expect(collapsed.nodes.map((n) => n.id)).toEqual(["embed", "L0 resid_pre", "L0", "L0 resid_post", "output", "ln_final"]);
+    expect(collapsed.edges.map((e) => `${e.source}>${e.target}`)).toContain("ln_final>output");
+  });
+
+  it("list what they raise and lower, and the control's, in their card", () => {
+    const vocab = new Map([[7, " d"], [3, " the"]]);
+    const rows = filterRows(withNorms().nodes.find((n) => n.id === "L0 ln1")?.filter as NonNullable<FlowNode["filter"]>, vocab);
+    expect(rows).toEqual([
+      ["raises", '" d" +1.20 pp'], ["lowers", '" the" −50.00 pp'], ["control raises", '" d" +0.10 pp'],
+      ["control lowers", '"#4" −0.20 pp'], ["raised by the control too", "100%"],
+    ]);
+    expect(formatDelta(NaN)).toBe("—");
+  });
+});
 
 describe("visible: the threshold and collapsed layers", () => {
   it("keeps every node and edge at threshold 0", () => {

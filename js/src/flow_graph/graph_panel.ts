@@ -13,7 +13,7 @@ import { formatProbability } from "../kit/format";
 import type { Tooltip, TooltipContent } from "../kit/tooltip";
 import {
   clipToken, edgeWidth, largestScores, layout, neighbour, rankValue, shortName,
-  type FlowNode, type Graph, type Layout, type Shown,
+  type FlowNode, type Graph, type Layout, type NormFilter, type Shown, type TokenDelta,
 } from "./state";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -60,18 +60,47 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "—");
  * in its projection, the entropy, and its top tokens. */
 export function describeNode(n: FlowNode, ctx: Pick<DrawContext, "graph" | "vocab" | "tokens">): TooltipContent {
   const target = JSON.stringify(ctx.graph.targetStr);
-  const rows: [string, string][] = [["kind", n.kind === "layer" ? "layer (collapsed)" : n.kind.replace("_", " ")]];
+  const rows: [string, string][] = [["kind", kindText(n)]];
   if (Number.isFinite(n.contribution)) rows.push([`contribution to ${target}`, `${fmt(n.contribution)} logits`]);
   if (n.kind === "memory") rows.push(["recalled token", `${n.source}: ${JSON.stringify(ctx.tokens[n.source as number] ?? "")}`]);
   rows.push([`P(${target})`, formatProbability(n.prob)], [`rank of ${target}`, Number.isFinite(n.rank) ? String(n.rank) : "—"]);
   rows.push(["entropy", `${fmt(n.entropy)} nats`]);
   n.top.forEach((t, i) => rows.push([`top ${i + 1}`, `${JSON.stringify(ctx.vocab.get(t.id) ?? `#${t.id}`)} ${formatProbability(t.prob)}`]));
+  if (n.filter) rows.push(...filterRows(n.filter, ctx.vocab));
   const notes = [];
   if (n.kind === "layer") notes.push("the stream after this layer; click to expand the layer");
   if (n.kind === "head") notes.push("click to select this head");
   if (n.kind === "memory") notes.push("click to select the head with this key locked");
   if (n.alwaysOn) notes.push("always-on neuron: among the layer's most active on most tokens");
+  if (n.filter) notes.push("raises/lowers: the tokens whose logit-lens probability this norm changes most here; control: the same for random vectors");
   return { title: n.label, rows, note: notes.join(" · ") || undefined };
+}
+
+const NORM_TEXT: Record<string, string> = {
+  ln1: "norm before attention (ln1)", ln2: "norm before the MLP (ln2)", ln_final: "final norm",
+};
+
+function kindText(n: FlowNode): string {
+  if (n.kind === "layer") return "layer (collapsed)";
+  if (n.kind === "ln") return NORM_TEXT[n.norm ?? ""] ?? "norm";
+  return n.kind.replace("_", " ");
+}
+
+/** A probability change in percentage points, signed: "+1.20 pp". */
+export function formatDelta(delta: number): string {
+  if (!Number.isFinite(delta)) return "—";
+  return `${delta < 0 ? "−" : "+"}${(Math.abs(delta) * 100).toFixed(2)} pp`;
+}
+
+/** A norm node's card rows: the tokens it raises and lowers most, then the control's. */
+export function filterRows(f: NormFilter, vocab: ReadonlyMap<number, string>): [string, string][] {
+  const list = (tokens: readonly TokenDelta[]) =>
+    tokens.map((t) => `${JSON.stringify(vocab.get(t.id) ?? `#${t.id}`)} ${formatDelta(t.delta)}`).join(", ");
+  return [
+    ["raises", list(f.raised)], ["lowers", list(f.lowered)],
+    ["control raises", list(f.controlRaised)], ["control lowers", list(f.controlLowered)],
+    ["raised by the control too", `${Math.round(f.overlap * 100)}%`],
+  ];
 }
 
 function drawEdges(group: SVGGElement, ctx: DrawContext, lay: Layout) {
@@ -96,14 +125,16 @@ function drawNode(group: SVGGElement, n: FlowNode, ctx: DrawContext, x: number, 
   const g = svgEl("g", { class: `cw-fg-node cw-fg-kind-${n.kind}`, transform: `translate(${x},${y})`, tabindex: -1, role: "button" });
   const data: Record<string, number | string | null> = {
     id: n.id, kind: n.kind, rank: n.rank, prob: n.prob, contribution: n.contribution,
-    layer: n.layer, head: n.head, source: n.source, neuron: n.neuron,
+    layer: n.layer, head: n.head, source: n.source, neuron: n.neuron, norm: n.norm,
   };
   for (const [k, v] of Object.entries(data)) if (v !== null && !(typeof v === "number" && Number.isNaN(v))) g.dataset[k] = String(v);
   g.setAttribute("aria-label", `${n.label}: rank ${n.rank} of ${JSON.stringify(ctx.graph.targetStr)}`);
   const swatch = ctx.scale(rankValue(n.rank, ctx.dVocab));
-  const shape = n.kind === "layer" || n.kind.startsWith("resid") || n.kind === "output"
-    ? svgEl("rect", { x: -RADIUS, y: -RADIUS, width: 2 * RADIUS, height: 2 * RADIUS, rx: 3 })
-    : svgEl("circle", { r: RADIUS });
+  const shape = n.kind === "ln"
+    ? svgEl("polygon", { points: `0,${-RADIUS} ${RADIUS},0 0,${RADIUS} ${-RADIUS},0` })
+    : n.kind === "layer" || n.kind.startsWith("resid") || n.kind === "output"
+      ? svgEl("rect", { x: -RADIUS, y: -RADIUS, width: 2 * RADIUS, height: 2 * RADIUS, rx: 3 })
+      : svgEl("circle", { r: RADIUS });
   shape.setAttribute("class", "cw-fg-shape");
   shape.setAttribute("fill", swatch ? swatch.background : "var(--cw-surface, #eee)");
   const name = svgEl("text", { class: "cw-fg-name", x: RADIUS + 3, y: -2 });

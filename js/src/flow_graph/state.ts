@@ -6,12 +6,30 @@
  */
 
 export type NodeKind =
-  | "embed" | "resid_pre" | "head" | "memory" | "attn_bias" | "attn_out" | "resid_mid"
+  | "embed" | "resid_pre" | "ln" | "head" | "memory" | "attn_bias" | "attn_out" | "resid_mid"
   | "neuron" | "mlp_bias" | "mlp_out" | "resid_post" | "output" | "layer";
-export type EdgeKind = "attention" | "coefficient" | "writes";
+export type EdgeKind = "attention" | "coefficient" | "writes" | "norm";
 
-/** Kinds read as the logit lens of a residual stream (no contribution of their own). */
-export const STREAM_KINDS: ReadonlySet<NodeKind> = new Set(["resid_pre", "resid_mid", "resid_post", "output"]);
+/** Kinds read as the logit lens of a residual stream (no contribution of their own); a norm
+ * node ("ln") reads its norm's output that way. */
+export const STREAM_KINDS: ReadonlySet<NodeKind> = new Set(["resid_pre", "ln", "resid_mid", "resid_post", "output"]);
+
+/** A token and how much a norm changes its probability (after − before). */
+export interface TokenDelta {
+  id: number;
+  delta: number;
+}
+
+/** What a norm does to the word reading (Python's `NormFilter`): the tokens it raises and
+ * lowers most, the same for random vectors (the control), and the share of `raised` the
+ * control raises too. */
+export interface NormFilter {
+  raised: TokenDelta[];
+  lowered: TokenDelta[];
+  controlRaised: TokenDelta[];
+  controlLowered: TokenDelta[];
+  overlap: number;
+}
 
 export interface TopToken {
   id: number;
@@ -35,6 +53,9 @@ export interface FlowNode {
   entropy: number;
   top: TopToken[];
   alwaysOn: boolean;
+  /** A norm node's norm ("ln1", "ln2", "ln_final") and filter; null for other nodes. */
+  norm: string | null;
+  filter: NormFilter | null;
 }
 
 export interface FlowEdge {
@@ -88,7 +109,7 @@ export function layerNode(graph: Graph, layer: number): FlowNode {
   return {
     index: -1, id: `L${layer}`, kind: "layer", label: `layer ${layer}`, layer, head: null, source: null, neuron: null,
     contribution, prob: after?.prob ?? NaN, rank: after?.rank ?? NaN, entropy: after?.entropy ?? NaN,
-    top: after?.top ?? [], alwaysOn: false,
+    top: after?.top ?? [], alwaysOn: false, norm: null, filter: null,
   };
 }
 
@@ -143,11 +164,11 @@ export function visible(graph: Graph, threshold: number, collapsed: ReadonlySet<
 
 /** A node's slot inside its layer, left to right (the stream before a layer is slot -1 of it). */
 const SLOT: Record<NodeKind, number> = {
-  embed: -2, resid_pre: -1, memory: 0, head: 1, attn_bias: 2, attn_out: 2, resid_mid: 3,
+  embed: -2, resid_pre: -1, ln: -0.5, memory: 0, head: 1, attn_bias: 2, attn_out: 2, resid_mid: 3,
   neuron: 4, mlp_bias: 5, mlp_out: 5, layer: 2, resid_post: 6, output: 0,
 };
 /** Kinds drawn on the spine (the residual stream's row). */
-const SPINE: ReadonlySet<NodeKind> = new Set(["embed", "resid_pre", "resid_mid", "resid_post", "output", "attn_out", "mlp_out", "layer"]);
+const SPINE: ReadonlySet<NodeKind> = new Set(["embed", "resid_pre", "ln", "resid_mid", "resid_post", "output", "attn_out", "mlp_out", "layer"]);
 
 export interface Placed {
   x: number;
@@ -180,7 +201,14 @@ function rowOrder(a: FlowNode, b: FlowNode): number {
  * without one (heads, memory values, neurons), centred on the spine. */
 export function layout(shown: Shown, graph: Graph): Layout {
   const [start, stop] = graph.layers;
-  const keyOf = (n: FlowNode) => (n.kind === "output" ? stop * 10 : (n.layer ?? start) * 10 + SLOT[n.kind] + 2);
+  // ln1 sits between the stream and the heads (SLOT), ln2 between the middle stream and the
+  // neurons, the final norm between the last stream and the output.
+  const keyOf = (n: FlowNode) => {
+    if (n.kind === "output") return stop * 10;
+    if (n.kind === "ln" && n.layer === null) return stop * 10 - 1;
+    const slot = n.kind === "ln" && n.norm === "ln2" ? 3.5 : SLOT[n.kind];
+    return (n.layer ?? start) * 10 + slot + 2;
+  };
   const keys = [...new Set(shown.nodes.map(keyOf))].sort((a, b) => a - b);
   const column = new Map(keys.map((k, i) => [k, i]));
   const byColumn: FlowNode[][] = keys.map(() => []);
@@ -262,6 +290,7 @@ export function shortName(n: FlowNode, tokens: readonly string[]): string {
     case "mlp_out": return "MLP";
     case "attn_bias": case "mlp_bias": return "bias";
     case "resid_mid": return "mid";
+    case "ln": return n.norm === "ln_final" ? "final norm" : n.norm ?? "norm";
     case "layer": return `L${n.layer}`;
     case "embed": return "embed";
     case "output": return "output";
