@@ -159,14 +159,14 @@ def test_pocket_induction_head_leads_and_recalls_the_token_after_the_first_occur
 
 def test_norm_nodes_carry_ln_filters_numbers(family_model):
     """Point 3: each norm the prediction passes is a node whose filter is ln_filter's (itself
-    tested against the model's norm modules): ln1 and ln2 of every layer (no ln2 in a parallel
-    block, whose MLP reads ln1's output), the final norm before the output; the node reads as
+    tested against the model's norm modules): ln1 and ln2 of every layer (a parallel block's
+    ln2 reads the same stream as its ln1), the final norm before the output; the node reads as
     the logit lens of the norm's output (the final norm's: the model's own prediction)."""
     adapter = ModelAdapter(family_model)
     run = analysis.run_text(family_model, TEXT, needs=("flow",))
     graph = analysis.flow(family_model, run, 6, k=4)
-    expected = [f"L{l} {n}" for l in range(adapter.n_layers) for n in ("ln1", "ln2")
-                if n == "ln1" or not adapter.parallel_attn_mlp] + ["ln_final"]
+    assert all(norm is not None for norm in adapter.mlp_input_norms)
+    expected = [f"L{l} {n}" for l in range(adapter.n_layers) for n in ("ln1", "ln2")] + ["ln_final"]
     assert [n.id for n in graph.nodes if n.kind == "ln"] == expected == list(graph.filters)
     for layer in range(adapter.n_layers):
         reference = analysis.ln_filter(family_model, run, layer, 6, k=4)
@@ -182,7 +182,9 @@ def test_norm_nodes_carry_ln_filters_numbers(family_model):
     output, final = graph.node("output"), graph.node("ln_final")
     assert final.top_ids == output.top_ids and [(e.source, e.kind) for e in graph.edges_into("output")] == [("ln_final", "norm")]
     mlp_reads = {e.source for e in graph.edges if e.kind == "coefficient"}
-    assert mlp_reads <= {f"L{l} {'ln1' if adapter.parallel_attn_mlp else 'ln2'}" for l in range(adapter.n_layers)}
+    assert mlp_reads <= {f"L{l} ln2" for l in range(adapter.n_layers)}
+    ln2_reads = {e.source for e in graph.edges if e.target.endswith(" ln2")}
+    assert ln2_reads == {f"L{l} {'resid_pre' if adapter.parallel_attn_mlp else 'resid_mid'}" for l in range(adapter.n_layers)}
     bare = analysis.flow(family_model, run, 6, k=4, norms=False)
     assert not bare.filters and [n.id for n in bare.nodes] == [n.id for n in graph.nodes if n.kind != "ln"]
 

@@ -144,3 +144,37 @@ def test_always_on_neurons_are_marked(pocket):
     assert marked.any()
     with pytest.raises(TypeError, match="always_on must be"):
         cw.FlowGraph(small, "def f", always_on=[1, 2])
+
+
+def test_knowledge_neurons_are_listed_on_request_for_the_prediction_drawn(random_model):
+    """Point 5: the button's "knowledge" request lists analysis.knowledge_neurons of the graph's
+    position and target, id by id, with their scores; the busy line shows the layers as they
+    finish; a new position clears the list, a new layer range keeps it; bad numbers are refused
+    and the list stays."""
+    w = cw.FlowGraph(random_model, TEXT, position=6, heads=2, memory=2, neurons=3)
+    assert w.knowledge is None and encode_trait(w, "_knowledge") is None
+    lines = []
+    w.observe(lambda change: lines.append(change["new"]), "busy")
+    assert ask(w, "knowledge", {})["ok"]
+    assert any("layer 2 of 2 done" in line for line in lines) and w.busy == ""
+    kn = analysis.knowledge_neurons(random_model, TEXT, w.result.target, position=6, steps=20, top=10)
+    assert w.knowledge.target == w.result.target and w.knowledge.position == 6
+    wire = encode_trait(w, "_knowledge")
+    assert wire["ids"] == [f"L{l}N{n}" for l, n in zip(kn.layers.tolist(), kn.neurons.tolist())]
+    np.testing.assert_allclose(column(wire, "score"), kn.scores.numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(column(wire, "top_ids"), kn.top_ids.numpy())
+    assert {n.id for n in w.result.nodes if n.kind == "neuron"} & set(wire["ids"]) != set(wire["ids"])  # some pruned
+    listed = w.knowledge
+    with pytest.raises(ValueError, match="steps 0 is out of range"):
+        w.find_knowledge_neurons(steps=0)
+    assert w.knowledge is listed
+    w.layers = [1, 2]
+    assert w.knowledge is listed  # the same prediction: the list stays
+    w.position = 3
+    assert w.knowledge is None and encode_trait(w, "_knowledge") is None
+
+
+def test_an_attention_only_model_has_no_knowledge_neurons(pocket):
+    w = cw.FlowGraph(pocket, "a b c a b")
+    reply = ask(w, "knowledge", {})
+    assert not reply["ok"] and "attention-only" in reply["error"] and w.knowledge is None

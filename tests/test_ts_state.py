@@ -191,6 +191,7 @@ PAYLOADS = {
     _payloads.HeadScore: lambda _: _payloads.HeadScore("entropy", "entropy", "help", torch.zeros(2, 4)),
     _payloads.Readout: lambda _: _payloads.Readout("embed", "the embeddings"),
     _payloads.FlowGraphState: lambda m: _payloads.FlowGraphState(analysis.flow(m, "a b c d a b c", target=" d")),
+    _payloads.KnowledgeState: lambda m: _payloads.KnowledgeState(analysis.knowledge_neurons(m, "a b c", steps=2, top=3)),
     **{klass: (lambda m, klass=klass: _lens_payloads(m)[klass]) for klass in (
         _payloads.LensPages, _payloads.LensPage, _payloads.TargetPages, _payloads.TargetPage, _payloads.AttributionState,
     )},

@@ -439,7 +439,9 @@ class _Builder:
             post = self.stream("resid_post", layer)
             self.edge(attn, post, "writes", self._vector(attn).norm())
         elif adapter.parallel_attn_mlp:
-            mlp = self.mlp(layer, ln1, counts["neurons"])
+            # A parallel block's MLP reads its own ln2 of the same stream, where it has one.
+            ln2 = self.norm("ln2", layer, self.block_norms[1][layer], stream_before_mlp(adapter, self.run, layer, q), stream)
+            mlp = self.mlp(layer, ln2 if ln2 != stream else ln1, counts["neurons"])
             post = self.stream("resid_post", layer)
             self.edge(attn, post, "writes", self._vector(attn).norm())
             self.edge(mlp, post, "writes", self._vector(mlp).norm())
@@ -526,7 +528,8 @@ def flow(
         Give each norm a node (``ln1`` before attention, ``ln2`` before the MLP, the final
         ``ln_final``) with its :class:`~circuitwidgets.analysis.NormFilter` (VISIT's layer
         norm as a filter; see :func:`~circuitwidgets.analysis.ln_filter`). A block without a
-        norm there (parallel blocks have no ``ln2``; a model without norms) gets no node. The
+        norm there (a parallel block without its own ``ln2``, whose MLP then reads ``ln1``; a
+        model without norms) gets no node. The
         random-vector controls are computed once per model (``n_random = 64`` vectors, seed 0,
         as ``ln_filter``'s defaults), then remembered.
 

@@ -14,7 +14,7 @@ and reduced at once (a count per neuron), so memory does not grow with the corpu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 
@@ -252,6 +252,7 @@ def knowledge_neurons(
     steps: int = 20,
     top: int = 10,
     k: int = 5,
+    on_layer: Optional[Callable[[int], None]] = None,
 ) -> KnowledgeNeurons:
     """Dai et al.'s knowledge attribution: which MLP neurons, scaled from zero to their value,
     raise the probability of ``target`` at ``position`` most.
@@ -273,6 +274,8 @@ def knowledge_neurons(
         Integration steps, 1 to :data:`MAX_STEPS` (20, as in the paper).
     top, k:
         How many neurons to rank, and how many top tokens of each one's value vector.
+    on_layer:
+        Called with each layer's index as its pass is done (for progress).
 
     Raises ``ValueError`` for an attention-only model, a bad position, a target that is not one
     token or out-of-range numbers, and ``NotImplementedError`` for MLPs with no single output
@@ -302,7 +305,11 @@ def knowledge_neurons(
     with torch.inference_mode():
         logits = adapter.forward_logits(tokens)[0, position].float()
     target = int(logits.argmax()) if target is None else adapter.to_single_token(target)
-    parts = [_integrated_gradients(adapter, tokens, layer, position, target, steps) for layer in range(adapter.n_layers)]
+    parts = []
+    for layer in range(adapter.n_layers):
+        parts.append(_integrated_gradients(adapter, tokens, layer, position, target, steps))
+        if on_layer is not None:
+            on_layer(layer)
     attributions = torch.stack([a for a, _ in parts])
     activations = torch.stack([w for _, w in parts])
     scores, flat = attributions.reshape(-1).topk(top)

@@ -27,12 +27,12 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 
-from ..analysis import Attribution, FlowResult, LogitLensResult
+from ..analysis import Attribution, FlowResult, KnowledgeNeurons, LogitLensResult
 from ._transport import to_wire
 
 __all__ = [
     "PatternBank", "HeadScore", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
-    "AttributionState", "FlowGraphState", "vocab_wire", "id_dtype",
+    "AttributionState", "FlowGraphState", "KnowledgeState", "vocab_wire", "id_dtype",
 ]
 
 
@@ -306,3 +306,37 @@ class FlowGraphState:
             out[f"ln_{name}_ids"] = rows(f"{name}_ids", ids_dtype)
             out[f"ln_{name}"] = rows(f"{name}_deltas", "float32")
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class KnowledgeState:
+    """FlowGraph's knowledge neurons: ``neurons`` (a
+    :class:`~circuitwidgets.analysis.KnowledgeNeurons`) for the graph explaining ``position``
+    and token ``target``. Sent as the ``KnowledgeWire`` type of ``js/src/flow_graph/data.ts``:
+    ``position``, ``target``, ``target_str``, ``steps``, per neuron (highest attribution
+    first) its node id (``"L3N17"``), ``layer``/``neuron`` int32, ``score`` and
+    ``activation`` float32, ``top_ids`` ``[top, k]``, and ``vocab``.
+
+    >>> small = cw.load_pocket_model("small-4l")
+    >>> kn = analysis.knowledge_neurons(small, "def f(x):", steps=2, top=3)
+    >>> wire = KnowledgeState(kn).encode()
+    >>> len(wire["ids"]), wire["top_ids"]["shape"]
+    (3, [3, 5])
+    """
+
+    TS_TYPE: ClassVar[str] = "KnowledgeWire"
+
+    neurons: KnowledgeNeurons
+
+    def encode(self) -> dict[str, Any]:
+        kn = self.neurons
+        layers, neurons = kn.layers.tolist(), kn.neurons.tolist()
+        activation = kn.activations[kn.layers, kn.neurons]
+        return {
+            "position": kn.position, "target": kn.target, "target_str": kn.target_str, "steps": kn.steps,
+            "ids": [f"L{l}N{n}" for l, n in zip(layers, neurons)],
+            "layer": to_wire(kn.layers, dtype="int32"), "neuron": to_wire(kn.neurons, dtype="int32"),
+            "score": to_wire(kn.scores, dtype="float32"), "activation": to_wire(activation, dtype="float32"),
+            "top_ids": to_wire(kn.top_ids, dtype=id_dtype(max(kn.token_strs) + 1)),
+            "vocab": vocab_wire(kn.token_strs),
+        }

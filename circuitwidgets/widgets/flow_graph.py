@@ -17,6 +17,13 @@ position and the recalled token, clicking a token of the strip explains that pos
 (a request to the kernel, which reuses the forward pass), and a layer's title collapses it to
 one node (or expands it again). Models with more than :data:`COLLAPSE_AT` layers drawn start
 collapsed.
+
+**Knowledge neurons** (Dai et al.; :func:`~circuitwidgets.analysis.knowledge_neurons`) are
+computed when asked -- the view's button, or :meth:`FlowGraph.find_knowledge_neurons` -- for
+the prediction drawn (``steps`` batched passes per layer), and listed ranked beside the graph:
+hovering or clicking a row highlights its neuron's node, hovering a neuron node highlights its
+row, and a neuron the graph's pruning left out (or the threshold or a collapsed layer hides)
+is marked as such. A new position, target or text clears the list.
 """
 
 from __future__ import annotations
@@ -25,19 +32,21 @@ from typing import Any, Optional, Sequence, Union
 
 import traitlets
 
-from ..analysis import AlwaysOnNeurons, FlowResult, TextRun, flow, run_text
+from ..analysis import AlwaysOnNeurons, FlowResult, KnowledgeNeurons, TextRun, flow, knowledge_neurons, run_text
 from ..analysis.flow import HEADS, K, MEMORY, NEURONS, _check_layers
 from ..checks import check_position
 from ._base import InvalidValue
 from ._channel import AnswersRequests, handles
-from ._payloads import FlowGraphState
+from ._payloads import FlowGraphState, KnowledgeState
 from ._transport import Encoded
 from .selection import LinkedView, Selection
 
-__all__ = ["FlowGraph", "COLLAPSE_AT"]
+__all__ = ["FlowGraph", "COLLAPSE_AT", "KNOWLEDGE_STEPS", "KNOWLEDGE_TOP"]
 
 #: A graph of more layers than this starts with every layer collapsed to one node.
 COLLAPSE_AT = 12
+#: The knowledge neurons' integration steps and list length when the browser asks.
+KNOWLEDGE_STEPS, KNOWLEDGE_TOP = 20, 10
 
 
 def _always_on_ids(neurons: Optional[AlwaysOnNeurons]) -> frozenset[str]:
@@ -93,7 +102,8 @@ class FlowGraph(AnswersRequests, LinkedView):
     layer, head : int
         The selected head, kept equal to ``selection.layer`` / ``selection.head``.
     error : str
-        Why the last input is not shown ('' when it is); the last good graph stays.
+        Why the last input is not shown ('' when it is); the last good graph stays (and the
+        last knowledge neurons).
     tokens, model_name, n_layers, n_heads, d_vocab, collapse_at, busy
         Read-only: the text's display strings, the model's name and sizes, how many layers
         start collapsed, the progress line.
@@ -106,6 +116,10 @@ class FlowGraph(AnswersRequests, LinkedView):
     >>> w.position = 3                                           # the same target, at position 3
     >>> w.result.position, w.result.target_str
     (3, ' d')
+    >>> small = cw.FlowGraph(cw.load_pocket_model("small-4l"), "def f(x):\\n    return x")
+    >>> kn = small.find_knowledge_neurons(steps=4, top=3)       # listed beside the graph
+    >>> len(kn.layers), small.knowledge is kn
+    (3, True)
     """
 
     _bundle = "flow_graph"
@@ -132,6 +146,8 @@ class FlowGraph(AnswersRequests, LinkedView):
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the text's tokens.").tag(sync=True)
     #: The graph drawn (a FlowGraphState: the FlowResult and the always-on neurons' ids).
     _graph = Encoded(FlowGraphState).tag(sync=True)
+    #: The knowledge neurons listed (a KnowledgeState), or None before they are asked for.
+    _knowledge = Encoded(KnowledgeState).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -157,6 +173,7 @@ class FlowGraph(AnswersRequests, LinkedView):
         self._pruning = dict(heads=heads, memory=memory, neurons=neurons, k=k)
         self._marked = _always_on_ids(always_on)
         self._ready = False
+        self._knowledge_of: Optional[tuple] = None
         layers = _check_layers(layers, adapter.n_layers)
         (threshold,) = self._validated(threshold=threshold)
         run = run_text(adapter, text, needs=("flow",))  # a bad text raises here
@@ -225,7 +242,44 @@ class FlowGraph(AnswersRequests, LinkedView):
         return flow(self._adapter, run, position, target, layers=layers, **self._pruning)
 
     def _show(self, graph: FlowResult) -> None:
-        self._set(_graph=FlowGraphState(graph, self._marked), error="")
+        listed = self._knowledge
+        # The knowledge neurons stay only while they explain the same prediction.
+        if listed is not None and self._knowledge_of != (self._run, graph.position, graph.target):
+            listed = None
+        self._set(_graph=FlowGraphState(graph, self._marked), _knowledge=listed, error="")
+
+    @property
+    def knowledge(self) -> Optional[KnowledgeNeurons]:
+        """The :class:`~circuitwidgets.analysis.KnowledgeNeurons` listed (None until asked for,
+        and again after the graph moves to another prediction).
+
+        >>> w = cw.FlowGraph(cw.load_pocket_model("small-4l"), "x = 1")
+        >>> w.knowledge is None
+        True
+        """
+        return None if self._knowledge is None else self._knowledge.neurons
+
+    def find_knowledge_neurons(self, steps: int = KNOWLEDGE_STEPS, top: int = KNOWLEDGE_TOP) -> KnowledgeNeurons:
+        """Rank the MLP neurons by their integrated-gradients attribution to the prediction
+        drawn (:func:`~circuitwidgets.analysis.knowledge_neurons` at the graph's position and
+        target: ``steps`` batched passes per layer), list them in the view and return them.
+        Bad ``steps``/``top`` and an attention-only model raise ``ValueError``; what was listed
+        stays.
+
+        >>> w = cw.FlowGraph(cw.load_pocket_model("small-4l"), "for i in range(3):")
+        >>> kn = w.find_knowledge_neurons(steps=2, top=4)
+        >>> kn.position == w.result.position and kn.target == w.result.target
+        True
+        """
+        graph, n_layers = self.result, self._adapter.n_layers
+        with self._busy(f"Knowledge neurons: {steps} steps × {n_layers} layers…") as show:
+            found = knowledge_neurons(
+                self._adapter, self._run.text, graph.target, position=graph.position, steps=steps, top=top,
+                on_layer=lambda layer: show(f"Knowledge neurons: layer {layer + 1} of {n_layers} done ({steps} steps each)…"),
+            )
+        self._knowledge_of = (self._run, graph.position, graph.target)
+        self._set(_knowledge=KnowledgeState(found))
+        return found
 
     def _redraw(self, **changes: Any) -> bool:
         """Explain the graph with ``changes`` (``run``, ``position``, ``target``, ``layers``)
@@ -261,6 +315,14 @@ class FlowGraph(AnswersRequests, LinkedView):
             self._redraw(**{name: new})
 
     # ---- the browser asks ------------------------------------------------------------------------
+
+    @handles("knowledge")
+    def _knowledge_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{}``: the view's button -- find the knowledge neurons of the prediction drawn
+        (:data:`KNOWLEDGE_STEPS` steps, :data:`KNOWLEDGE_TOP` neurons); they arrive in
+        ``_knowledge``. A refusal (an attention-only model) goes back as the answer's error."""
+        self.find_knowledge_neurons()
+        return {}
 
     @handles("position")
     def _position_request(self, payload: dict[str, Any]) -> dict[str, Any]:

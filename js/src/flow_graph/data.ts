@@ -3,7 +3,7 @@
  * decoding into the `Graph` of state.ts: one column per field, arrays as binary buffers.
  */
 import { decode, valueAt, type Arrayish, type NDArray } from "../kit/decode";
-import type { EdgeKind, FlowEdge, FlowNode, Graph, NodeKind, NormFilter, TokenDelta } from "./state";
+import type { EdgeKind, FlowEdge, FlowNode, Graph, Knowledge, NodeKind, NormFilter, TokenDelta } from "./state";
 
 /** The order of `edge_kind`'s codes (Python's `EDGE_KINDS`). */
 export const EDGE_KINDS: readonly EdgeKind[] = ["attention", "coefficient", "writes", "norm"];
@@ -103,4 +103,32 @@ export function readGraph(wire: FlowWire): { graph: Graph; vocab: Map<number, st
     graph: { nodes, edges, position: wire.position, target: wire.target, targetStr: wire.target_str, logit: wire.logit, layers: wire.layers },
     vocab,
   };
+}
+
+/** FlowGraph's knowledge neurons on the wire (Python's `KnowledgeState.encode`). */
+export interface KnowledgeWire {
+  position: number;
+  target: number;
+  target_str: string;
+  steps: number;
+  ids: string[];
+  layer: Arrayish;
+  neuron: Arrayish;
+  score: Arrayish;
+  activation: Arrayish;
+  top_ids: Arrayish;
+  vocab: { ids: Arrayish; strs: string[] };
+}
+
+/** The knowledge neurons of a wire payload, and the display string of their tokens. */
+export function readKnowledge(wire: KnowledgeWire): { knowledge: Knowledge; vocab: Map<number, string> } {
+  const [layer, neuron, score, activation, top] = [wire.layer, wire.neuron, wire.score, wire.activation, wire.top_ids].map((a) => decode(a));
+  const k = top?.shape[1] ?? 0;
+  const rows = wire.ids.map((id, i) => ({
+    id, layer: valueAt(layer as NDArray, i), neuron: valueAt(neuron as NDArray, i), score: valueAt(score as NDArray, i),
+    activation: valueAt(activation as NDArray, i), top: Array.from({ length: k }, (_, j) => valueAt(top as NDArray, i * k + j)),
+  }));
+  const ids = decode(wire.vocab.ids);
+  const vocab = new Map(wire.vocab.strs.map((s, i) => [valueAt(ids, i), s] as [number, string]));
+  return { knowledge: { position: wire.position, target: wire.target, targetStr: wire.target_str, steps: wire.steps, rows }, vocab };
 }

@@ -27,6 +27,8 @@ export interface GraphPanelOptions {
   onActivate: (node: FlowNode) => void;
   /** A layer's title was clicked: collapse or expand it. */
   onToggleLayer: (layer: number) => void;
+  /** The pointer (or focus) is on node `node`, or left the graph (`null`). */
+  onHover?: (node: FlowNode | null) => void;
 }
 
 export interface DrawContext {
@@ -46,6 +48,10 @@ export interface GraphPanel {
   draw(context: DrawContext): void;
   /** Mark the selected head's node (no redraw). */
   markSelected(layer: number | null, head: number | null): void;
+  /** Mark the nodes `ids` as linked to a hovered or picked knowledge neuron (no redraw). */
+  markLinked(ids: ReadonlySet<string>): void;
+  /** Scroll node `id` into view (if it is drawn). */
+  reveal(id: string): void;
 }
 
 function svgEl<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
@@ -177,9 +183,11 @@ export function createGraphPanel(parent: HTMLElement, options: GraphPanelOptions
   const nodeById = new Map<string, FlowNode>();
 
   const nodeEl = (id: string) => svg.querySelector<SVGGElement>(`.cw-fg-node[data-id="${CSS.escape(id)}"]`);
+  let linked: ReadonlySet<string> = new Set();
   const show = (g: SVGGElement) => {
     const n = nodeById.get(g.dataset.id ?? "");
     if (n && ctx) options.tooltip.show(g, describeNode(n, ctx));
+    if (n) options.onHover?.(n);
   };
   const focus = (id: string) => {
     const g = nodeEl(id);
@@ -197,7 +205,10 @@ export function createGraphPanel(parent: HTMLElement, options: GraphPanelOptions
     const g = nodeOf(e.target);
     if (g) show(g);
   }, { signal });
-  svg.addEventListener("pointerleave", () => options.tooltip.hide(), { signal });
+  svg.addEventListener("pointerleave", () => {
+    options.tooltip.hide();
+    options.onHover?.(null);
+  }, { signal });
   svg.addEventListener("click", (e) => {
     const g = nodeOf(e.target);
     const n = g ? nodeById.get(g.dataset.id ?? "") : undefined;
@@ -255,6 +266,16 @@ export function createGraphPanel(parent: HTMLElement, options: GraphPanelOptions
     focused = keep ?? null;
     if (keep) nodeEl(keep)?.setAttribute("tabindex", "0");
     markSelected(next.selected.layer, next.selected.head);
+    markLinked(linked);
+  }
+
+  function markLinked(ids: ReadonlySet<string>) {
+    linked = ids;
+    for (const g of svg.querySelectorAll<SVGGElement>(".cw-fg-node")) g.classList.toggle("cw-fg-linked", ids.has(g.dataset.id ?? ""));
+  }
+
+  function reveal(id: string) {
+    nodeEl(id)?.scrollIntoView({ block: "nearest", inline: "center" });
   }
 
   function markSelected(layer: number | null, head: number | null) {
@@ -265,5 +286,5 @@ export function createGraphPanel(parent: HTMLElement, options: GraphPanelOptions
     }
   }
 
-  return { element, svg, draw, markSelected };
+  return { element, svg, draw, markSelected, markLinked, reveal };
 }

@@ -6,12 +6,14 @@
  *                                    kernel for another position through the "position" request)
  *   threshold                        the pruning slider's share (0..1), written back on change
  *   _graph                           the graph, column by column (data.ts)
+ *   _knowledge                       the knowledge neurons listed (null until the button's
+ *                                    "knowledge" request has been answered)
  *   tokens, model_name, n_layers, n_heads, d_vocab, collapse_at, busy, error
  *   selection                        the shared Selection: a head node selects (layer, head); a
  *                                    memory value also locks (query, key) on (position, source)
  *
  * Its parts: data.ts (the wire form), state.ts (pure: shown nodes, layout, widths, keys),
- * graph_panel.ts (the SVG). For tests: `.cw-fg-graph[data-nodes][data-edges]` count what is
+ * graph_panel.ts (the SVG), knowledge_panel.ts (the knowledge neurons' list). For tests: `.cw-fg-graph[data-nodes][data-edges]` count what is
  * drawn; `.cw-flow-graph[data-position][data-threshold]` say what it shows, `data-drawn-at`
  * when (browser wall clock, for benchmarks/bench_flow.py).
  */
@@ -29,9 +31,10 @@ import { startDrawing } from "../kit/lifecycle";
 import { createTokenStrip } from "../kit/token_strip";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
-import { readGraph, type FlowWire } from "./data";
+import { readGraph, readKnowledge, type FlowWire, type KnowledgeWire } from "./data";
 import { createGraphPanel } from "./graph_panel";
-import { actionOf, initialCollapsed, visible, type FlowNode, type Graph } from "./state";
+import { createKnowledgePanel } from "./knowledge_panel";
+import { actionOf, initialCollapsed, knowledgeStatus, visible, type FlowNode, type Graph, type Knowledge, type Shown } from "./state";
 
 export interface State {
   [key: string]: unknown;
@@ -47,6 +50,7 @@ export interface State {
   collapse_at: number;
   tokens: string[];
   _graph: FlowWire | null;
+  _knowledge: KnowledgeWire | null;
   busy: string;
   error: string;
   _static: boolean;
@@ -60,6 +64,10 @@ const CAPTION =
   "fed by the memory values they recalled, then the MLP's most active neurons. Colour: the target's rank in " +
   "the node's projection to the vocabulary; edge width: attention weight, neuron coefficient or norm written. " +
   "Click a head to select it, a layer's title to collapse it, a token to explain that position.";
+
+const KNOWLEDGE_CAPTION =
+  "The MLP neurons whose integrated-gradients attribution to the target is highest (Dai et al.): each neuron scaled " +
+  "from zero to its value, the gain in the target's probability. Hover or click a row to find its node in the graph.";
 
 function render({ model, el, signal }: RenderProps<State>) {
   const { frame, root, tooltip, banner } = createView(model, el, signal, {
@@ -100,7 +108,46 @@ function render({ model, el, signal }: RenderProps<State>) {
     format: (v) => (v === 1 ? "1" : v === 0 ? "last" : `≈${Math.round(Math.exp((1 - v) * Math.log(dVocab())))}`),
   });
   const box = createPanel(frame.body, { className: "cw-fg-panel", title: "Flow graph", caption: CAPTION, captionFirst: true });
-  const panel = createGraphPanel(box.body, { tooltip, onActivate: activate, onToggleLayer: toggle }, signal);
+  const panel = createGraphPanel(box.body, {
+    tooltip, onActivate: activate, onToggleLayer: toggle,
+    onHover: (n) => { hovered = n?.kind === "neuron" ? n.id : null; link(); },
+  }, signal);
+  const knowledgeBox = createPanel(frame.body, { className: "cw-fg-kn-panel", title: "Knowledge neurons", caption: KNOWLEDGE_CAPTION, captionFirst: true });
+  const kPanel = createKnowledgePanel(knowledgeBox.body, {
+    onAsk: askKnowledge,
+    onHover: (id) => { hovered = id; link(); },
+    onPick: (id) => { pinned = pinned === id ? null : id; link(); if (pinned) panel.reveal(pinned); },
+  }, signal);
+  let knowledge: Knowledge | null = null;
+  let knowledgeVocab = new Map<number, string>();
+  let shown: Shown | null = null;
+  let hovered: string | null = null;
+  let pinned: string | null = null;
+
+  /** The neuron nodes and rows to mark: the hovered one and the pinned one. */
+  function link() {
+    const ids = new Set([hovered, pinned].filter((x): x is string => x !== null));
+    panel.markLinked(ids);
+    kPanel.highlight(ids);
+    root.dataset.pinned = pinned ?? "";
+  }
+
+  function askKnowledge() {
+    if (isStatic()) return;
+    invoke(model, "knowledge", {}, { signal, timeout: 0 }).catch((e) => {
+      if (!isQuiet(e)) banner.set(failureText(e));
+    });
+  }
+
+  function drawKnowledge() {
+    const hasNeurons = graph?.nodes.some((n) => n.kind === "mlp_out") ?? false;
+    kPanel.draw({
+      knowledge, canAsk: hasNeurons && !isStatic(), vocab: knowledgeVocab,
+      status: (id) => (graph && shown ? knowledgeStatus(id, graph, shown) : "pruned"),
+    });
+    knowledgeBox.element.hidden = !hasNeurons && knowledge === null;
+    link();
+  }
   const dVocab = () => Math.max(2, model.get("d_vocab"));
 
   function activate(n: FlowNode) {
@@ -130,13 +177,21 @@ function render({ model, el, signal }: RenderProps<State>) {
     const step = Math.round(threshold * STEPS);
     slider.set(step, Array.from({ length: STEPS + 1 }, (_, i) => (i % 5 === 0 ? `${(i * 100) / STEPS}%` : "")), `${Math.round(threshold * 100)}%`);
     sliderLabel.textContent = `Hide writers under ${Math.round(threshold * 100)}% of the largest contribution`;
-    const shown = visible(graph, threshold, collapsed);
+    shown = visible(graph, threshold, collapsed);
     const tokens = model.get("tokens");
     panel.draw({
       graph, shown, tokens, vocab, dVocab: dVocab(), scale, collapsed,
       selected: { layer: selection.get("layer"), head: selection.get("head") },
     });
     root.dataset.threshold = String(threshold);
+    drawKnowledge();
+  }
+
+  function readKnowledgeWire() {
+    const wire = model.get("_knowledge");
+    ({ knowledge, vocab: knowledgeVocab } = wire ? readKnowledge(wire) : { knowledge: null, vocab: new Map<number, string>() });
+    if (!knowledge) pinned = null;
+    drawKnowledge();
   }
 
   function drawData() {
@@ -166,7 +221,8 @@ function render({ model, el, signal }: RenderProps<State>) {
   };
   watch(model, ["_graph", "tokens"], drawData, signal);
   watch(model, ["threshold"], draw, signal);
-  startDrawing(root, signal, { recolour, draw: drawData });
+  watch(model, ["_knowledge"], readKnowledgeWire, signal);
+  startDrawing(root, signal, { recolour, draw: () => { readKnowledgeWire(); drawData(); } });
 }
 
 export default { render: withSignal(render) };

@@ -89,6 +89,34 @@ export interface Shown {
   edges: ShownEdge[];
 }
 
+/** One knowledge neuron of the list (Python's `KnowledgeNeurons`, highest first). */
+export interface KnowledgeRow {
+  id: string;
+  layer: number;
+  neuron: number;
+  score: number;
+  activation: number;
+  /** The tokens its value vector promotes most. */
+  top: number[];
+}
+
+export interface Knowledge {
+  position: number;
+  target: number;
+  targetStr: string;
+  steps: number;
+  rows: KnowledgeRow[];
+}
+
+/** Where a knowledge neuron is: drawn, in the graph but hidden (the threshold, a collapsed
+ * layer), or left out by the graph's pruning. */
+export type KnowledgeStatus = "drawn" | "hidden" | "pruned";
+
+export function knowledgeStatus(id: string, graph: Graph, shown: Shown): KnowledgeStatus {
+  if (shown.nodes.some((n) => n.id === id)) return "drawn";
+  return graph.nodes.some((n) => n.id === id) ? "hidden" : "pruned";
+}
+
 /** The largest |contribution| of the graph's writers (0 when none has one). */
 export function largestContribution(graph: Graph): number {
   let max = 0;
