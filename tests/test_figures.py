@@ -39,6 +39,7 @@ class Results:
         self.text_scores = analysis.text_head_scores(model, run, "duplicate_token")
         self.spectrum = analysis.ov_spectrum(model)
         self.paths = analysis.path_expansion(model, text, position=5)
+        self.flow = analysis.flow(model, text)
 
     def figures(self):
         """Every figure function applied to these results, by name."""
@@ -55,6 +56,7 @@ class Results:
             "attribution_heads": figures.attribution_bars(self.attribution, heads_only=True),
             "text_scores": figures.head_score_grid(self.text_scores),
             "path_waterfall": figures.path_waterfall(self.paths),
+            "flow_graph": figures.flow_graph(self.flow),
             "path_waterfall_uniform": analysis.path_expansion(self.model, TEXT, position=5, attention="uniform").plot(bars=6),
         }
         for kind, scores in self.scores.items():
@@ -320,3 +322,25 @@ def test_patching_grid_draws_each_cell_of_every_grid_shape():
     assert rows[0] == "L0H0" and rows[5] == "L1H1"
     with pytest.raises(TypeError, match="needs a PatchingResult"):
         figures.patching_grid(grids)
+
+
+def test_flow_graph_draws_every_node_and_edge_coloured_by_rank():
+    small = cw.load_pocket_model("small-4l")
+    graph = analysis.flow(small, "def f(x):\n    return x", layers=(2, 4), neurons=3)
+    fig = graph.plot()
+    assert fig.name == "flow-graph" and fig.title.text.startswith(f"Flow graph: position {graph.position} → ")
+    lines, dots = (r.data_source.data for r in fig.renderers[:2])
+    assert len(dots["x"]) == len(graph.nodes) and len(lines["xs"]) == len(graph.edges)
+    assert dots["rank"] == [n.target_rank for n in graph.nodes]
+    assert dots["fill"] == [_style.fill("sequential", figures.flow.rank_value(n.target_rank, graph.d_vocab), 0.0, 1.0)
+                            for n in graph.nodes]
+    assert {m for m, n in zip(dots["marker"], graph.nodes) if n.kind == "ln"} == {"diamond"}
+    on_spine = {n.id for n, y in zip(graph.nodes, dots["y"]) if y == 0}
+    assert {"L2 resid_pre", "L2 ln1", "L3 ln2", "ln_final", "output"} <= on_spine
+    xs = dict(zip((n.id for n in graph.nodes), dots["x"]))
+    assert xs["L2 resid_pre"] < xs["L2 ln1"] < xs["L2 attn"] < xs["L2 resid_mid"] < xs["L2 ln2"] < xs["L3 resid_post"] < xs["ln_final"] < xs["output"]
+    assert max(lines["width"]) == pytest.approx(figures.flow.THICKEST)
+    assert fig.xaxis.major_label_overrides and set(fig.xaxis.major_label_overrides.values()) == {"L2", "L3"}
+    assert len(graph.plot(labels=False).renderers) == len(fig.renderers) - 2
+    with pytest.raises(TypeError, match="needs a FlowResult"):
+        figures.flow_graph(analysis.logit_attribution(small, "x = 1"))

@@ -150,6 +150,8 @@ class FlowResult:
         :class:`FlowNode` and :class:`FlowEdge` tuples, in forward order.
     token_strs:
         Display string of every token id in the nodes' projections, the filters and ``target``.
+    d_vocab:
+        The vocabulary's size (the worst rank a node can give the target).
     filters:
         Norm node id (``"L3 ln1"``, ``"L3 ln2"``, ``"ln_final"``) -> its
         :class:`~circuitwidgets.analysis.NormFilter` at this position: the tokens whose
@@ -181,6 +183,7 @@ class FlowResult:
     nodes: tuple[FlowNode, ...]
     edges: tuple[FlowEdge, ...]
     token_strs: dict[int, str]
+    d_vocab: int
     filters: dict[str, NormFilter]
 
     def node(self, node_id: str) -> FlowNode:
@@ -205,6 +208,16 @@ class FlowResult:
         writers whose contributions (with ``final_bias``) add up to ``logit``."""
         writers = [n for n in self.nodes if n.kind in ("embed", "head", "attn_bias", "mlp_out")]
         return sorted(writers, key=lambda n: -abs(n.contribution))
+
+    def plot(self, **options):
+        """Bokeh figure of the graph for papers: :func:`circuitwidgets.figures.flow_graph`.
+
+        >>> analysis.flow(model, "a b c d a b c", target=" d").plot().name
+        'flow-graph'
+        """
+        from ..figures import flow_graph
+
+        return flow_graph(self, **options)
 
     def nbytes(self) -> int:
         """A bound on the bytes the graph takes on the wire: 4 bytes per number (ids, scores,
@@ -609,5 +622,5 @@ def _result(adapter: ModelAdapter, run: TextRun, position: int, target: int, lay
     return FlowResult(
         tokens=run.tokens, str_tokens=list(run.str_tokens), position=position, target=target,
         target_str=token_strs[target], logit=logit, final_bias=final_bias, scale=scale, layers=layers,
-        nodes=tuple(nodes), edges=edges, token_strs=token_strs, filters=dict(b.filters),
+        nodes=tuple(nodes), edges=edges, token_strs=token_strs, d_vocab=adapter.d_vocab, filters=dict(b.filters),
     )

@@ -18,6 +18,8 @@ function                    result it draws                               ``.plo
 :func:`target_rank_plot`    ``LogitLensResult`` (one position)            --
 :func:`attribution_bars`    ``Attribution``                               ``attr.plot()``
 :func:`path_waterfall`      ``PathExpansion`` (one logit's path terms)    ``paths.plot()``
+:func:`patching_grid`       ``PatchingResult`` (exact or attribution)     ``result.plot()``
+:func:`flow_graph`          ``FlowResult`` (one prediction's flow graph)  ``graph.plot()``
 ==========================  ============================================  ==================
 
 :func:`report` writes all of them for one model and text into one offline HTML file. Example:
@@ -36,6 +38,7 @@ from .attention import attention_pattern
 from .attribution import attribution_bars
 from .composition import composition_matrix
 from .export import ExportUnavailable, save_png, save_svg
+from .flow import flow_graph
 from .heads import copying_grid, head_score_grid
 from .logit_lens import logit_lens_grid, target_rank_plot
 from .ov import ov_spectrum_plot
@@ -49,6 +52,7 @@ __all__ = [
     "attribution_bars",
     "composition_matrix",
     "copying_grid",
+    "flow_graph",
     "head_score_grid",
     "logit_lens_grid",
     "ov_spectrum_plot",
