@@ -184,7 +184,8 @@ def test_norm_nodes_carry_ln_filters_numbers(family_model):
     mlp_reads = {e.source for e in graph.edges if e.kind == "coefficient"}
     assert mlp_reads <= {f"L{l} ln2" for l in range(adapter.n_layers)}
     ln2_reads = {e.source for e in graph.edges if e.target.endswith(" ln2")}
-    assert ln2_reads == {f"L{l} {'resid_pre' if adapter.parallel_attn_mlp else 'resid_mid'}" for l in range(adapter.n_layers)}
+    before = lambda l: "L0 resid_pre" if l == 0 else f"L{l - 1} resid_post"  # noqa: E731 (the stream into layer l)
+    assert ln2_reads == {before(l) if adapter.parallel_attn_mlp else f"L{l} resid_mid" for l in range(adapter.n_layers)}
     bare = analysis.flow(family_model, run, 6, k=4, norms=False)
     assert not bare.filters and [n.id for n in bare.nodes] == [n.id for n in graph.nodes if n.kind != "ln"]
 

@@ -2,11 +2,14 @@
 layers with MLPs) and a text said twice: click a head node and read the selection in Python
 and in a linked AttentionExplorer; click a memory value and read the locked key; move the
 threshold and count the drawn edges against analysis.flow; hover a node and read its card;
-click a token to explain another position; collapse a layer; use the keys; bad input."""
+hover a norm node and read its filter; find the knowledge neurons and follow a row to its
+node and back; click a token to explain another position; collapse a layer; use the keys; bad
+input."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import Locator, expect
@@ -33,7 +36,7 @@ def drawn(w, threshold):
     g = w.result
     writers = [abs(n.contribution) for n in g.nodes if n.contribution is not None and n.kind != "output"]
     cut = threshold * max(writers)
-    always = {{"resid_pre", "resid_mid", "resid_post", "output", "embed", "attn_out", "mlp_out"}}
+    always = {{"resid_pre", "ln", "resid_mid", "resid_post", "output", "embed", "attn_out", "mlp_out"}}
     keep = {{n.id for n in g.nodes if n.kind in always or cut == 0 or not abs(n.contribution) < cut}}
     keep = {{i for i in keep if g.node(i).kind != "memory" or i.split("@")[0] in keep}}
     return json.dumps(dict(nodes=len(keep), edges=sum(e.source in keep and e.target in keep for e in g.edges)))
@@ -141,10 +144,69 @@ def test_hovering_a_node_shows_its_top_tokens_and_the_target(kernel, views):
     kernel.screenshot("flow_graph-card", graph, graph.page.locator(".cw-tooltip:not([hidden])"))
 
 
+def test_hovering_a_norm_node_shows_what_it_raises_and_lowers(kernel, views):
+    graph, _ = views
+    f = json.loads(kernel.run(
+        "f = w.result.filters['L1 ln2']\n"
+        "s = lambda ids: [w.result.token_strs[int(i)] for i in ids]\n"
+        "print(json.dumps(dict(raised=s(f.raised_ids), lowered=s(f.lowered_ids), control=s(f.control_raised_ids))))"
+    ).text())
+    ln = node(graph, "L1 ln2")
+    expect(ln).to_have_attribute("data-norm", "ln2")
+    ln.hover()
+    rows = card(graph.page)
+    assert rows["kind"] == "norm before the MLP (ln2)"
+    for row, tokens in (("raises", f["raised"]), ("lowers", f["lowered"]), ("control raises", f["control"])):
+        assert [t.rsplit(" ", 2)[0] for t in rows[row].split(", ")] == [json.dumps(t) for t in tokens], row
+    assert rows["raises"].split(", ")[0].endswith(" pp") and "−" in rows["lowers"]
+    tip = graph.page.locator(".cw-tooltip:not([hidden])")
+    box = tip.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1440
+    kernel.screenshot("flow_graph-norm-card", graph, tip)
+    expect(graph.locator('.cw-fg-node[data-kind="ln"]')).to_have_count(
+        int(kernel.run("print(len(w.result.filters))").text()))
+
+
+def test_knowledge_neurons_are_found_and_linked_to_their_nodes(kernel, views):
+    graph, _ = views
+    rows = graph.locator(".cw-fg-kn-row")
+    expect(rows).to_have_count(0)
+    graph.get_by_role("button", name="Find knowledge neurons").click()
+    expect(graph.locator(".cw-fg-kn-list")).to_have_attribute("data-count", "10", timeout=120_000)
+    want = json.loads(kernel.run(
+        "ids = {n.id for n in w.result.nodes}\n"
+        "print(json.dumps([[f'L{l}N{n}', f'L{l}N{n}' in ids] for l, n in zip(w.knowledge.layers.tolist(), w.knowledge.neurons.tolist())]))"
+    ).text())
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.id)") == [i for i, _ in want]
+    for (neuron, drawn), status in zip(want, rows.evaluate_all("rs => rs.map(r => r.dataset.status)")):
+        assert status == ("drawn" if drawn else "pruned"), neuron
+    pruned = [i for i, d in want if not d]
+    if pruned:
+        expect(graph.locator(f'.cw-fg-kn-row[data-id="{pruned[0]}"] .cw-fg-kn-note')).to_have_text("not in the graph (pruned)")
+    drawn = [i for i, d in want if d]
+    assert drawn, "no knowledge neuron among the graph's neurons: widen the fixture's pruning"
+    row = graph.locator(f'.cw-fg-kn-row[data-id="{drawn[0]}"]')
+    row.hover()
+    expect(node(graph, drawn[0])).to_have_class(re.compile(r"\bcw-fg-linked\b"))
+    row.click()
+    expect(graph).to_have_attribute("data-pinned", drawn[0])
+    graph.locator(".cw-fg-kn-summary").hover()  # the pointer leaves the list: the pinned one stays
+    expect(node(graph, drawn[0])).to_have_class(re.compile(r"\bcw-fg-linked\b"))
+    expect(graph.locator(".cw-fg-linked")).to_have_count(1)
+    kernel.screenshot("flow_graph-knowledge", graph)
+    # and back: hovering another neuron node lights its row
+    if len(drawn) > 1:
+        node(graph, drawn[1]).hover()
+        expect(graph.locator(f'.cw-fg-kn-row[data-id="{drawn[1]}"]')).to_have_class(re.compile(r"\bcw-fg-kn-linked\b"))
+    row.click()  # unpin
+    expect(graph).to_have_attribute("data-pinned", "")
+
+
 def test_a_token_click_explains_that_position_and_a_layer_collapses(kernel, views):
     graph, _ = views
     graph.locator('.cw-token[data-index="12"]').click()
     expect(graph).to_have_attribute("data-position", "12")
+    expect(graph.locator(".cw-fg-kn-row")).to_have_count(0)  # another prediction: the list goes
     assert py(kernel)["position"] == 12
     layer = graph.locator('.cw-fg-layer[data-layer="2"]')
     layer.click()

@@ -99,6 +99,9 @@ export function createKnowledgePanel(parent: HTMLElement, options: KnowledgePane
       li.className = "cw-fg-kn-row";
       li.tabIndex = i === 0 ? 0 : -1;
       Object.assign(li.dataset, { id: r.id, status, layer: String(r.layer), neuron: String(r.neuron) });
+      const rank = document.createElement("span");
+      rank.className = "cw-fg-kn-rank";
+      rank.textContent = `${i + 1}.`;
       const name = document.createElement("span");
       name.className = "cw-fg-kn-name";
       name.textContent = r.id;
@@ -108,7 +111,7 @@ export function createKnowledgePanel(parent: HTMLElement, options: KnowledgePane
       const tokens = document.createElement("span");
       tokens.className = "cw-fg-kn-tokens";
       tokens.textContent = r.top.map((id) => JSON.stringify(ctx.vocab.get(id) ?? `#${id}`)).join(" ");
-      li.append(name, score, tokens);
+      li.append(rank, name, score, tokens);
       if (status !== "drawn") {
         const note = document.createElement("span");
         note.className = "cw-fg-kn-note";
