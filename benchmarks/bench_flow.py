@@ -32,6 +32,7 @@ from circuitwidgets.model import transformer_lens_version  # noqa: E402
 #: (label, pruning keywords) measured, smallest first.
 SETTINGS = [
     ("defaults (3 heads, 3 values, 5 neurons)", {}),
+    ("defaults without the norm nodes (`norms=False`)", dict(norms=False)),
     ("6 heads, 5 values, 20 neurons", dict(heads=6, memory=5, neurons=20)),
     ("all 12 heads, 10 values, 50 neurons", dict(heads=None, memory=10, neurons=50)),
 ]
@@ -101,10 +102,16 @@ def main() -> None:
     args = parser.parse_args()
     model = ModelAdapter(gpt2_small_shaped_model())  # one adapter: its weights are read once
     text = text_of_tokens(model.tokenizer, args.tokens)
-    analysis.flow(model, analysis.run_text(model, "warm up", needs=("flow",)))
+    # The model's first graph pays what is computed once per model: the q/k recipe's probe and
+    # the norms' random-vector controls (remembered on the adapter).
+    first, _ = timed(lambda: analysis.flow(model, analysis.run_text(model, "warm up", needs=("flow",))), 1)
     forward, run = timed(lambda: analysis.run_text(model, text, needs=("flow",)), args.repeats)
+    kept = sum(t.numel() * t.element_size() for t in run.cache.values())
+    patterns = model.n_layers * model.n_heads * args.tokens**2 * 4
     print(f"TransformerLens {'.'.join(map(str, transformer_lens_version()))}, {args.tokens} tokens; {machine()}\n")
-    print(f"forward pass keeping the flow's activations (baseline): {forward:.3f} s\n")
+    print(f"the model's first graph (once per model: q/k probe, the norms' random controls): {first:.3f} s")
+    print(f"forward pass keeping the flow's activations (baseline): {forward:.3f} s")
+    print(f"activations the run keeps: {kept / 2**20:.1f} MiB (every head's float32 pattern would add {patterns / 2**20:.1f} MiB)\n")
     print("| pruning | forward end → graph (wall) | CPU | ratio to forward (wall) | nodes | edges | bytes (JSON) | bound (`nbytes()`) | sent by FlowGraph |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, options in SETTINGS:

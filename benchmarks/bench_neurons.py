@@ -1,7 +1,7 @@
 """analysis.always_on_neurons over 100,000 tokens of the pocket models' held-out corpus, on the
 pocket model with MLPs (small-4l), against plain forward passes over the same windows.
 
-    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_neurons.py [--tokens 100000]
+    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_neurons.py [--tokens 100000] [--corpus-times 2]
 
 Prints a Markdown table row for BENCHMARKS.md.
 """
@@ -25,9 +25,11 @@ from circuitwidgets.model import transformer_lens_version  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=100_000)
+    parser.add_argument("--corpus-times", type=int, default=1,
+                        help="read the default corpus this many times over (it holds ~54,500 tokens)")
     args = parser.parse_args()
     adapter = cw.ModelAdapter(cw.load_pocket_model("small-4l"))
-    texts = _default_texts()
+    texts = list(_default_texts()) * args.corpus_times
     start = time.perf_counter()
     for window in _windows(adapter, texts, args.tokens):  # the baseline: forward passes only
         adapter.forward_logits(window)

@@ -54,7 +54,7 @@ from ..checks import TokenLike, check_int, check_k, check_position
 from ..model import FinalNorm, ModelAdapter, hook_name
 from ._forward import TextRun, resolve_run
 from .attribution import decompose, resolve_target
-from .ln_filter import NormFilter, filter_ids, norm_filter, stream_before_mlp
+from .ln_filter import NormFilter, filter_ids, norm_filters, stream_before_mlp
 
 #: Default pruning: readable on GPT-2 small's shape (12 layers x 12 heads x 3072 neurons).
 HEADS, MEMORY, NEURONS, K = 3, 3, 5, 5
@@ -344,6 +344,7 @@ class _Builder:
         self.vectors: list[torch.Tensor] = []
         self.edges: list[FlowEdge] = []
         self.filters: dict[str, NormFilter] = {}
+        self.norm_inputs: dict[str, tuple] = {}
         self.block_norms = _block_norms(adapter) if k_filter else ((None,) * adapter.n_layers,) * 2
 
     def node(self, node_id: str, kind: str, vector: torch.Tensor, label: Optional[str] = None, **where) -> str:
@@ -372,7 +373,7 @@ class _Builder:
         out = norm.center(x) / norm.scale(x) * norm.weight + norm.bias
         # The final norm's node reads as the model's output; the others as the lens of ln(x).
         self.node(node_id, "ln", x if layer is None else out, layer=layer, norm=name)
-        self.filters[node_id] = norm_filter(self.adapter, name, layer, norm, x, self.k_filter)
+        self.norm_inputs[node_id] = (name, layer, norm, x)  # their filters: computed together
         self.edge(reads, node_id, "norm", out.norm())
         return node_id
 
@@ -592,6 +593,7 @@ def flow(
         if layers.stop == adapter.n_layers:
             final = b.norm("ln_final", None, norm, resid, stream)
             b.edge(final, b.node("output", "output", resid), "norm" if final != stream else "writes", resid.norm())
+        b.filters = dict(zip(b.norm_inputs, norm_filters(adapter, list(b.norm_inputs.values()), k)))
         vectors = torch.stack(b.vectors)
         is_stream = torch.tensor([n["kind"] in STREAM_KINDS for n in b.nodes])
         proj = _project(adapter, vectors, is_stream, scale, target_id, k)

@@ -114,57 +114,92 @@ def _apply(norm: FinalNorm, x: torch.Tensor) -> torch.Tensor:
     return norm.center(x) / norm.scale(x) * norm.weight + norm.bias
 
 
-def _readouts(adapter: ModelAdapter, norm: FinalNorm, final: bool, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(P_before, P_after)`` ``[n, d_vocab]`` for input rows ``x [n, d_model]`` of ``norm``."""
-    if final:
-        bare = norm.center(x) / norm.scale(x)
-        before, after = adapter.unembed(bare), adapter.unembed(_apply(norm, x))
-    else:
-        before = adapter.unembed(adapter.apply_final_norm(x))
-        after = adapter.unembed(adapter.apply_final_norm(_apply(norm, x)))
-    return before.softmax(dim=-1), after.softmax(dim=-1)
+def _normalized(adapter: ModelAdapter, name: str, norm: FinalNorm, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(before, after)``: the rows ``[n, d_model]`` whose unembedding reads norm ``name``'s
+    input rows ``x`` and output (see the module docs)."""
+    if name == "ln_final":
+        return norm.center(x) / norm.scale(x), _apply(norm, x)
+    return adapter.apply_final_norm(x), adapter.apply_final_norm(_apply(norm, x))
+
+
+#: Rows unembedded at once (bounds memory at ~2 x chunk x d_vocab floats).
+CHUNK = 256
+
+
+def _group_means(adapter: ModelAdapter, rows: torch.Tensor, group: int) -> torch.Tensor:
+    """``[len(rows) / group, d_vocab]``: the mean next-token distribution of each run of
+    ``group`` consecutive rows (already normalized), unembedded a chunk at a time: one pass
+    over ``W_U`` per chunk, not one per row."""
+    step = group * max(1, CHUNK // group)
+    means = [adapter.unembed(rows[i : i + step]).softmax(dim=-1).reshape(-1, group, adapter.d_vocab).mean(dim=1)
+             for i in range(0, len(rows), step)]
+    return torch.cat(means)
+
+
+def _model_norms(adapter: ModelAdapter) -> list[tuple[str, Optional[int], FinalNorm]]:
+    """Every norm of the model: the final one, then each block's ``ln1`` and ``ln2`` (those
+    the formula reproduces; none of a block's where it does not)."""
+    norms: list[tuple[str, Optional[int], FinalNorm]] = [("ln_final", None, adapter.final_norm)]
+    try:
+        norms += [("ln1", layer, norm) for layer, norm in enumerate(adapter.attention_input_norms)]
+        norms += [("ln2", layer, norm) for layer, norm in enumerate(adapter.mlp_input_norms) if norm is not None]
+    except NotImplementedError:
+        pass
+    return norms
+
+
+def _controls(adapter: ModelAdapter, n_random: int, seed: int) -> dict[tuple[str, Optional[int]], torch.Tensor]:
+    """``(norm, layer) -> [d_vocab]``: every norm's ``P_after - P_before`` averaged over
+    ``n_random`` Gaussian vectors drawn with ``seed``. They depend on the weights alone, so
+    they are computed once per model and draw, all norms together
+    (:meth:`~circuitwidgets.model.ModelAdapter.remembered`); the block norms share their
+    "before" (the lens of the random vectors)."""
+
+    def compute() -> dict:
+        noise = torch.randn(n_random, adapter.d_model, generator=torch.Generator().manual_seed(seed))
+        norms = _model_norms(adapter)
+        final_bare, _ = _normalized(adapter, "ln_final", adapter.final_norm, noise)
+        rows = [adapter.apply_final_norm(noise), final_bare]
+        rows += [_normalized(adapter, name, norm, noise)[1] for name, _, norm in norms]
+        means = _group_means(adapter, torch.cat(rows), n_random)
+        lens, bare = means[0], means[1]
+        return {(name, layer): mean - (bare if name == "ln_final" else lens)
+                for (name, layer, _), mean in zip(norms, means[2:])}
+
+    with torch.inference_mode():
+        return adapter.remembered(("ln_filter controls", n_random, seed), compute)
+
+
+def norm_filters(adapter: ModelAdapter, norms: Sequence[tuple[str, Optional[int], FinalNorm, torch.Tensor]],
+                 k: int, n_random: int = N_RANDOM, seed: int = 0) -> list[NormFilter]:
+    """The :class:`NormFilter` of each ``(name, layer, norm, x)``: norm ``name`` (``"ln1"``,
+    ``"ln2"`` or ``"ln_final"``) of ``layer`` on its input ``x [d_model]`` -- what
+    :func:`ln_filter` (and :func:`~circuitwidgets.analysis.flow`'s norm nodes) report, all
+    unembedded together; arguments unchecked."""
+    if not norms:
+        return []
+    with torch.inference_mode():
+        rows = [r for name, _, norm, x in norms for r in _normalized(adapter, name, norm, x[None].float())]
+        probs = _group_means(adapter, torch.cat(rows), 1)
+        controls = _controls(adapter, n_random, seed)
+    out = []
+    for i, (name, layer, _, _) in enumerate(norms):
+        before, after = probs[2 * i], probs[2 * i + 1]
+        raised, raised_d, lowered, lowered_d = _extremes(after - before, k)
+        c_raised, c_raised_d, c_lowered, c_lowered_d = _extremes(controls[(name, layer)], k)
+        out.append(NormFilter(
+            norm=name, layer=layer, raised_ids=raised, raised_deltas=raised_d, lowered_ids=lowered,
+            lowered_deltas=lowered_d, control_raised_ids=c_raised, control_raised_deltas=c_raised_d,
+            control_lowered_ids=c_lowered, control_lowered_deltas=c_lowered_d,
+            overlap=len(set(raised.tolist()) & set(c_raised.tolist())) / k, before=before, after=after,
+        ))
+    return out
 
 
 def _extremes(delta: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
     up, up_ids = delta.topk(k)
     down, down_ids = (-delta).topk(k)
     return up_ids, up, down_ids, -down
-
-
-def _control(adapter: ModelAdapter, name: str, layer: Optional[int], norm: FinalNorm, n_random: int,
-             seed: int) -> torch.Tensor:
-    """``[d_vocab]``: the norm's ``P_after - P_before`` averaged over ``n_random`` Gaussian
-    vectors drawn with ``seed``. It depends on the weights alone, so it is computed once per
-    model, norm and draw (:meth:`~circuitwidgets.model.ModelAdapter.remembered`)."""
-
-    def compute() -> torch.Tensor:
-        noise = torch.randn(n_random, adapter.d_model, generator=torch.Generator().manual_seed(seed))
-        before, after = _readouts(adapter, norm, name == "ln_final", noise)
-        return (after - before).mean(dim=0)
-
-    with torch.inference_mode():
-        return adapter.remembered(("ln_filter control", name, layer, n_random, seed), compute)
-
-
-def norm_filter(adapter: ModelAdapter, name: str, layer: Optional[int], norm: FinalNorm, x: torch.Tensor,
-                k: int, n_random: int = N_RANDOM, seed: int = 0) -> NormFilter:
-    """The :class:`NormFilter` of ``norm`` (``name`` ``"ln1"``, ``"ln2"`` or ``"ln_final"``, of
-    ``layer``) on its input ``x [d_model]``: what :func:`ln_filter` (and each of
-    :func:`~circuitwidgets.analysis.flow`'s norm nodes) reports, arguments unchecked."""
-    final = name == "ln_final"
-    with torch.inference_mode():
-        before, after = _readouts(adapter, norm, final, x[None].float())
-        delta = (after - before)[0]
-        control = _control(adapter, name, layer, norm, n_random, seed)
-    raised, raised_d, lowered, lowered_d = _extremes(delta, k)
-    c_raised, c_raised_d, c_lowered, c_lowered_d = _extremes(control, k)
-    overlap = len(set(raised.tolist()) & set(c_raised.tolist())) / k
-    return NormFilter(
-        norm=name, layer=layer, raised_ids=raised, raised_deltas=raised_d, lowered_ids=lowered,
-        lowered_deltas=lowered_d, control_raised_ids=c_raised, control_raised_deltas=c_raised_d,
-        control_lowered_ids=c_lowered, control_lowered_deltas=c_lowered_d, overlap=overlap,
-        before=before[0], after=after[0],
-    )
 
 
 def filter_ids(filters: Sequence[NormFilter]) -> torch.Tensor:
@@ -215,15 +250,14 @@ def ln_filter(
     k = check_k(k, adapter.d_vocab)
     n_random = check_int(n_random, "n_random", 1, 100_000)
     seed = check_int(seed, "seed", 0, 2**32 - 1)
-    cache, draw = run.cache, dict(n_random=n_random, seed=seed)
-    resid_pre = cache[hook_name("resid_pre", layer)][position]
-    filters = [norm_filter(adapter, "ln1", layer, adapter.attention_input_norms[layer], resid_pre, k, **draw)]
+    cache = run.cache
+    norms = [("ln1", layer, adapter.attention_input_norms[layer], cache[hook_name("resid_pre", layer)][position])]
     ln2 = adapter.mlp_input_norms[layer]
     if ln2 is not None:
-        mid = stream_before_mlp(adapter, run, layer, position)
-        filters.append(norm_filter(adapter, "ln2", layer, ln2, mid, k, **draw))
+        norms.append(("ln2", layer, ln2, stream_before_mlp(adapter, run, layer, position)))
     final = cache[hook_name("resid_post", adapter.n_layers - 1)][position]
-    filters.append(norm_filter(adapter, "ln_final", None, adapter.final_norm, final, k, **draw))
+    norms.append(("ln_final", None, adapter.final_norm, final))
+    filters = norm_filters(adapter, norms, k, n_random, seed)
     ids = filter_ids(filters)
     return LNFilterResult(
         position=position, layer=layer, str_tokens=list(run.str_tokens), filters=tuple(filters),

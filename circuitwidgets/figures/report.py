@@ -16,8 +16,10 @@ page. What is embedded, and its bound:
   (590 kB for GPT-2 small's 144 heads, before base64);
 * every head's OV eigenvalues (``n_layers * n_heads * d_head`` complex numbers);
 * the logit lens of the last :data:`MAX_LENS_POSITIONS` positions;
-* every pair of heads' K-composition (``(n_layers * n_heads)**2`` numbers) and the last
-  position's largest path-expansion terms (:func:`~circuitwidgets.figures.path_waterfall`).
+* every pair of heads' K-composition (``(n_layers * n_heads)**2`` numbers), the last
+  position's largest path-expansion terms (:func:`~circuitwidgets.figures.path_waterfall`)
+  and its flow graph (:func:`~circuitwidgets.figures.flow_graph`, default pruning: bounded by
+  the pruning knobs, not the text).
 
 Example::
 
@@ -48,6 +50,7 @@ from .heads import grid_figure, grid_source
 from .logit_lens import logit_lens_grid, target_rank_plot
 from .ov import spectrum_columns, spectrum_figure, spectrum_title
 from .patching import patching_grid
+from .flow import flow_graph
 from .paths import path_waterfall
 
 #: Embedded attention patterns have at most this many rows and columns (longer texts pooled).
@@ -233,7 +236,19 @@ def _circuit_figures(adapter: Any, run: analysis.TextRun) -> list:
         return [composition, Div(text=f"<p>No path expansion for this model: {html.escape(str(why))}</p>")]
     waterfall = path_waterfall(paths)
     waterfall.name = "report-paths"
-    return [composition, waterfall]
+    return [composition, waterfall, _flow_figure(adapter, run.text)]
+
+
+def _flow_figure(adapter: Any, text: str):
+    """The flow graph of the last position's prediction (:func:`flow_graph`), or a line saying
+    why this model has none."""
+    try:
+        graph = analysis.flow(adapter, text)
+    except (NotImplementedError, ValueError) as why:
+        return Div(text=f"<p>No flow graph for this model: {html.escape(str(why))}</p>")
+    fig = flow_graph(graph)
+    fig.name = "report-flow"
+    return fig
 
 
 def report(
@@ -250,8 +265,8 @@ def report(
     The page holds every figure of :mod:`circuitwidgets.figures` -- the induction,
     previous-token, duplicate-token and copying grids, the selected head's attention pattern and
     OV spectrum (tap a head in a grid to change it), the logit lens with the rank of the model's
-    final prediction, the direct logit attribution of that prediction, the heads' K-composition
-    and the path expansion of that prediction -- with BokehJS
+    final prediction, the direct logit attribution of that prediction, the heads' K-composition,
+    the path expansion of that prediction and its flow graph -- with BokehJS
     inlined, so it works offline from ``file://``. See the module docs for what is embedded.
 
     ``model`` is any model :func:`circuitwidgets.analysis.run_text` accepts; ``text`` must fit

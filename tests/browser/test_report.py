@@ -29,6 +29,7 @@ PANELS = [
     "report-attribution",
     "report-composition",
     "report-paths",
+    "report-flow",
 ]
 
 # Page helpers: find a Bokeh model by name and its view.
