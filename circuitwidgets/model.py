@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
@@ -675,6 +676,36 @@ class ModelAdapter:
         missing = set(hooks) - fired
         if missing:
             raise KeyError(f"the model produced no activation for hooks {sorted(missing)}")
+
+    #: Whether a head's pattern is better read again (one more pass) than kept: ``True`` where
+    #: the model may run elsewhere (the nnsight backend), so every pattern never comes back.
+    rereads_patterns: bool = False
+
+    def run_reduced(
+        self,
+        tokens: torch.Tensor,
+        reducers: Mapping[str, Callable[[torch.Tensor], Any]],
+        *,
+        stop_when_done: bool = False,
+    ) -> dict[str, Any]:
+        """One forward pass that applies ``reducers[name]`` to each named activation where it
+        is computed and keeps only what they return: ``{name: reducer(activation)}``. Here the
+        reducers see float32 CPU activations (batch kept), as :meth:`run_with_hooks`'s
+        callbacks do; on the nnsight backend they run inside the trace (on the server, for a
+        remote model), so only their small results travel. ``stop_when_done`` as in
+        :meth:`run_with_hooks`.
+
+        >>> m = ModelAdapter(model)
+        >>> m.run_reduced(m.to_tokens("a b c"), {hook_name("pattern", 1): lambda p: p[0, 2].shape})
+        {'blocks.1.attn.hook_pattern': torch.Size([4, 4])}
+        """
+        out: dict[str, Any] = {}
+        self.run_with_hooks(
+            tokens,
+            {name: (lambda act, name=name, f=f: out.__setitem__(name, f(act))) for name, f in reducers.items()},
+            stop_when_done=stop_when_done,
+        )
+        return out
 
     def forward_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits ``[batch, seq, d_vocab]`` (float32, CPU) without caching anything."""
@@ -1714,6 +1745,10 @@ def from_hugging_face(model: Any, tokenizer: Any = None) -> Any:
     return bridge
 
 
+#: nnsight model -> {_ADAPTER_ATTRIBUTE: (weights version, adapter)}, dropped with the model.
+_NNSIGHT_ADAPTERS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
 
@@ -1731,6 +1766,9 @@ def as_adapter(model: Any) -> ModelAdapter:
     if _is_hugging_face_model(model):
         model = from_hugging_face(model)
     owned = getattr(model, "__dict__", None)
+    if _is_nnsight_model(model):
+        # Kept beside the model, not on it: a remote request ships the model object's state.
+        owned = _NNSIGHT_ADAPTERS.setdefault(model, {})
     if owned is None:
         return ModelAdapter(model)
     version = _weights_version(model) if hasattr(model, "parameters") else None

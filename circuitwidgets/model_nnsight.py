@@ -32,7 +32,7 @@ import torch
 from .model import ModelAdapter, FinalNorm, _measured_norm, hook_name
 from .nnsight_layout import Layout, Port, layout_for
 
-__all__ = ["NNsightAdapter", "traced"]
+__all__ = ["NNsightAdapter", "RemoteRunError", "traced"]
 
 #: What the nnsight backend cannot read, and why (a hook of these kinds raises ``KeyError``).
 _UNREAD = {
@@ -52,13 +52,17 @@ def traced(
     logits: bool,
     stop: bool,
     remote: bool | str = False,
-) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    reducers: Mapping[str, Callable[[torch.Tensor], Any]] | None = None,
+) -> tuple[list[Any], torch.Tensor | None]:
     """One ``model.trace`` over ``tokens``: for each ``(port, names)`` of ``plan`` (in the
     order the model computes them), the port's pieces named in ``names`` are edited (where
-    ``edits`` has a function for that name) and saved (where the name is not ``None``);
+    ``edits`` has a function for that name) and saved (where the name is not ``None``) --
+    reduced first where ``reducers`` has a function for the name, so only its result is saved;
     ``logits`` saves the output logits, ``stop`` ends the pass after the last port.
-    ``remote`` goes to ``model.trace`` unchanged. Returns the saved pieces (in plan order,
-    on the device they were computed on) and the logits (or ``None``)."""
+    ``remote`` goes to ``model.trace`` unchanged: the same body runs locally or on the server.
+    Returns the saved values (in plan order, on the device they were computed on) and the
+    logits (or ``None``)."""
+    reducers = reducers or {}
     with model.trace(tokens, remote=remote) as tracer:
         saved = []
         for port, names in plan:
@@ -76,12 +80,47 @@ def traced(
                     envoy.input = value
             for piece, name in zip(port.pieces, names):
                 if name is not None:
-                    saved.append(piece.cut(value))
+                    cut = piece.cut(value)
+                    saved.append(reducers[name](cut) if name in reducers else cut)
         out = model.output.logits if logits else None
         saved, out = _save(saved), _save(out)
         if stop and not logits:
             tracer.stop()
     return saved, out
+
+
+class RemoteRunError(ValueError):
+    """A remote trace failed (the network, the server, the request): a ``ValueError``, so a
+    view keeps what it showed and shows this message, as for any input it cannot use."""
+
+
+def _nbytes(value: Any) -> int:
+    """The bytes of every tensor in ``value`` (tensors, tuples, lists, dicts, ``None``)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+def _to_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it float32 on the CPU (floating ones; ids stay ints)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float32 if value.is_floating_point() else value.dtype)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _ship_by_value() -> None:
+    """Send circuitwidgets' own code (the trace body's reducers and pieces) with remote
+    requests, once: the server has nnsight and torch, not circuitwidgets."""
+    from nnsight.ndif import register
+
+    register("circuitwidgets")
 
 
 def _save(value: Any) -> Any:
@@ -118,6 +157,9 @@ class NNsightAdapter(ModelAdapter):
         self.kind = "nnsight"
         self.model = model
         self.remote: bool | str = False
+        #: Bytes each trace saved so far, in order (what a remote run sends back): a view's
+        #: action shows here as the entries it added.
+        self.saved_bytes: list[int] = []
         self.hf = model._module
         config = self.hf.config
         self.config = config
@@ -222,17 +264,29 @@ class NNsightAdapter(ModelAdapter):
         *,
         logits: bool,
         stop: bool = False,
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-        """One trace: ``names`` read (float32 CPU), ``edits`` applied, the logits if asked."""
+        reducers: Mapping[str, Callable[[torch.Tensor], Any]] | None = None,
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+        """One trace: ``names`` read (float32 CPU; ``reducers``' results for theirs),
+        ``edits`` applied, the logits if asked; what it saved is added to :attr:`saved_bytes`."""
         edits = dict(edits or {})
-        plan = self._plan(set(names) | set(edits))
+        reducers = dict(reducers or {})
+        plan = self._plan(set(names) | set(edits) | set(reducers))
+        if self.remote:
+            _ship_by_value()
         with torch.inference_mode():
-            saved, out = traced(
-                self.model, tokens.to(self.device), plan, edits, logits=logits, stop=stop, remote=self.remote
-            )
+            try:
+                saved, out = traced(
+                    self.model, tokens.to(self.device), plan, edits, logits=logits, stop=stop,
+                    remote=self.remote, reducers=reducers,
+                )
+            except Exception as error:
+                if not self.remote:
+                    raise
+                raise RemoteRunError(f"the remote run failed ({type(error).__name__}: {error})") from error
+        self.saved_bytes.append(_nbytes(saved) + _nbytes(out))
         order = [n for _, names_here in plan for n in names_here if n is not None]
-        cache = {n: v.detach().to("cpu", torch.float32) for n, v in zip(order, saved)}
-        return cache, None if out is None else out.detach().to("cpu", torch.float32)
+        cache = {n: _to_cpu(v) for n, v in zip(order, saved)}
+        return cache, None if out is None else _to_cpu(out)
 
     # ---- running --------------------------------------------------------------------------
 
@@ -251,6 +305,15 @@ class NNsightAdapter(ModelAdapter):
         for name in self.hook_names:
             if name in hooks:
                 hooks[name](cache[name])
+
+    rereads_patterns = True
+
+    def run_reduced(self, tokens, reducers, *, stop_when_done=False):
+        """As :meth:`ModelAdapter.run_reduced`, the reducers running inside the trace (on the
+        server when :attr:`remote`) on the activation as the model computed it (its dtype and
+        device, batch kept); only their results are saved."""
+        cache, _ = self._run(tokens, [], logits=False, stop=stop_when_done, reducers=reducers)
+        return {name: cache[name] for name in reducers}
 
     def forward_logits(self, tokens):
         return self._run(tokens, [], logits=True)[1]
@@ -305,7 +368,15 @@ class NNsightAdapter(ModelAdapter):
     # ---- weights --------------------------------------------------------------------------
 
     def _module(self, path: str) -> torch.nn.Module:
-        return self.hf.get_submodule(path)
+        module = self.hf.get_submodule(path)
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.is_meta:
+            raise NotImplementedError(
+                f"the weights of this model ({path}) are not on this machine (a remote model's stay on "
+                "the server); the analyses that read weights (OV and QK circuits, the logit lens, "
+                "attribution, composition) are not served remotely: AttentionExplorer is"
+            )
+        return module
 
     def _matrix(self, path: str) -> torch.Tensor:
         """A linear module's weight as ``[in, out]`` float32 (GPT-2's Conv1D stores it so)."""

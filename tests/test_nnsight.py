@@ -148,3 +148,53 @@ def test_an_unknown_family_names_the_ones_it_reads():
     lm = _lm("phi3")
     with pytest.raises(NotImplementedError, match=r"phi3.*\['gpt2', 'llama', 'mistral', 'qwen2'\]"):
         ModelAdapter(lm)
+
+
+# ---- remote execution (#22 point 3), rehearsed locally --------------------------------------
+
+def _remote_adapter(name: str, remote):
+    """A fresh adapter of family ``name`` (not the shared one) with ``remote`` set."""
+    adapter = ModelAdapter(_lm(name))
+    adapter.remote = remote
+    return adapter
+
+
+def test_each_attention_action_is_one_trace_that_saves_what_the_view_draws():
+    """A text is one trace that saves each layer's summaries and thumbnails (never a whole
+    pattern); a head is one trace that saves that head's pattern; with ``remote="local"``
+    (nnsight's rehearsal: the request serialized with circuitwidgets shipped by value, local
+    modules hidden, run here) the numbers are the local run's."""
+    from circuitwidgets.widgets._attention_store import THUMBNAIL_SIZE, AttentionStore, thumbnail
+
+    local = _remote_adapter("llama", False)
+    expected = analysis.attention_patterns(local, TEXT).patterns
+    n_layers, n_heads, seq = local.n_layers, local.n_heads, expected.shape[-1]
+    side = min(seq, THUMBNAIL_SIZE)
+    for remote in (False, "local"):
+        adapter = _remote_adapter("llama", remote)
+        store = AttentionStore.build(adapter, TEXT)
+        assert adapter.saved_bytes == [n_layers * (2 * n_heads + n_heads * side * side) * 4]
+        assert store.patterns.nbytes == 0                        # nothing kept: re-read per head
+        _close(store.thumbnails, thumbnail(expected.float()))
+        torch.testing.assert_close(store.patterns.pattern(1, 2), expected[1, 2], atol=1e-6, rtol=1e-5)
+        assert adapter.saved_bytes[1:] == [seq * seq * 4]        # one head, float32
+        _close(store.entropy, analysis.attention_patterns(local, TEXT).entropy)
+
+
+def test_a_failing_remote_run_leaves_the_view_as_it_was_and_says_why(monkeypatch):
+    import circuitwidgets.model_nnsight as backend
+
+    adapter = _remote_adapter("gpt2", False)
+    view = cw.AttentionExplorer(adapter, TEXT)
+    before = (list(view.tokens), view.run_id, view.store)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("NDIF did not answer (fake backend)")
+
+    adapter.remote = True
+    monkeypatch.setattr(backend, "traced", unreachable)
+    monkeypatch.setattr(backend, "_ship_by_value", lambda: None)
+    view.text = "a different text"
+    assert "the remote run failed (ConnectionError: NDIF did not answer (fake backend))" in view.error
+    assert (list(view.tokens), view.run_id, view.store) == before and view.busy == ""
+    view.close()
