@@ -201,7 +201,9 @@ class NNsightAdapter(ModelAdapter):
 
     @property
     def device(self) -> torch.device:
-        return next(self.hf.parameters()).device
+        """Where inputs go: the model's device, or the CPU for a remote run (the request
+        carries them; a remote model's local weights are on the meta device)."""
+        return torch.device("cpu") if self.remote else next(self.hf.parameters()).device
 
     @property
     def _dtype(self) -> torch.dtype:

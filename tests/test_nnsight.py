@@ -198,3 +198,27 @@ def test_a_failing_remote_run_leaves_the_view_as_it_was_and_says_why(monkeypatch
     assert "the remote run failed (ConnectionError: NDIF did not answer (fake backend))" in view.error
     assert (list(view.tokens), view.run_id, view.store) == before and view.busy == ""
     view.close()
+
+
+def test_views_that_read_weights_say_a_remote_model_keeps_them(tmp_path):
+    """A remote user's model has its weights on the meta device (nnsight loads only the
+    config); the weight-reading views refuse in words, AttentionExplorer's plan is built."""
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(arch.checkpoint("llama"))
+    config.save_pretrained(tmp_path)                          # the config alone: no weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm = nnsight.LanguageModel(str(tmp_path), tokenizer=arch.tokenizer(), attn_implementation="eager")
+    adapter = ModelAdapter(lm)
+    assert next(adapter.hf.parameters()).is_meta
+    with pytest.raises(ValueError, match="'meta' device"):   # not remote: nothing to compute with
+        cw.OVBrowser(adapter, TEXT)
+    adapter.remote = True
+    assert len(adapter._plan([hook_name("pattern", 1)])) == 1
+    view = cw.OVBrowser(adapter, TEXT)                       # opens; its circuits need the weights
+    with pytest.raises(NotImplementedError, match="not on this machine.*AttentionExplorer is"):
+        view.spectrum
+    view.close()
+    with pytest.raises(NotImplementedError, match="not on this machine"):
+        analysis.copying_scores(adapter)
