@@ -427,6 +427,12 @@ class NNsightAdapter(ModelAdapter):
 
     @functools.cached_property
     def mlp_out_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.layout.mlp_post_norm is not None:
+            raise NotImplementedError(
+                f"{self.config.model_type}'s MLP output goes through {self.layout.mlp_post_norm} before the "
+                "residual stream, so it is not post @ W_out + b_out; the nnsight backend does not split "
+                "it into neurons (the flow graph and neuron analyses need that): use TransformerLens"
+            )
         paths = [f"{self.layout.block(layer)}.{self.layout.mlp_out_proj}" for layer in range(self.n_layers)]
         return torch.stack([self._matrix(p) for p in paths]), torch.stack([self._bias(p, self.d_model) for p in paths])
 
@@ -453,7 +459,9 @@ class NNsightAdapter(ModelAdapter):
 
     @functools.cached_property
     def attn_output_norms(self) -> tuple[FinalNorm | None, ...]:
-        return (None,) * self.n_layers  # the families read here have no post-attention norm
+        if self.layout.attn_post_norm is None:
+            return (None,) * self.n_layers
+        return self._block_norms("attn_post_norm")
 
     @property
     def position_kind(self) -> str:

@@ -90,6 +90,10 @@ class Layout:
     mlp: str
     mlp_out_proj: str
     norm_kind: str
+    #: Gemma 2's sandwich norms: the norms between the attention / MLP and the residual
+    #: stream (their outputs are hook_attn_out / hook_mlp_out), or None.
+    attn_post_norm: str | None = None
+    mlp_post_norm: str | None = None
     #: Whether texts start with the BOS token (TransformerLens's default for the family:
     #: Qwen's tokenizers have none, so TransformerLens adds none there).
     prepend_bos: bool = True
@@ -120,14 +124,22 @@ class Layout:
                 Port(f"{b}.{path}", "output", (Piece(kind, heads=h),), layer)
                 for path, kind, h in zip(self.qkv, "qkv", heads)
             )
+        if self.attn_post_norm is None:
+            attn = (Port(f"{b}.{self.attn}", "output", (Piece("attn_out", index=0), Piece("pattern", index=1)), layer),)
+        else:
+            attn = (
+                Port(f"{b}.{self.attn}", "output", (Piece("pattern", index=1),), layer),
+                Port(f"{b}.{self.attn_post_norm}", "output", (Piece("attn_out"),), layer),
+            )
+        mlp = self.mlp if self.mlp_post_norm is None else self.mlp_post_norm
         return (
             Port(b, "input", (Piece("resid_pre"),), layer),
             *qkv,
             Port(f"{b}.{self.o_proj}", "input", (Piece("z", heads=n_heads),), layer),
-            Port(f"{b}.{self.attn}", "output", (Piece("attn_out", index=0), Piece("pattern", index=1)), layer),
+            *attn,
             Port(f"{b}.{self.ln2}", "input", (Piece("resid_mid"),), layer),
             Port(f"{b}.{self.mlp_out_proj}", "input", (Piece("mlp_post"),), layer),
-            Port(f"{b}.{self.mlp}", "output", (Piece("mlp_out"),), layer),
+            Port(f"{b}.{mlp}", "output", (Piece("mlp_out"),), layer),
             Port(b, "output", (Piece("resid_post"),), layer),
         )
 
@@ -145,12 +157,17 @@ _LLAMA = Layout(
 )
 
 #: Hugging Face ``model_type`` -> layout: the families the nnsight backend reads (Mistral and
-#: Qwen2 are Llama's module tree; Qwen2 adds q/k/v biases, which the weights carry).
+#: Qwen2 are Llama's module tree; Qwen2 adds q/k/v biases, which the weights carry; Gemma 2
+#: adds a norm after the attention and one after the MLP).
 FAMILIES: dict[str, Layout] = {
     "gpt2": _GPT2,
     "llama": _LLAMA,
     "mistral": _LLAMA,
     "qwen2": replace(_LLAMA, family="qwen2", prepend_bos=False),
+    "gemma2": replace(
+        _LLAMA, family="gemma2", ln2="pre_feedforward_layernorm", attn_post_norm="post_attention_layernorm",
+        mlp_post_norm="post_feedforward_layernorm",
+    ),
 }
 
 

@@ -20,7 +20,7 @@ nnsight = pytest.importorskip("nnsight", reason="circuitwidgets[nnsight] is not 
 
 TEXT = "def add(a, b):\n    return a + b\ndef add(a, b):"
 CORRUPTED = "def add(x, b):\n    return a + b\ndef add(a, b):"
-FAMILIES = ("gpt2", "llama", "qwen2")
+FAMILIES = ("gpt2", "llama", "qwen2", "gemma2")
 
 
 @functools.lru_cache(maxsize=None)
@@ -82,7 +82,7 @@ def test_nnsight_gives_the_transformerlens_numbers(name):
     _close(analysis.next_token_probabilities(mine, TEXT).probs, analysis.next_token_probabilities(theirs, TEXT).probs)
 
 
-@pytest.mark.parametrize("name", ("gpt2", "llama"))
+@pytest.mark.parametrize("name", ("gpt2", "llama", "gemma2"))
 def test_nnsight_edits_are_the_transformerlens_edits(name):
     """Ablation and exact activation patching run through nnsight's assignments."""
     mine, theirs = _both(name)
@@ -128,6 +128,8 @@ def test_every_view_opens_on_an_nnsight_model():
 
 
 def test_what_the_nnsight_backend_cannot_do_says_so():
+    with pytest.raises(NotImplementedError, match="post_feedforward_layernorm.*neurons"):
+        cw.FlowGraph(_lm("gemma2"), TEXT)
     lm = _lm("gpt2")
     adapter = as_adapter(lm)
     with pytest.raises(KeyError, match="attn_scores.*stay inside the attention function"):
@@ -146,7 +148,7 @@ def test_sdpa_attention_is_refused_with_the_line_that_loads_it_eagerly():
 
 def test_an_unknown_family_names_the_ones_it_reads():
     lm = _lm("phi3")
-    with pytest.raises(NotImplementedError, match=r"phi3.*\['gpt2', 'llama', 'mistral', 'qwen2'\]"):
+    with pytest.raises(NotImplementedError, match=r"phi3.*\['gemma2', 'gpt2', 'llama', 'mistral', 'qwen2'\]"):
         ModelAdapter(lm)
 
 
