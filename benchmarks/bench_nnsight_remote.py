@@ -67,8 +67,10 @@ def action_bytes(adapter: ModelAdapter, seq: int, dtype: torch.dtype) -> dict[st
     per_layer_summary = _nbytes(layer_summary(pattern, pooled_size=THUMBNAIL_SIZE))
     per_layer_naive = _nbytes(pattern)
     head = _nbytes(head_pattern(pattern, 0))
+    summaries = len(plan) * per_layer_summary
     return {
-        "text (every layer's summaries and thumbnails)": (len(plan) * per_layer_summary, len(plan) * per_layer_naive),
+        "text (every layer's summaries and thumbnails)": (summaries, len(plan) * per_layer_naive),
+        "text as the view runs it (that trace, then the selected head's)": (summaries + head, len(plan) * per_layer_naive),
         "head click (one head's pattern)": (head, per_layer_naive),
     }
 

@@ -183,6 +183,25 @@ def test_each_attention_action_is_one_trace_that_saves_what_the_view_draws():
         _close(store.entropy, analysis.attention_patterns(local, TEXT).entropy)
 
 
+def test_a_text_and_a_click_in_attention_explorer_save_these_bytes():
+    """The view's own actions: a new text is the summaries' trace and then the selected head's
+    (sent with the text); a click (the browser's pattern request) is one head's trace."""
+    from circuitwidgets.widgets._attention_store import THUMBNAIL_SIZE
+
+    adapter = _remote_adapter("llama", "local")
+    view = cw.AttentionExplorer(adapter, TEXT)
+    n_layers, n_heads = adapter.n_layers, adapter.n_heads
+    adapter.saved_bytes.clear()
+    view.text = "x y z x y z"
+    seq = len(view.tokens)
+    side = min(seq, THUMBNAIL_SIZE)
+    assert adapter.saved_bytes == [n_layers * (2 * n_heads + n_heads * side * side) * 4, seq * seq * 4]
+    adapter.saved_bytes.clear()
+    answer = view._pattern_request({"layer": 1, "head": 2, "run": view.run_id})
+    assert adapter.saved_bytes == [seq * seq * 4] and answer["head"] == 2
+    view.close()
+
+
 def test_a_failing_remote_run_leaves_the_view_as_it_was_and_says_why(monkeypatch):
     import circuitwidgets.model_nnsight as backend
 
