@@ -11,7 +11,7 @@ On a text (one forward pass):
 * :func:`attention_by_layer` -- the same, streamed layer by layer for texts too long to hold
 * :func:`patterns_on_demand` -- every head's pattern rebuilt when asked (full, block, row,
   column) from each layer's queries and keys: memory linear in the text's length
-* :func:`array_patterns` -- the same interface over patterns given as arrays (CircuitsVis's
+* :func:`array_patterns` -- the same interface (a subclass) over patterns given as arrays (CircuitsVis's
   shapes), no model: what ``cw.attention_heads`` draws
 * :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
   (:func:`join_lens` joins lenses computed a few positions at a time)

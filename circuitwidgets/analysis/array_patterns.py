@@ -1,13 +1,13 @@
 """Attention patterns handed over as arrays, from anywhere (JAX, your own code, a saved file):
-the same interface as :class:`~circuitwidgets.analysis.OnDemandPatterns`, with no model.
+an :class:`~circuitwidgets.analysis.OnDemandPatterns` (its subclass), with no model.
 
 :func:`array_patterns` takes CircuitsVis's shapes, ``[heads, query, key]`` (one layer) or
 ``[layers, heads, query, key]``, as a torch tensor, a numpy array or nested lists, and one
 token string per position. It keeps the array **as given** (a numpy array or a CPU tensor is
 not copied; nested lists become one float16 tensor), checks it once, and computes each head's
 entropy, BOS share and max-pooled overview block by block of rows exactly as a model's run
-does (:class:`~circuitwidgets.analysis.on_demand.PatternSummaries`), so the thumbnails of a
-view made from arrays are those of the same patterns made by a model.
+does (the same summing code, ``on_demand``'s), so the thumbnails of a view made from arrays
+are those of the same patterns made by a model.
 
 What is checked, each a ``ValueError`` naming the shape or the value and what is valid:
 3 or 4 dimensions; square patterns (as many keys as queries); one token per position; every
@@ -30,7 +30,8 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from .on_demand import PatternIndexing, PatternSummaries, rows_per_block
+# The summaries and the block size are on_demand's own, so both sources summarize alike.
+from .on_demand import OnDemandPatterns, _positions, _rows_per_block as rows_per_block, _Summaries as PatternSummaries
 
 __all__ = ["ROW_SUM_TOLERANCE", "ArrayPatterns", "array_patterns", "row_sum_tolerance"]
 
@@ -133,9 +134,10 @@ def _check_block(p: torch.Tensor, lead: tuple[int, ...], layer: int, start: int,
 
 
 @dataclass(frozen=True, eq=False)
-class ArrayPatterns(PatternIndexing):
-    """Every head's attention on one text, from an array (see the module docs): indexed like
-    :class:`~circuitwidgets.analysis.OnDemandPatterns` (``att[layer, head]``, ``.row``,
+class ArrayPatterns(OnDemandPatterns):
+    """Every head's attention on one text, from an array (see the module docs): an
+    :class:`~circuitwidgets.analysis.OnDemandPatterns` whose heads are read from the array
+    instead of rebuilt from a model's queries and keys (``att[layer, head]``, ``.row``,
     ``.column``, ``.block``, ``.layer_blocks``), which is what lets AttentionExplorer draw it.
 
     Attributes
@@ -162,16 +164,18 @@ class ArrayPatterns(PatternIndexing):
     ((2, 3, 5, 5), torch.Size([2, 3, 4, 4]), True)
     """
 
-    text: str
-    tokens: None
-    str_tokens: list[str]
-    entropy: torch.Tensor
-    bos_share: torch.Tensor
-    pooled: Optional[torch.Tensor]
-    reason: str
-    _attention: torch.Tensor
+    #: ``[layers, heads, q, k]``, the caller's array (a view of it: not copied).
+    _attention: Optional[torch.Tensor] = None
 
-    _owner = "these patterns have"
+    @property
+    def seq_len(self) -> int:
+        return len(self.str_tokens)
+
+    def _head(self, layer: int, head: int) -> tuple[int, int]:
+        try:
+            return super()._head(layer, head)
+        except IndexError as exc:  # the heads are the arrays', not a model's
+            raise IndexError(str(exc).replace("this model has", "these patterns have")) from None
 
     @property
     def nbytes(self) -> int:
@@ -181,7 +185,8 @@ class ArrayPatterns(PatternIndexing):
     def block(self, layer: int, head: int, queries: Any = slice(None), keys: Any = slice(None)) -> torch.Tensor:
         """float32 ``[len(queries), len(keys)]``: the block of head ``layer.head``'s pattern at
         query positions ``queries`` and key positions ``keys`` (step-1 slices or ints)."""
-        layer, head, rows, cols = self._where(layer, head, queries, keys)
+        layer, head = self._head(int(layer), int(head))
+        rows, cols = _positions(queries, self.seq_len, "query"), _positions(keys, self.seq_len, "key")
         return self._attention[layer, head, rows.start : rows.stop, cols.start : cols.stop].float().cpu()
 
     def layer_blocks(self, layer: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -227,5 +232,10 @@ def array_patterns(attention: Any, tokens: Sequence[str], *, pooled_size: Option
         bos_share=bos_share,
         pooled=pooled,
         reason="",
+        _recipe=None,
+        _q=[],
+        _k=[],
+        _lse=None,
+        _kept=None,
         _attention=full,
     )

@@ -37,14 +37,13 @@ import torch
 
 from ..model import as_adapter, hook_name
 
-__all__ = ["BLOCK_ELEMENTS", "OnDemandPatterns", "PatternSummaries", "patterns_on_demand"]
+__all__ = ["BLOCK_ELEMENTS", "OnDemandPatterns", "patterns_on_demand"]
 
 #: The most attention weights (all heads of one layer, some query rows) alive at once.
 BLOCK_ELEMENTS = 2**23
 
 
-def rows_per_block(n_heads: int, seq: int) -> int:
-    """How many query rows of every head of a layer fit in :data:`BLOCK_ELEMENTS` weights."""
+def _rows_per_block(n_heads: int, seq: int) -> int:
     return max(1, BLOCK_ELEMENTS // (n_heads * seq))
 
 
@@ -68,17 +67,8 @@ def _bins(seq: int, side: int) -> list[tuple[int, int]]:
     return [(i * seq // side, -((-(i + 1) * seq) // side)) for i in range(side)]
 
 
-class PatternSummaries:
-    """Entropy, BOS share and the max-pooled overview of every head, summed block by block of
-    rows (:meth:`add`), so no head's whole pattern need exist at once; :meth:`finish` returns
-    ``(entropy, bos_share, pooled)``. Every source of patterns (a model's run, arrays) makes
-    its summaries here, so they mean the same everywhere.
-
-    >>> s = PatternSummaries(n_layers=1, n_heads=1, seq=2, pooled_size=None)
-    >>> s.add(0, 0, torch.tensor([[[1.0, 0.0], [0.5, 0.5]]]))
-    >>> [round(t.item(), 3) for t in s.finish()[:2]]      # query 1: ln 2 nats, half on BOS
-    [0.693, 0.5]
-    """
+class _Summaries:
+    """Entropy, BOS share and the column-pooled overview, summed block by block of rows."""
 
     def __init__(self, n_layers: int, n_heads: int, seq: int, pooled_size: Optional[int]):
         self.seq = seq
@@ -112,65 +102,8 @@ class PatternSummaries:
         return (self.entropy / n).float(), (self.bos / n).float(), pooled
 
 
-class PatternIndexing:
-    """What every source of a text's attention patterns offers, given its ``block(layer, head,
-    queries, keys)`` (float32, step-1 slices or ints) and its
-    ``entropy`` (``[n_layers, n_heads]``) and ``str_tokens``: the shape, a head's pattern, a
-    row, a column, and indexing like a ``[n_layers, n_heads, seq, seq]`` tensor
-    (:class:`OnDemandPatterns`, :class:`~circuitwidgets.analysis.ArrayPatterns`)."""
-
-    #: Who the heads belong to, and its verb, in an out-of-range message ("this model has layers 0..1").
-    _owner = "this model has"
-
-    @property
-    def seq_len(self) -> int:
-        return len(self.str_tokens)
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        n_layers, n_heads = self.entropy.shape
-        return (int(n_layers), int(n_heads), self.seq_len, self.seq_len)
-
-    def _head(self, layer: int, head: int) -> tuple[int, int]:
-        n_layers, n_heads = self.shape[:2]
-        if not 0 <= layer < n_layers:
-            raise IndexError(f"layer {layer} is out of range; {self._owner} layers 0..{n_layers - 1}")
-        if not 0 <= head < n_heads:
-            raise IndexError(f"head {head} is out of range; {self._owner} heads 0..{n_heads - 1}")
-        return layer, head
-
-    def _where(self, layer: Any, head: Any, queries: Any, keys: Any) -> tuple[int, int, range, range]:
-        """``block``'s arguments checked: the head, and the query and key positions as ranges."""
-        layer, head = self._head(int(layer), int(head))
-        return layer, head, _positions(queries, self.seq_len, "query"), _positions(keys, self.seq_len, "key")
-
-    def pattern(self, layer: int, head: int) -> torch.Tensor:
-        """float32 ``[seq, seq]``: head ``layer.head``'s full pattern."""
-        return self.block(layer, head)
-
-    def row(self, layer: int, head: int, query: int) -> torch.Tensor:
-        """float32 ``[seq]``: the attention query ``query`` pays every key."""
-        return self.block(layer, head, query)[0]
-
-    def column(self, layer: int, head: int, key: int) -> torch.Tensor:
-        """float32 ``[seq]``: the attention every query pays key ``key``."""
-        return self.block(layer, head, slice(None), key)[:, 0]
-
-    def __getitem__(self, index: Any) -> torch.Tensor:
-        if not isinstance(index, tuple) or len(index) < 2 or len(index) > 4:
-            raise IndexError("index as [layer, head], [layer, head, queries] or [layer, head, queries, keys]")
-        layer, head, *rest = index
-        queries, keys = (list(rest) + [slice(None), slice(None)])[:2]
-        out = self.block(layer, head, queries, keys)
-        if not isinstance(keys, slice):
-            out = out[:, 0]
-        if not isinstance(queries, slice):
-            out = out[0]
-        return out
-
-
 @dataclass(frozen=True, eq=False)
-class OnDemandPatterns(PatternIndexing):
+class OnDemandPatterns:
     """Every head's attention on one text, computed when asked (see the module docs).
 
     Attributes
@@ -213,6 +146,15 @@ class OnDemandPatterns(PatternIndexing):
     _kept: Optional[torch.Tensor]
 
     @property
+    def seq_len(self) -> int:
+        return int(self.tokens.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        n_layers, n_heads = self.entropy.shape
+        return (int(n_layers), int(n_heads), self.seq_len, self.seq_len)
+
+    @property
     def nbytes(self) -> int:
         """Bytes kept (q, k and normalizers; or the float16 patterns of the fallback)."""
         if self._kept is not None:
@@ -220,10 +162,19 @@ class OnDemandPatterns(PatternIndexing):
         kept = [*self._q, *self._k, self._lse]
         return sum(t.numel() * t.element_size() for t in kept)
 
+    def _head(self, layer: int, head: int) -> tuple[int, int]:
+        n_layers, n_heads = self.shape[:2]
+        if not 0 <= layer < n_layers:
+            raise IndexError(f"layer {layer} is out of range; this model has layers 0..{n_layers - 1}")
+        if not 0 <= head < n_heads:
+            raise IndexError(f"head {head} is out of range; this model has heads 0..{n_heads - 1}")
+        return layer, head
+
     def block(self, layer: int, head: int, queries: Any = slice(None), keys: Any = slice(None)) -> torch.Tensor:
         """float32 ``[len(queries), len(keys)]``: the block of head ``layer.head``'s pattern at
         query positions ``queries`` and key positions ``keys`` (step-1 slices or ints)."""
-        layer, head, rows, cols = self._where(layer, head, queries, keys)
+        layer, head = self._head(int(layer), int(head))
+        rows, cols = _positions(queries, self.seq_len, "query"), _positions(keys, self.seq_len, "key")
         if self._kept is not None:
             return self._kept[layer, head, rows.start : rows.stop, cols.start : cols.stop].float()
         q = self._q[layer][head : head + 1]
@@ -232,12 +183,36 @@ class OnDemandPatterns(PatternIndexing):
         scores = self._recipe.scores(layer, q, k, rows, cols)[0]
         return torch.exp(scores - self._lse[layer, head, rows.start : rows.stop, None])
 
+    def pattern(self, layer: int, head: int) -> torch.Tensor:
+        """float32 ``[seq, seq]``: head ``layer.head``'s full pattern."""
+        return self.block(layer, head)
+
+    def row(self, layer: int, head: int, query: int) -> torch.Tensor:
+        """float32 ``[seq]``: the attention query ``query`` pays every key."""
+        return self.block(layer, head, query)[0]
+
+    def column(self, layer: int, head: int, key: int) -> torch.Tensor:
+        """float32 ``[seq]``: the attention every query pays key ``key``."""
+        return self.block(layer, head, slice(None), key)[:, 0]
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        if not isinstance(index, tuple) or len(index) < 2 or len(index) > 4:
+            raise IndexError("index as [layer, head], [layer, head, queries] or [layer, head, queries, keys]")
+        layer, head, *rest = index
+        queries, keys = (list(rest) + [slice(None), slice(None)])[:2]
+        out = self.block(layer, head, queries, keys)
+        if not isinstance(keys, slice):
+            out = out[:, 0]
+        if not isinstance(queries, slice):
+            out = out[0]
+        return out
+
     def layer_blocks(self, layer: int) -> Iterator[tuple[int, torch.Tensor]]:
         """``(start, p)`` for blocks of query rows of every head of ``layer``: ``p`` float32
         ``[n_heads, R, start + R]`` (keys past the block's last query are all zero, causally,
         and left out)."""
         n_heads, seq = self.shape[1], self.seq_len
-        step = rows_per_block(n_heads, seq)
+        step = _rows_per_block(n_heads, seq)
         for start in range(0, seq, step):
             stop = min(seq, start + step)
             if self._kept is not None:
@@ -270,11 +245,11 @@ def patterns_on_demand(
     seq = int(tokens.shape[-1])
     recipe = adapter.qk_recipe
     reason = recipe.why_not(seq)
-    summaries = PatternSummaries(adapter.n_layers, adapter.n_heads, seq, pooled_size)
+    summaries = _Summaries(adapter.n_layers, adapter.n_heads, seq, pooled_size)
     q_of: list[torch.Tensor] = [None] * adapter.n_layers  # type: ignore[list-item]
     k_of: list[torch.Tensor] = [None] * adapter.n_layers  # type: ignore[list-item]
     lse = kept = None
-    step = rows_per_block(adapter.n_heads, seq)
+    step = _rows_per_block(adapter.n_heads, seq)
     if reason:
         kept = torch.empty(adapter.n_layers, adapter.n_heads, seq, seq, dtype=torch.float16)
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from ..analysis.on_demand import PatternIndexing, patterns_on_demand
+from ..analysis.on_demand import OnDemandPatterns, patterns_on_demand
 from ..model import ModelAdapter
 from ._channel import Stale
 from ._transport import to_wire
@@ -80,8 +80,8 @@ class AttentionStore:
     patterns:
         Every head's pattern, computed when asked: an
         :class:`~circuitwidgets.analysis.OnDemandPatterns` (``patterns[layer, head]`` is
-        float32 ``[seq, seq]``; rows, columns and blocks too), or the same interface over
-        arrays (:class:`~circuitwidgets.analysis.ArrayPatterns`).
+        float32 ``[seq, seq]``; rows, columns and blocks too), or its subclass over arrays
+        (:class:`~circuitwidgets.analysis.ArrayPatterns`).
     thumbnails:
         float32 ``[n_layers, n_heads, T, T]``, ``T = min(seq, THUMBNAIL_SIZE)``.
     entropy, bos_share:
@@ -91,7 +91,7 @@ class AttentionStore:
     text: str
     tokens: Optional[torch.Tensor]
     str_tokens: list[str]
-    patterns: PatternIndexing
+    patterns: OnDemandPatterns
     thumbnails: torch.Tensor
     entropy: torch.Tensor
     bos_share: torch.Tensor
@@ -117,7 +117,7 @@ class AttentionStore:
         return cls.of(patterns_on_demand(adapter, text, pooled_size=THUMBNAIL_SIZE, on_layer=on_layer))
 
     @classmethod
-    def of(cls, patterns: PatternIndexing) -> "AttentionStore":
+    def of(cls, patterns: OnDemandPatterns) -> "AttentionStore":
         """The store of patterns already at hand: a model's run (:meth:`build`) or arrays
         (:func:`~circuitwidgets.analysis.array_patterns`, pooled to :data:`THUMBNAIL_SIZE`).
 
