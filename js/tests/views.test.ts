@@ -177,7 +177,7 @@ describe("AttentionExplorer", async () => {
   });
 
   it("from arrays (cw.attention_heads): no text box or ablation panel, the reason shown, heads still fetched", async () => {
-    const model = new MockModel({ ...state(), model_name: "from arrays", _model_free: "Made from arrays: no model." }, { pattern: patternHandler(S) });
+    const model = new MockModel({ ...state(), ablated: [], ablation_mode: "zero", model_name: "from arrays", _model_free: "Made from arrays: no model." }, { pattern: patternHandler(S) });
     const selection = withSelection(model, { layer: 0, head: 0 });
     const { el, unmount } = await mount(attentionExplorer, model);
     expect(el.querySelector("textarea")).toBeNull();
@@ -187,8 +187,10 @@ describe("AttentionExplorer", async () => {
     await settle();
     expect(model.sent.map((m) => m.name)).toEqual(["pattern"]);
     expect(el.querySelector<HTMLElement>(".cw-ae-head")!.dataset.resolution).toBe("full");
-    el.querySelector<HTMLElement>(".cw-ae-grid, .cw-head-grid")?.dispatchEvent(new KeyboardEvent("keydown", { key: "a", bubbles: true }));
-    expect(model.get("ablated") ?? []).toEqual([]); // no A key without the panel
+    const saved = model.saved.length;
+    el.querySelector<HTMLElement>(".cw-attention-explorer")!.dispatchEvent(new KeyboardEvent("keydown", { key: "a", bubbles: true }));
+    expect(model.saved.length).toBe(saved); // no A key without the panel: nothing sent
+    expect(model.get("ablated")).toEqual([]);
     await unmount();
     expect(listeners(model)).toBe(0);
   });
