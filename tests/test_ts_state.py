@@ -189,6 +189,7 @@ def _token_map(model):
 PAYLOADS = {
     TokenMap: _token_map,
     _payloads.TokenRef: lambda _: _payloads.TokenRef(1, "a"),
+    _payloads.ShownExpansion: lambda m: _payloads.ShownExpansion(analysis.path_expansion(m, "a b c a b", position=-1), "weights", 2),
     _payloads.TokenDefaults: lambda m: cw.OVBrowser(m, text="a b c").defaults,
     _payloads.PatchingGrids: lambda _: _payloads.PatchingGrids({"heads": torch.zeros(2, 4)}),
     _payloads.PatternBank: lambda _: _payloads.PatternBank.of(1, [(0, 1)], lambda l, h: torch.eye(3)),

@@ -28,11 +28,12 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import torch
 
-from ..analysis import GRIDS, KINDS, Attribution, FlowResult, LogitLensResult
+from ..analysis import GRIDS, KINDS, Attribution, FlowResult, LogitLensResult, PathExpansion
+from ._path_terms import expansion_payload
 from ._transport import to_wire
 
 __all__ = [
-    "PatternBank", "HeadScore", "KindScores", "AblatedScores", "TopHeads", "TargetRuns", "ScoresShown", "PatchingGrids", "TokenRef", "TokenDefaults", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
+    "PatternBank", "HeadScore", "KindScores", "AblatedScores", "TopHeads", "TargetRuns", "ScoresShown", "PatchingGrids", "TokenRef", "TokenDefaults", "ShownExpansion", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
     "AttributionState", "FlowGraphState", "vocab_wire", "id_dtype",
 ]
 
@@ -272,6 +273,27 @@ class TokenDefaults:
     def encode(self) -> dict[str, Any]:
         refs = lambda items: [t.encode() for t in items]  # noqa: E731
         return {"kind": self.kind, "choices": refs(self.choices), "tokens": refs(self.tokens), "targets": refs(self.targets)}
+
+
+@dataclass(frozen=True, eq=False)
+class ShownExpansion:
+    """One path expansion as PathExplorer draws it: ``paths`` (a
+    :class:`~circuitwidgets.analysis.PathExpansion`) read in ``mode`` ("frozen" or "weights")
+    on the text of run ``run``. Sent as JSON only (``_path_terms.expansion_payload``: the
+    ranked terms, their top tokens and the reading in one sentence).
+
+    >>> e = ShownExpansion(analysis.path_expansion(model, "a b c a b", position=-1), "frozen", 1)
+    >>> e.encode()["mode"], e.encode()["position"]
+    ('frozen', 5)
+    """
+
+    TS_TYPE: ClassVar[str] = "Expansion"
+    paths: PathExpansion
+    mode: str
+    run: int
+
+    def encode(self) -> dict[str, Any]:
+        return expansion_payload(self.paths, self.mode, self.run)
 
 
 @dataclass(frozen=True)
