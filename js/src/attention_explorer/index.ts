@@ -47,6 +47,8 @@ import type { ExplorerNow, State } from "./shared";
 import { headStats, positionIn, previewPattern, type HeadPattern } from "./state";
 import { createTokenPanel } from "./token_panel";
 
+/** How long a long text's view must stay put before its block is asked for. */
+const TILE_SETTLE_MS = 150;
 const LONG_NOTE =
   "A long text: zoomed out, the pooled thumbnail; zoom in (Ctrl/⌘ + wheel, + / −, Shift + drag a box) for blocks at full resolution. Hover weights are exact.";
 const STATIC_PREVIEW =
@@ -103,9 +105,15 @@ function render({ model, el, signal }: RenderProps<State>) {
       headPanel.refreshHover();
     },
   });
+  let settle = 0;
   const headPanel = createHeadPanel(main, now, signal, (i) => tokenPanel.hover(i), (v, px) => {
-    // not inside the draw that reports it: the redraw it asks for runs right after
-    if (isLong() && long.setView(v, px)) queueMicrotask(showHead);
+    // once the view has settled (a zoom by wheel or keys passes many views: ask for the last)
+    // and not inside the draw that reports it
+    if (!isLong()) return;
+    clearTimeout(settle);
+    settle = window.setTimeout(() => {
+      if (long.setView(v, px)) showHead();
+    }, TILE_SETTLE_MS);
   });
   const tokenPanel = createTokenPanel(frame.body, now, {
     drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}.${long.tiles.version}`,

@@ -314,9 +314,15 @@ function createLongStrip(element: HTMLElement, n: number, host: ChunkHost): Long
     host.fill(div, a, b);
     div.style.height = "";
     drawn.add(c);
-    heights[c] = div.offsetHeight;
-    measured[c] = true;
-    if (!estimate && heights[c]) estimate = (heights[c] as number) * (CHUNK / Math.max(1, b - a));
+    measure(c);
+  };
+  /** A drawn chunk's height; the last one measured (with layout) sets the estimate of the rest. */
+  const measure = (c: number) => {
+    const [a, b] = tokensOf(c);
+    const height = (chunks[c] as HTMLDivElement).offsetHeight;
+    heights[c] = height;
+    measured[c] = height > 0;
+    if (height > 0) estimate = height * (CHUNK / Math.max(1, b - a));
   };
   const drop = (c: number) => {
     const [a, b] = tokensOf(c);
@@ -356,11 +362,8 @@ function createLongStrip(element: HTMLElement, n: number, host: ChunkHost): Long
   };
   scroller.addEventListener("scroll", schedule, { passive: true });
   const resize = new ResizeObserver(() => {
-    measured.fill(false);
-    for (const c of drawn) {
-      heights[c] = (chunks[c] as HTMLDivElement).offsetHeight;
-      measured[c] = true;
-    }
+    measured.fill(false); // a new width wraps every chunk anew
+    for (const c of drawn) measure(c);
     schedule();
   });
   resize.observe(scroller);
