@@ -129,7 +129,9 @@ def test_hover_values_come_from_full_resolution_data_zoomed_out_and_in(view, not
     expect(heatmap).to_have_attribute("data-hover-source", "block")
     q, k = cursor(plot)
     assert close_to(heatmap.get_attribute("data-hover-weight"), kernel_weight(notebook, q, k))
+    view.page.set_viewport_size({"width": 1440, "height": 1700})  # the whole view in one picture
     save_screenshot(view.page, "long_text-1440", view)
+    view.page.set_viewport_size({"width": 1440, "height": 1000})
 
 
 def test_a_dragged_box_zooms_and_a_new_text_shows_a_progress_bar(view, notebook):

@@ -51,6 +51,7 @@ import { createTokenPanel } from "./token_panel";
 const TILE_SETTLE_MS = 150;
 const LONG_NOTE =
   "A long text: zoomed out, the pooled thumbnail; zoom in (Ctrl/⌘ + wheel, + / −, Shift + drag a box) for blocks at full resolution. Hover weights are exact.";
+const STATIC_LONG = "This file holds only the pooled thumbnail of a long text: zoomed blocks and exact weights need the kernel.";
 const STATIC_PREVIEW =
   "This file holds a preview of this head (block maxima). Save with heads=\"all\" for every head at full resolution.";
 
@@ -99,9 +100,12 @@ function render({ model, el, signal }: RenderProps<State>) {
   const isLong = () => tokens.length > model.get("_long_text_tokens");
   const long = createLongText(model, {
     run,
+    canFetch: () => !model.get("_static"),
     signal,
-    onArrive() {
-      showHead();
+    onArrive(kind) {
+      // a block redraws the heatmap; a row or column only the hover card and the strip
+      if (kind === "tile") showHead();
+      else tokenPanel.paint();
       headPanel.refreshHover();
     },
   });
@@ -156,7 +160,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     current = pattern;
     drawn = { layer, head, run: run() };
     const note = isLong()
-      ? long.tiles.error() || (long.drawnTile() ? "" : LONG_NOTE)
+      ? model.get("_static") ? STATIC_LONG : long.tiles.error() || (long.drawnTile() ? "" : LONG_NOTE)
       : model.get("_static") ? STATIC_PREVIEW : patterns.error(layer, head) || "Loading the full pattern…";
     headPanel.show(layer, head, run(), pattern, keepView, note, headStats(scores, overview.scoreKey(), layer, head));
     headPanel.panel.element.dataset.tile = isLong() ? long.drawnTile() : "";

@@ -55,7 +55,7 @@ export interface LongText {
 
 export function createLongText(
   model: AnyModel<Record<string, unknown>>,
-  options: { run: () => number; signal: AbortSignal; onArrive: () => void },
+  options: { run: () => number; canFetch: () => boolean; signal: AbortSignal; onArrive: (kind: "tile" | "line") => void },
 ): LongText {
   const tiles = createPatternTiles(model, options);
   let view: Viewport | null = null;

@@ -19,9 +19,12 @@ import { LRU } from "./lru";
 
 export interface PatternTilesOptions {
   run: () => number;
+  /** Whether a kernel can be asked (false in a static export: nothing is asked). */
+  canFetch: () => boolean;
   signal: AbortSignal;
-  /** Something asked for arrived, or was refused. */
-  onArrive: () => void;
+  /** Something asked for arrived (a block: "tile"; a row or column: "line"), or was refused
+   * ("tile": the reason is in `error()`). */
+  onArrive: (kind: "tile" | "line") => void;
 }
 
 export interface PatternTiles {
@@ -70,7 +73,8 @@ export function createPatternTiles(model: AnyModel<Record<string, unknown>>, opt
   let version = 0;
   let epoch = 0; // bumped by reset: answers asked for before it are dropped
 
-  function ask(key: string, layer: number, head: number, request: TileRequest, keep: (tile: Tile) => void) {
+  function ask(key: string, layer: number, head: number, request: TileRequest, keep: (tile: Tile) => void, kind: "tile" | "line") {
+    if (!options.canFetch()) return;
     pending.add(key);
     const asked = epoch;
     const payload = { layer, head, run: options.run(), rows: request.rows, cols: request.cols, side: request.side };
@@ -80,14 +84,14 @@ export function createPatternTiles(model: AnyModel<Record<string, unknown>>, opt
         if (asked !== epoch || answer.run !== options.run()) return;
         keep(tileOf(answer));
         version++;
-        options.onArrive();
+        options.onArrive(kind);
       },
       (error) => {
         pending.delete(key);
         if (asked !== epoch || isQuiet(error)) return;
         failure = failureText(error);
         version++;
-        options.onArrive();
+        options.onArrive("tile");
       },
     );
   }
@@ -96,7 +100,7 @@ export function createPatternTiles(model: AnyModel<Record<string, unknown>>, opt
     const key = `${options.run()}:${requestKey(layer, head, request)}`;
     const known = lines.get(key);
     if (known) return known;
-    if (asking && !pending.has(key)) ask(key, layer, head, request, (t) => lines.set(key, t.values as Float32Array));
+    if (asking && !pending.has(key)) ask(key, layer, head, request, (t) => lines.set(key, t.values as Float32Array), "line");
     return null;
   };
 
@@ -105,7 +109,7 @@ export function createPatternTiles(model: AnyModel<Record<string, unknown>>, opt
       const key = `${options.run()}:${requestKey(layer, head, request)}`;
       const known = tiles.get(key);
       if (known) return known;
-      if (!pending.has(key)) ask(key, layer, head, request, (t) => tiles.set(key, t));
+      if (!pending.has(key)) ask(key, layer, head, request, (t) => tiles.set(key, t), "tile");
       return null;
     },
     row: (layer, head, q, n, asking = true) => line("row", layer, head, q, n, asking),

@@ -295,7 +295,7 @@ function createLongStrip(element: HTMLElement, n: number, host: ChunkHost): Long
   });
   element.replaceChildren(scroller, minimap.element);
 
-  const heights: number[] = new Array(count).fill(0);
+  const heights: number[] = new Array(count).fill(-1);
   const measured: boolean[] = new Array(count).fill(false);
   const drawn = new Set<number>();
   let estimate = 0;
@@ -335,8 +335,10 @@ function createLongStrip(element: HTMLElement, n: number, host: ChunkHost): Long
   const offsets = () => {
     for (let c = 0; c < count; c++) {
       if (!measured[c]) {
-        heights[c] = guess(c);
-        if (!drawn.has(c)) (chunks[c] as HTMLDivElement).style.height = `${heights[c]}px`;
+        const height = guess(c);
+        if (height === heights[c]) continue; // a style write even of the same value costs a frame
+        heights[c] = height;
+        if (!drawn.has(c)) (chunks[c] as HTMLDivElement).style.height = `${height}px`;
       }
     }
     return chunkLayout(heights);
@@ -346,7 +348,8 @@ function createLongStrip(element: HTMLElement, n: number, host: ChunkHost): Long
     const [first, last] = chunksInView(offsets(), scroller.scrollTop, scroller.clientHeight || 1);
     for (const c of [...drawn]) if (c < first || c > last) drop(c);
     for (let c = first; c <= last; c++) if (!drawn.has(c)) draw(c);
-    element.dataset.drawn = `${first}-${last}`;
+    const range = `${first}-${last}`;
+    if (element.dataset.drawn !== range) element.dataset.drawn = range;
     showMinimap();
   }
   function showMinimap() {
