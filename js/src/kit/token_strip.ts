@@ -215,7 +215,8 @@ export function createTokenStrip(parent: HTMLElement, options: TokenStripOptions
       leave();
     } else if ((e.key === "Enter" || e.key === " ") && active >= 0) {
       e.preventDefault();
-      options.onSelect?.(active, spans[active] as HTMLElement);
+      const el = spans[active] ?? long?.reveal(active); // a long strip may have scrolled it away
+      if (el) options.onSelect?.(active, el);
     }
   });
   element.addEventListener("blur", leave);
