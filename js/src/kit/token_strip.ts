@@ -14,7 +14,7 @@
  *
  * A strip of more than VIRTUAL_FROM tokens (kit/token_window.ts) scrolls in a box of its
  * own and holds elements only for the chunks of tokens in sight (`.cw-token-chunk`, drawn as
- * they scroll in; `data-drawn` on the strip names them), with a minimap beside it
+ * they scroll in, each starting a new line; `data-drawn` on the strip names them), with a minimap beside it
  * (kit/minimap.ts) showing where the box is, the inspected token and the `mark`ed one; the
  * keys work as on a short strip and scroll the token reached into sight.
  */
