@@ -72,6 +72,8 @@ class PatternBank:
     def of(cls, run: int, heads: Iterable[tuple[int, int]], pattern: Callable[[int, int], torch.Tensor]) -> "PatternBank":
         """The bank of ``heads`` (duplicates dropped, order kept), ``pattern(layer, head)`` each."""
         pairs = list(dict.fromkeys((int(l), int(h)) for l, h in heads))
+        if not pairs:  # a long text's live view: every weight comes as a block on demand
+            return cls(run=run, heads=[], patterns=torch.zeros(0, 0, 0, dtype=torch.float16))
         return cls(run=run, heads=pairs, patterns=torch.stack([pattern(l, h) for l, h in pairs]))
 
     def encode(self) -> dict[str, Any]:
