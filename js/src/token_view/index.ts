@@ -20,7 +20,7 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./token_view.css";
-import { diverging, sequential, type ColorScale, type Palette } from "../kit/color_scale";
+import { sequential, type ColorScale } from "../kit/color_scale";
 import { decode, valueAt, type NDArray, type WireArray } from "../kit/decode";
 import { formatProbability, formatTick } from "../kit/format";
 import { createLegend } from "../kit/legend";
@@ -29,6 +29,7 @@ import { createTokenStrip, visibleToken } from "../kit/token_strip";
 import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { withSignal } from "../kit/render";
+import { formatValue, valueScale } from "./state";
 
 interface TokenViewState {
   [key: string]: unknown;
@@ -42,14 +43,6 @@ interface TokenViewState {
   _model_free: boolean;
   _domain: WireArray | null;
 }
-
-/** The scale of values over `[lo, hi]`: diverging around 0 when the domain spans it. */
-export function valueScale(lo: number, hi: number): (palette: Palette) => ColorScale {
-  return lo < 0 && hi > 0 ? (p) => diverging(p, Math.max(-lo, hi)) : (p) => sequential(p, [lo, hi]);
-}
-
-/** A value in a hover card: four significant digits ("—" when there is none). */
-export const formatValue = (v: number) => (Number.isFinite(v) ? String(+v.toPrecision(4)) : "—");
 
 /** Five ticks across a scale's domain. */
 const ticksOf = (scale: ColorScale) => [0, 0.25, 0.5, 0.75, 1].map((u) => scale.domain[0] + u * (scale.domain[1] - scale.domain[0]));
