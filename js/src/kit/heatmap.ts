@@ -28,13 +28,13 @@ import {
   bracketRun, cellAt, clampView, fullView, panView, rasterize, revealCell, segmentsPath, thinLabels, truncateLabel,
   visibleCells, zoomView, type DiagonalRun, type Viewport,
 } from "./heatmap_layout";
-import { gridSvg, hex, MAX_VECTOR_CELLS, rasterCells, type SvgGridSpec } from "./svg_grid";
-import { tokenParts } from "./token_strip";
+import { createCellHover, pointIn } from "./cell_hover";
+import { applyStep, gridStep } from "./grid_keys";
+import { cellGridSvg, hex, type SvgGridSpec } from "./svg_grid";
+import { tokenLabel } from "./token_strip";
 
-export interface Cell {
-  row: number;
-  col: number;
-}
+export type { GridCell as Cell } from "./grid_keys";
+import type { GridCell as Cell } from "./grid_keys";
 
 export interface HeatmapData {
   n: number;
@@ -91,7 +91,7 @@ const COL_LABEL_CHARS = 10;
 const ZOOM_STEP = 1.6;
 const DRAG_THRESHOLD = 4;
 
-const labelText = (token: string, max: number) => truncateLabel(tokenParts(token).map((p) => p.text).join(""), max);
+const labelText = (token: string, max: number) => truncateLabel(tokenLabel(token), max);
 
 function div(className: string, parent?: HTMLElement): HTMLDivElement {
   const el = document.createElement("div");
@@ -117,7 +117,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   let view: Viewport = fullView(1);
   let size = maxSize;
   let marks: { row: number | null; col: number | null } = { row: null, col: null };
-  let cursorCell: Cell | null = null;
+  const hover = createCellHover(plot, cursor, (cell) => box(cursor, cell.row, cell.col, 1, 1), options.onHover);
   let guides: { guide: Guide; path: SVGPathElement }[] = [];
   let frame = 0;
   let lastDrawMs = 0;
@@ -165,8 +165,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     else box(rowBand, marks.row, null, 1, 0);
     if (marks.col === null) colBand.hidden = true;
     else box(colBand, null, marks.col, 0, 1);
-    if (cursorCell === null) cursor.hidden = true;
-    else box(cursor, cursorCell.row, cursorCell.col, 1, 1);
+    hover.place();
     placeGuides(guideLayer, guides, view, size);
   }
 
@@ -179,14 +178,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     if (data) setView(zoomView(view, data.n, factor, fx, fy));
   }
 
-  function moveCursor(cell: Cell | null, announce = true) {
-    const same = cell?.row === cursorCell?.row && cell?.col === cursorCell?.col;
-    cursorCell = cell;
-    placeOverlays();
-    if (cell) plot.dataset.cursor = `${cell.row},${cell.col}`;
-    else delete plot.dataset.cursor;
-    if (announce && !same) options.onHover?.(cell, cursor);
-  }
+  const moveCursor = (cell: Cell | null, announce = true) => hover.move(cell, announce);
 
   const controls: Controls = {
     plot,
@@ -194,8 +186,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     view: () => view,
     size: () => size,
     pxPerCell,
-    at: () => cursorCell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
-    hasCursor: () => cursorCell !== null,
+    at: () => hover.cell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
+    hasCursor: () => hover.cell !== null,
     setView,
     zoom,
     moveCursor,
@@ -224,7 +216,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
       const sameSize = data?.n === next.n;
       data = next;
       if (!(keepView && sameSize)) view = fullView(next.n);
-      if (cursorCell && (cursorCell.row >= next.n || cursorCell.col >= next.n)) cursorCell = null;
+      const at = hover.cell;
+      if (at && (at.row >= next.n || at.col >= next.n)) hover.move(null, false);
       layout();
       draw(); // at once: callers time and test what is drawn
     },
@@ -337,10 +330,7 @@ interface Controls {
 function bindPointer(c: Controls) {
   const { plot } = c;
   let drag: { x: number; y: number; view: Viewport; moved: boolean } | null = null;
-  const local = (e: PointerEvent | WheelEvent | MouseEvent) => {
-    const r = plot.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
-  };
+  const local = (e: PointerEvent | WheelEvent | MouseEvent) => pointIn(plot, e);
   plot.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     drag = { ...local(e), view: c.view(), moved: false };
@@ -388,15 +378,9 @@ function bindPointer(c: Controls) {
 /** Where an arrow, Home or End key moves the cursor from `at` in an n x n plot (End: the
  * diagonal, the last unmasked key of a causal row); undefined for any other key. */
 export function cursorMove(key: string, at: Cell, n: number): Cell | undefined {
-  const moves: Record<string, Cell> = {
-    ArrowUp: { row: Math.max(0, at.row - 1), col: at.col },
-    ArrowDown: { row: Math.min(n - 1, at.row + 1), col: at.col },
-    ArrowLeft: { row: at.row, col: Math.max(0, at.col - 1) },
-    ArrowRight: { row: at.row, col: Math.min(n - 1, at.col + 1) },
-    Home: { row: at.row, col: 0 },
-    End: { row: at.row, col: at.row },
-  };
-  return moves[key];
+  const step = gridStep(key);
+  if (step === null) return undefined;
+  return step === "end" ? { row: at.row, col: at.row } : applyStep(step, at, n, n);
 }
 
 /** Arrows move the cursor, Enter selects, + / − zoom, 0 fits, Escape hides the cursor. */
@@ -454,7 +438,8 @@ function heatmapSvg(
     return [lut[l] as number, lut[l + 1] as number, lut[l + 2] as number];
   };
   const whole = rows.count === n && cols.count === n;
-  const spec: SvgGridSpec = {
+  const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
+  const spec = {
     title,
     note: whole ? undefined : `rows ${rows.first}–${rows.first + rows.count - 1}, columns ${cols.first}–${cols.first + cols.count - 1} of ${n} (the zoomed view)`,
     rowTitle: options.rowTitle,
@@ -462,18 +447,14 @@ function heatmapSvg(
     rowLabels: Array.from({ length: rows.count }, (_, i) => labelText(data?.rowLabels[rows.first + i] ?? "", ROW_LABEL_CHARS)),
     colLabels: Array.from({ length: cols.count }, (_, i) => labelText(data?.colLabels[cols.first + i] ?? "", ROW_LABEL_CHARS)),
     colors,
+    cellWidth: cellSize,
+    cellHeight: cellSize,
   };
-  const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
-  spec.cellWidth = spec.cellHeight = cellSize;
-  if (rows.count * cols.count <= MAX_VECTOR_CELLS) {
-    spec.cell = (r, c) => {
-      const [R, G, B] = rgb(rows.first + r, cols.first + c);
-      return { fill: hex({ r: R, g: G, b: B }) };
-    };
-  } else {
-    spec.raster = rasterCells(rows.count, cols.count, (r, c) => rgb(rows.first + r, cols.first + c));
-  }
-  return gridSvg(spec);
+  const shown = (r: number, c: number) => rgb(rows.first + r, cols.first + c);
+  return cellGridSvg(spec, (r, c) => {
+    const [R, G, B] = shown(r, c);
+    return { fill: hex({ r: R, g: G, b: B }) };
+  }, shown);
 }
 
 /** The plot's canvas painter: the visible cells rasterized into an offscreen canvas of at most

@@ -8,9 +8,8 @@ import { createButton } from "../kit/button";
 import { failureText, invoke, isQuiet } from "../kit/channel";
 import { LRU } from "../kit/lru";
 import { createPanel } from "../kit/panel";
-import { visibleToken } from "../kit/token_strip";
+import { tokenLabel, visibleToken } from "../kit/token_strip";
 import { addVocab, barsToShow, decodeAttribution, headTop, writtenBy, type Attribution, type AttributionWire, type Bar } from "./data";
-import { tokenLabel } from "./grid";
 import type { LensNow } from "./shared";
 import { barGeometry, signed } from "./state";
 
