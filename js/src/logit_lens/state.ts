@@ -4,7 +4,7 @@
  * legend, the text of hover cards, labels and summaries (unit-tested in
  * js/tests/logit_lens_state.test.ts, no browser needed).
  */
-import { formatProbability, formatTick } from "../kit/format";
+import { formatProbability, formatSigned, formatTick } from "../kit/format";
 import { applyStep, type GridStep } from "../kit/grid_keys";
 import { tokenLabel } from "../kit/token_strip";
 import { allReady, isHit, klAt, pageOf, pageSpan, topAt, type GridMode, type Lens, type Target } from "./data";
@@ -43,8 +43,8 @@ export function formatPercent(p: number): string {
   return "<0.1%";
 }
 
-/** A signed number: "+1.50", "-0.25". */
-export const signed = (v: number, digits: number) => (v >= 0 ? "+" : "") + v.toFixed(digits);
+/** A signed number: "+1.50", "-0.25" (kit/format.ts). */
+export const signed = formatSigned;
 
 /** The slider's text for readout `r`: "after layer 1 (readout 2 of 4)". */
 export function readoutText(readouts: readonly Readout[], r: number): string {
