@@ -28,7 +28,7 @@ import {
   bracketRun, cellAt, clampView, fullView, panView, rasterize, revealCell, segmentsPath, thinLabels, truncateLabel,
   visibleCells, zoomView, type DiagonalRun, type Viewport,
 } from "./heatmap_layout";
-import { createCellHover, pointIn } from "./cell_hover";
+import { createCellHover } from "./cell_hover";
 import { applyStep, gridStep } from "./grid_keys";
 import { cellGridSvg, hex, type SvgGridSpec } from "./svg_grid";
 import { tokenLabel } from "./token_strip";
@@ -330,7 +330,10 @@ interface Controls {
 function bindPointer(c: Controls) {
   const { plot } = c;
   let drag: { x: number; y: number; view: Viewport; moved: boolean } | null = null;
-  const local = (e: PointerEvent | WheelEvent | MouseEvent) => pointIn(plot, e);
+  const local = (e: PointerEvent | WheelEvent | MouseEvent) => {
+    const r = plot.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  };
   plot.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     drag = { ...local(e), view: c.view(), moved: false };
@@ -438,8 +441,7 @@ function heatmapSvg(
     return [lut[l] as number, lut[l + 1] as number, lut[l + 2] as number];
   };
   const whole = rows.count === n && cols.count === n;
-  const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
-  const spec = {
+  const spec: SvgGridSpec = {
     title,
     note: whole ? undefined : `rows ${rows.first}–${rows.first + rows.count - 1}, columns ${cols.first}–${cols.first + cols.count - 1} of ${n} (the zoomed view)`,
     rowTitle: options.rowTitle,
@@ -447,14 +449,15 @@ function heatmapSvg(
     rowLabels: Array.from({ length: rows.count }, (_, i) => labelText(data?.rowLabels[rows.first + i] ?? "", ROW_LABEL_CHARS)),
     colLabels: Array.from({ length: cols.count }, (_, i) => labelText(data?.colLabels[cols.first + i] ?? "", ROW_LABEL_CHARS)),
     colors,
-    cellWidth: cellSize,
-    cellHeight: cellSize,
   };
+  const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
+  spec.cellWidth = spec.cellHeight = cellSize;
   const shown = (r: number, c: number) => rgb(rows.first + r, cols.first + c);
-  return cellGridSvg(spec, (r, c) => {
+  const cell = (r: number, c: number) => {
     const [R, G, B] = shown(r, c);
     return { fill: hex({ r: R, g: G, b: B }) };
-  }, shown);
+  };
+  return cellGridSvg(spec, cell, shown);
 }
 
 /** The plot's canvas painter: the visible cells rasterized into an offscreen canvas of at most
