@@ -8,8 +8,9 @@
 import { describe, expect, it } from "vitest";
 import tokenView from "../src/token_view";
 import ovBrowser from "../src/ov_browser";
+import { HEADER_HEIGHT, ROW_HEIGHT } from "../src/kit/rect_grid_layout";
 import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
-import { AE, IS, LL, attentionState, causal, copying, patternHandler, inductionState, lensPage, lensState, ovState, query, spectra } from "./view_fixtures";
+import { AE, IS, LL, attentionState, causal, copying, patternHandler, inductionState, lensPage, lensState, pageHandler, ovState, query, spectra } from "./view_fixtures";
 
 stubCanvas();
 
@@ -226,6 +227,39 @@ describe("LogitLens", async () => {
     await unmount();
     expect(listeners(model)).toBe(0);
     expect(listeners(selection)).toBe(0);
+  });
+});
+
+describe("LogitLens's readouts grid (the kit's rectangular grid)", async () => {
+  const { default: logitLens } = await import("../src/logit_lens");
+  const { P, R } = LL;
+
+  it("moves the selection by the grid keys over the whole text, and picks a cell's page position", async () => {
+    const model = new MockModel(lensState(), { page: pageHandler, attribution: () => ({}) });
+    const selection = withSelection(model, { position: 3, lens_layer: 1 });
+    const { el, unmount } = await mount(logitLens, model);
+    await settle(5);
+    const scroller = el.querySelector<HTMLElement>(".cw-ll-grid .cw-rect-grid-scroll")!;
+    const press = async (key: string, ctrlKey = false) => {
+      scroller.dispatchEvent(new KeyboardEvent("keydown", { key, ctrlKey, bubbles: true, cancelable: true }));
+      await settle();
+      return [selection.get("lens_layer"), selection.get("position")];
+    };
+    expect(await press("ArrowLeft")).toEqual([1, 2]); // off the page shown (positions 2-3): still one step
+    expect(await press("ArrowLeft")).toEqual([1, 1]);
+    expect(await press("Home", true)).toEqual([0, 0]); // the grid's first cell
+    expect(await press("ArrowUp")).toEqual([0, 0]); // stops at the edge
+    expect(await press("End")).toEqual([0, P - 1]); // the readout's last position
+    expect(await press("Home", true)).toEqual([0, 0]);
+    expect(await press("End", true)).toEqual([R - 1, P - 1]); // the output's last position
+    const grid = el.querySelector<HTMLElement>(".cw-ll-grid")!; // now on the page of positions 2-3
+    const colW = Number(grid.dataset.colWidth);
+    el.querySelector<HTMLElement>(".cw-ll-grid-plot")!.dispatchEvent(
+      new MouseEvent("click", { clientX: 1.5 * colW, clientY: HEADER_HEIGHT + 0.5 * ROW_HEIGHT, bubbles: true }),
+    );
+    await settle();
+    expect([selection.get("lens_layer"), selection.get("position")]).toEqual([0, 3]); // the page's second column
+    await unmount();
   });
 });
 

@@ -32,14 +32,14 @@ import {
   bracketRun, cellAt, clampView, fullView, panView, rasterize, revealCell, segmentsPath, thinLabels, truncateLabel,
   visibleCells, zoomView, type DiagonalRun, type Viewport,
 } from "./heatmap_layout";
+import { createCellHover } from "./cell_hover";
+import { applyStep, gridStep } from "./grid_keys";
 import { boxView, paintLayers, topLevel, type GridLayer } from "./heatmap_tiles";
-import { gridSvg, hex, MAX_VECTOR_CELLS, rasterCells, type SvgGridSpec } from "./svg_grid";
-import { tokenParts } from "./token_strip";
+import { cellGridSvg, hex, type SvgGridSpec } from "./svg_grid";
+import { tokenLabel } from "./token_strip";
 
-export interface Cell {
-  row: number;
-  col: number;
-}
+export type { GridCell as Cell } from "./grid_keys";
+import type { GridCell as Cell } from "./grid_keys";
 
 export interface HeatmapData {
   n: number;
@@ -102,7 +102,7 @@ const DRAG_THRESHOLD = 4;
 /** A layered matrix's SVG holds at most this many cells a side. */
 const SVG_SAMPLES = 512;
 
-const labelText = (token: string, max: number) => truncateLabel(tokenParts(token).map((p) => p.text).join(""), max);
+const labelText = (token: string, max: number) => truncateLabel(tokenLabel(token), max);
 
 function div(className: string, parent?: HTMLElement): HTMLDivElement {
   const el = document.createElement("div");
@@ -128,7 +128,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   let view: Viewport = fullView(1);
   let size = maxSize;
   let marks: { row: number | null; col: number | null } = { row: null, col: null };
-  let cursorCell: Cell | null = null;
+  const hover = createCellHover(plot, cursor, (cell) => box(cursor, cell.row, cell.col, 1, 1), options.onHover);
   let guides: { guide: Guide; path: SVGPathElement }[] = [];
   let frame = 0;
   let lastDrawMs = 0;
@@ -178,8 +178,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     else box(rowBand, marks.row, null, 1, 0);
     if (marks.col === null) colBand.hidden = true;
     else box(colBand, null, marks.col, 0, 1);
-    if (cursorCell === null) cursor.hidden = true;
-    else box(cursor, cursorCell.row, cursorCell.col, 1, 1);
+    hover.place();
     placeGuides(guideLayer, guides, view, size);
   }
 
@@ -192,14 +191,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     if (data) setView(zoomView(view, data.n, factor, fx, fy));
   }
 
-  function moveCursor(cell: Cell | null, announce = true) {
-    const same = cell?.row === cursorCell?.row && cell?.col === cursorCell?.col;
-    cursorCell = cell;
-    placeOverlays();
-    if (cell) plot.dataset.cursor = `${cell.row},${cell.col}`;
-    else delete plot.dataset.cursor;
-    if (announce && !same) options.onHover?.(cell, cursor);
-  }
+  const moveCursor = (cell: Cell | null, announce = true) => hover.move(cell, announce);
 
   const controls: Controls = {
     plot,
@@ -207,8 +199,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     view: () => view,
     size: () => size,
     pxPerCell,
-    at: () => cursorCell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
-    hasCursor: () => cursorCell !== null,
+    at: () => hover.cell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
+    hasCursor: () => hover.cell !== null,
     setView,
     zoom,
     moveCursor,
@@ -237,7 +229,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
       const sameSize = data?.n === next.n;
       data = next;
       if (!(keepView && sameSize)) view = fullView(next.n);
-      if (cursorCell && (cursorCell.row >= next.n || cursorCell.col >= next.n)) cursorCell = null;
+      const at = hover.cell;
+      if (at && (at.row >= next.n || at.col >= next.n)) hover.move(null, false);
       layout();
       draw(); // at once: callers time and test what is drawn
     },
@@ -420,15 +413,9 @@ function bindPointer(c: Controls) {
 /** Where an arrow, Home or End key moves the cursor from `at` in an n x n plot (End: the
  * diagonal, the last unmasked key of a causal row); undefined for any other key. */
 export function cursorMove(key: string, at: Cell, n: number): Cell | undefined {
-  const moves: Record<string, Cell> = {
-    ArrowUp: { row: Math.max(0, at.row - 1), col: at.col },
-    ArrowDown: { row: Math.min(n - 1, at.row + 1), col: at.col },
-    ArrowLeft: { row: at.row, col: Math.max(0, at.col - 1) },
-    ArrowRight: { row: at.row, col: Math.min(n - 1, at.col + 1) },
-    Home: { row: at.row, col: 0 },
-    End: { row: at.row, col: at.row },
-  };
-  return moves[key];
+  const step = gridStep(key);
+  if (step === null) return undefined;
+  return step === "end" ? { row: at.row, col: at.row } : applyStep(step, at, n, n);
 }
 
 /** Arrows move the cursor, Enter selects, + / − zoom, 0 fits, Escape hides the cursor. */
@@ -508,15 +495,12 @@ function heatmapSvg(
   };
   const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
   spec.cellWidth = spec.cellHeight = cellSize;
-  if (rows.count * cols.count <= MAX_VECTOR_CELLS) {
-    spec.cell = (r, c) => {
-      const [R, G, B] = rgb(rows.at(r), cols.at(c));
-      return { fill: hex({ r: R, g: G, b: B }) };
-    };
-  } else {
-    spec.raster = rasterCells(rows.count, cols.count, (r, c) => rgb(rows.at(r), cols.at(c)));
-  }
-  return gridSvg(spec);
+  const shown = (r: number, c: number) => rgb(rows.at(r), cols.at(c));
+  const cell = (r: number, c: number) => {
+    const [R, G, B] = shown(r, c);
+    return { fill: hex({ r: R, g: G, b: B }) };
+  };
+  return cellGridSvg(spec, cell, shown);
 }
 
 /** The plot's canvas painter: the visible cells rasterized into an offscreen canvas of at most

@@ -64,6 +64,12 @@ export function tokenParts(token: string): Part[] {
   return parts;
 }
 
+/** A token as one line of visible characters (spaces as ·, newlines as ↵ ...): the text of
+ * canvas labels and hover-card rows, where markers cannot be dimmed spans. */
+export function tokenLabel(token: string): string {
+  return tokenParts(token).map((p) => p.text).join("");
+}
+
 /** How many line breaks to draw after a token (one per newline it contains). */
 export function lineBreaksAfter(token: string): number {
   let n = 0;

@@ -3,6 +3,7 @@
  * rows and geometry, what a click on a bar selects, the keys that move between bars, the text
  * of modes, bars and hover cards, and the check of a position against the text.
  */
+import { formatSigned } from "../kit/format";
 import type { Mode, Term, TermKind } from "./shared";
 
 /** The two readings, in the toggle's order. */
@@ -106,8 +107,8 @@ export function positionProblem(position: number | null, n: number): string | nu
   return null;
 }
 
-/** A signed number: "+1.50", "-0.25". */
-export const signed = (v: number, digits = 2) => (v >= 0 ? "+" : "") + v.toFixed(digits);
+/** A signed number: "+1.50", "-0.25" (kit/format.ts). */
+export const signed = formatSigned;
 
 const KIND_NOTES: Record<Row["kind"], string> = {
   direct: "The embeddings at this position straight to the unembedding (the bigram path).",
