@@ -10,15 +10,17 @@
  *                         the page has without asking (more of them in a static export)
  *   run_id                bumped per text: patterns of different texts never mix
  *   busy, error           progress line / inline error (the last good view stays)
- *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
+ *   selection             the shared Selection (layer, head, query, key, pair): kit/selection.ts
  *
  * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
  * "preview") and asked for through the request channel (kit/channel.ts) as `invoke("pattern",
  * {layer, head, run})`; the kernel answers with its float16 pattern as a binary buffer, or
  * with why not (shown in place of "Loading…"). The last few are cached.
  *
- * Its parts: overview.ts (every head), head_panel.ts (the selected head), token_panel.ts (the
- * text coloured by attention), state.ts (the pure logic, unit-tested).
+ * Its parts: overview.ts (every head), head_panel.ts (the selected head), pair_panel.ts (when
+ * the selection holds a pair of heads: the writer's pattern beside the selected reader's),
+ * token_panel.ts (the text coloured by attention), state.ts and pair_state.ts (the pure
+ * logic, unit-tested).
  *
  * The ablation panel (kit/ablation_panel.ts) switches heads off — A toggles the selected one —
  * and shows the prediction at the locked query (else the last position) before and after; the
@@ -42,6 +44,8 @@ import { watch } from "../kit/watch";
 import { createExplorerAblation } from "./ablation_panel";
 import { createHeadPanel } from "./head_panel";
 import { createOverview, type Score } from "./overview";
+import { createPairPanel } from "./pair_panel";
+import { pairKey } from "./pair_state";
 import type { ExplorerNow, State } from "./shared";
 import { headStats, positionIn, previewPattern, type HeadPattern } from "./state";
 import { createTokenPanel } from "./token_panel";
@@ -66,7 +70,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   const view = connectView(model, root, signal, {
     scale: sequential,
     onSelection(changed) {
-      if (changed.has("layer") || changed.has("head")) {
+      if (changed.has("layer") || changed.has("head") || changed.has("pair")) {
         showHead();
         markTiles();
       }
@@ -82,6 +86,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     current: () => current,
     direction: () => tokenPanel.direction(),
     position: (field) => positionIn(selection.get(field), tokens.length),
+    pairHover: (cell, anchor) => (pairPanel.writer() ? (pairPanel.hover(cell, anchor), true) : false),
   };
 
   const main = document.createElement("div");
@@ -92,6 +97,11 @@ function render({ model, el, signal }: RenderProps<State>) {
     onScoreChange: () => showHead(),
   });
   const headPanel = createHeadPanel(main, now, signal, (i) => tokenPanel.hover(i));
+  const pairPanel = createPairPanel(main, headPanel.panel.element, now, signal, {
+    readerHeatmap: () => headPanel.heatmap,
+    readerPattern: () => current,
+    onFocus: (i) => tokenPanel.hover(i),
+  });
   const tokenPanel = createTokenPanel(frame.body, now, {
     drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}`,
     scale: () => look.scale,
@@ -116,7 +126,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     signal,
     onArrive(layer, head) {
       const sel = selectedHead();
-      if (sel.layer === layer && sel.head === head) showHead();
+      const writer = view.pairedHead();
+      if ((sel.layer === layer && sel.head === head) || (writer?.layer === layer && writer.head === head)) showHead();
     },
   });
 
@@ -132,14 +143,30 @@ function render({ model, el, signal }: RenderProps<State>) {
     drawn = { layer, head, run: run() };
     const note = model.get("_static") ? STATIC_PREVIEW : patterns.error(layer, head) || "Loading the full pattern…";
     headPanel.show(layer, head, run(), pattern, keepView, note, headStats(scores, overview.scoreKey(), layer, head));
+    showPair({ layer, head }, keepView);
     showLocks();
     tokenPanel.paint();
+  }
+
+  /** The pair's writer beside the reader (the selected head), or no pair panel. */
+  function showPair(reader: { layer: number; head: number }, keepView: boolean) {
+    const writer = view.pairedHead();
+    const pattern = writer && (patterns.get(writer.layer, writer.head) ?? previewPattern(thumbs, nHeads(), writer.layer, writer.head, tokens.length));
+    if (writer && pattern) {
+      const note = model.get("_static") ? STATIC_PREVIEW : patterns.error(writer.layer, writer.head) || "Loading the full pattern…";
+      pairPanel.show(writer, reader, run(), pattern, keepView, note);
+      pairPanel.heatmap.setColors(look.scale.lut, look.masked);
+      headPanel.panel.title.textContent += " · reads";
+    } else pairPanel.hide();
+    root.classList.toggle("cw-ae-paired", pairPanel.writer() !== null);
+    root.dataset.pair = pairKey(pairPanel.writer(), reader);
   }
 
   function showLocks() {
     const q = now.position("query");
     const k = now.position("key");
     headPanel.showLocks(q, k);
+    pairPanel.showLocks(q, k);
     root.dataset.query = q === null ? "" : String(q);
     root.dataset.key = k === null ? "" : String(k);
     tokenPanel.paint();
@@ -148,7 +175,7 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function markTiles() {
     const { layer, head } = selectedHead();
-    overview.mark(layer, head);
+    overview.mark(layer, head, view.pairedHead());
   }
 
   function drawData() {
@@ -173,6 +200,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   function recolour() {
     look.read();
     headPanel.heatmap.setColors(look.scale.lut, look.masked);
+    pairPanel.heatmap.setColors(look.scale.lut, look.masked); // the same scale: the two compare
     legend.setScale(look.scale);
     overview.paint(look.scale.lut, look.masked, look.palette);
     tokenPanel.paint(true); // colours must be recomputed
