@@ -213,7 +213,7 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
         """Write this view as one offline HTML file (see :func:`circuitwidgets.save_html`).
 
         ``heads`` chooses which heads' full patterns go into the file: ``"selected"`` (the
-        one on screen), ``"all"`` (every head: ``n_layers x n_heads x seq² x 2`` bytes before
+        one on screen, and a selected pair's writer beside it), ``"all"`` (every head: ``n_layers x n_heads x seq² x 2`` bytes before
         base64), a list of ``(layer, head)`` pairs, or ``"auto"`` (all while that is at most
         :data:`AUTO_EXPORT_BYTES`, else the selected one). Other heads still switch in the
         file, drawn from their thumbnail and marked as a preview.
