@@ -167,10 +167,11 @@ describe("AttentionExplorer", async () => {
     await settle();
     const root = el.querySelector<HTMLElement>(".cw-attention-explorer")!;
     const head = el.querySelector<HTMLElement>(".cw-ae-head")!;
+    expect(el.querySelectorAll(".cw-heatmap")).toHaveLength(2);
     const pair = el.querySelector<HTMLElement>(".cw-ae-pair")!;
     expect(root.dataset.pair).toBe("0 0 1 1");
     expect(root.classList.contains("cw-ae-paired")).toBe(true);
-    expect(pair.hidden).toBe(false);
+    expect(pair.nextElementSibling).toBe(head); // the writer left of the reader
     expect([pair.dataset.layer, pair.dataset.head, pair.dataset.resolution]).toEqual(["0", "0", "full"]); // from the bank
     expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "1", "full"]); // asked for
     expect(pair.querySelector(".cw-panel-title, h3, [class*=title]")!.textContent).toContain("Layer 0 · Head 0 · writes");
@@ -184,7 +185,8 @@ describe("AttentionExplorer", async () => {
     selection.set("head", 0);
     await settle();
     expect(root.dataset.pair).toBe("");
-    expect(pair.hidden).toBe(true);
+    expect(el.querySelector(".cw-ae-pair")).toBeNull(); // removed: one heatmap again
+    expect(el.querySelectorAll(".cw-heatmap")).toHaveLength(1);
     expect(el.querySelector('.cw-head-grid-cell[data-second="true"]')).toBeNull();
     await unmount();
     expect(listeners(model)).toBe(0);

@@ -100,6 +100,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   const pairPanel = createPairPanel(main, headPanel.panel.element, now, signal, {
     readerHeatmap: () => headPanel.heatmap,
     readerPattern: () => current,
+    colors: () => [look.scale.lut, look.masked],
     onFocus: (i) => tokenPanel.hover(i),
   });
   const tokenPanel = createTokenPanel(frame.body, now, {
@@ -155,7 +156,6 @@ function render({ model, el, signal }: RenderProps<State>) {
     if (writer && pattern) {
       const note = model.get("_static") ? STATIC_PREVIEW : patterns.error(writer.layer, writer.head) || "Loading the full pattern…";
       pairPanel.show(writer, reader, run(), pattern, keepView, note);
-      pairPanel.heatmap.setColors(look.scale.lut, look.masked);
       headPanel.panel.title.textContent += " · reads";
     } else pairPanel.hide();
     root.classList.toggle("cw-ae-paired", pairPanel.writer() !== null);
@@ -200,7 +200,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   function recolour() {
     look.read();
     headPanel.heatmap.setColors(look.scale.lut, look.masked);
-    pairPanel.heatmap.setColors(look.scale.lut, look.masked); // the same scale: the two compare
+    pairPanel.recolour(); // the same scale as the reader's: the two compare
     legend.setScale(look.scale);
     overview.paint(look.scale.lut, look.masked, look.palette);
     tokenPanel.paint(true); // colours must be recomputed

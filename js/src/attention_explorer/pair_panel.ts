@@ -4,13 +4,13 @@
  * drawn beside the reading (selected) head's, on the same colour scale, each heatmap labelled
  * with its head and its part in the pair. Hovering a cell of either shows both weights at that
  * (query, key) and the cursor on both; a click locks the cell as the head view's does. The
- * panel hides when the pair is cleared (another head selected).
+ * panel is removed when the pair is cleared (another head selected).
  *
  * The writer's full pattern comes like any head's: from the bank, else asked of the kernel
  * (kit/head_patterns.ts, `invoke("pattern", ...)`), drawn meanwhile from its thumbnail and
  * marked "preview".
  *
- * For tests: `.cw-ae-pair[data-layer][data-head][data-resolution]` (hidden when no pair);
+ * For tests: `.cw-ae-pair[data-layer][data-head][data-resolution]` (absent when no pair);
  * the root's `data-pair` is the pair shown (`"l1 h1 l2 h2"`, `""` for none).
  */
 import type { Cell, Heatmap } from "../kit/heatmap";
@@ -23,17 +23,17 @@ import type { ExplorerNow } from "./shared";
 import { weightAt, type HeadPattern } from "./state";
 
 export interface PairPanel {
-  readonly panel: Panel;
-  readonly heatmap: Heatmap;
   /** Draw the writer's pattern beside the reader's; `note` explains a preview. */
   show(writer: Head, reader: Head, run: number, pattern: HeadPattern, keepView: boolean, note: string): void;
-  /** No pair: hide the panel. */
+  /** No pair: remove the panel (the view holds one heatmap again). */
   hide(): void;
-  /** The writer drawn, or null when hidden. */
+  /** The writer drawn, or null when there is none. */
   writer(): Head | null;
   /** Mark the locked (query, key). */
   showLocks(q: number | null, k: number | null): void;
-  /** The hover card of a cell of either heatmap (both heads' weights), and the cursor on this one. */
+  /** Paint with the view's colour scale again (a theme change). */
+  recolour(): void;
+  /** The hover card of a cell of either heatmap (both heads' weights), and the cursor on the other. */
   hover(cell: Cell | null, anchor: HTMLElement | null): void;
 }
 
@@ -42,54 +42,80 @@ export interface PairPanelOptions {
   readerHeatmap: () => Heatmap;
   /** The reader's pattern as drawn (null before the first). */
   readerPattern: () => HeadPattern | null;
+  /** The view's colour scale: the lookup table and the masked colour (the reader's too). */
+  colors: () => [Uint8ClampedArray, readonly [number, number, number]];
   /** The pointer is on token `i` (null: left), for the token strip. */
   onFocus: (i: number | null) => void;
 }
 
+interface Built {
+  panel: Panel;
+  heatmap: Heatmap;
+  caption: HTMLElement;
+  previewNote: HTMLElement;
+  stop: AbortController;
+}
+
+/** The panel is built when a pair is first shown and removed when it is cleared, so that a
+ * view without a pair holds one heatmap, as before pairs existed. */
 export function createPairPanel(parent: HTMLElement, before: HTMLElement, now: ExplorerNow, signal: AbortSignal, options: PairPanelOptions): PairPanel {
   const { tooltip } = now;
-  const panel = createPanel(parent, { className: "cw-ae-pair", title: "" });
-  parent.insertBefore(panel.element, before); // the writer left of the reader
-  panel.element.hidden = true;
-  const caption = document.createElement("div");
-  caption.className = "cw-ae-note cw-ae-pair-caption";
-  const previewNote = document.createElement("div");
-  previewNote.className = "cw-ae-note";
-  previewNote.hidden = true;
-  const heatmap = createPatternHeatmap(panel.body, now, signal, "the pair's writing head", (cell, anchor) => api.hover(cell, anchor));
-  panel.body.append(previewNote, caption); // below, as the head view's lock line: the two plots align
-
+  let built: Built | null = null;
   let drawn: { writer: Head; reader: Head; pattern: HeadPattern } | null = null;
+  let locks: [number | null, number | null] = [null, null];
+
+  function build(): Built {
+    const stop = new AbortController();
+    const panel = createPanel(parent, { className: "cw-ae-pair", title: "" });
+    parent.insertBefore(panel.element, before); // the writer left of the reader
+    const heatmap = createPatternHeatmap(panel.body, now, stop.signal, "the pair's writing head", (cell, anchor) => api.hover(cell, anchor));
+    const previewNote = document.createElement("div");
+    previewNote.className = "cw-ae-note";
+    const caption = document.createElement("div");
+    caption.className = "cw-ae-note cw-ae-pair-caption";
+    panel.body.append(previewNote, caption); // below, as the head view's lock line: the two plots align
+    heatmap.setColors(...options.colors());
+    return { panel, heatmap, caption, previewNote, stop };
+  }
+
+  function remove() {
+    if (!built) return;
+    built.stop.abort();
+    built.panel.element.remove();
+    built = null;
+  }
+  signal.addEventListener("abort", remove);
 
   const api: PairPanel = {
-    panel,
-    heatmap,
     show(writer, reader, run, pattern, keepView, note) {
+      const fresh = built === null;
+      const b = (built ??= build());
       const tokens = now.tokens();
-      heatmap.setData({ n: pattern.n, levels: pattern.levels, rowLabels: tokens, colLabels: tokens, causal: true }, keepView && drawn !== null);
+      b.heatmap.setData({ n: pattern.n, levels: pattern.levels, rowLabels: tokens, colLabels: tokens, causal: true }, keepView && !fresh);
+      b.heatmap.setMarks(...locks);
       drawn = { writer, reader, pattern };
       const full = pattern.values !== null;
-      panel.title.textContent = `Layer ${writer.layer} · Head ${writer.head} · writes`;
-      caption.textContent = pairCaption(writer, reader);
-      previewNote.hidden = full;
-      previewNote.textContent = note;
-      panel.element.hidden = false;
-      Object.assign(panel.element.dataset, { layer: String(writer.layer), head: String(writer.head), resolution: full ? "full" : "preview", run: String(run) });
+      b.panel.title.textContent = `Layer ${writer.layer} · Head ${writer.head} · writes`;
+      b.caption.textContent = pairCaption(writer, reader);
+      b.previewNote.hidden = full;
+      b.previewNote.textContent = note;
+      Object.assign(b.panel.element.dataset, { layer: String(writer.layer), head: String(writer.head), resolution: full ? "full" : "preview", run: String(run) });
     },
     hide() {
-      if (drawn === null && panel.element.hidden) return;
       drawn = null;
-      panel.element.hidden = true;
-      delete panel.element.dataset.layer;
-      delete panel.element.dataset.head;
-      delete panel.element.dataset.resolution;
+      remove();
     },
     writer: () => drawn?.writer ?? null,
     showLocks(q, k) {
-      heatmap.setMarks(q, k);
+      locks = [q, k];
+      built?.heatmap.setMarks(q, k);
+    },
+    recolour() {
+      built?.heatmap.setColors(...options.colors());
     },
     hover(cell, anchor) {
-      if (!drawn) return;
+      const heatmap = built?.heatmap;
+      if (!drawn || !heatmap) return;
       if (!cell || !anchor) {
         tooltip.hide();
         heatmap.showCursor(null);
