@@ -25,7 +25,7 @@ from circuitwidgets import analysis
 from circuitwidgets.widgets import _payloads
 from circuitwidgets.analysis import TokenMap
 from circuitwidgets.widgets._transport import BinaryArray, Encoded
-from circuitwidgets.widgets.selection import SELECTION_FIELDS
+from circuitwidgets.widgets.selection import PAIR_FIELD, SELECTION_FIELDS
 
 SRC = Path(__file__).resolve().parent.parent / "js" / "src"
 WIDGET_TRAITS = set(anywidget.AnyWidget.class_trait_names())
@@ -119,8 +119,12 @@ def test_selection_fields_are_the_scripts():
     found = re.search(r"export const SELECTION_FIELDS = \[([^\]]*)\]", text)
     assert found, "no SELECTION_FIELDS in js/src"
     assert tuple(re.findall(r'"(\w+)"', found.group(1))) == SELECTION_FIELDS
-    assert set(synced(cw.Selection)) == set(SELECTION_FIELDS)
-    assert all(expected_ts(t) == r"number \| null" for t in synced(cw.Selection).values())
+    pair = re.search(r'export const PAIR_FIELD = "(\w+)"', text)
+    assert pair and pair.group(1) == PAIR_FIELD, "kit/selection.ts names the pair field as Python does"
+    assert set(synced(cw.Selection)) == {*SELECTION_FIELDS, PAIR_FIELD}
+    assert all(expected_ts(t) == r"number \| null" for n, t in synced(cw.Selection).items() if n != PAIR_FIELD)
+    state = _body(text, "SelectionState")  # the pair is a list of ints in TypeScript too
+    assert re.search(rf"\b{PAIR_FIELD}: number\[\]", state), state
 
 
 def test_a_drifted_state_type_is_caught(tmp_path, monkeypatch):

@@ -15,7 +15,9 @@ Three linked panels:
 
 The selection (layer, head, locked query and key) is a shared
 :class:`~circuitwidgets.Selection`: pass the same one to several views and they follow each
-other, also in a static HTML export.
+other, also in a static HTML export. When it holds a pair of heads (``pair``: an edge of the
+composition graph, a two-head path), the head view shows the writing head's pattern beside the
+reading head's, on the same colour scale, until another head is selected.
 
 What crosses to the browser: the thumbnails (uint8, at most ``40 x 40`` per head), the
 scores, and the full pattern (float16) only of the head being shown; the browser asks for
@@ -49,7 +51,7 @@ from ._channel import AnswersRequests, handles
 from ._pattern_blocks import LONG_TEXT_TOKENS, block_answer
 from ._payloads import HeadScore, PatternBank
 from ._transport import BinaryArray, Encoded, to_wire
-from .selection import Selection
+from .selection import PairTrait, Selection
 
 __all__ = ["AttentionExplorer", "AUTO_EXPORT_BYTES"]
 
@@ -103,6 +105,9 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
         has heads 0..11"); kept equal to ``selection.layer``/``selection.head``.
     query, key : int or None
         A locked query / key position (None: none), checked against the text.
+    pair : list of int
+        ``[]`` or ``[writer layer, writer head, reader layer, reader head]``: two heads shown
+        side by side (the reader is ``layer``/``head``); kept equal to ``selection.pair``.
     selection : Selection
         The shared selection.
     ablated : list of (layer, head)
@@ -127,12 +132,15 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
     >>> w.layer, w.head = 1, 3              # the view moves; in a notebook `w` draws it
     >>> w.pattern().shape                   # the drawn pattern: [query, key], BOS first
     torch.Size([25, 25])
+    >>> w.pair = [0, 1, 1, 3]               # two heads side by side: L0H1's and L1H3's patterns
+    >>> w.layer, w.head, w.selection.pair
+    (1, 3, [0, 1, 1, 3])
     >>> w.save_html("attention.html")       # offline copy; heads="all" embeds every head
     PosixPath('attention.html')
     """
 
     _bundle = "attention_explorer"
-    _linked = ("layer", "head", "query", "key")
+    _linked = ("layer", "head", "query", "key", "pair")
     _settable = ("text", "ablated", "ablation_mode")
 
     # ---- Python-side selection (mirrored into `selection`) ----------------------------------
@@ -140,6 +148,7 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
     head = traitlets.Int(0, help="The selected head.")
     query = traitlets.Int(None, allow_none=True, help="Locked query position, or None.")
     key = traitlets.Int(None, allow_none=True, help="Locked key position, or None.")
+    pair = PairTrait([], help="[] or [writer layer, writer head, reader layer, reader head].")
 
     # ---- synced to the browser ---------------------------------------------------------------
     text = traitlets.Unicode(help="The input text; setting it re-runs the model.").tag(sync=True)
@@ -226,7 +235,7 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
         """Write this view as one offline HTML file (see :func:`circuitwidgets.save_html`).
 
         ``heads`` chooses which heads' full patterns go into the file: ``"selected"`` (the
-        one on screen), ``"all"`` (every head: ``n_layers x n_heads x seq² x 2`` bytes before
+        one on screen, and a selected pair's writer beside it), ``"all"`` (every head: ``n_layers x n_heads x seq² x 2`` bytes before
         base64), a list of ``(layer, head)`` pairs, or ``"auto"`` (all while that is at most
         :data:`AUTO_EXPORT_BYTES`, else the selected one). Other heads still switch in the
         file, drawn from their thumbnail and marked as a preview.
@@ -317,7 +326,7 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
             self._set(
                 thumbnails=store.thumbnails,
                 head_scores=self._score_list(store),
-                _bank=self._bank_of([] if self._long_text else [(self.layer, self.head)]),
+                _bank=self._bank_of([] if self._long_text else self._shown_heads()),
                 error="",
             )
         # Locked positions past the end of a shorter text no longer exist.
@@ -371,9 +380,15 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
 
     # ---- static export -------------------------------------------------------------------------
 
+    def _shown_heads(self) -> list[tuple[int, int]]:
+        """The heads the head view draws: the selected one, and the pair's writer if a pair is
+        selected."""
+        writer = [(self.pair[0], self.pair[1])] if self.pair else []
+        return [(self.layer, self.head)] + writer
+
     def _heads_to_export(self, heads: HeadsToExport) -> list[tuple[int, int]]:
         every = [(l, h) for l in range(self._adapter.n_layers) for h in range(self._adapter.n_heads)]
-        selected = [(self.layer, self.head)]
+        selected = self._shown_heads()
         if heads == "auto":
             seq = self._store.seq_len
             if len(every) * seq * seq * 2 <= AUTO_EXPORT_BYTES:

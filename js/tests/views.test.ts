@@ -177,6 +177,41 @@ describe("AttentionExplorer", async () => {
     expect(listeners(selection)).toBe(0);
   });
 
+  it("draws a selected pair's two patterns side by side, both weights on hover, and one again when cleared", async () => {
+    const model = new MockModel(state(), {
+      pattern: (p) => ({ layer: p.layer, head: p.head, run: p.run, pattern: wire("float32", [S, S], causal(0.2)) }),
+    });
+    const selection = withSelection(model, { layer: 1, head: 1, pair: [0, 0, 1, 1] });
+    const { el, unmount } = await mount(attentionExplorer, model);
+    await settle();
+    const root = el.querySelector<HTMLElement>(".cw-attention-explorer")!;
+    const head = el.querySelector<HTMLElement>(".cw-ae-head")!;
+    expect(el.querySelectorAll(".cw-heatmap")).toHaveLength(2);
+    const pair = el.querySelector<HTMLElement>(".cw-ae-pair")!;
+    expect(root.dataset.pair).toBe("0 0 1 1");
+    expect(root.classList.contains("cw-ae-paired")).toBe(true);
+    expect(pair.nextElementSibling).toBe(head); // the writer left of the reader
+    expect([pair.dataset.layer, pair.dataset.head, pair.dataset.resolution]).toEqual(["0", "0", "full"]); // from the bank
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "1", "full"]); // asked for
+    expect(pair.querySelector(".cw-panel-title, h3, [class*=title]")!.textContent).toContain("Layer 0 · Head 0 · writes");
+    expect(head.textContent).toContain("Layer 1 · Head 1 · reads");
+    expect(pair.textContent).toContain("L0H0 → L1H1");
+    // the grid rings the writer beside the selected reader
+    expect(el.querySelector('.cw-head-grid-cell[data-layer="0"][data-head="0"]')!.getAttribute("data-second")).toBe("true");
+    expect(el.querySelector('.cw-head-grid-cell[data-layer="1"][data-head="1"]')!.getAttribute("aria-pressed")).toBe("true");
+    // another head (the kernel's Selection clears the pair with it): one pattern again
+    selection.set("pair", []);
+    selection.set("head", 0);
+    await settle();
+    expect(root.dataset.pair).toBe("");
+    expect(el.querySelector(".cw-ae-pair")).toBeNull(); // removed: one heatmap again
+    expect(el.querySelectorAll(".cw-heatmap")).toHaveLength(1);
+    expect(el.querySelector('.cw-head-grid-cell[data-second="true"]')).toBeNull();
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
   it("from arrays (cw.attention_heads): no text box or ablation panel, the reason shown, heads still fetched", async () => {
     const model = new MockModel({ ...state(), ablated: [], ablation_mode: "zero", model_name: "from arrays", _model_free: "Made from arrays: no model." }, { pattern: patternHandler(S) });
     const selection = withSelection(model, { layer: 0, head: 0 });
@@ -404,7 +439,7 @@ describe("PathExplorer", async () => {
     tokens: ["<bos>", "a", " w", " *", " a", " w"], _expansions: [], target_error: "", run_id: 1, busy: "", error: "", _static: false,
   });
 
-  it("asks for the selected position, draws the waterfall, and a pair's click selects its second head", async () => {
+  it("asks for the selected position, draws the waterfall, and a pair's click selects both heads", async () => {
     const asked: Record<string, unknown>[] = [];
     const model = new MockModel(state(), { expand: (p) => (asked.push(p), expansion(p)) });
     const selection = withSelection(model, { position: 4 });
@@ -415,10 +450,14 @@ describe("PathExplorer", async () => {
     expect(bars.map((b) => [b.dataset.kind, Number(b.dataset.value)])).toEqual([["pair", 2], ["head", -1], ["direct", 0.5], ["total", 1.5]]);
     expect(el.querySelector(".cw-px-reading")!.textContent).toBe("reading of frozen at 4");
     bars[0]!.click();
-    expect([selection.get("layer"), selection.get("head")]).toEqual([1, 1]);
+    expect([selection.get("layer"), selection.get("head"), selection.get("pair")]).toEqual([1, 1, [0, 0, 1, 1]]);
     await settle();
     expect(bars[0]!.getAttribute("aria-pressed")).toBe("true");
-    expect(bars[1]!.getAttribute("aria-pressed")).toBe("true"); // the same head's own bar
+    expect(bars[1]!.getAttribute("aria-pressed")).toBe("false"); // its second head alone is not the pair
+    bars[1]!.click(); // that head alone: the pair is cleared
+    expect([selection.get("layer"), selection.get("head"), selection.get("pair")]).toEqual([1, 1, []]);
+    await settle();
+    expect(bars.map((b) => b.getAttribute("aria-pressed")).slice(0, 2)).toEqual(["false", "true"]);
     (el.querySelector<HTMLElement>('.cw-token[data-index="2"]')!).click();
     await settle(5);
     expect(asked.at(-1)).toMatchObject({ position: 2 });

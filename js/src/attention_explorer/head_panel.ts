@@ -24,11 +24,29 @@ export interface HeadPanel {
   refreshHover(): void;
 }
 
+/** A head's pattern as a heatmap (queries down, keys across) whose click locks the cell's
+ * (query, key), a second click unlocks: the head view's and the pair panel's. `onView` hears
+ * the heatmap's zoom (long texts fetch the blocks in sight). */
+export function createPatternHeatmap(
+  parent: HTMLElement, now: ExplorerNow, signal: AbortSignal, whose: string, onHover: (cell: Cell | null, anchor: HTMLElement) => void,
+  onView?: (view: Viewport, px: number) => void,
+): Heatmap {
+  return createHeatmap(parent, {
+    label: `Attention pattern of ${whose}: queries down, keys across`,
+    rowTitle: "query",
+    colTitle: "key",
+    signal,
+    onHover,
+    onClick: (cell) => now.selection.set(lockCellChange(now.position("query"), now.position("key"), cell.row, cell.col)),
+    onView,
+  });
+}
+
 export function createHeadPanel(
   parent: HTMLElement, now: ExplorerNow, signal: AbortSignal, onFocus: (i: number | null) => void,
   onView?: (view: Viewport, px: number) => void,
 ): HeadPanel {
-  const { tooltip, selection } = now;
+  const { tooltip } = now;
   const panel = createPanel(parent, { className: "cw-ae-head", title: "" });
   const stats = document.createElement("span");
   stats.className = "cw-ae-stats";
@@ -36,15 +54,7 @@ export function createHeadPanel(
   const previewNote = document.createElement("div");
   previewNote.className = "cw-ae-note";
   previewNote.hidden = true;
-  const heatmap = createHeatmap(panel.body, {
-    label: "Attention pattern of the selected head: queries down, keys across",
-    rowTitle: "query",
-    colTitle: "key",
-    signal,
-    onHover: (cell, anchor) => hoverCell(cell, anchor),
-    onClick: (cell) => selection.set(lockCellChange(now.position("query"), now.position("key"), cell.row, cell.col)),
-    onView,
-  });
+  const heatmap = createPatternHeatmap(panel.body, now, signal, "the selected head", (cell, anchor) => hoverCell(cell, anchor), onView);
   let hovered: { cell: Cell; anchor: HTMLElement } | null = null;
   const lockLine = document.createElement("div");
   lockLine.className = "cw-ae-note";
@@ -52,6 +62,7 @@ export function createHeadPanel(
 
   function hoverCell(cell: Cell | null, anchor: HTMLElement) {
     hovered = cell ? { cell, anchor } : null;
+    if (now.pairHover(cell, anchor)) return; // a pair is drawn: its card holds both heads' weights
     if (!cell) {
       tooltip.hide();
       onFocus(null);

@@ -12,15 +12,17 @@
  *   busy, error           progress line / inline error (the last good view stays)
  *   _model_free           "" with a model; made from arrays (cw.attention_heads), why there is
  *                         no text box, ablation panel or model-run score: shown in their place
- *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
+ *   selection             the shared Selection (layer, head, query, key, pair): kit/selection.ts
  *
  * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
  * "preview") and asked for through the request channel (kit/channel.ts) as `invoke("pattern",
  * {layer, head, run})`; the kernel answers with its float16 pattern as a binary buffer, or
  * with why not (shown in place of "Loading…"). The last few are cached.
  *
- * Its parts: overview.ts (every head), head_panel.ts (the selected head), token_panel.ts (the
- * text coloured by attention), state.ts (the pure logic, unit-tested).
+ * Its parts: overview.ts (every head), head_panel.ts (the selected head), pair_panel.ts (when
+ * the selection holds a pair of heads: the writer's pattern beside the selected reader's),
+ * token_panel.ts (the text coloured by attention), state.ts and pair_state.ts (the pure
+ * logic, unit-tested).
  *
  * The ablation panel (kit/ablation_panel.ts) switches heads off — A toggles the selected one —
  * and shows the prediction at the locked query (else the last position) before and after; the
@@ -45,6 +47,8 @@ import { createExplorerAblation } from "./ablation_panel";
 import { createHeadPanel } from "./head_panel";
 import { createLongText } from "./long_text";
 import { createOverview, type Score } from "./overview";
+import { createPairPanel } from "./pair_panel";
+import { pairKey } from "./pair_state";
 import type { ExplorerNow, State } from "./shared";
 import { headStats, positionIn, previewPattern, type HeadPattern } from "./state";
 import { createTokenPanel } from "./token_panel";
@@ -81,7 +85,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   const view = connectView(model, root, signal, {
     scale: sequential,
     onSelection(changed) {
-      if (changed.has("layer") || changed.has("head")) {
+      if (changed.has("layer") || changed.has("head") || changed.has("pair")) {
         showHead();
         markTiles();
       }
@@ -97,6 +101,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     current: () => current,
     direction: () => tokenPanel.direction(),
     position: (field) => positionIn(selection.get(field), tokens.length),
+    pairHover: (cell, anchor) => (pairPanel.writer() ? (pairPanel.hover(cell, anchor), true) : false),
   };
 
   const main = document.createElement("div");
@@ -128,6 +133,12 @@ function render({ model, el, signal }: RenderProps<State>) {
       if (long.setView(v, px)) showHead();
     }, TILE_SETTLE_MS);
   });
+  const pairPanel = createPairPanel(main, headPanel.panel.element, now, signal, {
+    readerHeatmap: () => headPanel.heatmap,
+    readerPattern: () => current,
+    colors: () => [look.scale.lut, look.masked],
+    onFocus: (i) => tokenPanel.hover(i),
+  });
   const tokenPanel = createTokenPanel(frame.body, now, {
     drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}.${long.tiles.version}`,
     scale: () => look.scale,
@@ -154,7 +165,8 @@ function render({ model, el, signal }: RenderProps<State>) {
     signal,
     onArrive(layer, head) {
       const sel = selectedHead();
-      if (sel.layer === layer && sel.head === head) showHead();
+      const writer = view.pairedHead();
+      if ((sel.layer === layer && sel.head === head) || (writer?.layer === layer && writer.head === head)) showHead();
     },
   });
 
@@ -175,14 +187,29 @@ function render({ model, el, signal }: RenderProps<State>) {
       : model.get("_static") ? STATIC_PREVIEW : patterns.error(layer, head) || "Loading the full pattern…";
     headPanel.show(layer, head, run(), pattern, keepView, note, headStats(scores, overview.scoreKey(), layer, head));
     headPanel.panel.element.dataset.tile = isLong() ? long.drawnTile() : "";
+    showPair({ layer, head }, keepView);
     showLocks();
     tokenPanel.paint();
+  }
+
+  /** The pair's writer beside the reader (the selected head), or no pair panel. */
+  function showPair(reader: { layer: number; head: number }, keepView: boolean) {
+    const writer = view.pairedHead();
+    const pattern = writer && (patterns.get(writer.layer, writer.head) ?? previewPattern(thumbs, nHeads(), writer.layer, writer.head, tokens.length));
+    if (writer && pattern) {
+      const note = model.get("_static") ? STATIC_PREVIEW : patterns.error(writer.layer, writer.head) || "Loading the full pattern…";
+      pairPanel.show(writer, reader, run(), pattern, keepView, note);
+      headPanel.panel.title.textContent += " · reads";
+    } else pairPanel.hide();
+    root.classList.toggle("cw-ae-paired", pairPanel.writer() !== null);
+    root.dataset.pair = pairKey(pairPanel.writer(), reader);
   }
 
   function showLocks() {
     const q = now.position("query");
     const k = now.position("key");
     headPanel.showLocks(q, k);
+    pairPanel.showLocks(q, k);
     root.dataset.query = q === null ? "" : String(q);
     root.dataset.key = k === null ? "" : String(k);
     tokenPanel.paint();
@@ -191,7 +218,7 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function markTiles() {
     const { layer, head } = selectedHead();
-    overview.mark(layer, head);
+    overview.mark(layer, head, view.pairedHead());
   }
 
   function drawData() {
@@ -217,6 +244,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   function recolour() {
     look.read();
     headPanel.heatmap.setColors(look.scale.lut, look.masked);
+    pairPanel.recolour(); // the same scale as the reader's: the two compare
     legend.setScale(look.scale);
     overview.paint(look.scale.lut, look.masked, look.palette);
     tokenPanel.paint(true); // colours must be recomputed

@@ -44,4 +44,7 @@ export interface ExplorerNow {
   direction(): Direction;
   /** The locked query or key if this text has it, else null. */
   position(field: "query" | "key"): number | null;
+  /** Hovering the head view while a pair is drawn: the pair panel shows both heads' weights
+   * (pair_panel.ts); true when it did. */
+  pairHover(cell: { row: number; col: number } | null, anchor: HTMLElement): boolean;
 }

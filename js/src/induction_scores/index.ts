@@ -55,13 +55,13 @@ function render({ model, el, signal }: RenderProps<State>) {
   let values = new Map<Kind, NDArray>();
   let drawn: { layer: number; head: number; run: number } | null = null;
   const isStatic = () => model.get("_static");
-  const { look, selection, nLayers, nHeads, selectedHead } = connectView(model, root, signal, {
+  const { look, selection, nLayers, nHeads, selectedHead, pairedHead } = connectView(model, root, signal, {
     scale: sequential,
     onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) {
         scores.markSelected();
         showHead();
-      }
+      } else if (changed.has("pair")) scores.markSelected();
     },
   });
   const now: ScoresNow = {
@@ -70,6 +70,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     score: (k, layer, h) => headValue(values.get(k) ?? null, layer, h),
     scale: () => look.scale,
     selectedHead: () => selectedHead(drawn),
+    pairedHead,
   };
   const patterns = createHeadPatterns(model, {
     run: () => model.get("run_id"),

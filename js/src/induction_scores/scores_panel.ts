@@ -133,7 +133,7 @@ export function createScoresPanel(parent: HTMLElement, now: ScoresNow, setKind: 
 
   function markSelected() {
     const { layer, head: h } = now.selectedHead();
-    grid.select(layer, h);
+    grid.select(layer, h, now.pairedHead());
     for (const b of topList.querySelectorAll<HTMLButtonElement>(".cw-is-top-head")) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.layer) === layer && Number(b.dataset.head) === h));
     }

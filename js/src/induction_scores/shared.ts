@@ -50,4 +50,6 @@ export interface ScoresNow {
   scale(): ColorScale;
   /** The selected head if this model has it, else the one drawn (or 0.0). */
   selectedHead(): { layer: number; head: number };
+  /** The selected pair's other (writing) head, marked in the grid; null: no pair. */
+  pairedHead(): { layer: number; head: number } | null;
 }

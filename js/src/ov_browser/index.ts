@@ -102,10 +102,11 @@ function render({ model, el, signal }: RenderProps<State>) {
   let positive: NDArray | null = null;
   let eigen: NDArray | null = null;
   let asked = false;
-  const { look, selection, nLayers, nHeads, selectedHead } = connectView(model, root, signal, {
+  const { look, selection, nLayers, nHeads, selectedHead, pairedHead } = connectView(model, root, signal, {
     scale: (palette) => diverging(palette, 1),
     onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) showHead();
+      else if (changed.has("pair")) markHead();
       if (changed.has("token")) {
         const id = selection.get("token");
         if (id !== null && id < model.get("d_vocab")) tokenMaps.showTarget({ id, text: tokenText(id) });
@@ -122,9 +123,15 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function showHead() {
     const { layer, head } = selectedHead();
-    map.grid.select(layer, head);
+    markHead();
     spectrum.show(layer, head, { copying, positive, eigen });
     tokenMaps.setHead(layer, head);
+  }
+
+  /** Mark the selected head in the copying map, and the pair's other head if a pair is selected. */
+  function markHead() {
+    const { layer, head } = selectedHead();
+    map.grid.select(layer, head, pairedHead());
   }
 
   function inspectHead(cell: HTMLElement | null, layer: number | null, head: number | null) {

@@ -9,7 +9,8 @@
  *   mode                    "frozen" | "weights" (the toggle)
  *   _expansions             what a static export carries (the position shown, both modes)
  *   run_id, busy, error     the text's run, progress line, inline error
- *   selection               the shared Selection: position (the strip), layer/head (the bars)
+ *   selection               the shared Selection: position (the strip), layer/head (a head's
+ *                           bar), pair (a pair's bar: both heads, for every linked view)
  *
  * The expansion of a position is asked of the kernel (`invoke("expand", {run, position, mode,
  * target})`) whenever the position, mode, target or text changes; a refusal shows in the
@@ -23,7 +24,7 @@ import type { RenderProps } from "@anywidget/types";
 import "./path_explorer.css";
 import { failureText, invoke, isQuiet } from "../kit/channel";
 import { withSignal } from "../kit/render";
-import { connectSelection, modelIdOf } from "../kit/selection";
+import { connectSelection, modelIdOf, pairList } from "../kit/selection";
 import { createTargetBox } from "../kit/target_box";
 import { createToggleGroup } from "../kit/toggle_group";
 import { createTokenStrip } from "../kit/token_strip";
@@ -51,7 +52,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     canSave: () => !isStatic(),
     onChange(changed) {
       if (changed.has("position")) ask();
-      if (changed.has("layer") || changed.has("head")) waterfall.mark(selection.get("layer"), selection.get("head"));
+      if (changed.has("layer") || changed.has("head") || changed.has("pair")) markBars();
     },
   });
 
@@ -82,7 +83,11 @@ function render({ model, el, signal }: RenderProps<State>) {
   reading.className = "cw-px-reading";
   reading.setAttribute("aria-live", "polite");
   frame.body.append(controls, strip.element, targetError, reading);
-  const waterfall = createWaterfall(frame.body, tooltip, (_row, layer, head) => selection.set({ layer, head }));
+  const waterfall = createWaterfall(frame.body, tooltip, (changes) => selection.set(changes));
+  function markBars() {
+    const pair = selection.pair();
+    waterfall.mark(selection.get("layer"), selection.get("head"), pair ? pairList(pair) : null);
+  }
 
   const position = () => {
     const p = selection.get("position");

@@ -1,7 +1,7 @@
 /**
  * PathExplorer's waterfall panel: one row per path term, largest first, each bar running from
- * the sum of the terms above it to the sum including it, down to the logit. Head and pair bars
- * are buttons that select a head; every bar shows its hover card on hover and on focus, and
+ * the sum of the terms above it to the sum including it, down to the logit. Head bars are
+ * buttons that select their head, pair bars buttons that select the pair (both heads); every bar shows its hover card on hover and on focus, and
  * ArrowUp/ArrowDown/Home/End move between bars.
  */
 import { cardOnHover, createBar, createBarList } from "../kit/bar_list";
@@ -9,7 +9,8 @@ import { createButton } from "../kit/button";
 import { createPanel } from "../kit/panel";
 import type { Tooltip } from "../kit/tooltip";
 import type { Expansion } from "./shared";
-import { barGeometry, barKey, barName, cardOf, extent, isSelected, selectionFor, signed, waterfall, type Row } from "./state";
+import type { SelectionChanges } from "../kit/selection";
+import { barGeometry, barKey, barName, cardOf, changesFor, extent, isSelected, selectionFor, signed, waterfall, type Row } from "./state";
 
 /** Bars shown one by one before "Show all". */
 export const BAR_LIMIT = 12;
@@ -18,20 +19,20 @@ export interface WaterfallPanel {
   readonly element: HTMLElement;
   /** Draw an expansion. */
   show(expansion: Expansion): void;
-  /** Mark the selected head's bars. */
-  mark(layer: number | null, head: number | null): void;
+  /** Mark the selected head's bar, or the selected pair's. */
+  mark(layer: number | null, head: number | null, pair: readonly number[] | null): void;
 }
 
 export function createWaterfall(
   parent: HTMLElement,
   tooltip: Tooltip,
-  onSelect: (row: Row, layer: number, head: number) => void,
+  onSelect: (changes: SelectionChanges) => void,
 ): WaterfallPanel {
   const panel = createPanel(parent, {
     className: "cw-px-waterfall",
     title: "Path terms",
     captionFirst: true,
-    caption: "Each bar is one path's share of the logit, largest first; it starts where the bars above it end. Click a head (or a pair: its second head) to select it; hover for the tokens that path pushes up.",
+    caption: "Each bar is one path's share of the logit, largest first; it starts where the bars above it end. Click a head to select it, or a pair to select both heads; hover for the tokens that path pushes up.",
   });
   const list = createBarList(panel.body, "cw-px-bars");
   const more = createButton("Show all", "List every term");
@@ -40,7 +41,7 @@ export function createWaterfall(
   let shown: Expansion | null = null;
   let all = false;
   let rows: Row[] = [];
-  let marked: [number | null, number | null] = [null, null];
+  let marked: [number | null, number | null, readonly number[] | null] = [null, null, null];
 
   function barOf(row: Row, axis: [number, number], index: number): HTMLElement {
     const sel = selectionFor(row.term);
@@ -64,10 +65,11 @@ export function createWaterfall(
     if (row.term?.pair) el.dataset.pair = row.term.pair.join(",");
     cardOnHover(el, tooltip, () => cardOf(row));
     el.addEventListener("click", () => {
-      if (sel) {
+      const changes = changesFor(row.term);
+      if (changes) {
         list.querySelectorAll(".cw-px-bar-clicked").forEach((b) => b.classList.remove("cw-px-bar-clicked"));
         el.classList.add("cw-px-bar-clicked");
-        onSelect(row, sel.layer, sel.head);
+        onSelect(changes);
       }
     });
     return el;
@@ -85,11 +87,11 @@ export function createWaterfall(
     mark(...marked);
   }
 
-  function mark(layer: number | null, head: number | null) {
-    marked = [layer, head];
+  function mark(layer: number | null, head: number | null, pair: readonly number[] | null) {
+    marked = [layer, head, pair];
     list.querySelectorAll<HTMLElement>(".cw-px-bar").forEach((el) => {
       const row = rows[Number(el.dataset.index)];
-      el.setAttribute("aria-pressed", String(isSelected(row?.term ?? null, layer, head)));
+      el.setAttribute("aria-pressed", String(isSelected(row?.term ?? null, layer, head, pair)));
     });
   }
 
