@@ -175,6 +175,29 @@ def test_a_readout_that_is_not_the_models_is_caught_in_the_first_pass(model, all
     assert adapter._final_readout_is_exact is False
     torch.testing.assert_close(grid.values, all_grids["heads"].values, atol=1e-5, rtol=1e-5)
 
+
+def test_pattern_patching_holds_the_clean_patterns_layer_by_layer(model, all_grids):
+    """A head pattern grid needs each patched head's whole clean pattern (tokens² numbers):
+    with one layer's heads per batch, every clean pass reads one layer's patterns (a pass that
+    stops there), never every layer's at once, and the grid is the one TransformerLens's
+    functions give (``all_grids`` is checked against them above)."""
+    if not _patchable(model, "head_pattern"):
+        pytest.skip("this model kind does not read a patched pattern back")
+    adapter = cw.ModelAdapter(model)
+    asked: list[list[str]] = []
+    for method in ("run_with_cache", "run_with_hooks"):
+        def spy(tokens, names, *args, method=getattr(adapter, method), **kwargs):
+            asked.append(sorted(n for n in names if "hook_pattern" in n))
+            return method(tokens, names, *args, **kwargs)
+        setattr(adapter, method, spy)
+    seq = adapter.to_tokens(CLEAN).shape[-1]
+    grid = analysis.patching(adapter, CLEAN, CORRUPTED, "logit_diff", at="head_pattern", target=TARGET,
+                             distractor=DISTRACTOR, memory_budget=(1 + adapter.n_heads) * bytes_per_row(adapter, seq, 1))
+    reads = [names for names in asked if names]
+    assert reads == [[hook_name("pattern", layer)] for layer in range(adapter.n_layers)]
+    assert grid.passes == adapter.n_layers
+    torch.testing.assert_close(grid.values, all_grids["head_pattern"].values, atol=1e-5, rtol=1e-5)
+
 def _reference_attribution(model, kind):
     """(clean - corrupted) activation × gradient of the normalized metric on the corrupted run,
     written out with TransformerLens's hooks, per layer: [n_layers, *activation]."""
