@@ -27,12 +27,11 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import kernel_setup, machine  # noqa: E402
+from benchmarks.common import kernel_setup, lab_notebook, machine  # noqa: E402
 from circuitwidgets.model import transformer_lens_version  # noqa: E402
 
 #: After kernel_setup: the pocket model, the text of each model, and a forward-pass timer.
@@ -112,24 +111,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="text length (BOS included) on the GPT-2-shaped model")
     parser.add_argument("--repeats", type=int, default=5, help="heads ablated after the first (median)")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import server
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-    from tests.browser.notebook import open_notebook
-
     results = {}
-    with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
-        lab = server.start(Path(home))
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            nb = open_notebook(browser.new_page(viewport=VIEWPORT), lab)
-            assert nb.run(kernel_setup(SETUP.format(tokens=args.tokens)), timeout=600).text() == "ready"
-            for name in ("pocket", "gpt2"):
-                results[name] = measure(nb, name, args.repeats)
-        finally:
-            browser.close()
-            server.stop(lab)
+    with lab_notebook(timeout_ms=300_000) as nb:
+        assert nb.run(kernel_setup(SETUP.format(tokens=args.tokens)), timeout=600).text() == "ready"
+        for name in ("pocket", "gpt2"):
+            results[name] = measure(nb, name, args.repeats)
     print(f"\nTransformerLens {'.'.join(map(str, transformer_lens_version()))}; {machine()}\n")
     print("| model | tokens | first ablation in the session: key press → drawn (/ forward) "
           "| later ablations: key press → drawn (median, max) "
