@@ -31,9 +31,12 @@ from typing import Any, Literal, Sequence, Union
 import torch
 import traitlets
 
+from ..analysis.array_patterns import ArrayPatterns
 from ..analysis.heads import all_head_scores
 from ._ablation import HeadAblation
+from ._array_source import NO_MODEL, ArrayHeads, refuse_new_text
 from ._attention_store import AttentionStore, pattern_answer
+from ._base import InvalidValue
 from ._channel import AnswersRequests, handles
 from ._payloads import HeadScore, PatternBank
 from ._transport import BinaryArray, Encoded, to_wire
@@ -64,7 +67,10 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
     ----------
     model:
         A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`).
+        :class:`~circuitwidgets.ModelAdapter`); or, for patterns from anywhere, the
+        :class:`~circuitwidgets.analysis.ArrayPatterns` that :func:`circuitwidgets.attention_heads`
+        makes (the view is then *model-free*: no text box, ablation or repeated-random-tokens
+        scores; ``text``, ``tokens`` and ``ablated`` are refused, saying why).
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.
@@ -142,6 +148,9 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
     run_id = traitlets.Int(0).tag(sync=True)
     #: '' when idle, else what the kernel is computing (shown as a progress line).
     busy = traitlets.Unicode("").tag(sync=True)
+    #: '' with a model; made from arrays, why there is no text box, ablation or model-run
+    #: score (the view shows it in their place).
+    _model_free = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -156,15 +165,13 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
         ablation_mode: str = "zero",
         **kwargs: Any,
     ):
-        self._prepare(model, kwargs, selection=selection)
-        text = self._adapter.view_text(text, tokens)
+        self._store: AttentionStore = self._first_store(model, text, tokens, selection, kwargs)  # bad text raises here
         kwargs.update(ablated=list(ablated), ablation_mode=ablation_mode)  # checked by the traits
-        self._store: AttentionStore = AttentionStore.build(self._adapter, text)  # bad text raises here
-        self._model_scores = self._repeated_token_scores()
         super().__init__(
             model_name=self._adapter.name,
             n_layers=self._adapter.n_layers,
             n_heads=self._adapter.n_heads,
+            _model_free=NO_MODEL if isinstance(model, ArrayPatterns) else "",
             **kwargs,
         )
         self._start_linking(layer=layer, head=head)
@@ -231,11 +238,43 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
 
     # ---- validation ------------------------------------------------------------------------------
 
+    @traitlets.validate("text")
+    def _valid_text(self, proposal):
+        return refuse_new_text(bool(self._model_free), proposal["value"], self._store.text, "cw.attention_heads")
+
+    @traitlets.validate("ablated")
+    def _valid_ablated(self, proposal):
+        if self._model_free and proposal["value"]:
+            raise InvalidValue(f"ablated {proposal['value']!r:.40} is refused: this view was made from arrays, "
+                               "with no model to run without a head")
+        return super()._valid_ablated(proposal)
+
     @traitlets.validate("query", "key")
     def _valid_position(self, proposal):
         return self._check_index(proposal["trait"].name, proposal["value"], self._store.seq_len)
 
     # ---- computing and showing ---------------------------------------------------------------
+
+    def _first_store(
+        self, model: Any, text: str | None, tokens: Any, selection: Selection | None, kwargs: dict[str, Any]
+    ) -> AttentionStore:
+        """The first text's store; sets ``self._adapter`` and the repeated-random-tokens scores.
+        From a model: its run on ``text``. From arrays (:class:`ArrayPatterns`): the arrays'
+        sizes stand in for the adapter (:class:`~._array_source.ArrayHeads`) and no score
+        needs a model."""
+        if not isinstance(model, ArrayPatterns):
+            self._prepare(model, kwargs, selection=selection)
+            store = AttentionStore.build(self._adapter, self._adapter.view_text(text, tokens))
+            self._model_scores = self._repeated_token_scores()
+            return store
+        self._check_keywords(kwargs)
+        if text is not None or tokens is not None:
+            raise TypeError("text and tokens come with the arrays (cw.attention_heads(attention, tokens)); pass neither")
+        if selection is not None:
+            kwargs["selection"] = selection
+        self._adapter = ArrayHeads(*model.shape[:2])
+        self._model_scores = {}
+        return AttentionStore.of(model)
 
     def _repeated_token_scores(self) -> dict[str, torch.Tensor]:
         """Previous-token, induction and duplicate-token scores of every head (once per

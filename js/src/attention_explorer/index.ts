@@ -10,6 +10,8 @@
  *                         the page has without asking (more of them in a static export)
  *   run_id                bumped per text: patterns of different texts never mix
  *   busy, error           progress line / inline error (the last good view stays)
+ *   _model_free           "" with a model; made from arrays (cw.attention_heads), why there is
+ *                         no text box, ablation panel or model-run score: shown in their place
  *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
  *
  * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
@@ -50,12 +52,19 @@ const STATIC_PREVIEW =
   "This file holds a preview of this head (block maxima). Save with heads=\"all\" for every head at full resolution.";
 
 function render({ model, el, signal }: RenderProps<State>) {
+  const modelFree = model.get("_model_free"); // fixed for the widget's life
   const { frame, root, tooltip } = createView(model, el, signal, {
     title: "Attention",
     className: "cw-attention-explorer",
-    textInput: { label: "Text" },
+    textInput: modelFree ? undefined : { label: "Text" },
     progress: "cw-ae-progress",
   });
+  if (modelFree) {
+    const note = document.createElement("div");
+    note.className = "cw-ae-note cw-ae-model-free";
+    note.textContent = modelFree;
+    frame.body.append(note);
+  }
 
   let tokens: string[] = [];
   let thumbs: NDArray | null = null;
@@ -96,7 +105,9 @@ function render({ model, el, signal }: RenderProps<State>) {
     drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}`,
     scale: () => look.scale,
   });
-  const ablation = createExplorerAblation(frame.body, model, root, signal, now, overview.grid.element, () => (tokens.length ? selectedHead() : null));
+  const ablation = modelFree
+    ? null
+    : createExplorerAblation(frame.body, model, root, signal, now, overview.grid.element, () => (tokens.length ? selectedHead() : null));
   const legend = createLegend(frame.body, {
     title: "Attention weight",
     ticks: [0, 0.25, 0.5, 0.75, 1],
@@ -143,7 +154,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.dataset.query = q === null ? "" : String(q);
     root.dataset.key = k === null ? "" : String(k);
     tokenPanel.paint();
-    ablation.refresh();
+    ablation?.refresh();
   }
 
   function markTiles() {

@@ -26,6 +26,8 @@ export interface State {
   n_layers: number;
   n_heads: number;
   _static: boolean;
+  /** "" with a model; else why the view has no text box, ablation or model-run score. */
+  _model_free: string;
   selection: string;
 }
 
