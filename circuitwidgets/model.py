@@ -413,6 +413,12 @@ class ModelAdapter:
         self.parallel_attn_mlp: bool = bool(getattr(cfg, "parallel_attn_mlp", False))
         kv = getattr(cfg, "n_key_value_heads", None)
         self.n_kv_heads: int = int(kv) if kv else self.n_heads
+        # What the first intervention pass finds out about the model, checked inside that pass
+        # (None: not yet known): whether final norm + unembedding of the last residual stream
+        # reproduces its own logits (not where it does more, e.g. logit soft-capping), and
+        # whether rows can join the batch mid-pass with the right result.
+        self._final_readout_is_exact: bool | None = None
+        self._batch_can_grow: bool | None = None
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -1244,19 +1250,37 @@ class ModelAdapter:
         counts: dict[int, int] = {}
         for layer in layers:
             counts[layer] = counts.get(layer, 0) + 1
-        hooks = dict(hooks)
+        if self._batch_can_grow is False:
+            return self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
+        if self._batch_can_grow:
+            return self._run_editing(tokens, _growing(counts, hooks, check=False), positions)
+        return self._branching_and_checking(tokens, layers, counts, hooks, positions)
+
+    def _branching_and_checking(
+        self,
+        tokens: torch.Tensor,
+        layers: list[int],
+        counts: dict[int, int],
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        positions: Sequence[int] | None,
+    ) -> torch.Tensor:
+        """:meth:`run_branching`'s first pass on this model: the batch grows with one more row,
+        an unedited copy of row 0 from the first branch layer on, hidden from ``hooks``; growing
+        is right where that row's logits are row 0's. Where they are not, or the pass fails,
+        every row runs from the start instead (and does from then on)."""
+        try:
+            logits = self._run_editing(tokens, _growing(counts, hooks, check=True), positions)
+        except Exception:
+            # where this pass fails too, the hooks themselves do: it raises, nothing learnt
+            logits = self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
+            self._batch_can_grow = False
+            return logits
+        self._batch_can_grow = tuple(logits.shape[:1]) == (2 + len(layers),) and bool(
+            torch.allclose(logits[1], logits[0], rtol=1e-4, atol=1e-5)
+        )
         if not self._batch_can_grow:
             return self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
-        for layer, count in counts.items():
-            name = hook_name("resid_pre", layer)
-            then = hooks.get(name)
-
-            def grow(act: torch.Tensor, count: int = count, then: Any = then) -> torch.Tensor:
-                act = torch.cat([act, act[:1].expand(count, *act.shape[1:])])
-                return act if then is None else then(act)
-
-            hooks[name] = grow
-        return self._run_editing(tokens, hooks, positions)
+        return torch.cat([logits[:1], logits[2:]])
 
     def run_with_gradients(
         self,
@@ -1335,11 +1359,16 @@ class ModelAdapter:
         hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
         positions: Sequence[int] | None,
     ) -> torch.Tensor:
-        """The forward pass behind :meth:`run_with_replacing_hooks` and :meth:`run_branching`."""
+        """The forward pass behind :meth:`run_with_replacing_hooks` and :meth:`run_branching`.
+        With ``positions``, it stops at the last residual stream and unembeds those positions
+        itself; on the model's first such pass it lets the model finish on row 0 alone (Hugging
+        Face models reshape by the sequence length, not by the batch) and keeps the shortcut
+        only if its readout matches the model's logits there."""
         fwd_hooks = [(name, lambda act, hook, fn=fn: fn(act)) for name, fn in hooks.items()]
         tokens = tokens.to(self.device)
+        exact = self._final_readout_is_exact
         with torch.inference_mode():
-            if positions is None or not self._final_readout_is_exact:
+            if positions is None or exact is False:
                 logits = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
                 if positions is not None:
                     logits = logits[:, list(positions)]
@@ -1351,14 +1380,32 @@ class ModelAdapter:
             def read(act: torch.Tensor, hook: Any) -> torch.Tensor:
                 act = act if then is None else then(act)
                 kept.append(act[:, list(positions)])
+                if exact is None:  # the model's own head on row 0, to check against
+                    return act[:1]
                 raise _EnoughSeen
 
             fwd_hooks = [h for h in fwd_hooks if h[0] != last] + [(last, read)]
             try:
-                self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+                theirs = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
             except _EnoughSeen:
-                pass
-        return self._readout(kept[0])
+                return self._readout(kept[0])
+            except Exception:
+                if not kept:
+                    raise
+                theirs = None  # the model's head refuses a smaller batch: ask it the long way
+        mine = self._readout(kept[0])
+        if theirs is None:  # every row's logits
+            theirs = self._run_editing(tokens, hooks, None)[:, list(positions)]
+        else:  # row 0's
+            theirs = theirs[:, list(positions)].detach().to("cpu", torch.float32)
+        self._final_readout_is_exact = bool(
+            torch.allclose(mine[:1], theirs[:1], rtol=1e-4, atol=1e-4 * float(theirs.abs().max()) + 1e-5)
+        )
+        if self._final_readout_is_exact:
+            return mine
+        if theirs.shape[0] == mine.shape[0]:
+            return theirs
+        return self._run_editing(tokens, hooks, positions)  # every row's own logits, the long way
 
     def _readout(self, resid: torch.Tensor) -> torch.Tensor:
         """Logits for final residual-stream vectors as the model computes them: its own final
@@ -1370,37 +1417,6 @@ class ModelAdapter:
             with torch.inference_mode():
                 resid = ln(resid.to(self.device, self._dtype)).detach().to("cpu", torch.float32)
         return self.unembed(resid)
-
-    @functools.cached_property
-    def _final_readout_is_exact(self) -> bool:
-        """Whether final norm + unembedding of the last residual stream reproduces the
-        model's own logits (it does not where the model does more, e.g. logit soft-capping)."""
-        tokens = self._probe_tokens
-        logits, cache = self.run_with_cache(tokens, [hook_name("resid_post", self.n_layers - 1)])
-        mine = self._readout(cache[hook_name("resid_post", self.n_layers - 1)])
-        return bool(torch.allclose(mine, logits, rtol=1e-4, atol=1e-4 * float(logits.abs().max()) + 1e-5))
-
-    @functools.cached_property
-    def _batch_can_grow(self) -> bool:
-        """Whether rows can join the batch in the middle of a forward pass (at a layer's
-        residual stream) with the right result; probed once per model."""
-        tokens = self._probe_tokens.to(self.device)
-        layer = min(1, self.n_layers - 1)
-
-        def grow(act: torch.Tensor, hook: Any) -> torch.Tensor:
-            return torch.cat([act, act[:1].expand(2, *act.shape[1:])])
-
-        with torch.inference_mode():
-            expected = self.model(tokens, return_type="logits")
-            try:
-                got = self.model.run_with_hooks(
-                    tokens, fwd_hooks=[(hook_name("resid_pre", layer), grow)], return_type="logits"
-                )
-            except Exception:  # any failure means: run every row from the start instead
-                return False
-        return tuple(got.shape[:1]) == (3,) and bool(
-            torch.allclose(got, expected.expand_as(got), rtol=1e-4, atol=1e-5)
-        )
 
     def can_replace(self, kind: str) -> bool:
         """Whether replacing the activation ``kind`` (a :func:`hook_name` kind) through a hook
@@ -1425,7 +1441,7 @@ class ModelAdapter:
 
     @functools.cached_property
     def _probe_tokens(self) -> torch.Tensor:
-        """A short fixed token sequence for the one-time probes above."""
+        """A short fixed token sequence for :meth:`can_replace`'s one-time probe."""
         ids = [self.bos_token_id or 0] + [(7 * i + 3) % self.d_vocab for i in range(1, 6)]
         return torch.tensor([ids], dtype=torch.long)
 
@@ -1475,6 +1491,38 @@ def _parse_id_labels(text: str) -> list[int]:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise ValueError(_NO_TOKENIZER.format(text=shown))
     return [int(p[1:]) for p in pieces]
+
+
+def _growing(
+    counts: Mapping[int, int], hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]], *, check: bool
+) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """``hooks`` plus, at each branch layer's ``resid_pre``, ``counts[layer]`` copies of row 0
+    joining the batch. With ``check``, one more copy joins first, as row 1, and ``hooks`` never
+    see it: it gets only the edits they make to row 0 (so it stays row 0's twin where growing
+    the batch is right)."""
+
+    def hidden(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        def hook(act: torch.Tensor) -> torch.Tensor:
+            if act.shape[0] == 1:  # before the first branch layer: no twin yet
+                return fn(act)
+            seen = torch.cat([act[:1], act[2:]])
+            out = fn(seen)
+            return torch.cat([out[:1], act[1:2] + (out[:1] - seen[:1]), out[1:]])
+
+        return hook
+
+    out = {name: hidden(fn) if check else fn for name, fn in hooks.items()}
+    for i, (layer, count) in enumerate(counts.items()):
+        name = hook_name("resid_pre", layer)
+        then = out.get(name)
+        extra = int(check and i == 0)
+
+        def grow(act: torch.Tensor, count: int = count + extra, then: Any = then) -> torch.Tensor:
+            act = torch.cat([act, act[:1].expand(count, *act.shape[1:])])
+            return act if then is None else then(act)
+
+        out[name] = grow
+    return out
 
 
 def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:

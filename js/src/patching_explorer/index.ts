@@ -14,11 +14,12 @@
  *   selection                        the shared Selection (layer, head, lens_layer, position)
  *
  * Its parts: prompts_panel.ts (the pair and the metric), grid_panel.ts (tabs, the method
- * switch, compute / progress / cancel, over cell_grid.ts), scatter_panel.ts (exact against
+ * switch, compute / progress / cancel, over cell_grid.ts or canvas_grid.ts), scatter_panel.ts (exact against
  * estimate), compute.ts (the chunked "exact" requests), state.ts (the pure logic, unit-tested).
  *
  * For tests and tools: cells are buttons named as `cellName` says ("layer L head H", "layer L
- * position P", "layer L head H position P") with `data-value`; the root carries
+ * position P", "layer L head H position P") with `data-value`, except in a grid of many cells,
+ * which is one canvas (`usesCanvas`; canvas_grid.ts says what it carries); the root carries
  * `data-grid`, `data-method` and `data-shown` ("exact" or "attribution": what is drawn).
  */
 import type { RenderProps } from "@anywidget/types";
