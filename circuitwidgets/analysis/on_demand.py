@@ -8,7 +8,10 @@ keeps every layer's q and k (grouped-query K heads unexpanded) and each query's 
 normalizer, and computes the per-head summaries (entropy, BOS share, a max-pooled overview)
 block by block of rows from the layer's pattern as the model computes it (its own eager
 attention makes it anyway; it is read, not kept). No head's full ``seq x seq`` pattern is held longer than one block of
-rows (:data:`BLOCK_ELEMENTS` weights). Afterwards :class:`OnDemandPatterns` gives a head's full
+rows (:data:`BLOCK_ELEMENTS` weights). A text whose layer of scores would pass
+:data:`PASS_ELEMENTS` goes through the model in passes of :func:`rows_per_pass` query rows over
+its own key-value cache (:meth:`~circuitwidgets.model.ModelAdapter.run_with_qk`), so the
+model's eager attention never holds all of a layer's ``n_heads x seq x seq`` scores either. Afterwards :class:`OnDemandPatterns` gives a head's full
 pattern, a block of it, a row (one query) or a column (one key), equal to the model's
 ``hook_pattern`` to float tolerance.
 
@@ -37,14 +40,32 @@ import torch
 
 from ..model import as_adapter, hook_name
 
-__all__ = ["BLOCK_ELEMENTS", "OnDemandPatterns", "patterns_on_demand"]
+__all__ = ["BLOCK_ELEMENTS", "PASS_ELEMENTS", "OnDemandPatterns", "patterns_on_demand", "rows_per_pass"]
 
-#: The most attention weights (all heads of one layer, some query rows) alive at once.
+#: The most attention weights (all heads of one layer, some query rows) our own summaries
+#: read or compute at once.
 BLOCK_ELEMENTS = 2**23
+#: The most attention scores (all heads of one layer, some query rows) the model's own eager
+#: attention is let hold at once: longer texts go through it in passes of query rows
+#: (:func:`rows_per_pass`). Its softmax keeps a few float32 copies of them: see BENCHMARKS.md.
+PASS_ELEMENTS = 2**25
 
 
 def _rows_per_block(n_heads: int, seq: int) -> int:
     return max(1, BLOCK_ELEMENTS // (n_heads * seq))
+
+
+def rows_per_pass(n_heads: int, seq: int) -> int | None:
+    """Query rows per pass of the model over a ``seq``-token text so that a layer's
+    ``n_heads x rows x seq`` scores stay within :data:`PASS_ELEMENTS` (``None``: the whole
+    text fits in one pass).
+
+    >>> analysis.on_demand.rows_per_pass(12, 1024), analysis.on_demand.rows_per_pass(32, 16384)
+    (None, 64)
+    """
+    if n_heads * seq * seq <= PASS_ELEMENTS:
+        return None
+    return max(1, PASS_ELEMENTS // (n_heads * seq))
 
 
 def _positions(index: Any, seq: int, name: str) -> range:
@@ -269,20 +290,26 @@ def patterns_on_demand(
     else:
         lse = torch.empty(adapter.n_layers, adapter.n_heads, seq)
 
-        def keep_qk(layer: int, q: torch.Tensor, k: torch.Tensor, pattern: torch.Tensor) -> None:
-            # The summaries read the model's own pattern, which it computes anyway; each
-            # query's normalizer follows from its largest weight p_ij (never underflowing,
-            # at least 1/(i+1)) and the score s_ij: log-normalizer = s_ij - log p_ij.
-            q_of[layer], k_of[layer] = q, k
-            for start in range(0, seq, step):
+        def keep_qk(layer: int, at: int, q: torch.Tensor, k: torch.Tensor, pattern: torch.Tensor) -> None:
+            # Queries at..at+R-1 of one pass. The summaries read the model's own pattern,
+            # which it computes anyway; each query's normalizer follows from its largest
+            # weight p_ij (never underflowing, at least 1/(i+1)) and the score s_ij:
+            # log-normalizer = s_ij - log p_ij.
+            if q_of[layer] is None:
+                q_of[layer] = q.new_empty(q.shape[0], seq, q.shape[-1])
+                k_of[layer] = k.new_empty(k.shape[0], seq, k.shape[-1])
+            q_of[layer][:, at : at + q.shape[1]] = q
+            k_of[layer][:, at : at + k.shape[1]] = k
+            for start in range(0, q.shape[1], step):
                 block = pattern[:, start : start + step]
-                summaries.add(layer, start, block)
+                summaries.add(layer, at + start, block)
                 top, keys = block.max(dim=-1)
-                lse[layer, :, start : start + step] = recipe.scores_at(layer, q, k, start, keys) - torch.log(top)
-            if on_layer is not None:
+                scores = recipe.scores_at(layer, q_of[layer], k_of[layer], at + start, keys)
+                lse[layer, :, at + start : at + start + block.shape[1]] = scores - torch.log(top)
+            if on_layer is not None and at + q.shape[1] == seq:
                 on_layer(layer)
 
-        adapter.run_with_qk(tokens, keep_qk, patterns=True)
+        adapter.run_with_qk(tokens, keep_qk, patterns=True, rows=rows_per_pass(adapter.n_heads, seq))
     entropy, bos_share, pooled = summaries.finish()
     return OnDemandPatterns(
         text=text,
