@@ -344,7 +344,7 @@ class QKRecipe:
         n_heads, n_kv = q.shape[0], k.shape[0]
         rows = q[:, start : start + keys.shape[1]].float() * self.scales[layer]
         shared = torch.arange(n_heads) // (n_heads // n_kv)
-        picked = k.float()[shared[:, None], keys]  # [n_heads, R, d]
+        picked = k[shared[:, None], keys].float()  # [n_heads, R, d]
         s = (rows * picked).sum(dim=-1)
         if self.soft_cap is not None:
             s = torch.tanh(s / self.soft_cap) * self.soft_cap

@@ -82,12 +82,6 @@ def _positions(index: Any, seq: int, name: str) -> range:
     return range(position, position + 1)
 
 
-def _bins(seq: int, side: int) -> list[tuple[int, int]]:
-    """The ``side`` bins of adaptive pooling over ``seq`` positions (overlapping where
-    ``side`` does not divide ``seq``): ``floor(i*seq/side) .. ceil((i+1)*seq/side) - 1``."""
-    return [(i * seq // side, -((-(i + 1) * seq) // side)) for i in range(side)]
-
-
 class _Summaries:
     """Entropy, BOS share and the column-pooled overview, summed block by block of rows."""
 
@@ -96,7 +90,6 @@ class _Summaries:
         self.entropy = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.bos = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.side = None if pooled_size is None else min(seq, pooled_size)
-        self.bins = [] if pooled_size is None else _bins(seq, self.side)
         self.columns = None if pooled_size is None else torch.zeros(n_layers, n_heads, seq, self.side)
 
     def add(self, layer: int, start: int, p: torch.Tensor) -> None:
@@ -107,10 +100,12 @@ class _Summaries:
         self.bos[layer] += rows[..., 0].sum(dim=-1).double()
         if self.columns is None:
             return
-        out = self.columns[layer, :, start : start + p.shape[1]]
-        for j, (a, b) in enumerate(self.bins):
-            if a < p.shape[-1]:
-                out[..., j] = p[..., a : min(b, p.shape[-1])].amax(dim=-1)
+        # Keys past the block's last query weigh 0: pad them back, and pool every row's
+        # ``seq`` keys into the same ``side`` bins in one call (one kernel, not a slice per bin).
+        n_heads, rows, keys = p.shape
+        full = p if keys == self.seq else torch.nn.functional.pad(p, (0, self.seq - keys))
+        pooled = torch.nn.functional.adaptive_max_pool1d(full.reshape(n_heads * rows, 1, self.seq), self.side)
+        self.columns[layer, :, start : start + rows] = pooled.reshape(n_heads, rows, self.side)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         n = max(self.seq - 1, 1)
