@@ -197,7 +197,7 @@ class OnDemandPatterns:
         shared = self._q[layer].shape[0] // self._k[layer].shape[0]
         k = self._k[layer][head // shared : head // shared + 1]
         scores = self._recipe.scores(layer, q, k, rows, cols)[0]
-        return torch.exp(scores - self._lse[layer, head, rows.start : rows.stop, None])
+        return scores.sub_(self._lse[layer, head, rows.start : rows.stop, None]).exp_()  # in place: one seq x seq buffer
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
         """float32 ``[seq, seq]``: head ``layer.head``'s full pattern."""
@@ -235,7 +235,7 @@ class OnDemandPatterns:
                 yield start, self._kept[layer, :, start:stop, :stop].float()
             else:
                 scores = self._recipe.scores(layer, self._q[layer], self._k[layer], range(start, stop))
-                yield start, torch.exp(scores - self._lse[layer, :, start:stop, None])
+                yield start, scores.sub_(self._lse[layer, :, start:stop, None]).exp_()
 
 
 def patterns_on_demand(
