@@ -210,3 +210,16 @@ def test_a_native_bridge_model_has_no_cache_and_runs_one_pass(random_model):
     assert "change the logits by" in adapter.passes_reason
     tokens = adapter.to_tokens(TEXT)
     torch.testing.assert_close(adapter.forward_logits(tokens, rows=5), adapter.forward_logits(tokens))
+
+
+@pytest.mark.parametrize("kind", arch.kinds())
+def test_a_bfloat16_model_in_passes_matches_its_own_patterns(kind, small_blocks):
+    try:
+        adapter = ModelAdapter(arch.load("llama", kind, torch.bfloat16))
+    except arch.Unbootable as why:
+        pytest.skip(str(why))
+    assert adapter.passes_reason == ""
+    expected = _hook_patterns(adapter, TEXT)  # one pass, the model's own bfloat16 attention
+    att = analysis.patterns_on_demand(adapter, TEXT)
+    for layer in range(adapter.n_layers):
+        torch.testing.assert_close(att[layer, 2], expected[layer, 2], rtol=0, atol=adapter.tolerance / 5)
