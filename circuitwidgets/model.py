@@ -22,6 +22,7 @@ import copy
 import functools
 import inspect
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
@@ -134,6 +135,7 @@ def _unsupported(model: Any) -> TypeError:
     accepted = "a TransformerLens model (HookedTransformer or TransformerBridge)"
     if transformer_lens_version() >= (4,):
         accepted += " or a Hugging Face causal LM (with tokenizer=)"
+    accepted += " or an nnsight LanguageModel"
     return TypeError(
         f"circuitwidgets needs {accepted}, "
         f"but got {what}.\n"
@@ -378,6 +380,16 @@ class ModelAdapter:
     True
     """
 
+    def __new__(cls, model: Any = None):
+        # An nnsight model has its own backend (circuitwidgets.model_nnsight), behind this
+        # same interface: ModelAdapter(nnsight_model) is one.
+        inner = model.model if isinstance(model, ModelAdapter) else model
+        if cls is ModelAdapter and _is_nnsight_model(inner):
+            from .model_nnsight import NNsightAdapter
+
+            return super().__new__(NNsightAdapter)
+        return super().__new__(cls)
+
     def __init__(self, model: Any):
         if isinstance(model, ModelAdapter):
             model = model.model
@@ -396,6 +408,8 @@ class ModelAdapter:
         self.d_head: int = int(cfg.d_head)
         self.d_vocab: int = int(cfg.d_vocab_out if getattr(cfg, "d_vocab_out", -1) > 0 else cfg.d_vocab)
         self.n_ctx: int = int(cfg.n_ctx)
+        #: The MLP's hidden width (``4 * d_model`` where the config does not say).
+        self.d_mlp: int = int(getattr(cfg, "d_mlp", None) or 4 * self.d_model)
         self.attn_only: bool = bool(getattr(cfg, "attn_only", False))
         #: Attention and MLP both read ``resid_pre`` and write ``resid_post`` (GPT-J, NeoX).
         self.parallel_attn_mlp: bool = bool(getattr(cfg, "parallel_attn_mlp", False))
@@ -469,14 +483,17 @@ class ModelAdapter:
             raise ValueError("text is empty; type at least one character")
         if not self.has_tokenizer:
             return self._checked_ids(_parse_id_labels(text), check_length)
-        tokens = self.model.to_tokens(text, prepend_bos=self.prepends_bos, truncate=False)
-        tokens = tokens.to("cpu")
+        tokens = self._encode(text)
         if check_length and tokens.shape[-1] > self.n_ctx:
             raise ValueError(
                 f"text is {tokens.shape[-1]} tokens long, but this model's context is "
                 f"{self.n_ctx} tokens (n_ctx); shorten it to at most {self.n_ctx} tokens"
             )
         return tokens
+
+    def _encode(self, text: str) -> torch.Tensor:
+        """``LongTensor[1, seq]`` on the CPU: the model's own tokenization of a non-empty text."""
+        return self.model.to_tokens(text, prepend_bos=self.prepends_bos, truncate=False).to("cpu")
 
     def _checked_ids(self, ids: Any, check_length: bool) -> torch.Tensor:
         """Token ids given by the caller as ``LongTensor[1, seq]``, or a ``ValueError``/``TypeError``
@@ -537,7 +554,7 @@ class ModelAdapter:
         ids = list(map(int, tokens))
         if not self.has_tokenizer:
             return [f"#{i}" for i in ids]
-        out = [str(s) for s in self.model.to_str_tokens(torch.as_tensor(ids, dtype=torch.long))]
+        out = self._decode_each(ids)
         partial = [i for i, s in enumerate(out) if "\ufffd" in s]
         if partial and hasattr(self.tokenizer, "convert_ids_to_tokens"):
             pieces = self.tokenizer.convert_ids_to_tokens([ids[i] for i in partial])
@@ -546,6 +563,10 @@ class ModelAdapter:
                 if raw is not None:
                     out[i] = raw.decode("utf-8", errors="backslashreplace")
         return out
+
+    def _decode_each(self, ids: list[int]) -> list[str]:
+        """Each token id decoded on its own, by the model's own ``to_str_tokens``."""
+        return [str(s) for s in self.model.to_str_tokens(torch.as_tensor(ids, dtype=torch.long))]
 
     def token_str(self, token_id: int) -> str:
         """The display string of one token id."""
@@ -668,6 +689,36 @@ class ModelAdapter:
         if missing:
             raise KeyError(f"the model produced no activation for hooks {sorted(missing)}")
 
+    #: Whether a head's pattern is better read again (one more pass) than kept: ``True`` where
+    #: the model may run elsewhere (the nnsight backend), so every pattern never comes back.
+    rereads_patterns: bool = False
+
+    def run_reduced(
+        self,
+        tokens: torch.Tensor,
+        reducers: Mapping[str, Callable[[torch.Tensor], Any]],
+        *,
+        stop_when_done: bool = False,
+    ) -> dict[str, Any]:
+        """One forward pass that applies ``reducers[name]`` to each named activation where it
+        is computed and keeps only what they return: ``{name: reducer(activation)}``. Here the
+        reducers see float32 CPU activations (batch kept), as :meth:`run_with_hooks`'s
+        callbacks do; on the nnsight backend they run inside the trace (on the server, for a
+        remote model), so only their small results travel. ``stop_when_done`` as in
+        :meth:`run_with_hooks`.
+
+        >>> m = ModelAdapter(model)
+        >>> m.run_reduced(m.to_tokens("a b c"), {hook_name("pattern", 1): lambda p: p[0, 2].shape})
+        {'blocks.1.attn.hook_pattern': torch.Size([4, 4])}
+        """
+        out: dict[str, Any] = {}
+        self.run_with_hooks(
+            tokens,
+            {name: (lambda act, name=name, f=f: out.__setitem__(name, f(act))) for name, f in reducers.items()},
+            stop_when_done=stop_when_done,
+        )
+        return out
+
     @contextlib.contextmanager
     def _key_value_cache(self) -> Iterator[Callable[[int], dict[str, Any]]]:
         """``kwargs(n)``: the forward keywords for a pass of ``n`` tokens that carry one fresh
@@ -714,6 +765,8 @@ class ModelAdapter:
         >>> ModelAdapter(model).passes_reason
         ''
         """
+        if self.kind not in ("HookedTransformer", "TransformerBridge"):
+            return f"the {self.kind} backend runs a text in one pass"
         n = min(self.n_ctx, QK_PROBE_TOKENS)
         tokens = torch.tensor([[self.bos_token_id or 0] + [(5 * i + 2) % self.d_vocab for i in range(1, n)]])
         whole = self.forward_logits(tokens)
@@ -812,10 +865,8 @@ class ModelAdapter:
         for a model without an unembedding bias), with a linear logit scale folded in (see
         :class:`Weights`). The logit lens needs only these: reading them does not read the
         attention weights (:attr:`weights` shares them)."""
-        m = self.model
         with torch.inference_mode():
-            W_U = _as_float(m.W_U)
-            b_U = _optional_bias(m, "b_U", (W_U.shape[-1],))
+            W_U, b_U = self._stored_unembedding()
             if W_U.shape[0] != self.d_model:
                 # OPT-350m: the stream (d_model) goes through project_out before the unembedding
                 W_U = self._projection("project_out", (self.d_model, W_U.shape[0])) @ W_U
@@ -832,6 +883,11 @@ class ModelAdapter:
                 "soft cap; circuitwidgets cannot read its logits out of the residual stream"
             )
         return W_U * factor, b_U * factor
+
+    def _stored_unembedding(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(W_U, b_U)`` as the model stores them, float32 on the CPU (zeros for no bias)."""
+        W_U = _as_float(self.model.W_U)
+        return W_U, _optional_bias(self.model, "b_U", (W_U.shape[-1],))
 
     @functools.cached_property
     def final_norm(self) -> FinalNorm:
@@ -996,7 +1052,11 @@ class ModelAdapter:
             for layer in range(self.n_layers)
             for which, kind in enumerate(kinds)
         }
-        self._run_hooked(tokens[:, span.start : span.stop], hooks, True, cache(len(span)))
+        forward = cache(len(span))
+        if forward:
+            self._run_hooked(tokens[:, span.start : span.stop], hooks, True, forward)
+        else:  # one pass: as any backend runs hooks
+            self.run_with_hooks(tokens[:, span.start : span.stop], hooks, stop_when_done=True)
 
     @property
     def _attn_soft_cap(self) -> float | None:
@@ -1037,7 +1097,7 @@ class ModelAdapter:
         ids = torch.arange(1, min(9, self.d_vocab))
         written = self._embedded(ids).double()
         with torch.inference_mode():
-            stored = _as_float(self.model.W_E)[ids].double()
+            stored = self._stored_embedding()[ids].double()
         if stored.shape[-1] != written.shape[-1]:
             return None  # OPT-350m: W_E is projected up to d_model (project_in) first
         denominator = float((stored * stored).sum())
@@ -1082,7 +1142,11 @@ class ModelAdapter:
         if scale is None:
             return self._embedded(torch.arange(self.d_vocab))
         with torch.inference_mode():
-            return _as_float(self.model.W_E) * scale
+            return self._stored_embedding() * scale
+
+    def _stored_embedding(self) -> torch.Tensor:
+        """``W_E [d_vocab, d_embed]`` as the model stores it, float32 on the CPU."""
+        return _as_float(self.model.W_E)
 
     @property
     def residual_multiplier(self) -> float:
@@ -1094,31 +1158,39 @@ class ModelAdapter:
     @functools.cached_property
     def weights(self) -> Weights:
         """The model's effective weights as :class:`Weights` (read once, then cached)."""
-        m = self.model
         with torch.inference_mode():
-            W_pos = None
-            if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
-                # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
-                # has it on its pos_embed component.
-                for owner in (m, getattr(m, "pos_embed", None)):
-                    try:
-                        W_pos = _as_float(owner.W_pos)
-                        break
-                    except (AttributeError, NotImplementedError):
-                        continue
+            W_pos, W_Q, W_K, W_V, W_O, b_O = self._stored_attention()
             W_U, b_U = self.unembedding
             residual = self.residual_multiplier
             return Weights(
                 W_E=self._effective_embedding(),
                 W_pos=W_pos,
-                W_Q=_as_float(m.W_Q),
-                W_K=self._expand_kv(_as_float(m.W_K)),
-                W_V=self._expand_kv(_as_float(m.W_V)),
-                W_O=_as_float(m.W_O) * residual,
-                b_O=_optional_bias(m, "b_O", (self.n_layers, self.d_model)) * residual,
+                W_Q=W_Q,
+                W_K=self._expand_kv(W_K),
+                W_V=self._expand_kv(W_V),
+                W_O=W_O * residual,
+                b_O=b_O * residual,
                 W_U=W_U,
                 b_U=b_U,
             )
+
+    def _stored_attention(self) -> tuple[torch.Tensor | None, ...]:
+        """``(W_pos, W_Q, W_K, W_V, W_O, b_O)`` as the model stores them (float32, CPU; K/V
+        with the model's own K/V head count, ``b_O`` zeros where there is none, ``W_pos``
+        ``None`` without learned positions): what :attr:`weights` is made of."""
+        m = self.model
+        W_pos = None
+        if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
+            # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
+            # has it on its pos_embed component.
+            for owner in (m, getattr(m, "pos_embed", None)):
+                try:
+                    W_pos = _as_float(owner.W_pos)
+                    break
+                except (AttributeError, NotImplementedError):
+                    continue
+        b_O = _optional_bias(m, "b_O", (self.n_layers, self.d_model))
+        return W_pos, _as_float(m.W_Q), _as_float(m.W_K), _as_float(m.W_V), _as_float(m.W_O), b_O
 
     @functools.cached_property
     def unembed_embed(self) -> torch.Tensor:
@@ -1200,13 +1272,17 @@ class ModelAdapter:
         torch.Size([2, 4, 32])
         """
         with torch.inference_mode():
-            try:
-                b_V = self.model.b_V
-            except (AttributeError, NotImplementedError, TypeError):  # bias-free bridges
-                b_V = None
+            b_V = self._stored_value_bias()
             if b_V is None:
                 return torch.zeros(self.n_layers, self.n_heads, self.d_head)
             return self._expand_kv(_as_float(b_V))
+
+    def _stored_value_bias(self) -> torch.Tensor | None:
+        """``b_V [n_layers, n_kv_heads, d_head]`` as the model stores it, or ``None``."""
+        try:
+            return self.model.b_V
+        except (AttributeError, NotImplementedError, TypeError):  # bias-free bridges
+            return None
 
     @functools.cached_property
     def attention_input_norms(self) -> tuple[FinalNorm, ...]:
@@ -1695,6 +1771,16 @@ def _is_hugging_face_model(model: Any) -> bool:
     return isinstance(model, PreTrainedModel)
 
 
+def _is_nnsight_model(model: Any) -> bool:
+    """Whether ``model`` is an nnsight model of a ``transformers`` model (``nnsight.LanguageModel``,
+    ``nnsight.TransformersModel``); nnsight is not imported for this (a model of it means it is
+    loaded)."""
+    import sys
+
+    kind = getattr(sys.modules.get("nnsight.modeling.transformers"), "TransformersModel", None)
+    return isinstance(kind, type) and isinstance(model, kind)
+
+
 def _hugging_face_name(model: Any) -> str:
     name = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
     return name if isinstance(name, str) and name else type(model).__name__
@@ -1801,6 +1887,10 @@ def from_hugging_face(model: Any, tokenizer: Any = None) -> Any:
     return bridge
 
 
+#: nnsight model -> {_ADAPTER_ATTRIBUTE: (weights version, adapter)}, dropped with the model.
+_NNSIGHT_ADAPTERS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
 
@@ -1818,6 +1908,9 @@ def as_adapter(model: Any) -> ModelAdapter:
     if _is_hugging_face_model(model):
         model = from_hugging_face(model)
     owned = getattr(model, "__dict__", None)
+    if _is_nnsight_model(model):
+        # Kept beside the model, not on it: a remote request ships the model object's state.
+        owned = _NNSIGHT_ADAPTERS.setdefault(model, {})
     if owned is None:
         return ModelAdapter(model)
     version = _weights_version(model) if hasattr(model, "parameters") else None

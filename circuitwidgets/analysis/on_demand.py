@@ -33,6 +33,7 @@ falls back to keeping every ``hook_pattern`` as float16 (quadratic memory), and 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
@@ -102,10 +103,10 @@ class _Summaries:
             return
         # Keys past the block's last query weigh 0: pad them back, and pool every row's
         # ``seq`` keys into the same ``side`` bins in one call (one kernel, not a slice per bin).
-        n_heads, rows, keys = p.shape
+        n_heads, n_rows, keys = p.shape
         full = p if keys == self.seq else torch.nn.functional.pad(p, (0, self.seq - keys))
-        pooled = torch.nn.functional.adaptive_max_pool1d(full.reshape(n_heads * rows, 1, self.seq), self.side)
-        self.columns[layer, :, start : start + rows] = pooled.reshape(n_heads, rows, self.side)
+        pooled = torch.nn.functional.adaptive_max_pool1d(full.reshape(n_heads * n_rows, 1, self.seq), self.side)
+        self.columns[layer, :, start : start + n_rows] = pooled.reshape(n_heads, n_rows, self.side)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         n = max(self.seq - 1, 1)
@@ -116,6 +117,30 @@ class _Summaries:
             pooled = torch.nn.functional.adaptive_max_pool1d(by_rows, self.side)
             pooled = pooled.reshape(n_layers, n_heads, self.side, self.side).transpose(-1, -2).contiguous()
         return (self.entropy / n).float(), (self.bos / n).float(), pooled
+
+
+def layer_summary(pattern: torch.Tensor, pooled_size: Optional[int]) -> tuple[torch.Tensor, ...]:
+    """One layer's summaries from its ``hook_pattern`` ``[1, n_heads, seq, seq]``: entropy and
+    BOS share ``[n_heads]`` and the pooled overview ``[n_heads, T, T]`` (or an empty tensor
+    without ``pooled_size``), float32 -- what a view draws of the layer, a few kilobytes where
+    the pattern is ``n_heads x seq²`` (a remote run computes them on the server)."""
+    p = pattern[0].float()
+    summaries = _Summaries(1, p.shape[0], p.shape[-1], pooled_size)
+    summaries.add(0, 0, p)
+    entropy, bos, pooled = summaries.finish()
+    return entropy[0], bos[0], torch.empty(0) if pooled is None else pooled[0]
+
+
+def head_pattern(pattern: torch.Tensor, head: int) -> torch.Tensor:
+    """Head ``head``'s pattern ``[seq, seq]`` from a layer's ``hook_pattern`` ``[1, n_heads, seq, seq]``."""
+    return pattern[0, head]
+
+
+def _reread(adapter: Any, tokens: torch.Tensor, layer: int, head: int) -> torch.Tensor:
+    """One head's pattern, read again by one pass that stops at its layer and keeps only it."""
+    name = hook_name("pattern", layer)
+    reducer = functools.partial(head_pattern, head=head)
+    return adapter.run_reduced(tokens, {name: reducer}, stop_when_done=True)[name].float()
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +185,8 @@ class OnDemandPatterns:
     _k: list[torch.Tensor]
     _lse: Optional[torch.Tensor]
     _kept: Optional[torch.Tensor]
+    #: ``(layer, head) -> pattern``: read a head again (adapters whose ``rereads_patterns``).
+    _reread: Optional[Callable[[int, int], torch.Tensor]] = None
 
     @property
     def seq_len(self) -> int:
@@ -172,10 +199,11 @@ class OnDemandPatterns:
 
     @property
     def nbytes(self) -> int:
-        """Bytes kept (q, k and normalizers; or the float16 patterns of the fallback)."""
+        """Bytes kept (q, k and normalizers; or the float16 patterns of the fallback; nothing
+        where each head is read again)."""
         if self._kept is not None:
             return self._kept.numel() * self._kept.element_size()
-        kept = [*self._q, *self._k, self._lse]
+        kept = [t for t in (*self._q, *self._k, self._lse) if t is not None]
         return sum(t.numel() * t.element_size() for t in kept)
 
     def _head(self, layer: int, head: int) -> tuple[int, int]:
@@ -193,6 +221,8 @@ class OnDemandPatterns:
         rows, cols = _positions(queries, self.seq_len, "query"), _positions(keys, self.seq_len, "key")
         if self._kept is not None:
             return self._kept[layer, head, rows.start : rows.stop, cols.start : cols.stop].float()
+        if self._reread is not None:
+            return self._reread(layer, head)[rows.start : rows.stop, cols.start : cols.stop]
         q = self._q[layer][head : head + 1]
         shared = self._q[layer].shape[0] // self._k[layer].shape[0]
         k = self._k[layer][head // shared : head // shared + 1]
@@ -233,6 +263,8 @@ class OnDemandPatterns:
             stop = min(seq, start + step)
             if self._kept is not None:
                 yield start, self._kept[layer, :, start:stop, :stop].float()
+            elif self._reread is not None:
+                yield start, torch.stack([self._reread(layer, h)[start:stop, :stop] for h in range(n_heads)])
             else:
                 scores = self._recipe.scores(layer, self._q[layer], self._k[layer], range(start, stop))
                 yield start, scores.sub_(self._lse[layer, :, start:stop, None]).exp_()
@@ -266,6 +298,8 @@ def patterns_on_demand(
     k_of: list[torch.Tensor] = [None] * adapter.n_layers  # type: ignore[list-item]
     lse = kept = None
     step = _rows_per_block(adapter.n_heads, seq)
+    if reason and adapter.rereads_patterns:
+        return _summarized(adapter, text, tokens, reason, pooled_size, on_layer)
     if reason:
         kept = torch.empty(adapter.n_layers, adapter.n_heads, seq, seq, dtype=torch.float16)
 
@@ -319,4 +353,34 @@ def patterns_on_demand(
         _k=[] if reason else k_of,
         _lse=lse,
         _kept=kept,
+    )
+
+
+def _summarized(
+    adapter: Any, text: str, tokens: torch.Tensor, reason: str, pooled_size: Optional[int],
+    on_layer: Optional[Callable[[int], None]],
+) -> OnDemandPatterns:
+    """The summaries from one pass that reduces each layer's pattern where it is computed,
+    every head's pattern read again when asked (adapters whose ``rereads_patterns``)."""
+    reducer = functools.partial(layer_summary, pooled_size=pooled_size)
+    names = [hook_name("pattern", layer) for layer in range(adapter.n_layers)]
+    got = adapter.run_reduced(tokens, {name: reducer for name in names}, stop_when_done=True)
+    per_layer = [got[name] for name in names]
+    for layer in range(adapter.n_layers):
+        if on_layer is not None:
+            on_layer(layer)
+    return OnDemandPatterns(
+        text=text,
+        tokens=tokens[0],
+        str_tokens=adapter.to_str_tokens(tokens[0]),
+        entropy=torch.stack([s[0] for s in per_layer]).float(),
+        bos_share=torch.stack([s[1] for s in per_layer]).float(),
+        pooled=None if pooled_size is None else torch.stack([s[2] for s in per_layer]).float(),
+        reason=reason,
+        _recipe=None,
+        _q=[],
+        _k=[],
+        _lse=None,
+        _kept=None,
+        _reread=functools.partial(_reread, adapter, tokens),
     )

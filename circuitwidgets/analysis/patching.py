@@ -229,9 +229,7 @@ def _check_cells(grid: Grid, cells: Iterable[Sequence[int]], sizes: Sequence[int
 
 def bytes_per_row(adapter: ModelAdapter, seq: int, read_positions: int) -> int:
     """A generous estimate of the memory one patched run adds to a batched forward pass."""
-    cfg = adapter.model.cfg
-    d_mlp = int(getattr(cfg, "d_mlp", None) or 4 * adapter.d_model)
-    floats = 8 * seq * adapter.d_model + 4 * adapter.n_heads * seq * seq + 3 * seq * d_mlp
+    floats = 8 * seq * adapter.d_model + 4 * adapter.n_heads * seq * seq + 3 * seq * adapter.d_mlp
     floats += 3 * read_positions * adapter.d_vocab
     return floats * 4  # float32; a half-precision model needs less
 

@@ -35,7 +35,9 @@ from .. import analysis
 from ..analysis import PathExpansion, TextRun
 from ..checks import check_choice, check_position
 from ._channel import LRU, AnswersRequests, Stale, handles
-from ._path_terms import ATTENTION_OF, MODES, expansion_payload
+from ._path_terms import ATTENTION_OF, MODES
+from ._payloads import ShownExpansion
+from ._transport import Encoded
 from .selection import LinkedView, Selection
 
 __all__ = ["PathExplorer", "BARS", "MODES"]
@@ -123,7 +125,7 @@ class PathExplorer(AnswersRequests, LinkedView):
     attn_only = traitlets.Bool().tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
     #: The expansions a static export carries (both modes at the position shown); [] live.
-    _expansions = traitlets.List().tag(sync=True)
+    _expansions = Encoded(ShownExpansion, many=True).tag(sync=True)
     target_error = traitlets.Unicode("").tag(sync=True)
     run_id = traitlets.Int(0).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
@@ -237,9 +239,9 @@ class PathExplorer(AnswersRequests, LinkedView):
         with self.hold_sync():
             self._set(run_id=self.run_id + 1, tokens=list(run.str_tokens), error="")
 
-    def _payload(self, position: int, target: Any, mode: str) -> dict[str, Any]:
+    def _payload(self, position: int, target: Any, mode: str) -> ShownExpansion:
         with self._busy(f"Expanding the logit at position {position}…"):
-            return expansion_payload(self.expansion(position, target, mode), mode, self.run_id)
+            return ShownExpansion(self.expansion(position, target, mode), mode, self.run_id)
 
     # ---- the browser asks ----------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class PathExplorer(AnswersRequests, LinkedView):
             raise ValueError(f"position {content.get('position')} is out of range; this text has "
                              f"{self._run.seq_len} tokens, so positions 0..{self._run.seq_len - 1}")
         mode = check_choice(content.get("mode"), "mode", MODES)
-        return self._payload(position, content.get("target"), mode)
+        return self._payload(position, content.get("target"), mode).encode()
 
     @handles("target")
     def _target_request(self, content: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import tokenView from "../src/token_view";
 import ovBrowser from "../src/ov_browser";
 import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
-import { AE, IS, LL, attentionState, causal, copying, inductionState, lensPage, lensState, ovState, query, spectra } from "./view_fixtures";
+import { AE, IS, LL, attentionState, causal, copying, patternHandler, inductionState, lensPage, lensState, ovState, query, spectra } from "./view_fixtures";
 
 stubCanvas();
 
@@ -44,6 +44,24 @@ describe("TokenView", () => {
     await settle();
     expect(el.querySelector<HTMLElement>(".cw-error")!.hidden).toBe(false);
     expect(el.querySelector(".cw-error")!.textContent).toContain("text is empty");
+    await unmount();
+    expect(listeners(model)).toBe(0);
+  });
+
+  it("from values (cw.colored_tokens): no text box, no ids, the values on a diverging scale", async () => {
+    const model = new MockModel({
+      ...state(), tokens: ["a", " b", " c", " d"], token_ids: wire("int32", [0], []),
+      probs: wire("float32", [4], [-2, 0, 1, 4]), model_name: "from arrays", _model_free: true, _domain: wire("float32", [2], [-2, 4]),
+    });
+    const { el, unmount } = await mount(tokenView, model);
+    expect(el.querySelector("textarea")).toBeNull();
+    expect(el.querySelector<HTMLElement>(".cw-error")!.hidden).toBe(true); // no "internal error" for the missing ids
+    const spans = [...el.querySelectorAll<HTMLElement>("[data-index]")];
+    expect(spans.map((s) => s.dataset.value)).toEqual(["-2", "0", "1", "4"]);
+    expect(spans.map((s) => s.dataset.tokenId ?? null)).toEqual([null, null, null, null]);
+    expect(el.querySelector(".cw-legend-title")!.textContent).toBe("value");
+    expect([...el.querySelectorAll(".cw-legend-ticks span")].map((t) => t.textContent)).toEqual(["-4", "-2", "0", "2", "4"]);
+    expect(spans[0]!.style.backgroundColor).not.toBe(spans[3]!.style.backgroundColor); // low and high colours differ
     await unmount();
     expect(listeners(model)).toBe(0);
   });
@@ -156,6 +174,25 @@ describe("AttentionExplorer", async () => {
     await unmount();
     expect(listeners(model)).toBe(0);
     expect(listeners(selection)).toBe(0);
+  });
+
+  it("from arrays (cw.attention_heads): no text box or ablation panel, the reason shown, heads still fetched", async () => {
+    const model = new MockModel({ ...state(), ablated: [], ablation_mode: "zero", model_name: "from arrays", _model_free: "Made from arrays: no model." }, { pattern: patternHandler(S) });
+    const selection = withSelection(model, { layer: 0, head: 0 });
+    const { el, unmount } = await mount(attentionExplorer, model);
+    expect(el.querySelector("textarea")).toBeNull();
+    expect(el.querySelector(".cw-ablation")).toBeNull();
+    expect(el.querySelector(".cw-ae-model-free")!.textContent).toBe("Made from arrays: no model.");
+    selection.set("head", 1);
+    await settle();
+    expect(model.sent.map((m) => m.name)).toEqual(["pattern"]);
+    expect(el.querySelector<HTMLElement>(".cw-ae-head")!.dataset.resolution).toBe("full");
+    const saved = model.saved.length;
+    el.querySelector<HTMLElement>(".cw-attention-explorer")!.dispatchEvent(new KeyboardEvent("keydown", { key: "a", bubbles: true }));
+    expect(model.saved.length).toBe(saved); // no A key without the panel: nothing sent
+    expect(model.get("ablated")).toEqual([]);
+    await unmount();
+    expect(listeners(model)).toBe(0);
   });
 });
 

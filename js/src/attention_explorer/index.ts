@@ -10,6 +10,8 @@
  *                         the page has without asking (more of them in a static export)
  *   run_id                bumped per text: patterns of different texts never mix
  *   busy, error           progress line / inline error (the last good view stays)
+ *   _model_free           "" with a model; made from arrays (cw.attention_heads), why there is
+ *                         no text box, ablation panel or model-run score: shown in their place
  *   selection             the shared Selection (layer, head, query, key): kit/selection.ts
  *
  * A head that is neither in the bank nor cached is drawn at once from its thumbnail (marked
@@ -41,21 +43,34 @@ import { createView } from "../kit/view";
 import { watch } from "../kit/watch";
 import { createExplorerAblation } from "./ablation_panel";
 import { createHeadPanel } from "./head_panel";
+import { createLongText } from "./long_text";
 import { createOverview, type Score } from "./overview";
 import type { ExplorerNow, State } from "./shared";
 import { headStats, positionIn, previewPattern, type HeadPattern } from "./state";
 import { createTokenPanel } from "./token_panel";
 
+/** How long a long text's view must stay put before its block is asked for. */
+const TILE_SETTLE_MS = 150;
+const LONG_NOTE =
+  "A long text: zoomed out, the pooled thumbnail; zoom in (Ctrl/⌘ + wheel, + / −, Shift + drag a box) for blocks at full resolution. Hover weights are exact.";
+const STATIC_LONG = "This file holds only the pooled thumbnail of a long text: zoomed blocks and exact weights need the kernel.";
 const STATIC_PREVIEW =
   "This file holds a preview of this head (block maxima). Save with heads=\"all\" for every head at full resolution.";
 
 function render({ model, el, signal }: RenderProps<State>) {
+  const modelFree = model.get("_model_free"); // fixed for the widget's life
   const { frame, root, tooltip } = createView(model, el, signal, {
     title: "Attention",
     className: "cw-attention-explorer",
-    textInput: { label: "Text" },
+    textInput: modelFree ? undefined : { label: "Text" },
     progress: "cw-ae-progress",
   });
+  if (modelFree) {
+    const note = document.createElement("div");
+    note.className = "cw-ae-note cw-ae-model-free";
+    note.textContent = modelFree;
+    frame.body.append(note);
+  }
 
   let tokens: string[] = [];
   let thumbs: NDArray | null = null;
@@ -91,12 +106,35 @@ function render({ model, el, signal }: RenderProps<State>) {
     onSelect: (layer, head) => selection.set({ layer, head }),
     onScoreChange: () => showHead(),
   });
-  const headPanel = createHeadPanel(main, now, signal, (i) => tokenPanel.hover(i));
+  const isLong = () => tokens.length > model.get("_long_text_tokens");
+  const long = createLongText(model, {
+    run,
+    canFetch: () => !model.get("_static"),
+    signal,
+    onArrive(kind) {
+      // a block redraws the heatmap; a row or column only the hover card and the strip
+      if (kind === "tile") showHead();
+      else tokenPanel.paint();
+      headPanel.refreshHover();
+    },
+  });
+  let settle = 0;
+  const headPanel = createHeadPanel(main, now, signal, (i) => tokenPanel.hover(i), (v, px) => {
+    // once the view has settled (a zoom by wheel or keys passes many views: ask for the last)
+    // and not inside the draw that reports it
+    if (!isLong()) return;
+    clearTimeout(settle);
+    settle = window.setTimeout(() => {
+      if (long.setView(v, px)) showHead();
+    }, TILE_SETTLE_MS);
+  });
   const tokenPanel = createTokenPanel(frame.body, now, {
-    drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}`,
+    drawnKey: () => `${drawn?.run}.${drawn?.layer}.${drawn?.head}.${long.tiles.version}`,
     scale: () => look.scale,
   });
-  const ablation = createExplorerAblation(frame.body, model, root, signal, now, overview.grid.element, () => (tokens.length ? selectedHead() : null));
+  const ablation = modelFree
+    ? null
+    : createExplorerAblation(frame.body, model, root, signal, now, overview.grid.element, () => (tokens.length ? selectedHead() : null));
   const legend = createLegend(frame.body, {
     title: "Attention weight",
     ticks: [0, 0.25, 0.5, 0.75, 1],
@@ -125,13 +163,18 @@ function render({ model, el, signal }: RenderProps<State>) {
     const { layer, head } = selectedHead();
     // The full pattern if the page has it, else (while it is fetched, or in a static export
     // without it) a preview from its thumbnail.
-    const pattern = patterns.get(layer, head) ?? previewPattern(thumbs, nHeads(), layer, head, tokens.length);
+    const pattern = isLong()
+      ? thumbs && long.pattern(layer, head, thumbs, nHeads(), tokens.length)
+      : patterns.get(layer, head) ?? previewPattern(thumbs, nHeads(), layer, head, tokens.length);
     if (!pattern) return;
     const keepView = drawn !== null && drawn.run === run();
     current = pattern;
     drawn = { layer, head, run: run() };
-    const note = model.get("_static") ? STATIC_PREVIEW : patterns.error(layer, head) || "Loading the full pattern…";
+    const note = isLong()
+      ? model.get("_static") ? STATIC_LONG : long.tiles.error() || (long.drawnTile() ? "" : LONG_NOTE)
+      : model.get("_static") ? STATIC_PREVIEW : patterns.error(layer, head) || "Loading the full pattern…";
     headPanel.show(layer, head, run(), pattern, keepView, note, headStats(scores, overview.scoreKey(), layer, head));
+    headPanel.panel.element.dataset.tile = isLong() ? long.drawnTile() : "";
     showLocks();
     tokenPanel.paint();
   }
@@ -143,7 +186,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     root.dataset.query = q === null ? "" : String(q);
     root.dataset.key = k === null ? "" : String(k);
     tokenPanel.paint();
-    ablation.refresh();
+    ablation?.refresh();
   }
 
   function markTiles() {
@@ -160,6 +203,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     scores = model.get("head_scores").map((spec) => ({ spec, values: decode(spec.values) }));
     overview.setData(nLayers(), nHeads(), thumbs, tokens.length, scores);
     patterns.reset();
+    long.reset();
     patterns.loadBank(model.get("_bank"));
     tooltip.hide();
     tokenPanel.setTokens(tokens);

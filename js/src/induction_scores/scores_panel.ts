@@ -102,7 +102,7 @@ export function createScoresPanel(parent: HTMLElement, now: ScoresNow, setKind: 
   function paintTop() {
     const k = now.kind();
     topTitle.textContent = `Top ${TEXT[k].short} heads`;
-    const top = model.get("_top")[k] ?? [];
+    const top = model.get("_top")?.[k] ?? [];
     topList.replaceChildren(...top.map(([layer, h], i) => topHead(layer, h, i + 1, k)));
     markSelected();
   }

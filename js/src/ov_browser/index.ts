@@ -50,7 +50,7 @@ interface State {
   circuit: string;
   k: number;
   text: string;
-  defaults: Defaults;
+  defaults: Defaults | null;
   copying: WireArray | null;
   positive_mass: WireArray | null;
   eigenvalues: WireArray | null;
@@ -181,13 +181,18 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   watch(model, ["copying", "positive_mass", "eigenvalues", "n_layers", "n_heads", "circuit"], drawData, signal);
-  watch(model, ["defaults"], () => tokenMaps.setDefaults(model.get("defaults")), signal);
+  // Python sets `defaults` in the constructor, before any view: null only on a malformed page.
+  const setDefaults = () => {
+    const d = model.get("defaults");
+    if (d) tokenMaps.setDefaults(d);
+  };
+  watch(model, ["defaults"], setDefaults, signal);
   watch(model, ["k"], () => tokenMaps.setK(model.get("k")), signal);
   watch(model, ["_answers"], loadAnswers, signal);
   watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
 
   tokenMaps.setK(model.get("k"));
-  tokenMaps.setDefaults(model.get("defaults"));
+  setDefaults();
   tokenMaps.setStatic(model.get("_static"));
   loadAnswers();
   startDrawing(root, signal, { recolour, draw: drawData, ready: showHead });
