@@ -17,12 +17,14 @@ has: this module is the only place that branches on the TransformerLens version 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import inspect
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 
@@ -344,7 +346,7 @@ class QKRecipe:
         n_heads, n_kv = q.shape[0], k.shape[0]
         rows = q[:, start : start + keys.shape[1]].float() * self.scales[layer]
         shared = torch.arange(n_heads) // (n_heads // n_kv)
-        picked = k.float()[shared[:, None], keys]  # [n_heads, R, d]
+        picked = k[shared[:, None], keys].float()  # [n_heads, R, d]
         s = (rows * picked).sum(dim=-1)
         if self.soft_cap is not None:
             s = torch.tanh(s / self.soft_cap) * self.soft_cap
@@ -662,6 +664,16 @@ class ModelAdapter:
         >>> seen["p0"]                          # [batch, head, query, key]
         torch.Size([1, 4, 4, 4])
         """
+        self._run_hooked(tokens, hooks, stop_when_done, {})
+
+    def _run_hooked(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], None]],
+        stop_when_done: bool,
+        forward_kwargs: dict[str, Any],
+    ) -> None:
+        """:meth:`run_with_hooks` with keyword arguments for the model's forward (a cache)."""
         fired: set[str] = set()
 
         def make(name: str, callback: Callable[[torch.Tensor], None]):
@@ -676,7 +688,7 @@ class ModelAdapter:
         fwd_hooks = [(name, make(name, cb)) for name, cb in hooks.items()]
         with torch.inference_mode():
             try:
-                self.model.run_with_hooks(tokens.to(self.device), fwd_hooks=fwd_hooks, return_type=None)
+                self.model.run_with_hooks(tokens.to(self.device), fwd_hooks=fwd_hooks, return_type=None, **forward_kwargs)
             except _EnoughSeen:
                 pass  # every hook fired; TransformerLens removed them on the way out
         missing = set(hooks) - fired
@@ -713,11 +725,110 @@ class ModelAdapter:
         )
         return out
 
-    def forward_logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``[batch, seq, d_vocab]`` (float32, CPU) without caching anything."""
-        with torch.inference_mode():
-            logits = self.model(tokens.to(self.device), return_type="logits")
-        return logits.detach().to("cpu", torch.float32)
+    @contextlib.contextmanager
+    def _key_value_cache(self) -> Iterator[Callable[[int], dict[str, Any]]]:
+        """``kwargs(n)``: the forward keywords for a pass of ``n`` tokens that carry one fresh
+        key-value cache of the model's own kind from pass to pass.
+
+        On a ``HookedTransformer``, TransformerLens's cache, with an explicit mask of ones (a
+        cached forward otherwise masks a pass's trailing tokens that equal the pad token as
+        padding: BOS, where BOS is the pad token). On a bridge, Hugging Face's
+        ``DynamicCache`` (every layer keeping all its keys); Hugging Face 5 hands it to each
+        attention as ``cache``, where the bridge's attention reads ``past_key_values`` (else
+        every pass would see only its own keys), so for the duration each block's attention
+        is handed it under both names."""
+        if self.kind == "HookedTransformer":
+            from transformer_lens import TransformerLensKeyValueCache
+
+            cache = TransformerLensKeyValueCache.init_cache(self.model.cfg, self.device, 1)
+            yield lambda n: {"past_kv_cache": cache, "attention_mask": torch.ones(1, n, dtype=torch.long, device=self.device)}
+            return
+        from transformers import DynamicCache
+
+        def both_names(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+            if "cache" in kwargs and "past_key_values" not in kwargs:
+                kwargs = dict(kwargs, past_key_values=kwargs["cache"])
+            return args, kwargs
+
+        hf_forward = inspect.signature(self.model.original_model.forward).parameters
+        name = "cache" if "cache" in hf_forward else "past_key_values"  # Hugging Face 5's name, else the older one
+        forward = {name: DynamicCache(), "use_cache": True}
+        handles = [block.attn.register_forward_pre_hook(both_names, with_kwargs=True) for block in self.model.blocks]
+        try:
+            yield lambda n: forward
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    @functools.cached_property
+    def passes_reason(self) -> str:
+        """Why this model cannot take a text in passes of query rows through its own
+        key-value cache (``''`` when it can), measured once: a probe of
+        :data:`QK_PROBE_TOKENS` tokens in three passes must give the logits of one pass, to
+        :attr:`tolerance`. Where it cannot, :meth:`run_with_qk` runs one pass whatever
+        ``rows`` asks.
+
+        >>> ModelAdapter(model).passes_reason
+        ''
+        """
+        if self.kind not in ("HookedTransformer", "TransformerBridge"):
+            return f"the {self.kind} backend runs a text in one pass"
+        n = min(self.n_ctx, QK_PROBE_TOKENS)
+        tokens = torch.tensor([[self.bos_token_id or 0] + [(5 * i + 2) % self.d_vocab for i in range(1, n)]])
+        whole = self.forward_logits(tokens)
+        try:
+            split = self._logits_in_passes(tokens, -(-n // 3))
+        except Exception as error:  # the family's attention takes no cache this way
+            return f"a pass through the key-value cache fails: {type(error).__name__}: {error}"
+        error = float((split - whole).abs().max())
+        bound = self.tolerance * max(float(whole.abs().max()), 1.0)
+        if not error <= bound:
+            return f"passes through the key-value cache change the logits by {error:.3g} (more than {bound:.3g}) on a probe of {n} tokens"
+        return ""
+
+    def passes(self, seq: int, rows: int | None) -> list[range]:
+        """The query positions of each pass when a ``seq``-token text goes through the model
+        ``rows`` queries at a time (``None``: one pass), as even as that allows.
+
+        >>> ModelAdapter(model).passes(10, 4)
+        [range(0, 3), range(3, 6), range(6, 10)]
+        """
+        if rows is not None and rows < 1:
+            raise ValueError(f"rows must be at least 1 (or None for one pass), got {rows}")
+        count = 1 if rows is None else -(-seq // rows)
+        return [range(i * seq // count, (i + 1) * seq // count) for i in range(count)]
+
+    def forward_logits(self, tokens: torch.Tensor, *, rows: int | None = None) -> torch.Tensor:
+        """Logits ``[batch, seq, d_vocab]`` (float32, CPU) without caching anything. With
+        ``rows`` (one sequence only) the text goes through ``rows`` queries at a time, each
+        pass reading the earlier keys and values from the model's own key-value cache (see
+        :meth:`run_with_qk`): the same logits to float tolerance, with attention scores for
+        ``rows`` queries alive at a time instead of all of them (one pass all the same where
+        :attr:`passes_reason` says the model cannot).
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b c")
+        >>> torch.allclose(m.forward_logits(tokens, rows=3), m.forward_logits(tokens), atol=1e-4)
+        True
+        """
+        if rows is not None:  # a bad ``rows`` is refused either way
+            self.passes(int(tokens.shape[-1]), rows)
+            if tokens.shape[0] != 1:
+                raise ValueError(f"forward_logits in passes of rows takes one sequence, got a batch of {tokens.shape[0]}")
+        if rows is None or self.passes_reason:
+            with torch.inference_mode():
+                logits = self.model(tokens.to(self.device), return_type="logits")
+            return logits.detach().to("cpu", torch.float32)
+        return self._logits_in_passes(tokens, rows)
+
+    def _logits_in_passes(self, tokens: torch.Tensor, rows: int) -> torch.Tensor:
+        out = []
+        with self._key_value_cache() as cache, torch.inference_mode():
+            for span in self.passes(int(tokens.shape[-1]), rows):
+                chunk = tokens[:, span.start : span.stop].to(self.device)
+                logits = self.model(chunk, return_type="logits", **cache(len(span)))
+                out.append(logits.detach().to("cpu", torch.float32))
+        return torch.cat(out, dim=1)
 
     def apply_final_norm(self, resid: torch.Tensor) -> torch.Tensor:
         """Apply the model's final normalization to residual-stream vectors ``[..., d_model]``,
@@ -885,33 +996,60 @@ class ModelAdapter:
         return QKRecipe(q_kind, k_kind, tuple(scales), cap, tuple(windows), longest)
 
     def run_with_qk(
-        self, tokens: torch.Tensor, on_layer: Callable[..., None], *, patterns: bool = False
+        self,
+        tokens: torch.Tensor,
+        on_rows: Callable[..., None],
+        *,
+        patterns: bool = False,
+        rows: int | None = None,
     ) -> None:
-        """One forward pass over ``tokens`` (one sequence) that stops after the last layer's
-        keys and calls ``on_layer(layer, q, k)`` as each layer's are computed: ``q``
-        ``[n_heads, seq, d_head]`` and ``k`` ``[n_kv_heads, seq, d_head]`` (unexpanded), from
-        the hooks :attr:`qk_recipe` names, in the model's own dtype on the CPU. With
-        ``patterns`` it stops after the last layer's pattern instead and calls
-        ``on_layer(layer, q, k, pattern)`` with the model's own ``hook_pattern`` (float32
-        ``[n_heads, seq, seq]``, which the model computes either way; only read it, it goes
-        when the callback returns).
+        """A forward pass over ``tokens`` (one sequence) that calls ``on_rows(layer, start, q,
+        k)`` as each layer's queries and keys are computed: ``q`` ``[n_heads, R, d_head]`` of
+        query positions ``start .. start + R - 1`` and ``k`` ``[n_kv_heads, R, d_head]`` the
+        keys at those positions (grouped-query K heads unexpanded), from the hooks
+        :attr:`qk_recipe` names, in the model's own dtype on the CPU. With ``patterns`` it
+        calls ``on_rows(layer, start, q, k, pattern)`` with the model's own ``hook_pattern``
+        of those queries (float32 ``[n_heads, R, start + R]``, which the model computes either
+        way; only read it, it goes when the callback returns).
+
+        Without ``rows`` it is one pass (``start`` 0, ``R`` the whole text), whose attention
+        holds ``n_heads x seq x seq`` scores of a layer at once (TransformerLens computes
+        attention eagerly). With ``rows`` the text goes through the model ``rows`` queries at
+        a time (:meth:`passes`), each pass reading the earlier keys and values from the
+        model's own key-value cache, so its attention holds at most ``n_heads x rows x seq``
+        (one pass all the same where :attr:`passes_reason` says the model cannot). Every
+        pass stops after the last layer's attention (no last MLP, no unembedding).
 
         >>> m, seen = ModelAdapter(model), {}
-        >>> m.run_with_qk(m.to_tokens("a b c"), lambda layer, q, k: seen.update({layer: (q.shape, k.shape)}))
+        >>> m.run_with_qk(m.to_tokens("a b c"), lambda layer, start, q, k: seen.update({layer: (q.shape, k.shape)}))
         >>> seen[1]
         (torch.Size([4, 4, 32]), torch.Size([4, 4, 32]))
         """
-        recipe, got = self.qk_recipe, {}
+        recipe = self.qk_recipe
         dtype = self._dtype if self._dtype.is_floating_point else torch.float32
         kinds = (recipe.q_kind, recipe.k_kind) + (("pattern",) if patterns else ())
+        spans = self.passes(int(tokens.shape[-1]), None if self.passes_reason else rows)
+        with self._key_value_cache() if len(spans) > 1 else contextlib.nullcontext(lambda n: {}) as cache:
+            for span in spans:
+                self._qk_pass(tokens, span, kinds, dtype, cache, on_rows)
+
+    def _qk_pass(
+        self, tokens: torch.Tensor, span: range, kinds: tuple[str, ...], dtype: torch.dtype,
+        cache: Callable[[int], dict[str, Any]], on_rows: Callable[..., None],
+    ) -> None:
+        """One pass of :meth:`run_with_qk` over the queries at ``span``."""
+        got: dict[int, dict[int, torch.Tensor]] = {}
 
         def keep(layer: int, which: int):
             def callback(activation: torch.Tensor) -> None:
                 seen = got.setdefault(layer, {})
-                seen[which] = activation[0] if which == 2 else _heads_first(activation[0]).to(dtype)
+                if which == 2:
+                    seen[which] = activation[0]
+                else:  # keys: the new ones only (a rotated-key hook may see the cached ones too)
+                    seen[which] = _heads_first(activation[0])[:, -len(span) :].to(dtype)
                 if len(seen) == len(kinds):
                     del got[layer]
-                    on_layer(layer, *(seen[i] for i in range(len(kinds))))
+                    on_rows(layer, span.start, *(seen[i] for i in range(len(kinds))))
 
             return callback
 
@@ -920,7 +1058,11 @@ class ModelAdapter:
             for layer in range(self.n_layers)
             for which, kind in enumerate(kinds)
         }
-        self.run_with_hooks(tokens, hooks, stop_when_done=True)
+        forward = cache(len(span))
+        if forward:
+            self._run_hooked(tokens[:, span.start : span.stop], hooks, True, forward)
+        else:  # one pass: as any backend runs hooks
+            self.run_with_hooks(tokens[:, span.start : span.stop], hooks, stop_when_done=True)
 
     @property
     def _attn_soft_cap(self) -> float | None:
