@@ -23,8 +23,10 @@ export const CANVAS_CELL = { width: 14, height: 11 };
 
 let ids = 0;
 
-export function createCanvasGrid(parent: HTMLElement, options: GridOptions): CellGrid {
-  const element = gridElement(parent, options.label, "cw-pe-grid cw-pe-canvas-grid");
+/** The grid's elements: labels either side of the canvas plot, the marked cell, the keys'
+ * cursor, and the live region that reads out the cell the keys move to. */
+function canvasGridElements(parent: HTMLElement, label: string) {
+  const element = gridElement(parent, label, "cw-pe-grid cw-pe-canvas-grid");
   const corner = document.createElement("span");
   corner.className = "cw-pe-corner";
   const colLabels = document.createElement("div");
@@ -37,7 +39,7 @@ export function createCanvasGrid(parent: HTMLElement, options: GridOptions): Cel
   canvas.tabIndex = 0;
   canvas.setAttribute("role", "grid");
   canvas.setAttribute("aria-roledescription", "heat map");
-  canvas.setAttribute("aria-label", options.label);
+  canvas.setAttribute("aria-label", label);
   const marked = document.createElement("div");
   marked.className = "cw-pe-marked";
   marked.hidden = true;
@@ -51,6 +53,11 @@ export function createCanvasGrid(parent: HTMLElement, options: GridOptions): Cel
   canvas.setAttribute("aria-describedby", spoken.id);
   plot.append(canvas, marked, cursor);
   element.append(corner, colLabels, rowLabels, plot, spoken);
+  return { element, corner, colLabels, rowLabels, plot, canvas, marked, cursor, spoken };
+}
+
+export function createCanvasGrid(parent: HTMLElement, options: GridOptions): CellGrid {
+  const { element, corner, colLabels, rowLabels, plot, canvas, marked, cursor, spoken } = canvasGridElements(parent, options.label);
 
   let layout: Layout = { rows: 0, cols: 0, rowLabels: [], colLabels: [], byPosition: false };
   let name: (row: number, col: number) => string = () => "";
