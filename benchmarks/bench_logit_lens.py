@@ -2,7 +2,7 @@
 time from its end to the first complete draw of the page of positions on screen, the time to
 fill a page scrolled to, and the bytes that reach the browser.
 
-    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_logit_lens.py [--tokens 512] [--k 10] [--full] [--no-browser]
+    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_logit_lens.py [--tokens 512] [--k 10] [--full] [--no-browser | --browser-only]
 
 Prints a Markdown table for BENCHMARKS.md. Two parts:
 
@@ -132,6 +132,23 @@ MOVE = """async (root, [action, page]) => {
 }"""
 
 
+#: In the page, on the view's root: redraw the readouts grid `n` times (switching its shading
+#: mode, which redraws every cell of the page); returns the [minimum, median] of its own
+#: `data-draw-ms` (the minimum: the cost on an idle core; the median also measures the load).
+GRID_DRAWS = """async (root, n) => {
+    const grid = root.querySelector('.cw-ll-grid');
+    const modes = [...root.querySelectorAll('.cw-ll-modes button')];
+    const times = [];
+    for (let i = 0; i < n; i++) {
+        modes[i % modes.length].click();
+        await new Promise(r => requestAnimationFrame(() => r()));
+        times.push(Number(grid.dataset.drawMs));
+    }
+    times.sort((a, b) => a - b);
+    return [times[0], times[Math.floor(n / 2)]];
+}"""
+
+
 def in_browser(tokens: int, k: int) -> list[tuple[str, str]]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -192,9 +209,13 @@ def in_browser(tokens: int, k: int) -> list[tuple[str, str]]:
             expect(view).to_have_attribute("data-ready-count", str(tokens - PAGE_SIZE * (last_page - 1) + 2 * PAGE_SIZE))
             step = view.evaluate(MOVE, ["later", 1])
             print(f"  step to the page fetched in the background: {step} ms", flush=True)
+            draw_min, draw_median = view.evaluate(GRID_DRAWS, 41)
+            print(f"  the grid's redraw of a page: min {draw_min:.2f} ms, median {draw_median:.2f} ms (41)", flush=True)
             rows += [
                 ("JupyterLab: jump to a page not computed (Home: positions 0-31), kernel idle → drawn complete", f"{jump / 1000:.2f} s"),
                 ("JupyterLab: step to a page fetched in the background (Later ▶) → drawn", f"{step} ms"),
+                ("JupyterLab: the readouts grid's redraw of a page (its `data-draw-ms`; 41 mode switches)",
+                 f"min {draw_min:.2f} ms, median {draw_median:.2f} ms"),
             ]
         finally:
             browser.close()
@@ -208,12 +229,14 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--full", action="store_true", help="also time the whole lens (tens of seconds)")
     parser.add_argument("--no-browser", action="store_true", help="skip the JupyterLab measurements")
+    parser.add_argument("--browser-only", action="store_true", help="skip the in-process measurements (e.g. to compare two builds' drawing)")
     args = parser.parse_args()
 
-    model = gpt2_small_shaped_model()
-    text = text_of_tokens(model.tokenizer, args.tokens)
-    rows = in_process(model, text, args.k, args.full)
-    del model
+    rows = []
+    if not args.browser_only:
+        model = gpt2_small_shaped_model()
+        rows += in_process(model, text_of_tokens(model.tokenizer, args.tokens), args.k, args.full)
+        del model
     if not args.no_browser:
         rows += in_browser(args.tokens, args.k)
 

@@ -23,15 +23,17 @@ from ._version import __version__
 from .model import ModelAdapter, build_model, from_hugging_face
 from .pocket import load_pocket_model, pocket_models
 from .widgets import (
-    AttentionExplorer, CircuitExplorer, CompositionGraph, FlowGraph, InductionScores, link, LogitLens, OVBrowser,
+    AttentionExplorer, attention_heads, CircuitExplorer, colored_tokens, CompositionGraph, FlowGraph, InductionScores, link, LogitLens, OVBrowser,
     PatchingExplorer, PathExplorer, save_html, Selection, TokenView,
 )
 
 __all__ = [
     "analysis",
     "AttentionExplorer",
+    "attention_heads",
     "build_model",
     "CircuitExplorer",
+    "colored_tokens",
     "CompositionGraph",
     "figures",
     "from_hugging_face",

@@ -43,6 +43,34 @@ def check_head(layer: int, head: int, n_layers: int, n_heads: int) -> tuple[int,
     return check_int(layer, "layer", 0, n_layers - 1), check_int(head, "head", 0, n_heads - 1)
 
 
+def check_pair(pair: object, n_layers: int | None = None, n_heads: int | None = None) -> list[int]:
+    """A pair of heads, ``[]`` (none) or ``[writer layer, writer head, reader layer, reader
+    head]`` with the writer in an earlier layer, as a list of ints; within ``n_layers`` x
+    ``n_heads`` when given. Else an error naming the pair, then the bad part.
+
+    >>> check_pair((0, 1, 1, 3), n_layers=2, n_heads=4)
+    [0, 1, 1, 3]
+    >>> check_pair([1, 0, 0, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: pair [1, 0, 0, 1]: the writing head's layer 1 must be before the reading head's 0
+    """
+    if not isinstance(pair, (list, tuple)) or len(pair) not in (0, 4):
+        raise ValueError(f"pair {pair!r} must be [] or [writer layer, writer head, reader layer, reader head]")
+    if not pair:
+        return []
+    names = ("writer layer", "writer head", "reader layer", "reader head")
+    highs = (None, None, None, None) if n_layers is None or n_heads is None else (
+        n_layers - 1, n_heads - 1, n_layers - 1, n_heads - 1)
+    try:
+        l1, h1, l2, h2 = (check_int(v, name, 0, high) for v, name, high in zip(pair, names, highs))
+    except (TypeError, ValueError) as exc:  # the message names the whole pair, then the part
+        raise type(exc)(f"pair {list(pair)!r}: {exc}") from None
+    if l1 >= l2:
+        raise ValueError(f"pair {list(pair)!r}: the writing head's layer {l1} must be before the reading head's {l2}")
+    return [l1, h1, l2, h2]
+
+
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     """``value`` if it is one of ``choices``, else a ``ValueError`` listing them."""
     if value not in choices:

@@ -17,11 +17,14 @@ has: this module is the only place that branches on the TransformerLens version 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import inspect
 import warnings
+import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 
@@ -132,6 +135,7 @@ def _unsupported(model: Any) -> TypeError:
     accepted = "a TransformerLens model (HookedTransformer or TransformerBridge)"
     if transformer_lens_version() >= (4,):
         accepted += " or a Hugging Face causal LM (with tokenizer=)"
+    accepted += " or an nnsight LanguageModel"
     return TypeError(
         f"circuitwidgets needs {accepted}, "
         f"but got {what}.\n"
@@ -342,7 +346,7 @@ class QKRecipe:
         n_heads, n_kv = q.shape[0], k.shape[0]
         rows = q[:, start : start + keys.shape[1]].float() * self.scales[layer]
         shared = torch.arange(n_heads) // (n_heads // n_kv)
-        picked = k.float()[shared[:, None], keys]  # [n_heads, R, d]
+        picked = k[shared[:, None], keys].float()  # [n_heads, R, d]
         s = (rows * picked).sum(dim=-1)
         if self.soft_cap is not None:
             s = torch.tanh(s / self.soft_cap) * self.soft_cap
@@ -376,6 +380,16 @@ class ModelAdapter:
     True
     """
 
+    def __new__(cls, model: Any = None):
+        # An nnsight model has its own backend (circuitwidgets.model_nnsight), behind this
+        # same interface: ModelAdapter(nnsight_model) is one.
+        inner = model.model if isinstance(model, ModelAdapter) else model
+        if cls is ModelAdapter and _is_nnsight_model(inner):
+            from .model_nnsight import NNsightAdapter
+
+            return super().__new__(NNsightAdapter)
+        return super().__new__(cls)
+
     def __init__(self, model: Any):
         if isinstance(model, ModelAdapter):
             model = model.model
@@ -394,11 +408,19 @@ class ModelAdapter:
         self.d_head: int = int(cfg.d_head)
         self.d_vocab: int = int(cfg.d_vocab_out if getattr(cfg, "d_vocab_out", -1) > 0 else cfg.d_vocab)
         self.n_ctx: int = int(cfg.n_ctx)
+        #: The MLP's hidden width (``4 * d_model`` where the config does not say).
+        self.d_mlp: int = int(getattr(cfg, "d_mlp", None) or 4 * self.d_model)
         self.attn_only: bool = bool(getattr(cfg, "attn_only", False))
         #: Attention and MLP both read ``resid_pre`` and write ``resid_post`` (GPT-J, NeoX).
         self.parallel_attn_mlp: bool = bool(getattr(cfg, "parallel_attn_mlp", False))
         kv = getattr(cfg, "n_key_value_heads", None)
         self.n_kv_heads: int = int(kv) if kv else self.n_heads
+        # What the first intervention pass finds out about the model, checked inside that pass
+        # (None: not yet known): whether final norm + unembedding of the last residual stream
+        # reproduces its own logits (not where it does more, e.g. logit soft-capping), and
+        # whether rows can join the batch mid-pass with the right result.
+        self._final_readout_is_exact: bool | None = None
+        self._batch_can_grow: bool | None = None
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -467,14 +489,17 @@ class ModelAdapter:
             raise ValueError("text is empty; type at least one character")
         if not self.has_tokenizer:
             return self._checked_ids(_parse_id_labels(text), check_length)
-        tokens = self.model.to_tokens(text, prepend_bos=self.prepends_bos, truncate=False)
-        tokens = tokens.to("cpu")
+        tokens = self._encode(text)
         if check_length and tokens.shape[-1] > self.n_ctx:
             raise ValueError(
                 f"text is {tokens.shape[-1]} tokens long, but this model's context is "
                 f"{self.n_ctx} tokens (n_ctx); shorten it to at most {self.n_ctx} tokens"
             )
         return tokens
+
+    def _encode(self, text: str) -> torch.Tensor:
+        """``LongTensor[1, seq]`` on the CPU: the model's own tokenization of a non-empty text."""
+        return self.model.to_tokens(text, prepend_bos=self.prepends_bos, truncate=False).to("cpu")
 
     def _checked_ids(self, ids: Any, check_length: bool) -> torch.Tensor:
         """Token ids given by the caller as ``LongTensor[1, seq]``, or a ``ValueError``/``TypeError``
@@ -535,7 +560,7 @@ class ModelAdapter:
         ids = list(map(int, tokens))
         if not self.has_tokenizer:
             return [f"#{i}" for i in ids]
-        out = [str(s) for s in self.model.to_str_tokens(torch.as_tensor(ids, dtype=torch.long))]
+        out = self._decode_each(ids)
         partial = [i for i, s in enumerate(out) if "\ufffd" in s]
         if partial and hasattr(self.tokenizer, "convert_ids_to_tokens"):
             pieces = self.tokenizer.convert_ids_to_tokens([ids[i] for i in partial])
@@ -544,6 +569,10 @@ class ModelAdapter:
                 if raw is not None:
                     out[i] = raw.decode("utf-8", errors="backslashreplace")
         return out
+
+    def _decode_each(self, ids: list[int]) -> list[str]:
+        """Each token id decoded on its own, by the model's own ``to_str_tokens``."""
+        return [str(s) for s in self.model.to_str_tokens(torch.as_tensor(ids, dtype=torch.long))]
 
     def token_str(self, token_id: int) -> str:
         """The display string of one token id."""
@@ -635,6 +664,16 @@ class ModelAdapter:
         >>> seen["p0"]                          # [batch, head, query, key]
         torch.Size([1, 4, 4, 4])
         """
+        self._run_hooked(tokens, hooks, stop_when_done, {})
+
+    def _run_hooked(
+        self,
+        tokens: torch.Tensor,
+        hooks: Mapping[str, Callable[[torch.Tensor], None]],
+        stop_when_done: bool,
+        forward_kwargs: dict[str, Any],
+    ) -> None:
+        """:meth:`run_with_hooks` with keyword arguments for the model's forward (a cache)."""
         fired: set[str] = set()
 
         def make(name: str, callback: Callable[[torch.Tensor], None]):
@@ -649,18 +688,147 @@ class ModelAdapter:
         fwd_hooks = [(name, make(name, cb)) for name, cb in hooks.items()]
         with torch.inference_mode():
             try:
-                self.model.run_with_hooks(tokens.to(self.device), fwd_hooks=fwd_hooks, return_type=None)
+                self.model.run_with_hooks(tokens.to(self.device), fwd_hooks=fwd_hooks, return_type=None, **forward_kwargs)
             except _EnoughSeen:
                 pass  # every hook fired; TransformerLens removed them on the way out
         missing = set(hooks) - fired
         if missing:
             raise KeyError(f"the model produced no activation for hooks {sorted(missing)}")
 
-    def forward_logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``[batch, seq, d_vocab]`` (float32, CPU) without caching anything."""
-        with torch.inference_mode():
-            logits = self.model(tokens.to(self.device), return_type="logits")
-        return logits.detach().to("cpu", torch.float32)
+    #: Whether a head's pattern is better read again (one more pass) than kept: ``True`` where
+    #: the model may run elsewhere (the nnsight backend), so every pattern never comes back.
+    rereads_patterns: bool = False
+
+    def run_reduced(
+        self,
+        tokens: torch.Tensor,
+        reducers: Mapping[str, Callable[[torch.Tensor], Any]],
+        *,
+        stop_when_done: bool = False,
+    ) -> dict[str, Any]:
+        """One forward pass that applies ``reducers[name]`` to each named activation where it
+        is computed and keeps only what they return: ``{name: reducer(activation)}``. Here the
+        reducers see float32 CPU activations (batch kept), as :meth:`run_with_hooks`'s
+        callbacks do; on the nnsight backend they run inside the trace (on the server, for a
+        remote model), so only their small results travel. ``stop_when_done`` as in
+        :meth:`run_with_hooks`.
+
+        >>> m = ModelAdapter(model)
+        >>> m.run_reduced(m.to_tokens("a b c"), {hook_name("pattern", 1): lambda p: p[0, 2].shape})
+        {'blocks.1.attn.hook_pattern': torch.Size([4, 4])}
+        """
+        out: dict[str, Any] = {}
+        self.run_with_hooks(
+            tokens,
+            {name: (lambda act, name=name, f=f: out.__setitem__(name, f(act))) for name, f in reducers.items()},
+            stop_when_done=stop_when_done,
+        )
+        return out
+
+    @contextlib.contextmanager
+    def _key_value_cache(self) -> Iterator[Callable[[int], dict[str, Any]]]:
+        """``kwargs(n)``: the forward keywords for a pass of ``n`` tokens that carry one fresh
+        key-value cache of the model's own kind from pass to pass.
+
+        On a ``HookedTransformer``, TransformerLens's cache, with an explicit mask of ones (a
+        cached forward otherwise masks a pass's trailing tokens that equal the pad token as
+        padding: BOS, where BOS is the pad token). On a bridge, Hugging Face's
+        ``DynamicCache`` (every layer keeping all its keys); Hugging Face 5 hands it to each
+        attention as ``cache``, where the bridge's attention reads ``past_key_values`` (else
+        every pass would see only its own keys), so for the duration each block's attention
+        is handed it under both names."""
+        if self.kind == "HookedTransformer":
+            from transformer_lens import TransformerLensKeyValueCache
+
+            cache = TransformerLensKeyValueCache.init_cache(self.model.cfg, self.device, 1)
+            yield lambda n: {"past_kv_cache": cache, "attention_mask": torch.ones(1, n, dtype=torch.long, device=self.device)}
+            return
+        from transformers import DynamicCache
+
+        def both_names(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+            if "cache" in kwargs and "past_key_values" not in kwargs:
+                kwargs = dict(kwargs, past_key_values=kwargs["cache"])
+            return args, kwargs
+
+        hf_forward = inspect.signature(self.model.original_model.forward).parameters
+        name = "cache" if "cache" in hf_forward else "past_key_values"  # Hugging Face 5's name, else the older one
+        forward = {name: DynamicCache(), "use_cache": True}
+        handles = [block.attn.register_forward_pre_hook(both_names, with_kwargs=True) for block in self.model.blocks]
+        try:
+            yield lambda n: forward
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    @functools.cached_property
+    def passes_reason(self) -> str:
+        """Why this model cannot take a text in passes of query rows through its own
+        key-value cache (``''`` when it can), measured once: a probe of
+        :data:`QK_PROBE_TOKENS` tokens in three passes must give the logits of one pass, to
+        :attr:`tolerance`. Where it cannot, :meth:`run_with_qk` runs one pass whatever
+        ``rows`` asks.
+
+        >>> ModelAdapter(model).passes_reason
+        ''
+        """
+        if self.kind not in ("HookedTransformer", "TransformerBridge"):
+            return f"the {self.kind} backend runs a text in one pass"
+        n = min(self.n_ctx, QK_PROBE_TOKENS)
+        tokens = torch.tensor([[self.bos_token_id or 0] + [(5 * i + 2) % self.d_vocab for i in range(1, n)]])
+        whole = self.forward_logits(tokens)
+        try:
+            split = self._logits_in_passes(tokens, -(-n // 3))
+        except Exception as error:  # the family's attention takes no cache this way
+            return f"a pass through the key-value cache fails: {type(error).__name__}: {error}"
+        error = float((split - whole).abs().max())
+        bound = self.tolerance * max(float(whole.abs().max()), 1.0)
+        if not error <= bound:
+            return f"passes through the key-value cache change the logits by {error:.3g} (more than {bound:.3g}) on a probe of {n} tokens"
+        return ""
+
+    def passes(self, seq: int, rows: int | None) -> list[range]:
+        """The query positions of each pass when a ``seq``-token text goes through the model
+        ``rows`` queries at a time (``None``: one pass), as even as that allows.
+
+        >>> ModelAdapter(model).passes(10, 4)
+        [range(0, 3), range(3, 6), range(6, 10)]
+        """
+        if rows is not None and rows < 1:
+            raise ValueError(f"rows must be at least 1 (or None for one pass), got {rows}")
+        count = 1 if rows is None else -(-seq // rows)
+        return [range(i * seq // count, (i + 1) * seq // count) for i in range(count)]
+
+    def forward_logits(self, tokens: torch.Tensor, *, rows: int | None = None) -> torch.Tensor:
+        """Logits ``[batch, seq, d_vocab]`` (float32, CPU) without caching anything. With
+        ``rows`` (one sequence only) the text goes through ``rows`` queries at a time, each
+        pass reading the earlier keys and values from the model's own key-value cache (see
+        :meth:`run_with_qk`): the same logits to float tolerance, with attention scores for
+        ``rows`` queries alive at a time instead of all of them (one pass all the same where
+        :attr:`passes_reason` says the model cannot).
+
+        >>> m = ModelAdapter(model)
+        >>> tokens = m.to_tokens("a b c a b c")
+        >>> torch.allclose(m.forward_logits(tokens, rows=3), m.forward_logits(tokens), atol=1e-4)
+        True
+        """
+        if rows is not None:  # a bad ``rows`` is refused either way
+            self.passes(int(tokens.shape[-1]), rows)
+            if tokens.shape[0] != 1:
+                raise ValueError(f"forward_logits in passes of rows takes one sequence, got a batch of {tokens.shape[0]}")
+        if rows is None or self.passes_reason:
+            with torch.inference_mode():
+                logits = self.model(tokens.to(self.device), return_type="logits")
+            return logits.detach().to("cpu", torch.float32)
+        return self._logits_in_passes(tokens, rows)
+
+    def _logits_in_passes(self, tokens: torch.Tensor, rows: int) -> torch.Tensor:
+        out = []
+        with self._key_value_cache() as cache, torch.inference_mode():
+            for span in self.passes(int(tokens.shape[-1]), rows):
+                chunk = tokens[:, span.start : span.stop].to(self.device)
+                logits = self.model(chunk, return_type="logits", **cache(len(span)))
+                out.append(logits.detach().to("cpu", torch.float32))
+        return torch.cat(out, dim=1)
 
     def apply_final_norm(self, resid: torch.Tensor) -> torch.Tensor:
         """Apply the model's final normalization to residual-stream vectors ``[..., d_model]``,
@@ -703,10 +871,8 @@ class ModelAdapter:
         for a model without an unembedding bias), with a linear logit scale folded in (see
         :class:`Weights`). The logit lens needs only these: reading them does not read the
         attention weights (:attr:`weights` shares them)."""
-        m = self.model
         with torch.inference_mode():
-            W_U = _as_float(m.W_U)
-            b_U = _optional_bias(m, "b_U", (W_U.shape[-1],))
+            W_U, b_U = self._stored_unembedding()
             if W_U.shape[0] != self.d_model:
                 # OPT-350m: the stream (d_model) goes through project_out before the unembedding
                 W_U = self._projection("project_out", (self.d_model, W_U.shape[0])) @ W_U
@@ -723,6 +889,11 @@ class ModelAdapter:
                 "soft cap; circuitwidgets cannot read its logits out of the residual stream"
             )
         return W_U * factor, b_U * factor
+
+    def _stored_unembedding(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(W_U, b_U)`` as the model stores them, float32 on the CPU (zeros for no bias)."""
+        W_U = _as_float(self.model.W_U)
+        return W_U, _optional_bias(self.model, "b_U", (W_U.shape[-1],))
 
     @functools.cached_property
     def final_norm(self) -> FinalNorm:
@@ -825,33 +996,60 @@ class ModelAdapter:
         return QKRecipe(q_kind, k_kind, tuple(scales), cap, tuple(windows), longest)
 
     def run_with_qk(
-        self, tokens: torch.Tensor, on_layer: Callable[..., None], *, patterns: bool = False
+        self,
+        tokens: torch.Tensor,
+        on_rows: Callable[..., None],
+        *,
+        patterns: bool = False,
+        rows: int | None = None,
     ) -> None:
-        """One forward pass over ``tokens`` (one sequence) that stops after the last layer's
-        keys and calls ``on_layer(layer, q, k)`` as each layer's are computed: ``q``
-        ``[n_heads, seq, d_head]`` and ``k`` ``[n_kv_heads, seq, d_head]`` (unexpanded), from
-        the hooks :attr:`qk_recipe` names, in the model's own dtype on the CPU. With
-        ``patterns`` it stops after the last layer's pattern instead and calls
-        ``on_layer(layer, q, k, pattern)`` with the model's own ``hook_pattern`` (float32
-        ``[n_heads, seq, seq]``, which the model computes either way; only read it, it goes
-        when the callback returns).
+        """A forward pass over ``tokens`` (one sequence) that calls ``on_rows(layer, start, q,
+        k)`` as each layer's queries and keys are computed: ``q`` ``[n_heads, R, d_head]`` of
+        query positions ``start .. start + R - 1`` and ``k`` ``[n_kv_heads, R, d_head]`` the
+        keys at those positions (grouped-query K heads unexpanded), from the hooks
+        :attr:`qk_recipe` names, in the model's own dtype on the CPU. With ``patterns`` it
+        calls ``on_rows(layer, start, q, k, pattern)`` with the model's own ``hook_pattern``
+        of those queries (float32 ``[n_heads, R, start + R]``, which the model computes either
+        way; only read it, it goes when the callback returns).
+
+        Without ``rows`` it is one pass (``start`` 0, ``R`` the whole text), whose attention
+        holds ``n_heads x seq x seq`` scores of a layer at once (TransformerLens computes
+        attention eagerly). With ``rows`` the text goes through the model ``rows`` queries at
+        a time (:meth:`passes`), each pass reading the earlier keys and values from the
+        model's own key-value cache, so its attention holds at most ``n_heads x rows x seq``
+        (one pass all the same where :attr:`passes_reason` says the model cannot). Every
+        pass stops after the last layer's attention (no last MLP, no unembedding).
 
         >>> m, seen = ModelAdapter(model), {}
-        >>> m.run_with_qk(m.to_tokens("a b c"), lambda layer, q, k: seen.update({layer: (q.shape, k.shape)}))
+        >>> m.run_with_qk(m.to_tokens("a b c"), lambda layer, start, q, k: seen.update({layer: (q.shape, k.shape)}))
         >>> seen[1]
         (torch.Size([4, 4, 32]), torch.Size([4, 4, 32]))
         """
-        recipe, got = self.qk_recipe, {}
+        recipe = self.qk_recipe
         dtype = self._dtype if self._dtype.is_floating_point else torch.float32
         kinds = (recipe.q_kind, recipe.k_kind) + (("pattern",) if patterns else ())
+        spans = self.passes(int(tokens.shape[-1]), None if self.passes_reason else rows)
+        with self._key_value_cache() if len(spans) > 1 else contextlib.nullcontext(lambda n: {}) as cache:
+            for span in spans:
+                self._qk_pass(tokens, span, kinds, dtype, cache, on_rows)
+
+    def _qk_pass(
+        self, tokens: torch.Tensor, span: range, kinds: tuple[str, ...], dtype: torch.dtype,
+        cache: Callable[[int], dict[str, Any]], on_rows: Callable[..., None],
+    ) -> None:
+        """One pass of :meth:`run_with_qk` over the queries at ``span``."""
+        got: dict[int, dict[int, torch.Tensor]] = {}
 
         def keep(layer: int, which: int):
             def callback(activation: torch.Tensor) -> None:
                 seen = got.setdefault(layer, {})
-                seen[which] = activation[0] if which == 2 else _heads_first(activation[0]).to(dtype)
+                if which == 2:
+                    seen[which] = activation[0]
+                else:  # keys: the new ones only (a rotated-key hook may see the cached ones too)
+                    seen[which] = _heads_first(activation[0])[:, -len(span) :].to(dtype)
                 if len(seen) == len(kinds):
                     del got[layer]
-                    on_layer(layer, *(seen[i] for i in range(len(kinds))))
+                    on_rows(layer, span.start, *(seen[i] for i in range(len(kinds))))
 
             return callback
 
@@ -860,7 +1058,11 @@ class ModelAdapter:
             for layer in range(self.n_layers)
             for which, kind in enumerate(kinds)
         }
-        self.run_with_hooks(tokens, hooks, stop_when_done=True)
+        forward = cache(len(span))
+        if forward:
+            self._run_hooked(tokens[:, span.start : span.stop], hooks, True, forward)
+        else:  # one pass: as any backend runs hooks
+            self.run_with_hooks(tokens[:, span.start : span.stop], hooks, stop_when_done=True)
 
     @property
     def _attn_soft_cap(self) -> float | None:
@@ -901,7 +1103,7 @@ class ModelAdapter:
         ids = torch.arange(1, min(9, self.d_vocab))
         written = self._embedded(ids).double()
         with torch.inference_mode():
-            stored = _as_float(self.model.W_E)[ids].double()
+            stored = self._stored_embedding()[ids].double()
         if stored.shape[-1] != written.shape[-1]:
             return None  # OPT-350m: W_E is projected up to d_model (project_in) first
         denominator = float((stored * stored).sum())
@@ -946,7 +1148,11 @@ class ModelAdapter:
         if scale is None:
             return self._embedded(torch.arange(self.d_vocab))
         with torch.inference_mode():
-            return _as_float(self.model.W_E) * scale
+            return self._stored_embedding() * scale
+
+    def _stored_embedding(self) -> torch.Tensor:
+        """``W_E [d_vocab, d_embed]`` as the model stores it, float32 on the CPU."""
+        return _as_float(self.model.W_E)
 
     @property
     def residual_multiplier(self) -> float:
@@ -958,31 +1164,39 @@ class ModelAdapter:
     @functools.cached_property
     def weights(self) -> Weights:
         """The model's effective weights as :class:`Weights` (read once, then cached)."""
-        m = self.model
         with torch.inference_mode():
-            W_pos = None
-            if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
-                # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
-                # has it on its pos_embed component.
-                for owner in (m, getattr(m, "pos_embed", None)):
-                    try:
-                        W_pos = _as_float(owner.W_pos)
-                        break
-                    except (AttributeError, NotImplementedError):
-                        continue
+            W_pos, W_Q, W_K, W_V, W_O, b_O = self._stored_attention()
             W_U, b_U = self.unembedding
             residual = self.residual_multiplier
             return Weights(
                 W_E=self._effective_embedding(),
                 W_pos=W_pos,
-                W_Q=_as_float(m.W_Q),
-                W_K=self._expand_kv(_as_float(m.W_K)),
-                W_V=self._expand_kv(_as_float(m.W_V)),
-                W_O=_as_float(m.W_O) * residual,
-                b_O=_optional_bias(m, "b_O", (self.n_layers, self.d_model)) * residual,
+                W_Q=W_Q,
+                W_K=self._expand_kv(W_K),
+                W_V=self._expand_kv(W_V),
+                W_O=W_O * residual,
+                b_O=b_O * residual,
                 W_U=W_U,
                 b_U=b_U,
             )
+
+    def _stored_attention(self) -> tuple[torch.Tensor | None, ...]:
+        """``(W_pos, W_Q, W_K, W_V, W_O, b_O)`` as the model stores them (float32, CPU; K/V
+        with the model's own K/V head count, ``b_O`` zeros where there is none, ``W_pos``
+        ``None`` without learned positions): what :attr:`weights` is made of."""
+        m = self.model
+        W_pos = None
+        if getattr(m.cfg, "positional_embedding_type", "standard") == "standard":
+            # HookedTransformer and the 4.x bridge have model.W_pos; the 3.x bridge only
+            # has it on its pos_embed component.
+            for owner in (m, getattr(m, "pos_embed", None)):
+                try:
+                    W_pos = _as_float(owner.W_pos)
+                    break
+                except (AttributeError, NotImplementedError):
+                    continue
+        b_O = _optional_bias(m, "b_O", (self.n_layers, self.d_model))
+        return W_pos, _as_float(m.W_Q), _as_float(m.W_K), _as_float(m.W_V), _as_float(m.W_O), b_O
 
     @functools.cached_property
     def unembed_embed(self) -> torch.Tensor:
@@ -1064,13 +1278,17 @@ class ModelAdapter:
         torch.Size([2, 4, 32])
         """
         with torch.inference_mode():
-            try:
-                b_V = self.model.b_V
-            except (AttributeError, NotImplementedError, TypeError):  # bias-free bridges
-                b_V = None
+            b_V = self._stored_value_bias()
             if b_V is None:
                 return torch.zeros(self.n_layers, self.n_heads, self.d_head)
             return self._expand_kv(_as_float(b_V))
+
+    def _stored_value_bias(self) -> torch.Tensor | None:
+        """``b_V [n_layers, n_kv_heads, d_head]`` as the model stores it, or ``None``."""
+        try:
+            return self.model.b_V
+        except (AttributeError, NotImplementedError, TypeError):  # bias-free bridges
+            return None
 
     @functools.cached_property
     def attention_input_norms(self) -> tuple[FinalNorm, ...]:
@@ -1174,19 +1392,37 @@ class ModelAdapter:
         counts: dict[int, int] = {}
         for layer in layers:
             counts[layer] = counts.get(layer, 0) + 1
-        hooks = dict(hooks)
+        if self._batch_can_grow is False:
+            return self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
+        if self._batch_can_grow:
+            return self._run_editing(tokens, _growing(counts, hooks, check=False), positions)
+        return self._branching_and_checking(tokens, layers, counts, hooks, positions)
+
+    def _branching_and_checking(
+        self,
+        tokens: torch.Tensor,
+        layers: list[int],
+        counts: dict[int, int],
+        hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+        positions: Sequence[int] | None,
+    ) -> torch.Tensor:
+        """:meth:`run_branching`'s first pass on this model: the batch grows with one more row,
+        an unedited copy of row 0 from the first branch layer on, hidden from ``hooks``; growing
+        is right where that row's logits are row 0's. Where they are not, or the pass fails,
+        every row runs from the start instead (and does from then on)."""
+        try:
+            logits = self._run_editing(tokens, _growing(counts, hooks, check=True), positions)
+        except Exception:
+            # where this pass fails too, the hooks themselves do: it raises, nothing learnt
+            logits = self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
+            self._batch_can_grow = False
+            return logits
+        self._batch_can_grow = tuple(logits.shape[:1]) == (2 + len(layers),) and bool(
+            torch.allclose(logits[1], logits[0], rtol=1e-4, atol=1e-5)
+        )
         if not self._batch_can_grow:
             return self._run_editing(tokens.repeat(1 + len(layers), 1), hooks, positions)
-        for layer, count in counts.items():
-            name = hook_name("resid_pre", layer)
-            then = hooks.get(name)
-
-            def grow(act: torch.Tensor, count: int = count, then: Any = then) -> torch.Tensor:
-                act = torch.cat([act, act[:1].expand(count, *act.shape[1:])])
-                return act if then is None else then(act)
-
-            hooks[name] = grow
-        return self._run_editing(tokens, hooks, positions)
+        return torch.cat([logits[:1], logits[2:]])
 
     def run_with_gradients(
         self,
@@ -1265,11 +1501,16 @@ class ModelAdapter:
         hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
         positions: Sequence[int] | None,
     ) -> torch.Tensor:
-        """The forward pass behind :meth:`run_with_replacing_hooks` and :meth:`run_branching`."""
+        """The forward pass behind :meth:`run_with_replacing_hooks` and :meth:`run_branching`.
+        With ``positions``, it stops at the last residual stream and unembeds those positions
+        itself; on the model's first such pass it lets the model finish on row 0 alone (Hugging
+        Face models reshape by the sequence length, not by the batch) and keeps the shortcut
+        only if its readout matches the model's logits there."""
         fwd_hooks = [(name, lambda act, hook, fn=fn: fn(act)) for name, fn in hooks.items()]
         tokens = tokens.to(self.device)
+        exact = self._final_readout_is_exact
         with torch.inference_mode():
-            if positions is None or not self._final_readout_is_exact:
+            if positions is None or exact is False:
                 logits = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
                 if positions is not None:
                     logits = logits[:, list(positions)]
@@ -1281,14 +1522,32 @@ class ModelAdapter:
             def read(act: torch.Tensor, hook: Any) -> torch.Tensor:
                 act = act if then is None else then(act)
                 kept.append(act[:, list(positions)])
+                if exact is None:  # the model's own head on row 0, to check against
+                    return act[:1]
                 raise _EnoughSeen
 
             fwd_hooks = [h for h in fwd_hooks if h[0] != last] + [(last, read)]
             try:
-                self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+                theirs = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
             except _EnoughSeen:
-                pass
-        return self._readout(kept[0])
+                return self._readout(kept[0])
+            except Exception:
+                if not kept:
+                    raise
+                theirs = None  # the model's head refuses a smaller batch: ask it the long way
+        mine = self._readout(kept[0])
+        if theirs is None:  # every row's logits
+            theirs = self._run_editing(tokens, hooks, None)[:, list(positions)]
+        else:  # row 0's
+            theirs = theirs[:, list(positions)].detach().to("cpu", torch.float32)
+        self._final_readout_is_exact = bool(
+            torch.allclose(mine[:1], theirs[:1], rtol=1e-4, atol=1e-4 * float(theirs.abs().max()) + 1e-5)
+        )
+        if self._final_readout_is_exact:
+            return mine
+        if theirs.shape[0] == mine.shape[0]:
+            return theirs
+        return self._run_editing(tokens, hooks, positions)  # every row's own logits, the long way
 
     def _readout(self, resid: torch.Tensor) -> torch.Tensor:
         """Logits for final residual-stream vectors as the model computes them: its own final
@@ -1300,37 +1559,6 @@ class ModelAdapter:
             with torch.inference_mode():
                 resid = ln(resid.to(self.device, self._dtype)).detach().to("cpu", torch.float32)
         return self.unembed(resid)
-
-    @functools.cached_property
-    def _final_readout_is_exact(self) -> bool:
-        """Whether final norm + unembedding of the last residual stream reproduces the
-        model's own logits (it does not where the model does more, e.g. logit soft-capping)."""
-        tokens = self._probe_tokens
-        logits, cache = self.run_with_cache(tokens, [hook_name("resid_post", self.n_layers - 1)])
-        mine = self._readout(cache[hook_name("resid_post", self.n_layers - 1)])
-        return bool(torch.allclose(mine, logits, rtol=1e-4, atol=1e-4 * float(logits.abs().max()) + 1e-5))
-
-    @functools.cached_property
-    def _batch_can_grow(self) -> bool:
-        """Whether rows can join the batch in the middle of a forward pass (at a layer's
-        residual stream) with the right result; probed once per model."""
-        tokens = self._probe_tokens.to(self.device)
-        layer = min(1, self.n_layers - 1)
-
-        def grow(act: torch.Tensor, hook: Any) -> torch.Tensor:
-            return torch.cat([act, act[:1].expand(2, *act.shape[1:])])
-
-        with torch.inference_mode():
-            expected = self.model(tokens, return_type="logits")
-            try:
-                got = self.model.run_with_hooks(
-                    tokens, fwd_hooks=[(hook_name("resid_pre", layer), grow)], return_type="logits"
-                )
-            except Exception:  # any failure means: run every row from the start instead
-                return False
-        return tuple(got.shape[:1]) == (3,) and bool(
-            torch.allclose(got, expected.expand_as(got), rtol=1e-4, atol=1e-5)
-        )
 
     def can_replace(self, kind: str) -> bool:
         """Whether replacing the activation ``kind`` (a :func:`hook_name` kind) through a hook
@@ -1355,7 +1583,7 @@ class ModelAdapter:
 
     @functools.cached_property
     def _probe_tokens(self) -> torch.Tensor:
-        """A short fixed token sequence for the one-time probes above."""
+        """A short fixed token sequence for :meth:`can_replace`'s one-time probe."""
         ids = [self.bos_token_id or 0] + [(7 * i + 3) % self.d_vocab for i in range(1, 6)]
         return torch.tensor([ids], dtype=torch.long)
 
@@ -1405,6 +1633,38 @@ def _parse_id_labels(text: str) -> list[int]:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise ValueError(_NO_TOKENIZER.format(text=shown))
     return [int(p[1:]) for p in pieces]
+
+
+def _growing(
+    counts: Mapping[int, int], hooks: Mapping[str, Callable[[torch.Tensor], torch.Tensor]], *, check: bool
+) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """``hooks`` plus, at each branch layer's ``resid_pre``, ``counts[layer]`` copies of row 0
+    joining the batch. With ``check``, one more copy joins first, as row 1, and ``hooks`` never
+    see it: it gets only the edits they make to row 0 (so it stays row 0's twin where growing
+    the batch is right)."""
+
+    def hidden(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        def hook(act: torch.Tensor) -> torch.Tensor:
+            if act.shape[0] == 1:  # before the first branch layer: no twin yet
+                return fn(act)
+            seen = torch.cat([act[:1], act[2:]])
+            out = fn(seen)
+            return torch.cat([out[:1], act[1:2] + (out[:1] - seen[:1]), out[1:]])
+
+        return hook
+
+    out = {name: hidden(fn) if check else fn for name, fn in hooks.items()}
+    for i, (layer, count) in enumerate(counts.items()):
+        name = hook_name("resid_pre", layer)
+        then = out.get(name)
+        extra = int(check and i == 0)
+
+        def grow(act: torch.Tensor, count: int = count + extra, then: Any = then) -> torch.Tensor:
+            act = torch.cat([act, act[:1].expand(count, *act.shape[1:])])
+            return act if then is None else then(act)
+
+        out[name] = grow
+    return out
 
 
 def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
@@ -1559,6 +1819,16 @@ def _is_hugging_face_model(model: Any) -> bool:
     return isinstance(model, PreTrainedModel)
 
 
+def _is_nnsight_model(model: Any) -> bool:
+    """Whether ``model`` is an nnsight model of a ``transformers`` model (``nnsight.LanguageModel``,
+    ``nnsight.TransformersModel``); nnsight is not imported for this (a model of it means it is
+    loaded)."""
+    import sys
+
+    kind = getattr(sys.modules.get("nnsight.modeling.transformers"), "TransformersModel", None)
+    return isinstance(kind, type) and isinstance(model, kind)
+
+
 def _hugging_face_name(model: Any) -> str:
     name = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
     return name if isinstance(name, str) and name else type(model).__name__
@@ -1665,6 +1935,10 @@ def from_hugging_face(model: Any, tokenizer: Any = None) -> Any:
     return bridge
 
 
+#: nnsight model -> {_ADAPTER_ATTRIBUTE: (weights version, adapter)}, dropped with the model.
+_NNSIGHT_ADAPTERS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
 def as_adapter(model: Any) -> ModelAdapter:
     """``model`` as a :class:`ModelAdapter` (returns an adapter unchanged).
 
@@ -1682,6 +1956,9 @@ def as_adapter(model: Any) -> ModelAdapter:
     if _is_hugging_face_model(model):
         model = from_hugging_face(model)
     owned = getattr(model, "__dict__", None)
+    if _is_nnsight_model(model):
+        # Kept beside the model, not on it: a remote request ships the model object's state.
+        owned = _NNSIGHT_ADAPTERS.setdefault(model, {})
     if owned is None:
         return ModelAdapter(model)
     version = _weights_version(model) if hasattr(model, "parameters") else None

@@ -9,7 +9,7 @@
 #
 # The commands are the lines of BENCHMARKS.md's code blocks; they name .venv-tl4 and .venv-tl3,
 # which scripts/setup.sh makes (run here first if either is missing). This script adds the
-# `bench` extra (the GPT-2 tokenizer's files, CircuitsVis for the comparison) to both.
+# `bench` extra (the GPT-2 tokenizer's files; CircuitsVis, for the comparisons, is in `test`) to both.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

@@ -219,9 +219,9 @@ def test_ablating_the_previous_token_head_breaks_the_induction_head(pocket):
     view = cw.InductionScores(pocket, layer=0, head=1, ablation="zero")  # 50 random tokens said twice, 4 times
     before, after = float(view.scores("induction")[1, 3]), float(view.ablated_scores("induction")[1, 3])
     assert before > 0.85 and after < 0.05  # measured: 0.888 -> 0.019 (K-composition, causally)
-    assert view._ablated["layer"] == 0 and view._ablated["head"] == 1
+    assert (view._ablated.layer, view._ablated.head) == (0, 1)
     view.select(1, 3)  # the ablation follows the selection
-    assert (view._ablated["layer"], view._ablated["head"]) == (1, 3)
+    assert (view._ablated.layer, view._ablated.head) == (1, 3)
     torch.testing.assert_close(view.ablated_scores("induction"), view.scores("induction"))  # nothing after layer 1
     view.ablation = "off"
     assert view._ablated is None

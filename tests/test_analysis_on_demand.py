@@ -38,15 +38,23 @@ def _hook_patterns(adapter: ModelAdapter, text: str) -> torch.Tensor:
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    """Blocks of a few rows, so the blockwise passes really split every layer."""
-    monkeypatch.setattr(on_demand, "BLOCK_ELEMENTS", 4 * 7 * 41)
+    """Blocks of a few rows, so the blockwise summaries really split every layer, and passes
+    of 7 query rows through the model's key-value cache (6 passes over TEXT's 41 tokens)."""
+    monkeypatch.setattr(on_demand, "BLOCK_ELEMENTS", 4 * 3 * 41)
+    monkeypatch.setattr(on_demand, "PASS_ELEMENTS", 4 * 7 * 41)
+    assert on_demand.rows_per_pass(4, 41) == 7
 
 
 @pytest.mark.parametrize("name, kind", ENTRIES)
-def test_rebuilt_patterns_equal_hook_pattern(name, kind, small_blocks):
+def test_rebuilt_patterns_equal_hook_pattern(name, kind, small_blocks, monkeypatch):
     adapter = _adapter(name, kind)
-    expected = _hook_patterns(adapter, TEXT)
+    expected = _hook_patterns(adapter, TEXT)  # one pass: the model's own, whole
+    assert adapter.passes_reason == ""  # measured (in passes of its own) before the spy goes in
+    spans = []
+    passes = adapter.passes
+    monkeypatch.setattr(adapter, "passes", lambda seq, rows: spans.extend(passes(seq, rows)) or passes(seq, rows))
     att = analysis.patterns_on_demand(adapter, TEXT, pooled_size=8)
+    assert len(spans) == 6  # the forward went 7 query rows at a time
     assert att.reason == "" and att._kept is None and att.shape == tuple(expected.shape)
     close = dict(rtol=0, atol=1e-5)
     for layer in range(adapter.n_layers):
@@ -156,3 +164,62 @@ def test_induction_scores_on_a_text_keep_no_full_pattern(random_model, tiny_toke
     torch.testing.assert_close(w.pattern(1, 2), expected[1, 2], rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="not this model's"):
         analysis.all_text_head_scores(make_random_model(model_kinds()[0], tiny_tokenizer, n_layers=1), w._patterns)
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_logits_in_passes_through_the_cache_equal_one_pass(name, kind):
+    adapter = _adapter(name, kind)
+    tokens = adapter.to_tokens(TEXT)
+    whole = adapter.forward_logits(tokens)
+    for rows in (1, 7, 40):
+        torch.testing.assert_close(adapter.forward_logits(tokens, rows=rows), whole, rtol=0, atol=1e-4)
+
+
+def test_a_model_whose_cache_passes_differ_runs_one_pass_saying_why(small_blocks, monkeypatch):
+    import contextlib
+
+    adapter = ModelAdapter(arch.load("llama", arch.kinds()[0]))
+    expected = _hook_patterns(adapter, TEXT)
+    # as if the attention ignored the cache: each pass would see only its own keys
+    monkeypatch.setattr(adapter, "_key_value_cache", lambda: contextlib.nullcontext(lambda n: {}))
+    assert "change the logits by" in adapter.passes_reason and "40 tokens" in adapter.passes_reason
+    att = analysis.patterns_on_demand(adapter, TEXT)
+    torch.testing.assert_close(att[1, 2], expected[1, 2], rtol=0, atol=1e-5)
+    torch.testing.assert_close(adapter.forward_logits(adapter.to_tokens(TEXT), rows=7), adapter.forward_logits(adapter.to_tokens(TEXT)))
+
+
+def test_passes_split_evenly_and_refuse_bad_rows(random_model):
+    adapter = ModelAdapter(random_model)
+    assert adapter.passes(41, 7) == [range(0, 6), range(6, 13), range(13, 20), range(20, 27), range(27, 34), range(34, 41)]
+    assert adapter.passes(41, None) == [range(0, 41)] == adapter.passes(41, 100)
+    with pytest.raises(ValueError, match="rows must be at least 1.*got 0"):
+        adapter.passes(41, 0)
+    with pytest.raises(ValueError, match="rows must be at least 1"):
+        adapter.forward_logits(adapter.to_tokens("a b"), rows=-2)
+    with pytest.raises(ValueError, match="one sequence, got a batch of 2"):
+        adapter.forward_logits(adapter.to_tokens("a b").repeat(2, 1), rows=1)
+    assert on_demand.rows_per_pass(12, 1024) is None and on_demand.rows_per_pass(32, 16384) == 64
+
+
+def test_a_native_bridge_model_has_no_cache_and_runs_one_pass(random_model):
+    adapter = ModelAdapter(random_model)
+    if adapter.kind == "HookedTransformer":
+        assert adapter.passes_reason == ""
+        return
+    # TransformerLens 4's boot_native models (the random test model) keep no key-value cache
+    assert "change the logits by" in adapter.passes_reason
+    tokens = adapter.to_tokens(TEXT)
+    torch.testing.assert_close(adapter.forward_logits(tokens, rows=5), adapter.forward_logits(tokens))
+
+
+@pytest.mark.parametrize("kind", arch.kinds())
+def test_a_bfloat16_model_in_passes_matches_its_own_patterns(kind, small_blocks):
+    try:
+        adapter = ModelAdapter(arch.load("llama", kind, torch.bfloat16))
+    except arch.Unbootable as why:
+        pytest.skip(str(why))
+    assert adapter.passes_reason == ""
+    expected = _hook_patterns(adapter, TEXT)  # one pass, the model's own bfloat16 attention
+    att = analysis.patterns_on_demand(adapter, TEXT)
+    for layer in range(adapter.n_layers):
+        torch.testing.assert_close(att[layer, 2], expected[layer, 2], rtol=0, atol=adapter.tolerance / 5)

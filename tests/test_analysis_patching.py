@@ -133,8 +133,70 @@ def test_without_a_growing_batch_or_readout_shortcut_the_numbers_are_the_same(mo
     plain = analysis.patching(adapter, CLEAN, CORRUPTED, "logit_diff", at="heads_by_pos", target=TARGET,
                               distractor=DISTRACTOR)
     torch.testing.assert_close(plain.values, all_grids["heads_by_pos"].values, atol=1e-5, rtol=1e-5)
-    assert cw.ModelAdapter(model)._batch_can_grow  # every model kind tested can grow the batch
+    fresh = cw.ModelAdapter(model)
+    analysis.patching(fresh, CLEAN, CORRUPTED, "logit_diff", at="heads", target=TARGET, distractor=DISTRACTOR)
+    assert fresh._batch_can_grow and fresh._final_readout_is_exact  # every model kind tested has both shortcuts
 
+
+def test_a_batch_that_grows_wrong_is_caught_in_the_first_pass(model, all_grids):
+    """A model that treats rows joining mid-pass differently (as one that sizes some state by
+    the batch before its first layer would, silently): the first pass's hidden twin of row 0
+    shows it, the adapter runs every row from the start from then on, and the grid is right."""
+    adapter = cw.ModelAdapter(model)
+    batch = {}
+
+    def note(act, hook):
+        batch["rows"] = act.shape[0]
+
+    def skew(act, hook):  # rows that were not there at the embedding get shifted (not uniformly: a norm would undo that)
+        if act.shape[0] > batch["rows"]:
+            act = act.clone()
+            act[batch["rows"]:] += torch.linspace(-1, 1, act.shape[-1])
+        return act
+
+    hooks = [(hook_name("embed"), note), (hook_name("resid_post", adapter.n_layers - 1), skew)]
+    with model.hooks(fwd_hooks=hooks):
+        grid = analysis.patching(adapter, CLEAN, CORRUPTED, "logit_diff", at="heads", target=TARGET,
+                                 distractor=DISTRACTOR)
+    assert adapter._batch_can_grow is False
+    torch.testing.assert_close(grid.values, all_grids["heads"].values, atol=1e-5, rtol=1e-5)
+
+
+
+def test_a_readout_that_is_not_the_models_is_caught_in_the_first_pass(model, all_grids):
+    """Where final norm + unembedding of the last residual stream is not what the model itself
+    does last (as on a model that scales its logits after the unembedding), the first pass
+    finds it against the model's own logits and every pass after it uses those."""
+    adapter = cw.ModelAdapter(model)
+    own = adapter._readout
+    adapter._readout = lambda resid: 1.5 * own(resid)
+    grid = analysis.patching(adapter, CLEAN, CORRUPTED, "logit_diff", at="heads", target=TARGET,
+                             distractor=DISTRACTOR)
+    assert adapter._final_readout_is_exact is False
+    torch.testing.assert_close(grid.values, all_grids["heads"].values, atol=1e-5, rtol=1e-5)
+
+
+def test_pattern_patching_holds_the_clean_patterns_layer_by_layer(model, all_grids):
+    """A head pattern grid needs each patched head's whole clean pattern (tokens² numbers):
+    with one layer's heads per batch, every clean pass reads one layer's patterns (a pass that
+    stops there), never every layer's at once, and the grid is the one TransformerLens's
+    functions give (``all_grids`` is checked against them above)."""
+    if not _patchable(model, "head_pattern"):
+        pytest.skip("this model kind does not read a patched pattern back")
+    adapter = cw.ModelAdapter(model)
+    asked: list[list[str]] = []
+    for method in ("run_with_cache", "run_with_hooks"):
+        def spy(tokens, names, *args, method=getattr(adapter, method), **kwargs):
+            asked.append(sorted(n for n in names if "hook_pattern" in n))
+            return method(tokens, names, *args, **kwargs)
+        setattr(adapter, method, spy)
+    seq = adapter.to_tokens(CLEAN).shape[-1]
+    grid = analysis.patching(adapter, CLEAN, CORRUPTED, "logit_diff", at="head_pattern", target=TARGET,
+                             distractor=DISTRACTOR, memory_budget=(1 + adapter.n_heads) * bytes_per_row(adapter, seq, 1))
+    reads = [names for names in asked if names]
+    assert reads == [[hook_name("pattern", layer)] for layer in range(adapter.n_layers)]
+    assert grid.passes == adapter.n_layers
+    torch.testing.assert_close(grid.values, all_grids["head_pattern"].values, atol=1e-5, rtol=1e-5)
 
 def _reference_attribution(model, kind):
     """(clean - corrupted) activation × gradient of the normalized metric on the corrupted run,

@@ -327,3 +327,52 @@ def test_interventions_are_the_models_own_edits(name, kind):
                 z[:, :, h] = cache[hook_name("z", l)][:, :, h]
             expected = _logits_with(model, corrupted, hook_name("z", l), put_z)[target]
             assert float(grids["heads"].values[l, h]) == pytest.approx(float(expected), abs=1e-3, rel=1e-3)
+
+
+def _probed_readout_is_exact(adapter: ModelAdapter) -> bool:
+    """The one-time probe the adapter used to run before its first intervention (kept here as
+    the reference): final norm + unembedding of a short text's last residual stream against
+    the model's own logits."""
+    tokens = adapter._probe_tokens
+    last = hook_name("resid_post", adapter.n_layers - 1)
+    logits, cache = adapter.run_with_cache(tokens, [last])
+    mine = adapter._readout(cache[last])
+    return bool(torch.allclose(mine, logits, rtol=1e-4, atol=1e-4 * float(logits.abs().max()) + 1e-5))
+
+
+def _probed_batch_can_grow(adapter: ModelAdapter) -> bool:
+    """The other old probe: two copies of a short text joining the batch at layer 1 give the
+    model's own logits."""
+    tokens = adapter._probe_tokens.to(adapter.device)
+
+    def grow(act, hook):
+        return torch.cat([act, act[:1].expand(2, *act.shape[1:])])
+
+    with torch.inference_mode():
+        expected = adapter.model(tokens, return_type="logits")
+        try:
+            got = adapter.model.run_with_hooks(
+                tokens, fwd_hooks=[(hook_name("resid_pre", min(1, adapter.n_layers - 1)), grow)], return_type="logits"
+            )
+        except Exception:
+            return False
+    return tuple(got.shape[:1]) == (3,) and bool(torch.allclose(got, expected.expand_as(got), rtol=1e-4, atol=1e-5))
+
+
+@pytest.mark.parametrize("name, kind", ENTRIES)
+def test_the_first_intervention_learns_what_the_old_probes_did(name, kind):
+    """The adapter no longer spends forward passes probing the model before its first
+    intervention: the first ablation's own pass finds out whether its shortcuts hold (the
+    readout at the last residual stream; rows joining the batch mid-pass). Its answers are the
+    old probes' on every family, and the ablation is still the model's own edit."""
+    model = _model(name, kind)
+    adapter = ModelAdapter(model)
+    assert adapter._final_readout_is_exact is None and adapter._batch_can_grow is None
+    layer, head = adapter.n_layers - 1, 1
+    abl = analysis.Ablator(adapter, TEXT).ablate([(layer, head)], "zero", positions=[-1, 3])
+    assert (adapter._final_readout_is_exact, adapter._batch_can_grow) == (
+        _probed_readout_is_exact(ModelAdapter(model)), _probed_batch_can_grow(ModelAdapter(model)))
+    tokens = adapter.to_tokens(TEXT)
+    expected = _logits_with(model, tokens, hook_name("z", layer), lambda z: z[:, :, head].zero_())
+    torch.testing.assert_close(abl.logits_after[0], expected[abl.targets[0]], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(abl.logits_before[0], _model_logits(model, tokens)[-1][abl.targets[0]], atol=1e-4, rtol=1e-4)

@@ -108,7 +108,7 @@ def test_text_reruns_the_views_that_take_one(dash):
     assert dash.error == ""
     assert dash.attention.text == OTHER and dash.lens.text == OTHER and dash.ov.text == OTHER
     assert dash.attention.tokens == dash.lens.tokens and len(dash.attention.tokens) == dash.attention.store.seq_len
-    assert dash.ov.defaults["kind"] == "text"
+    assert dash.ov.defaults.kind == "text"
     assert dash.induction.mode == "random" and dash.induction.text == OTHER  # kept for its text mode
 
 

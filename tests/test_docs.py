@@ -84,6 +84,7 @@ NOT_RUN = {
     "# Colab only": "google.colab exists only on Colab",
     'boot_transformers("gpt2")': "needs the network",
     'AutoModelForCausalLM.from_pretrained("': "needs the network (tests/test_hugging_face.py runs it offline)",
+    'nnsight.LanguageModel("': "needs the network (tests/test_nnsight.py runs it offline on tiny checkpoints)",
 }
 
 

@@ -13,6 +13,7 @@ from circuitwidgets import analysis
 from circuitwidgets.widgets._export import static_state
 from circuitwidgets.widgets._transport import encode_trait, from_wire
 from circuitwidgets.widgets.induction_scores import MAX_BATCH, TOP_K, diagonal_runs
+from circuitwidgets.widgets._payloads import ScoresShown
 from view_requests import ask
 
 KINDS = analysis.KINDS
@@ -69,8 +70,9 @@ def test_grids_hold_the_analysis_scores(widget, random_model):
         torch.testing.assert_close(torch.from_numpy(sent), expected.scores)
     assert widget.tokens == expected.str_tokens and len(widget.tokens) == 21
     torch.testing.assert_close(widget.pattern(1, 2), expected.patterns[1, 2])
-    assert widget._shown == dict(mode="random", half=10, seed=3, batch=2, seq=21)
-    assert widget._targets["induction"] == [[11, 2, 10]]
+    assert widget._shown == ScoresShown("random", 21, half=10, seed=3, batch=2)
+    assert widget._targets.runs["induction"] == [(11, 2, 10)]
+    assert encode_trait(widget, "_targets")["induction"] == [[11, 2, 10]]
 
 
 def test_top_heads_are_the_sorted_scores(widget):
@@ -79,7 +81,8 @@ def test_top_heads_are_the_sorted_scores(widget):
         top = widget.top_heads(kind, k=8)
         assert [s for _, _, s in top] == sorted(scores.flatten().tolist(), reverse=True)
         assert all(scores[l, h] == s for l, h, s in top)
-        assert widget._top[kind] == [[l, h] for l, h, _ in top[:TOP_K]]
+        assert widget._top[kind] == [(l, h) for l, h, _ in top[:TOP_K]]
+        assert encode_trait(widget, "_top")[kind] == [[l, h] for l, h, _ in top[:TOP_K]]
     with pytest.raises(ValueError, match=r"k 9 is out of range; it must be in \[1, 8\]"):
         widget.top_heads("induction", k=9)
     with pytest.raises(ValueError, match="kind 'copying' is not one of"):
@@ -104,7 +107,7 @@ def test_the_pocket_models_named_heads_are_top_ranked(name):
 def test_changing_a_setting_reruns(widget, random_model):
     run = widget.run_id
     widget.seed = 4
-    assert widget.run_id == run + 1 and widget._shown["seed"] == 4
+    assert widget.run_id == run + 1 and widget._shown.seed == 4
     torch.testing.assert_close(
         widget.scores("induction"), analysis.head_scores(random_model, "induction", half=10, batch=2, seed=4).scores
     )
@@ -169,7 +172,7 @@ def test_scoring_a_text_uses_text_head_scores(widget, random_model):
     assert widget.mode == "text" and widget.text == REPEATING
     for kind in KINDS:
         torch.testing.assert_close(widget.scores(kind), analysis.text_head_scores(random_model, REPEATING, kind).scores)
-    assert widget._shown["mode"] == "text" and widget._shown["queries"]["induction"] > 0
+    assert widget._shown.mode == "text" and widget._shown.queries["induction"] > 0
     assert widget.tokens == analysis.run_text(random_model, REPEATING, needs=("attention",)).str_tokens
 
 
@@ -182,9 +185,9 @@ def test_a_text_without_repeats_says_so_and_keeps_the_view(widget):
     assert "No token repeats in this text" in widget.error
     assert widget.run_id == run and widget.tokens == tokens
     widget.text = REPEATING
-    assert widget.error == "" and widget._shown["mode"] == "text"
+    assert widget.error == "" and widget._shown.mode == "text"
     widget.mode = "random"
-    assert widget._shown["mode"] == "random" and len(widget.tokens) == 21
+    assert widget._shown.mode == "random" and len(widget.tokens) == 21
 
 
 def test_a_text_at_construction(random_model):

@@ -46,13 +46,13 @@ def test_shape_traits_and_frequent_default_tokens(browser, random_model):
         a.n_layers, a.n_heads, a.d_head, a.d_vocab,
     )
     d = browser.defaults
-    assert d["kind"] == "frequent" and len(d["tokens"]) == DEFAULT_TOKENS
-    assert d["targets"] == d["tokens"][:DEFAULT_TARGETS] and d["tokens"] == d["choices"][:DEFAULT_TOKENS]
-    assert len(d["choices"]) == PICKABLE_TOKENS
-    for entry in d["choices"]:
-        assert a.to_single_token(entry["text"]) == entry["id"]  # each really is one token
-        assert entry["id"] not in a.special_token_ids
-    assert [e["id"] for e in d["choices"]] == frequent_tokens(a, PICKABLE_TOKENS)
+    assert d.kind == "frequent" and len(d.tokens) == DEFAULT_TOKENS
+    assert d.targets == d.tokens[:DEFAULT_TARGETS] and d.tokens == d.choices[:DEFAULT_TOKENS]
+    assert len(d.choices) == PICKABLE_TOKENS
+    for entry in d.choices:
+        assert a.to_single_token(entry.text) == entry.id  # each really is one token
+        assert entry.id not in a.special_token_ids
+    assert [e.id for e in d.choices] == frequent_tokens(a, PICKABLE_TOKENS)
 
 
 def test_frequent_tokens_are_whole_words_in_merge_order(random_model):
@@ -69,11 +69,11 @@ def test_text_tokens_are_the_defaults(random_model):
     w = cw.OVBrowser(random_model, TEXT)
     a = cw.ModelAdapter(random_model)
     ids = [t for t in dict.fromkeys(a.to_tokens(TEXT)[0].tolist()) if t not in a.special_token_ids]
-    assert w.defaults["kind"] == "text"
-    assert [e["id"] for e in w.defaults["choices"]] == ids[:PICKABLE_TOKENS]
-    assert [e["id"] for e in w.defaults["tokens"]] == ids[:DEFAULT_TOKENS]
+    assert w.defaults.kind == "text"
+    assert [e.id for e in w.defaults.choices] == ids[:PICKABLE_TOKENS]
+    assert [e.id for e in w.defaults.tokens] == ids[:DEFAULT_TOKENS]
     w.text = ""
-    assert w.defaults["kind"] == "frequent"
+    assert w.defaults.kind == "frequent"
 
 
 def test_a_text_with_no_ordinary_tokens_is_an_inline_error(random_model):
@@ -82,7 +82,7 @@ def test_a_text_with_no_ordinary_tokens_is_an_inline_error(random_model):
     w.text = "<|endoftext|>"
     assert "no ordinary tokens" in w.error and w.defaults == before
     w.text = " Mary"
-    assert w.error == "" and w.defaults["tokens"][0]["text"] == " Mary"
+    assert w.error == "" and w.defaults.tokens[0].text == " Mary"
     with pytest.raises(ValueError, match="no ordinary tokens"):
         cw.OVBrowser(random_model, "<|endoftext|>")
 
@@ -159,7 +159,7 @@ def test_answers_are_what_analysis_returns(browser, random_model, mode, function
 
 def test_defaults_and_python_api_agree_with_analysis(browser, random_model):
     browser.select(1, 1)
-    ids = [e["id"] for e in browser.defaults["tokens"]]
+    ids = [e.id for e in browser.defaults.tokens]
     shown = browser.token_map("ov")
     expected = analysis.ov_token_map(random_model, 1, 1, ids, k=10)
     assert torch.equal(shown.top_ids, expected.top_ids) and shown.top_strs == expected.top_strs
@@ -232,7 +232,7 @@ def test_static_state_embeds_every_spectrum_and_the_default_answers(browser, ran
     answers = state["_answers"]
     assert [(a["mode"], a["layer"], a["head"]) for a in answers] == [(m, 1, 3) for m in ("ov", "ov_sources", "qk")]
     ov = answers[0]
-    expected = analysis.ov_token_map(random_model, 1, 3, [e["id"] for e in browser.defaults["tokens"]], k=10)
+    expected = analysis.ov_token_map(random_model, 1, 3, [e.id for e in browser.defaults.tokens], k=10)
     np.testing.assert_array_equal(from_wire(ov["top_ids"]), expected.top_ids.numpy())
     assert len(static_state(browser, {"token_maps": "all"})["_answers"]) == 3 * browser.n_layers * browser.n_heads
     assert static_state(browser, {"token_maps": "none"})["_answers"] == []

@@ -14,6 +14,7 @@ import traitlets
 
 import circuitwidgets as cw
 from circuitwidgets import analysis
+from circuitwidgets.widgets._transport import from_wire
 from circuitwidgets.widgets.patching_explorer import CHUNKS
 
 from intervention_models import CLEAN, CORRUPTED, DISTRACTOR, INTERVENTION_KINDS, TARGET, intervention_model
@@ -198,6 +199,47 @@ def test_clicks_move_a_linked_attention_explorer_and_logit_lens(pocket, view):
     sel.position = 30  # a position this pair does not have: the view keeps its own
     assert view.position == 4
 
+
+
+def _cached_patterns(model, monkeypatch) -> list[tuple[int, list[str]]]:
+    """Every forward pass of ``model`` from now on that *caches* attention patterns (a cache
+    holds every layer's at once): ``(tokens, the pattern hooks)``. Hooks that read a layer's
+    pattern as the model makes it and keep a summary are not counted: the pattern goes when
+    the hook returns."""
+    reads: list[tuple[int, list[str]]] = []
+    patterns = [name for name in model.hook_dict if name.endswith("hook_pattern")]
+
+    def run_with_cache(tokens, *args, own=model.run_with_cache, **kwargs):
+        wanted = kwargs.get("names_filter") or (lambda name: True)
+        names = [name for name in patterns if wanted(name)]
+        if names:
+            reads.append((int(tokens.shape[-1]), names))
+        return own(tokens, *args, **kwargs)
+
+    monkeypatch.setattr(model, "run_with_cache", run_with_cache)
+    return reads
+
+
+def test_the_patching_views_never_hold_the_texts_attention_patterns(pocket, monkeypatch):
+    """Issue #18 for the patching views: PatchingExplorer's grids (attribution and exact) need
+    no attention pattern, and the dashboard's attention panel linked to it shows a clicked
+    head's pattern from the on-demand store (each layer's queries and keys kept; the pattern
+    rebuilt when asked), so no pass over the text caches its tokens² patterns. (The one cache
+    of patterns is the adapter's once-per-model check of how the model scores attention, on
+    its own probe text.)"""
+    seq = cw.ModelAdapter(pocket).to_tokens(POCKET_CLEAN).shape[-1]
+    cached = _cached_patterns(pocket, monkeypatch)
+    w = cw.CircuitExplorer(pocket, POCKET_CLEAN, panels=["attention", "patching"], corrupted=POCKET_CORRUPTED,
+                           patching_options={"target": " d", "distractor": " e"})
+    for grid in ("heads", "heads_by_pos"):
+        _drive_exact(w.patching, grid)
+    w.patching.select(1, 3)  # a click on the head cell L1.H3
+    reply = ask(w.attention, "pattern", {"layer": 1, "head": 3, "run": w.attention.run_id})
+    assert reply["ok"] and (w.attention.layer, w.attention.head) == (1, 3)
+    assert all(tokens != seq for tokens, _ in cached), cached
+    assert w.attention.store.reason == ""  # rebuilt from q and k, not kept whole
+    expected = analysis.attention_patterns(pocket, POCKET_CLEAN).patterns[1, 3]
+    torch.testing.assert_close(torch.as_tensor(from_wire(reply["response"]["pattern"])).float(), expected, atol=1e-3, rtol=0)
 
 def test_hostile_text_round_trips_and_exports_escaped(pocket, tmp_path):
     w = cw.PatchingExplorer(pocket, HOSTILE_CLEAN, HOSTILE_CORRUPTED, metric="kl", exact="heads")

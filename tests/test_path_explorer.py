@@ -214,7 +214,7 @@ def test_a_hostile_text_is_expanded_like_any_other(pocket):
 
 def test_a_static_export_carries_the_position_shown_in_both_readings(view, tmp_path):
     path = view.save_html(tmp_path / "paths.html")
-    state = view._static_state({})["_expansions"]
+    state = [e.encode() for e in view._static_state({})["_expansions"]]
     assert [(e["mode"], e["position"]) for e in state] == [("frozen", SECOND_W), ("weights", SECOND_W)]
     assert state[0]["terms"] == ranked_terms(view.expansion(mode="frozen"))
     html = path.read_text()

@@ -23,8 +23,9 @@ import traitlets
 import circuitwidgets as cw
 from circuitwidgets import analysis
 from circuitwidgets.widgets import _payloads
+from circuitwidgets.analysis import TokenMap
 from circuitwidgets.widgets._transport import BinaryArray, Encoded
-from circuitwidgets.widgets.selection import SELECTION_FIELDS
+from circuitwidgets.widgets.selection import PAIR_FIELD, SELECTION_FIELDS
 
 SRC = Path(__file__).resolve().parent.parent / "js" / "src"
 WIDGET_TRAITS = set(anywidget.AnyWidget.class_trait_names())
@@ -118,8 +119,12 @@ def test_selection_fields_are_the_scripts():
     found = re.search(r"export const SELECTION_FIELDS = \[([^\]]*)\]", text)
     assert found, "no SELECTION_FIELDS in js/src"
     assert tuple(re.findall(r'"(\w+)"', found.group(1))) == SELECTION_FIELDS
-    assert set(synced(cw.Selection)) == set(SELECTION_FIELDS)
-    assert all(expected_ts(t) == r"number \| null" for t in synced(cw.Selection).values())
+    pair = re.search(r'export const PAIR_FIELD = "(\w+)"', text)
+    assert pair and pair.group(1) == PAIR_FIELD, "kit/selection.ts names the pair field as Python does"
+    assert set(synced(cw.Selection)) == {*SELECTION_FIELDS, PAIR_FIELD}
+    assert all(expected_ts(t) == r"number \| null" for n, t in synced(cw.Selection).items() if n != PAIR_FIELD)
+    state = _body(text, "SelectionState")  # the pair is a list of ints in TypeScript too
+    assert re.search(rf"\b{PAIR_FIELD}: number\[\]", state), state
 
 
 def test_a_drifted_state_type_is_caught(tmp_path, monkeypatch):
@@ -131,17 +136,6 @@ def test_a_drifted_state_type_is_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
     keys = state_type("token_view")
     assert "tokenIds" in keys and "token_ids" not in keys
-
-
-#: Payload traits whose class is not one of _payloads' dataclasses, and the TypeScript type
-#: they are sent as (a structure without a mirror interface of its own).
-UNMIRRORED = {
-    ("InductionScores", "_scores"): r"Record<Kind, WireArray>",
-    ("OVBrowser", "_answers"): r"Payload\[\]",
-    ("InductionScores", "_ablated"): r"AblatedWire \| null",
-    ("PatchingExplorer", "approx"): r"Record<string, WireArray> \| null",
-    ("PatchingExplorer", "exact"): r"Record<string, WireArray> \| null",
-}
 
 
 def payload_traits():
@@ -165,10 +159,8 @@ def test_a_payload_trait_is_typed_as_its_mirror(cls, name, trait):
     """A payload trait's TypeScript type is its dataclass's mirror (``TS_TYPE``): ``X | null``,
     or ``X[]`` for a list of them."""
     ts = state_type(cls._bundle)[name]
-    mirror = getattr(trait.klass, "TS_TYPE", None)
-    if mirror is None:
-        assert re.fullmatch(UNMIRRORED[(cls.__name__, name)], ts), f"{cls.__name__}.{name}: TypeScript {ts!r}"
-        return
+    mirror = trait.mirror
+    assert mirror is not None, f"{cls.__name__}.{name}: {trait.klass.__name__} names no TypeScript mirror (TS_TYPE or mirror=)"
     assert trait.klass in PAYLOADS, f"{trait.klass.__name__} has no example in PAYLOADS below"
     assert re.fullmatch(rf"{mirror}\[\]" if trait.many else rf"{mirror} \| null", ts), f"{cls.__name__}.{name}: TypeScript {ts!r}"
 
@@ -186,12 +178,32 @@ def _lens_payloads(model):
     }
 
 
+def _scores_payloads(model):
+    w = cw.InductionScores(model, half=4, batch=2, ablation="zero")
+    return {
+        _payloads.KindScores: w._scores, _payloads.TopHeads: w._top, _payloads.TargetRuns: w._targets,
+        _payloads.ScoresShown: w._shown, _payloads.AblatedScores: w._ablated,
+    }
+
+
+def _token_map(model):
+    return analysis.ov_token_map(model, 0, 1, [1, 2], k=3)
+
+
 PAYLOADS = {
+    TokenMap: _token_map,
+    _payloads.TokenRef: lambda _: _payloads.TokenRef(1, "a"),
+    _payloads.ShownExpansion: lambda m: _payloads.ShownExpansion(analysis.path_expansion(m, "a b c a b", position=-1), "weights", 2),
+    _payloads.TokenDefaults: lambda m: cw.OVBrowser(m, text="a b c").defaults,
+    _payloads.PatchingGrids: lambda _: _payloads.PatchingGrids({"heads": torch.zeros(2, 4)}),
     _payloads.PatternBank: lambda _: _payloads.PatternBank.of(1, [(0, 1)], lambda l, h: torch.eye(3)),
     _payloads.HeadScore: lambda _: _payloads.HeadScore("entropy", "entropy", "help", torch.zeros(2, 4)),
     _payloads.Readout: lambda _: _payloads.Readout("embed", "the embeddings"),
     _payloads.FlowGraphState: lambda m: _payloads.FlowGraphState(analysis.flow(m, "a b c d a b c", target=" d")),
     _payloads.KnowledgeState: lambda m: _payloads.KnowledgeState(analysis.knowledge_neurons(m, "a b c", steps=2, top=3)),
+    **{klass: (lambda m, klass=klass: _scores_payloads(m)[klass]) for klass in (
+        _payloads.KindScores, _payloads.TopHeads, _payloads.TargetRuns, _payloads.ScoresShown, _payloads.AblatedScores,
+    )},
     **{klass: (lambda m, klass=klass: _lens_payloads(m)[klass]) for klass in (
         _payloads.LensPages, _payloads.LensPage, _payloads.TargetPages, _payloads.TargetPage, _payloads.AttributionState,
     )},
@@ -200,12 +212,29 @@ PAYLOADS = {
 
 def test_every_payload_class_has_an_example():
     mirrored = {c for c in vars(_payloads).values() if isinstance(c, type) and hasattr(c, "TS_TYPE")}
-    assert mirrored == set(PAYLOADS)
+    held = {t.klass for _, _, t in payload_traits()}
+    assert mirrored | held == set(PAYLOADS)
+
+
+#: Each payload class and how it is sent: its own ``encode()`` and ``TS_TYPE``, or the encoder
+#: and mirror a view's trait names for it (a class of the analysis, which knows no TypeScript).
+ENCODERS = {
+    **{klass: (lambda p: p.encode(), klass.TS_TYPE) for klass in PAYLOADS if hasattr(klass, "TS_TYPE")},
+    **{t.klass: (t.encoder, t.mirror) for _, _, t in payload_traits() if not hasattr(t.klass, "TS_TYPE")},
+}
 
 
 @pytest.mark.parametrize("klass", list(PAYLOADS), ids=lambda c: c.__name__)
 def test_a_payload_encodes_to_its_mirror_keys(klass, plain_model):
-    """What ``encode()`` sends has exactly the keys of the TypeScript interface that reads it."""
+    """What a payload's encoder sends has exactly the keys of the TypeScript interface that reads it."""
     payload = PAYLOADS[klass](plain_model)
     assert isinstance(payload, klass)
-    assert sorted(payload.encode()) == sorted(ts_interface(klass.TS_TYPE)), f"{klass.__name__} vs interface {klass.TS_TYPE}"
+    encode, mirror = ENCODERS[klass]
+    assert sorted(encode(payload)) == sorted(ts_interface(mirror)), f"{klass.__name__} vs interface {mirror}"
+
+
+def test_no_view_syncs_an_untyped_structure():
+    """A synced structure is a payload class with a TypeScript mirror, not a bare dict (a list
+    trait holds plain values: strings, numbers, [layer, head] pairs)."""
+    bare = [(cls.__name__, n) for cls in VIEWS for n, t in synced(cls).items() if isinstance(t, traitlets.Dict)]
+    assert bare == []

@@ -11,6 +11,8 @@ On a text (one forward pass):
 * :func:`attention_by_layer` -- the same, streamed layer by layer for texts too long to hold
 * :func:`patterns_on_demand` -- every head's pattern rebuilt when asked (full, block, row,
   column) from each layer's queries and keys: memory linear in the text's length
+* :func:`array_patterns` -- the same interface (a subclass) over patterns given as arrays (CircuitsVis's
+  shapes), no model: what ``cw.attention_heads`` draws
 * :func:`logit_lens` -- top-k, target probability/logit/rank and KL per (layer, position)
   (:func:`join_lens` joins lenses computed a few positions at a time)
 * :func:`logit_attribution` -- each head's and MLP's direct contribution to one logit
@@ -69,6 +71,7 @@ from ._forward import NEEDS, TextRun, run_text
 from .ablation import MODES, Ablation, Ablator, ablate
 from .attention import AttentionResult, AttentionSummary, attention_by_layer, attention_patterns
 from .on_demand import OnDemandPatterns, patterns_on_demand
+from .array_patterns import ArrayPatterns, array_patterns, row_sum_tolerance
 from .attribution import Attribution, Component, logit_attribution
 from .composition import (
     COMPOSITION_KINDS, CompositionEdge, HeadComposition, composition_baseline, composition_scores, head_composition,
@@ -128,6 +131,9 @@ __all__ = [
     "attention_patterns",
     "OnDemandPatterns",
     "patterns_on_demand",
+    "ArrayPatterns",
+    "array_patterns",
+    "row_sum_tolerance",
     "composition_baseline",
     "CompositionEdge",
     "attribution_patching",

@@ -8,7 +8,10 @@ keeps every layer's q and k (grouped-query K heads unexpanded) and each query's 
 normalizer, and computes the per-head summaries (entropy, BOS share, a max-pooled overview)
 block by block of rows from the layer's pattern as the model computes it (its own eager
 attention makes it anyway; it is read, not kept). No head's full ``seq x seq`` pattern is held longer than one block of
-rows (:data:`BLOCK_ELEMENTS` weights). Afterwards :class:`OnDemandPatterns` gives a head's full
+rows (:data:`BLOCK_ELEMENTS` weights). A text whose layer of scores would pass
+:data:`PASS_ELEMENTS` goes through the model in passes of :func:`rows_per_pass` query rows over
+its own key-value cache (:meth:`~circuitwidgets.model.ModelAdapter.run_with_qk`), so the
+model's eager attention never holds all of a layer's ``n_heads x seq x seq`` scores either. Afterwards :class:`OnDemandPatterns` gives a head's full
 pattern, a block of it, a row (one query) or a column (one key), equal to the model's
 ``hook_pattern`` to float tolerance.
 
@@ -30,6 +33,7 @@ falls back to keeping every ``hook_pattern`` as float16 (quadratic memory), and 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
@@ -37,14 +41,32 @@ import torch
 
 from ..model import as_adapter, hook_name
 
-__all__ = ["BLOCK_ELEMENTS", "OnDemandPatterns", "patterns_on_demand"]
+__all__ = ["BLOCK_ELEMENTS", "PASS_ELEMENTS", "OnDemandPatterns", "patterns_on_demand", "rows_per_pass"]
 
-#: The most attention weights (all heads of one layer, some query rows) alive at once.
+#: The most attention weights (all heads of one layer, some query rows) our own summaries
+#: read or compute at once.
 BLOCK_ELEMENTS = 2**23
+#: The most attention scores (all heads of one layer, some query rows) the model's own eager
+#: attention is let hold at once: longer texts go through it in passes of query rows
+#: (:func:`rows_per_pass`). Its softmax keeps a few float32 copies of them: see BENCHMARKS.md.
+PASS_ELEMENTS = 2**25
 
 
 def _rows_per_block(n_heads: int, seq: int) -> int:
     return max(1, BLOCK_ELEMENTS // (n_heads * seq))
+
+
+def rows_per_pass(n_heads: int, seq: int) -> int | None:
+    """Query rows per pass of the model over a ``seq``-token text so that a layer's
+    ``n_heads x rows x seq`` scores stay within :data:`PASS_ELEMENTS` (``None``: the whole
+    text fits in one pass).
+
+    >>> analysis.on_demand.rows_per_pass(12, 1024), analysis.on_demand.rows_per_pass(32, 16384)
+    (None, 64)
+    """
+    if n_heads * seq * seq <= PASS_ELEMENTS:
+        return None
+    return max(1, PASS_ELEMENTS // (n_heads * seq))
 
 
 def _positions(index: Any, seq: int, name: str) -> range:
@@ -61,12 +83,6 @@ def _positions(index: Any, seq: int, name: str) -> range:
     return range(position, position + 1)
 
 
-def _bins(seq: int, side: int) -> list[tuple[int, int]]:
-    """The ``side`` bins of adaptive pooling over ``seq`` positions (overlapping where
-    ``side`` does not divide ``seq``): ``floor(i*seq/side) .. ceil((i+1)*seq/side) - 1``."""
-    return [(i * seq // side, -((-(i + 1) * seq) // side)) for i in range(side)]
-
-
 class _Summaries:
     """Entropy, BOS share and the column-pooled overview, summed block by block of rows."""
 
@@ -75,7 +91,6 @@ class _Summaries:
         self.entropy = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.bos = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.side = None if pooled_size is None else min(seq, pooled_size)
-        self.bins = [] if pooled_size is None else _bins(seq, self.side)
         self.columns = None if pooled_size is None else torch.zeros(n_layers, n_heads, seq, self.side)
 
     def add(self, layer: int, start: int, p: torch.Tensor) -> None:
@@ -86,10 +101,12 @@ class _Summaries:
         self.bos[layer] += rows[..., 0].sum(dim=-1).double()
         if self.columns is None:
             return
-        out = self.columns[layer, :, start : start + p.shape[1]]
-        for j, (a, b) in enumerate(self.bins):
-            if a < p.shape[-1]:
-                out[..., j] = p[..., a : min(b, p.shape[-1])].amax(dim=-1)
+        # Keys past the block's last query weigh 0: pad them back, and pool every row's
+        # ``seq`` keys into the same ``side`` bins in one call (one kernel, not a slice per bin).
+        n_heads, n_rows, keys = p.shape
+        full = p if keys == self.seq else torch.nn.functional.pad(p, (0, self.seq - keys))
+        pooled = torch.nn.functional.adaptive_max_pool1d(full.reshape(n_heads * n_rows, 1, self.seq), self.side)
+        self.columns[layer, :, start : start + n_rows] = pooled.reshape(n_heads, n_rows, self.side)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         n = max(self.seq - 1, 1)
@@ -100,6 +117,30 @@ class _Summaries:
             pooled = torch.nn.functional.adaptive_max_pool1d(by_rows, self.side)
             pooled = pooled.reshape(n_layers, n_heads, self.side, self.side).transpose(-1, -2).contiguous()
         return (self.entropy / n).float(), (self.bos / n).float(), pooled
+
+
+def layer_summary(pattern: torch.Tensor, pooled_size: Optional[int]) -> tuple[torch.Tensor, ...]:
+    """One layer's summaries from its ``hook_pattern`` ``[1, n_heads, seq, seq]``: entropy and
+    BOS share ``[n_heads]`` and the pooled overview ``[n_heads, T, T]`` (or an empty tensor
+    without ``pooled_size``), float32 -- what a view draws of the layer, a few kilobytes where
+    the pattern is ``n_heads x seq²`` (a remote run computes them on the server)."""
+    p = pattern[0].float()
+    summaries = _Summaries(1, p.shape[0], p.shape[-1], pooled_size)
+    summaries.add(0, 0, p)
+    entropy, bos, pooled = summaries.finish()
+    return entropy[0], bos[0], torch.empty(0) if pooled is None else pooled[0]
+
+
+def head_pattern(pattern: torch.Tensor, head: int) -> torch.Tensor:
+    """Head ``head``'s pattern ``[seq, seq]`` from a layer's ``hook_pattern`` ``[1, n_heads, seq, seq]``."""
+    return pattern[0, head]
+
+
+def _reread(adapter: Any, tokens: torch.Tensor, layer: int, head: int) -> torch.Tensor:
+    """One head's pattern, read again by one pass that stops at its layer and keeps only it."""
+    name = hook_name("pattern", layer)
+    reducer = functools.partial(head_pattern, head=head)
+    return adapter.run_reduced(tokens, {name: reducer}, stop_when_done=True)[name].float()
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +185,8 @@ class OnDemandPatterns:
     _k: list[torch.Tensor]
     _lse: Optional[torch.Tensor]
     _kept: Optional[torch.Tensor]
+    #: ``(layer, head) -> pattern``: read a head again (adapters whose ``rereads_patterns``).
+    _reread: Optional[Callable[[int, int], torch.Tensor]] = None
 
     @property
     def seq_len(self) -> int:
@@ -156,10 +199,11 @@ class OnDemandPatterns:
 
     @property
     def nbytes(self) -> int:
-        """Bytes kept (q, k and normalizers; or the float16 patterns of the fallback)."""
+        """Bytes kept (q, k and normalizers; or the float16 patterns of the fallback; nothing
+        where each head is read again)."""
         if self._kept is not None:
             return self._kept.numel() * self._kept.element_size()
-        kept = [*self._q, *self._k, self._lse]
+        kept = [t for t in (*self._q, *self._k, self._lse) if t is not None]
         return sum(t.numel() * t.element_size() for t in kept)
 
     def _head(self, layer: int, head: int) -> tuple[int, int]:
@@ -177,11 +221,13 @@ class OnDemandPatterns:
         rows, cols = _positions(queries, self.seq_len, "query"), _positions(keys, self.seq_len, "key")
         if self._kept is not None:
             return self._kept[layer, head, rows.start : rows.stop, cols.start : cols.stop].float()
+        if self._reread is not None:
+            return self._reread(layer, head)[rows.start : rows.stop, cols.start : cols.stop]
         q = self._q[layer][head : head + 1]
         shared = self._q[layer].shape[0] // self._k[layer].shape[0]
         k = self._k[layer][head // shared : head // shared + 1]
         scores = self._recipe.scores(layer, q, k, rows, cols)[0]
-        return torch.exp(scores - self._lse[layer, head, rows.start : rows.stop, None])
+        return scores.sub_(self._lse[layer, head, rows.start : rows.stop, None]).exp_()  # in place: one seq x seq buffer
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
         """float32 ``[seq, seq]``: head ``layer.head``'s full pattern."""
@@ -217,9 +263,11 @@ class OnDemandPatterns:
             stop = min(seq, start + step)
             if self._kept is not None:
                 yield start, self._kept[layer, :, start:stop, :stop].float()
+            elif self._reread is not None:
+                yield start, torch.stack([self._reread(layer, h)[start:stop, :stop] for h in range(n_heads)])
             else:
                 scores = self._recipe.scores(layer, self._q[layer], self._k[layer], range(start, stop))
-                yield start, torch.exp(scores - self._lse[layer, :, start:stop, None])
+                yield start, scores.sub_(self._lse[layer, :, start:stop, None]).exp_()
 
 
 def patterns_on_demand(
@@ -250,6 +298,8 @@ def patterns_on_demand(
     k_of: list[torch.Tensor] = [None] * adapter.n_layers  # type: ignore[list-item]
     lse = kept = None
     step = _rows_per_block(adapter.n_heads, seq)
+    if reason and adapter.rereads_patterns:
+        return _summarized(adapter, text, tokens, reason, pooled_size, on_layer)
     if reason:
         kept = torch.empty(adapter.n_layers, adapter.n_heads, seq, seq, dtype=torch.float16)
 
@@ -269,20 +319,26 @@ def patterns_on_demand(
     else:
         lse = torch.empty(adapter.n_layers, adapter.n_heads, seq)
 
-        def keep_qk(layer: int, q: torch.Tensor, k: torch.Tensor, pattern: torch.Tensor) -> None:
-            # The summaries read the model's own pattern, which it computes anyway; each
-            # query's normalizer follows from its largest weight p_ij (never underflowing,
-            # at least 1/(i+1)) and the score s_ij: log-normalizer = s_ij - log p_ij.
-            q_of[layer], k_of[layer] = q, k
-            for start in range(0, seq, step):
+        def keep_qk(layer: int, at: int, q: torch.Tensor, k: torch.Tensor, pattern: torch.Tensor) -> None:
+            # Queries at..at+R-1 of one pass. The summaries read the model's own pattern,
+            # which it computes anyway; each query's normalizer follows from its largest
+            # weight p_ij (never underflowing, at least 1/(i+1)) and the score s_ij:
+            # log-normalizer = s_ij - log p_ij.
+            if q_of[layer] is None:
+                q_of[layer] = q.new_empty(q.shape[0], seq, q.shape[-1])
+                k_of[layer] = k.new_empty(k.shape[0], seq, k.shape[-1])
+            q_of[layer][:, at : at + q.shape[1]] = q
+            k_of[layer][:, at : at + k.shape[1]] = k
+            for start in range(0, q.shape[1], step):
                 block = pattern[:, start : start + step]
-                summaries.add(layer, start, block)
+                summaries.add(layer, at + start, block)
                 top, keys = block.max(dim=-1)
-                lse[layer, :, start : start + step] = recipe.scores_at(layer, q, k, start, keys) - torch.log(top)
-            if on_layer is not None:
+                scores = recipe.scores_at(layer, q_of[layer], k_of[layer], at + start, keys)
+                lse[layer, :, at + start : at + start + block.shape[1]] = scores - torch.log(top)
+            if on_layer is not None and at + q.shape[1] == seq:
                 on_layer(layer)
 
-        adapter.run_with_qk(tokens, keep_qk, patterns=True)
+        adapter.run_with_qk(tokens, keep_qk, patterns=True, rows=rows_per_pass(adapter.n_heads, seq))
     entropy, bos_share, pooled = summaries.finish()
     return OnDemandPatterns(
         text=text,
@@ -297,4 +353,34 @@ def patterns_on_demand(
         _k=[] if reason else k_of,
         _lse=lse,
         _kept=kept,
+    )
+
+
+def _summarized(
+    adapter: Any, text: str, tokens: torch.Tensor, reason: str, pooled_size: Optional[int],
+    on_layer: Optional[Callable[[int], None]],
+) -> OnDemandPatterns:
+    """The summaries from one pass that reduces each layer's pattern where it is computed,
+    every head's pattern read again when asked (adapters whose ``rereads_patterns``)."""
+    reducer = functools.partial(layer_summary, pooled_size=pooled_size)
+    names = [hook_name("pattern", layer) for layer in range(adapter.n_layers)]
+    got = adapter.run_reduced(tokens, {name: reducer for name in names}, stop_when_done=True)
+    per_layer = [got[name] for name in names]
+    for layer in range(adapter.n_layers):
+        if on_layer is not None:
+            on_layer(layer)
+    return OnDemandPatterns(
+        text=text,
+        tokens=tokens[0],
+        str_tokens=adapter.to_str_tokens(tokens[0]),
+        entropy=torch.stack([s[0] for s in per_layer]).float(),
+        bos_share=torch.stack([s[1] for s in per_layer]).float(),
+        pooled=None if pooled_size is None else torch.stack([s[2] for s in per_layer]).float(),
+        reason=reason,
+        _recipe=None,
+        _q=[],
+        _k=[],
+        _lse=None,
+        _kept=None,
+        _reread=functools.partial(_reread, adapter, tokens),
     )

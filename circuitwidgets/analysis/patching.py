@@ -33,6 +33,13 @@ in one batch (as many as ``memory_budget`` allows) and lets each join the batch 
 it patches (:meth:`~circuitwidgets.ModelAdapter.run_branching`): nothing below that layer can
 change, so it is computed once for all of them. With a named metric the pass stops at the last
 residual stream and unembeds only the position the metric reads.
+
+The head pattern grids put back a clean attention pattern, tokens² numbers per head, which only
+a forward pass makes (a pattern rebuilt from queries and keys, as the views show them, would not
+be the model's own to the last bit). :func:`patching` holds those of the layers one batch
+patches and no others, each read in a clean pass that stops at the batch's last layer, so no
+moment holds every layer's patterns. :func:`~circuitwidgets.analysis.attribution_patching`
+holds every layer's for its pattern grids (its backward pass needs them all anyway).
 """
 
 from __future__ import annotations
@@ -196,14 +203,22 @@ def check_grids(adapter: ModelAdapter, at: Union[str, Iterable[str]]) -> list[Gr
     return grids
 
 
-def prepare(model: Any, clean: str, corrupted: str, at: Union[str, Iterable[str]]) -> tuple:
+#: Activation kinds with tokens² numbers per head: exact patching holds their clean values layer
+#: by layer, never every layer's at once.
+SQUARE_KINDS = frozenset({"pattern"})
+
+
+def prepare(model: Any, clean: str, corrupted: str, at: Union[str, Iterable[str]], *, square: bool = True) -> tuple:
     """What both patching methods start from: ``(adapter, grids, clean_tokens,
     corrupted_tokens, clean_logits, clean_cache)``, the cache holding every layer's activation
-    of each grid's kind on the clean prompt."""
+    of each grid's kind on the clean prompt (with ``square=False``, not of the
+    :data:`SQUARE_KINDS`)."""
     adapter = as_adapter(model)
     grids = check_grids(adapter, at)
     clean_tokens, corrupted_tokens = prompt_pair(adapter, clean, corrupted)
-    names = sorted({hook_name(g.kind, layer) for g in grids for layer in range(adapter.n_layers)})
+    names = sorted({
+        hook_name(g.kind, layer) for g in grids if square or g.kind not in SQUARE_KINDS for layer in range(adapter.n_layers)
+    })
     clean_logits, clean_cache = adapter.run_with_cache(clean_tokens, names)
     return adapter, grids, clean_tokens, corrupted_tokens, clean_logits, clean_cache
 
@@ -229,11 +244,30 @@ def _check_cells(grid: Grid, cells: Iterable[Sequence[int]], sizes: Sequence[int
 
 def bytes_per_row(adapter: ModelAdapter, seq: int, read_positions: int) -> int:
     """A generous estimate of the memory one patched run adds to a batched forward pass."""
-    cfg = adapter.model.cfg
-    d_mlp = int(getattr(cfg, "d_mlp", None) or 4 * adapter.d_model)
-    floats = 8 * seq * adapter.d_model + 4 * adapter.n_heads * seq * seq + 3 * seq * d_mlp
+    floats = 8 * seq * adapter.d_model + 4 * adapter.n_heads * seq * seq + 3 * seq * adapter.d_mlp
     floats += 3 * read_positions * adapter.d_vocab
     return floats * 4  # float32; a half-precision model needs less
+
+
+def _activation_shape(adapter: ModelAdapter, kind: str, seq: int, cache: dict[str, torch.Tensor]) -> torch.Size:
+    """One layer's activation of ``kind`` on the clean prompt, batch dropped: its shape."""
+    if kind in SQUARE_KINDS:
+        return torch.Size([adapter.n_heads, seq, seq])
+    return cache[hook_name(kind, 0)].shape[1:]
+
+
+def _hold_square(
+    adapter: ModelAdapter, tokens: torch.Tensor, clean: dict[str, torch.Tensor], square: set[str], wanted: set[str]
+) -> None:
+    """Make ``clean`` hold, of the hooks in ``square`` (those of :data:`SQUARE_KINDS`), just
+    those in ``wanted``: the others dropped, the missing ones read in one clean pass that stops
+    at the last of them."""
+    for name in [n for n in clean if n in square and n not in wanted]:
+        del clean[name]
+    missing = sorted(wanted - set(clean))
+    if missing:
+        keep = {name: (lambda act, name=name: clean.__setitem__(name, act[0])) for name in missing}
+        adapter.run_with_hooks(tokens, keep, stop_when_done=True)
 
 
 def _patcher(rows: list[tuple[int, tuple]], clean: torch.Tensor):
@@ -295,7 +329,9 @@ def patching(
     tensor([[0.4500, 0.0000, 0.2900, 0.0500],
             [0.3300, 0.4100, 0.0500, 0.1400]])
     """
-    adapter, grids, clean_tokens, corrupted_tokens, clean_logits, clean_cache = prepare(model, clean, corrupted, at)
+    adapter, grids, clean_tokens, corrupted_tokens, clean_logits, clean_cache = prepare(
+        model, clean, corrupted, at, square=False
+    )
     corrupted_logits = adapter.forward_logits(corrupted_tokens)
     m = build_metric(
         adapter, metric, clean_logits, corrupted_logits,
@@ -303,9 +339,9 @@ def patching(
     )
     seq = clean_tokens.shape[-1]
     jobs: list[tuple[Grid, tuple[int, ...]]] = []
-    sizes = {}
+    sizes, shapes = {}, {}
     for grid in grids:
-        shape = clean_cache[hook_name(grid.kind, 0)].shape[1:]
+        shape = shapes[grid.name] = _activation_shape(adapter, grid.kind, seq, clean_cache)
         sizes[grid.name] = [adapter.n_layers] + [shape[d] for d in grid.dims]
         if cells is None:
             wanted = _all_cells(grid, shape, adapter.n_layers)
@@ -320,6 +356,7 @@ def patching(
     check_int(memory_budget, "memory_budget", 1, why=" (bytes)")
     rows_per_pass = max(2, memory_budget // bytes_per_row(adapter, seq, read))
     clean_acts = {name: act[0] for name, act in clean_cache.items()}  # each hook casts to the model's
+    square = {hook_name(g.kind, layer) for g in grids if g.kind in SQUARE_KINDS for layer in range(adapter.n_layers)}
     values = {g.name: torch.full(sizes[g.name], float("nan")) for g in grids}
     passes = 0
     for start in range(0, len(jobs), rows_per_pass - 1):
@@ -327,7 +364,8 @@ def patching(
         by_hook: dict[str, list] = {}
         for row, (grid, cell) in enumerate(chunk, start=1):
             name = hook_name(grid.kind, cell[0])
-            by_hook.setdefault(name, []).append((row, grid.index(cell, clean_acts[name].ndim)))
+            by_hook.setdefault(name, []).append((row, grid.index(cell, len(shapes[grid.name]))))
+        _hold_square(adapter, clean_tokens, clean_acts, square, set(by_hook) & square)
         hooks = {name: _patcher(rows, clean_acts[name]) for name, rows in by_hook.items()}
         logits = adapter.run_branching(
             corrupted_tokens, [cell[0] for _, cell in chunk], hooks, positions=m.positions

@@ -12,6 +12,8 @@ sent as binary buffers.
 * :class:`PathExplorer` — one logit as a waterfall of paths through the heads, attention frozen.
 * :class:`CircuitExplorer` — the four views above (and optional panels) in one layout on one selection.
 * :class:`Selection` — the shared selection (layer, head, query ...) that links views.
+* :func:`attention_heads`, :func:`colored_tokens` — those views from plain arrays, no model
+  (CircuitsVis's names and shapes).
 * :func:`link` — make views displayed separately share one selection.
 * :func:`save_html` — any views as one self-contained, offline HTML file
   (:func:`export_sizes` says where its bytes go).
@@ -23,6 +25,7 @@ from .attention_explorer import AttentionExplorer
 from .circuit_explorer import CircuitExplorer
 from .composition_graph import CompositionGraph
 from .flow_graph import FlowGraph
+from .from_arrays import attention_heads, colored_tokens
 from .induction_scores import InductionScores
 from .logit_lens import LogitLens
 from .ov_browser import OVBrowser
@@ -32,7 +35,8 @@ from .selection import Selection, link
 from .token_view import TokenView
 
 __all__ = [
-    "AttentionExplorer", "CircuitExplorer", "CircuitWidget", "CompositionGraph", "export_sizes", "FlowGraph",
+    "AttentionExplorer", "attention_heads", "CircuitExplorer", "CircuitWidget", "colored_tokens", "CompositionGraph",
+    "export_sizes", "FlowGraph",
     "InductionScores", "link", "LogitLens", "OVBrowser", "PatchingExplorer", "PathExplorer", "save_html", "Selection",
     "TokenView",
 ]

@@ -75,11 +75,13 @@ class AttentionStore:
     text:
         The text as given.
     tokens, str_tokens:
-        ``LongTensor[seq]`` and one display string per token.
+        ``LongTensor[seq]`` (``None`` for patterns given as arrays) and one display string per
+        token.
     patterns:
         Every head's pattern, computed when asked: an
         :class:`~circuitwidgets.analysis.OnDemandPatterns` (``patterns[layer, head]`` is
-        float32 ``[seq, seq]``; rows, columns and blocks too).
+        float32 ``[seq, seq]``; rows, columns and blocks too), or its subclass over arrays
+        (:class:`~circuitwidgets.analysis.ArrayPatterns`).
     thumbnails:
         float32 ``[n_layers, n_heads, T, T]``, ``T = min(seq, THUMBNAIL_SIZE)``.
     entropy, bos_share:
@@ -87,7 +89,7 @@ class AttentionStore:
     """
 
     text: str
-    tokens: torch.Tensor
+    tokens: Optional[torch.Tensor]
     str_tokens: list[str]
     patterns: OnDemandPatterns
     thumbnails: torch.Tensor
@@ -96,7 +98,7 @@ class AttentionStore:
 
     @property
     def seq_len(self) -> int:
-        return int(self.tokens.shape[0])
+        return len(self.str_tokens)
 
     @property
     def reason(self) -> str:
@@ -112,9 +114,21 @@ class AttentionStore:
         one layer's weights alive at a time). ``on_layer(layer)`` is called after each layer,
         for progress. Raises ``ValueError`` for an empty text or one longer than the model's
         context."""
-        patterns = patterns_on_demand(adapter, text, pooled_size=THUMBNAIL_SIZE, on_layer=on_layer)
+        return cls.of(patterns_on_demand(adapter, text, pooled_size=THUMBNAIL_SIZE, on_layer=on_layer))
+
+    @classmethod
+    def of(cls, patterns: OnDemandPatterns) -> "AttentionStore":
+        """The store of patterns already at hand: a model's run (:meth:`build`) or arrays
+        (:func:`~circuitwidgets.analysis.array_patterns`, pooled to :data:`THUMBNAIL_SIZE`).
+
+        >>> p = torch.eye(3).expand(2, 3, 3)          # 2 heads, each token attends to itself
+        >>> AttentionStore.of(analysis.array_patterns(p, list("abc"), pooled_size=THUMBNAIL_SIZE)).thumbnails.shape
+        torch.Size([1, 2, 3, 3])
+        """
+        if patterns.pooled is None:
+            raise ValueError(f"the patterns have no thumbnails; make them with pooled_size={THUMBNAIL_SIZE}")
         return cls(
-            text=text,
+            text=patterns.text,
             tokens=patterns.tokens,
             str_tokens=patterns.str_tokens,
             patterns=patterns,

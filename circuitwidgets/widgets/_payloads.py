@@ -22,16 +22,18 @@ chosen here, once per payload.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import torch
 
-from ..analysis import Attribution, FlowResult, KnowledgeNeurons, LogitLensResult
+from ..analysis import GRIDS, KINDS, Attribution, FlowResult, KnowledgeNeurons, LogitLensResult, PathExpansion
+from ._path_terms import expansion_payload
 from ._transport import to_wire
 
 __all__ = [
-    "PatternBank", "HeadScore", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
+    "PatternBank", "HeadScore", "KindScores", "AblatedScores", "TopHeads", "TargetRuns", "ScoresShown", "PatchingGrids", "TokenRef", "TokenDefaults", "ShownExpansion", "Readout", "LensPage", "LensPages", "TargetPage", "TargetPages",
     "AttributionState", "FlowGraphState", "KnowledgeState", "vocab_wire", "id_dtype",
 ]
 
@@ -70,6 +72,8 @@ class PatternBank:
     def of(cls, run: int, heads: Iterable[tuple[int, int]], pattern: Callable[[int, int], torch.Tensor]) -> "PatternBank":
         """The bank of ``heads`` (duplicates dropped, order kept), ``pattern(layer, head)`` each."""
         pairs = list(dict.fromkeys((int(l), int(h)) for l, h in heads))
+        if not pairs:  # a long text's live view: every weight comes as a block on demand
+            return cls(run=run, heads=[], patterns=torch.zeros(0, 0, 0, dtype=torch.float16))
         return cls(run=run, heads=pairs, patterns=torch.stack([pattern(l, h) for l, h in pairs]))
 
     def encode(self) -> dict[str, Any]:
@@ -93,6 +97,205 @@ class HeadScore:
 
     def encode(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "help": self.help, "values": to_wire(self.values, dtype="float32")}
+
+
+def _per_kind(kinds: dict[str, Any], encode: Callable[[Any], Any]) -> dict[str, Any]:
+    """``{kind: encode(value)}`` in :data:`~circuitwidgets.analysis.KINDS` order, every kind present."""
+    missing = [k for k in KINDS if k not in kinds]
+    if missing:
+        raise ValueError(f"no value for the head-score kinds {missing}; every one of {list(KINDS)} is sent")
+    return {kind: encode(kinds[kind]) for kind in KINDS}
+
+
+@dataclass(frozen=True, eq=False)
+class KindScores:
+    """InductionScores' grid: every head's score of each kind (``scores[kind]`` ``[n_layers,
+    n_heads]``, one per :data:`~circuitwidgets.analysis.KINDS`), sent as float32.
+
+    >>> s = KindScores({k: torch.zeros(2, 4) for k in ("induction", "previous_token", "duplicate_token")})
+    >>> s["induction"].shape, s.encode()["previous_token"]["dtype"]
+    (torch.Size([2, 4]), 'float32')
+    """
+
+    TS_TYPE: ClassVar[str] = "KindScores"
+    scores: dict[str, torch.Tensor]
+
+    def __getitem__(self, kind: str) -> torch.Tensor:
+        return self.scores[kind]
+
+    def encode(self) -> dict[str, Any]:
+        return _per_kind(self.scores, lambda v: to_wire(v, dtype="float32"))
+
+
+@dataclass(frozen=True, eq=False)
+class AblatedScores:
+    """InductionScores with ``ablation`` on: every head's :class:`KindScores` on the same
+    sequences with head ``layer``.``head`` switched off (``mode`` "zero" or "mean"), about
+    run ``run`` (the browser drops an answer about an older run)."""
+
+    TS_TYPE: ClassVar[str] = "AblatedWire"
+    layer: int
+    head: int
+    mode: str
+    run: int
+    scores: KindScores
+
+    def encode(self) -> dict[str, Any]:
+        return {"layer": self.layer, "head": self.head, "mode": self.mode, "run": self.run, "scores": self.scores.encode()}
+
+
+@dataclass(frozen=True)
+class TopHeads:
+    """The heads InductionScores lists beside its grid: ``heads[kind]``, ``(layer, head)``
+    pairs best first.
+
+    >>> TopHeads({"induction": [(1, 3)], "previous_token": [(0, 1)], "duplicate_token": []}).encode()["induction"]
+    [[1, 3]]
+    """
+
+    TS_TYPE: ClassVar[str] = "TopHeads"
+    heads: dict[str, list[tuple[int, int]]]
+
+    def __getitem__(self, kind: str) -> list[tuple[int, int]]:
+        return self.heads[kind]
+
+    def encode(self) -> dict[str, Any]:
+        return _per_kind(self.heads, lambda pairs: [[int(l), int(h)] for l, h in pairs])
+
+
+@dataclass(frozen=True)
+class TargetRuns:
+    """The cells each head score counts on the sequence shown, per kind, as diagonal runs
+    ``(row, col, length)``: cells ``(row + t, col + t)`` for ``t < length`` (see
+    ``induction_scores.diagonal_runs``)."""
+
+    TS_TYPE: ClassVar[str] = "TargetRuns"
+    runs: dict[str, list[tuple[int, int, int]]]
+
+    def encode(self) -> dict[str, Any]:
+        return _per_kind(self.runs, lambda runs: [[int(r), int(c), int(n)] for r, c, n in runs])
+
+
+@dataclass(frozen=True)
+class ScoresShown:
+    """What InductionScores' drawn data is: ``mode`` ("random" or "text") and ``seq`` (tokens
+    shown); on random tokens the ``half``, ``seed`` and ``batch`` of the experiment, on a text
+    ``queries`` (per kind, the positions scored). What a mode has not is ``None``.
+
+    >>> ScoresShown("random", 11, half=5, seed=0, batch=4).encode()["queries"] is None
+    True
+    """
+
+    TS_TYPE: ClassVar[str] = "Shown"
+    mode: str
+    seq: int
+    half: int | None = None
+    seed: int | None = None
+    batch: int | None = None
+    queries: dict[str, int] | None = None
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode, "seq": self.seq, "half": self.half, "seed": self.seed, "batch": self.batch,
+            "queries": None if self.queries is None else _per_kind(self.queries, int),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class PatchingGrids(Mapping):
+    """PatchingExplorer's grids by name (any of :data:`circuitwidgets.analysis.GRIDS`), read
+    like a dict: ``grids["heads"]`` is that grid's values (axes as in the analysis's
+    ``GRID_SPECS``). Sent as one float32 array per grid name, ``null`` for a grid not held.
+
+    >>> g = PatchingGrids({"heads": torch.zeros(2, 4)})
+    >>> sorted(g), g["heads"].shape, g.encode()["resid_pre"] is None
+    (['heads'], torch.Size([2, 4]), True)
+    >>> sorted(g.with_grid("resid_pre", torch.ones(3, 5)))
+    ['heads', 'resid_pre']
+    """
+
+    TS_TYPE: ClassVar[str] = "PatchingGridsWire"
+    grids: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.grids if name not in GRIDS]
+        if unknown:
+            raise ValueError(f"unknown patching grids {unknown}; the grids are {list(GRIDS)}")
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.grids[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.grids)
+
+    def __len__(self) -> int:
+        return len(self.grids)
+
+    def with_grid(self, name: str, values: torch.Tensor) -> "PatchingGrids":
+        """These grids and ``values`` as grid ``name`` (replacing one held)."""
+        return PatchingGrids({**self.grids, name: values})
+
+    def encode(self) -> dict[str, Any]:
+        return {name: to_wire(self.grids[name], dtype="float32") if name in self.grids else None for name in GRIDS}
+
+
+@dataclass(frozen=True)
+class TokenRef:
+    """A vocabulary token as a view lists it: its ``id`` and its display ``text``.
+
+    >>> TokenRef(464, "The").encode()
+    {'id': 464, 'text': 'The'}
+    """
+
+    TS_TYPE: ClassVar[str] = "TokenRef"
+    id: int
+    text: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text}
+
+
+@dataclass(frozen=True)
+class TokenDefaults:
+    """OVBrowser's starting tokens: ``kind`` ("text": the distinct ordinary tokens of the
+    view's ``text``; "frequent": frequent tokens, with no text), the ``choices`` offered to
+    pick from, and the first ``tokens`` (forward tabs) and ``targets`` (the reverse tab).
+
+    >>> d = TokenDefaults("text", (TokenRef(1, "a"), TokenRef(2, "b")), (TokenRef(1, "a"),), ())
+    >>> d.tokens[0].text, d.encode()["choices"][1]
+    ('a', {'id': 2, 'text': 'b'})
+    """
+
+    TS_TYPE: ClassVar[str] = "Defaults"
+    kind: str
+    choices: tuple[TokenRef, ...]
+    tokens: tuple[TokenRef, ...]
+    targets: tuple[TokenRef, ...]
+
+    def encode(self) -> dict[str, Any]:
+        refs = lambda items: [t.encode() for t in items]  # noqa: E731
+        return {"kind": self.kind, "choices": refs(self.choices), "tokens": refs(self.tokens), "targets": refs(self.targets)}
+
+
+@dataclass(frozen=True, eq=False)
+class ShownExpansion:
+    """One path expansion as PathExplorer draws it: ``paths`` (a
+    :class:`~circuitwidgets.analysis.PathExpansion`) read in ``mode`` ("frozen" or "weights")
+    on the text of run ``run``. Sent as JSON only (``_path_terms.expansion_payload``: the
+    ranked terms, their top tokens and the reading in one sentence).
+
+    >>> e = ShownExpansion(analysis.path_expansion(model, "a b c a b", position=-1), "frozen", 1)
+    >>> e.encode()["mode"], e.encode()["position"]
+    ('frozen', 5)
+    """
+
+    TS_TYPE: ClassVar[str] = "Expansion"
+    paths: PathExpansion
+    mode: str
+    run: int
+
+    def encode(self) -> dict[str, Any]:
+        return expansion_payload(self.paths, self.mode, self.run)
 
 
 @dataclass(frozen=True)

@@ -331,9 +331,11 @@ class BinaryArray(traitlets.TraitType):
 class Encoded(traitlets.TraitType):
     """A trait holding a payload object that the browser gets as ``encode(value)``.
 
-    ``klass`` is what it holds (a dataclass of :mod:`._payloads`, or ``dict``); ``encode``
-    its one encoder (default: the object's own ``encode()`` method). ``many=True`` holds a
-    list of them (default ``[]``), each encoded alike; otherwise ``None`` is allowed.
+    ``klass`` is what it holds (a dataclass of :mod:`._payloads`, or another value class);
+    ``encode`` its one encoder (default: the object's own ``encode()`` method). ``many=True``
+    holds a list of them (default ``[]``), each encoded alike; otherwise ``None`` is allowed.
+    ``mirror`` names the TypeScript interface that reads what ``encode`` sends (default: the
+    class's ``TS_TYPE``; ``tests/test_ts_state.py`` compares the two).
 
     >>> class W(traitlets.HasTraits):
     ...     scores = Encoded(dict, encode=lambda d: {k: to_wire(v, dtype="float32") for k, v in d.items()})
@@ -342,9 +344,10 @@ class Encoded(traitlets.TraitType):
     ((2, 4), 'float32')
     """
 
-    def __init__(self, klass: type, *, encode: Any = None, many: bool = False, **kwargs: Any):
+    def __init__(self, klass: type, *, encode: Any = None, many: bool = False, mirror: str | None = None, **kwargs: Any):
         self.klass = klass
         self.many = many
+        self.mirror = mirror if mirror is not None else getattr(klass, "TS_TYPE", None)
         self.encoder = encode if encode is not None else (lambda value: value.encode())
         kwargs.setdefault("allow_none", not many)
         super().__init__(default_value=traitlets.Undefined if many else None, **kwargs)

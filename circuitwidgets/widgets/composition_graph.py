@@ -16,11 +16,11 @@ Two tabs:
 * **Matrix** -- the same numbers as a heads x heads heatmap: rows read, columns write; for
   ``"all"`` each cell is the largest excess of the three kinds.
 
-The selected head is the shared :class:`~circuitwidgets.Selection`'s ``layer``/``head``. A
-selected pair (``pair``: writer layer, writer head, reader layer, reader head) highlights both
-heads here and puts the *reading* head into the selection, so a linked AttentionExplorer
-shows the reading head's pattern (the induction head's, say); the shared selection holds one
-head, so the writing head is in ``pair`` (and shown here), not in the other views.
+The selected head is the shared :class:`~circuitwidgets.Selection`'s ``layer``/``head``, the
+selected pair its ``pair`` (writer layer, writer head, reader layer, reader head): a click on
+an edge puts both heads into the selection, so every linked view marks both (the reading head
+is the selected one; a linked AttentionExplorer draws the writer's and the reader's patterns
+side by side); a click on a head selects that head alone and clears the pair.
 
 Rotary models: Q- and K-composition use the positionless ``W_Q W_Kᵀ``; the view says it is an
 approximation (``approximation``).
@@ -34,9 +34,9 @@ import traitlets
 
 from ..analysis import head_composition
 from ..analysis.composition import EDGE_KINDS, CompositionEdge, HeadComposition, check_threshold
-from ..checks import check_choice, check_int
+from ..checks import check_choice
 from ._transport import BinaryArray
-from .selection import LinkedView, Selection
+from .selection import LinkedView, PairTrait, Selection
 
 __all__ = ["CompositionGraph", "MAX_EDGES", "default_threshold"]
 
@@ -87,7 +87,8 @@ class CompositionGraph(LinkedView):
         The slider; a bad value raises ``TraitError`` naming it and [-1, 1], and nothing changes.
     pair : list of int
         ``[]`` or ``[writer layer, writer head, reader layer, reader head]`` (the writer in an
-        earlier layer): the selected edge.
+        earlier layer): the selected edge, kept equal to ``selection.pair`` (setting it selects
+        the reading head; selecting another head clears it).
     layer, head : int
         The selected head, kept equal to ``selection.layer`` / ``selection.head``.
     excess : tensor
@@ -107,20 +108,20 @@ class CompositionGraph(LinkedView):
     >>> w.threshold = 0.065; len(w.edges())      # what the slider does in the browser
     2
     >>> w.select_pair(0, 1, 1, 3)                # as a click on that edge does
-    >>> w.pair, (w.selection.layer, w.selection.head)
+    >>> w.selection.pair, (w.selection.layer, w.selection.head)
     ([0, 1, 1, 3], (1, 3))
     """
 
     _bundle = "composition_graph"
-    _linked = ("layer", "head")
-    _settable = ("kind", "threshold", "pair")
+    _linked = ("layer", "head", "pair")
+    _settable = ("kind", "threshold")
 
     layer = traitlets.Int(0, help="The selected layer.")
     head = traitlets.Int(0, help="The selected head.")
 
     kind = traitlets.Unicode("K", help="'Q', 'K', 'V' or 'all': which composition the edges show.").tag(sync=True)
     threshold = traitlets.Float(0.0, help="Edges are pairs whose score minus the baseline is above this.").tag(sync=True)
-    pair = traitlets.Any([], help="[] or [writer layer, writer head, reader layer, reader head].").tag(sync=True)
+    pair = PairTrait([], help="[] or [writer layer, writer head, reader layer, reader head].")
 
     model_name = traitlets.Unicode().tag(sync=True)
     n_layers = traitlets.Int().tag(sync=True)
@@ -164,9 +165,7 @@ class CompositionGraph(LinkedView):
             approximation=result.approximation or "",
             **kwargs,
         )
-        self._start_linking(layer=layer, head=head)
-        if pair is not None:
-            self.pair = list(pair) if isinstance(pair, (list, tuple)) else pair  # checked as an assignment
+        self._start_linking(layer=layer, head=head, pair=pair)
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -197,13 +196,13 @@ class CompositionGraph(LinkedView):
         return self._result.edges(kind, threshold, limit=MAX_EDGES)
 
     def select_pair(self, writer_layer: int, writer_head: int, reader_layer: int, reader_head: int) -> None:
-        """Select the pair (as a click on its edge does): ``pair`` holds both heads and the
-        shared selection the reading head.
+        """Select the pair (as a click on its edge does): the shared selection's ``pair`` holds
+        both heads, its ``layer``/``head`` the reading one.
 
         >>> w = cw.CompositionGraph(model)
         >>> w.select_pair(0, 1, 1, 3)
-        >>> w.pair, w.layer, w.head
-        ([0, 1, 1, 3], 1, 3)
+        >>> w.pair, w.layer, w.head, w.selection.pair
+        ([0, 1, 1, 3], 1, 3, [0, 1, 1, 3])
         """
         self.pair = [writer_layer, writer_head, reader_layer, reader_head]
 
@@ -216,34 +215,3 @@ class CompositionGraph(LinkedView):
     @traitlets.validate("threshold")
     def _valid_threshold(self, proposal):
         return self._trait_check(check_threshold, proposal["value"])
-
-    @traitlets.validate("pair")
-    def _valid_pair(self, proposal):
-        return self._trait_check(self._check_pair, proposal["value"])
-
-    @traitlets.observe("pair")
-    def _pair_selected(self, change):
-        pair = change["new"]
-        if pair and (self.layer, self.head) != (pair[2], pair[3]):
-            self.select(pair[2], pair[3])  # the reading head, in one message
-
-    def _check_pair(self, pair: Any) -> list[int]:
-        if not isinstance(pair, (list, tuple)) or len(pair) not in (0, 4):
-            raise ValueError(
-                f"pair {pair!r} must be [] or [writer layer, writer head, reader layer, reader head]"
-            )
-        if not pair:
-            return []
-        n_layers, n_heads = self._adapter.n_layers, self._adapter.n_heads
-        try:
-            l1, h1, l2, h2 = (
-                check_int(v, name, 0, high)
-                for v, name, high in zip(pair, ("writer layer", "writer head", "reader layer", "reader head"),
-                                         (n_layers - 1, n_heads - 1, n_layers - 1, n_heads - 1))
-            )
-        except (TypeError, ValueError) as exc:  # the message names the whole pair, then the part
-            raise type(exc)(f"pair {list(pair)!r}: {exc}") from None
-        if l1 >= l2:
-            raise ValueError(f"pair {list(pair)!r}: the writing head's layer {l1} must be before the reading head's {l2}")
-        return [l1, h1, l2, h2]
-

@@ -46,7 +46,7 @@ from ..analysis.heads import DEFAULT_BATCH, check_half, check_seed, max_half
 from ._attention_store import pattern_answer
 from ._base import INTERRUPTED
 from ._channel import AnswersRequests, handles
-from ._payloads import PatternBank
+from ._payloads import AblatedScores, KindScores, PatternBank, ScoresShown, TargetRuns, TopHeads
 from ._transport import Encoded, to_wire
 from .attention_explorer import AUTO_EXPORT_BYTES
 from .selection import LinkedView, Selection
@@ -63,10 +63,6 @@ TAB_ORDER = ("induction", "previous_token", "duplicate_token")
 MODES = ("random", "text")
 #: ``ablation``: the scores as measured ("off"), or with the selected head switched off.
 ABLATION = ("off", "zero", "mean")
-
-
-def _encode_scores(scores: dict) -> dict:
-    return {k: to_wire(v, dtype="float32") for k, v in scores.items()}
 
 
 def diagonal_runs(mask: torch.Tensor) -> list[list[int]]:
@@ -203,18 +199,16 @@ class InductionScores(AnswersRequests, LinkedView):
     max_half = traitlets.Int().tag(sync=True)
     max_batch = traitlets.Int(MAX_BATCH).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the sequence shown.").tag(sync=True)
-    #: {kind: scores [n_layers, n_heads]}, each sent as float32.
-    _scores = Encoded(dict, encode=_encode_scores).tag(sync=True)
-    #: With ``ablation`` on: {"layer", "head", "mode", "scores": {kind: [n_layers, n_heads]}} of
-    #: the run with the selected head switched off (else None).
-    _ablated = Encoded(dict, encode=lambda a: {**a, "scores": _encode_scores(a["scores"])}).tag(sync=True)
-    #: {kind: [[layer, head], ...]}, best first (TOP_K of them)
-    _top = traitlets.Dict().tag(sync=True)
-    #: {kind: [[row, col, length], ...]}: the cells each score counts on the sequence shown
-    _targets = traitlets.Dict().tag(sync=True)
-    #: What the drawn data is: {"mode", "seq"} and "half", "seed", "batch" (random tokens) or
-    #: "queries" ({kind: positions scored}, your text).
-    _shown = traitlets.Dict().tag(sync=True)
+    #: Every head's score of each kind (a KindScores).
+    _scores = Encoded(KindScores).tag(sync=True)
+    #: With ``ablation`` on: the scores with the selected head switched off (an AblatedScores; else None).
+    _ablated = Encoded(AblatedScores).tag(sync=True)
+    #: The heads listed beside the grid, best first (TOP_K of them per kind; a TopHeads).
+    _top = Encoded(TopHeads).tag(sync=True)
+    #: The cells each score counts on the sequence shown (a TargetRuns).
+    _targets = Encoded(TargetRuns).tag(sync=True)
+    #: What the drawn data is (a ScoresShown: mode, seq, and the experiment or the queries).
+    _shown = Encoded(ScoresShown).tag(sync=True)
     #: Full patterns the browser has without asking (a PatternBank; js/src/kit/head_patterns.ts).
     _bank = Encoded(PatternBank).tag(sync=True)
     run_id = traitlets.Int(0).tag(sync=True)
@@ -465,19 +459,19 @@ class InductionScores(AnswersRequests, LinkedView):
         self._result = result
         self._shown_settings = dict(settings)  # what is drawn (an interrupted run goes back to it)
         self._patterns = first.patterns  # [n_layers, n_heads, seq, seq]: a tensor, or on a text OnDemandPatterns
+        seq = len(first.str_tokens)
         if settings["mode"] == "random":
-            shown = {name: settings[name] for name in ("mode", "half", "seed", "batch")}
+            shown = ScoresShown("random", seq, half=settings["half"], seed=settings["seed"], batch=settings["batch"])
         else:
             # How many positions each kind could be scored on (the queries averaged over).
-            shown = dict(mode="text", queries={kind: int(result[kind].queries.sum()) for kind in KINDS})
-        shown["seq"] = len(first.str_tokens)
+            shown = ScoresShown("text", seq, queries={kind: int(result[kind].queries.sum()) for kind in KINDS})
         top = min(TOP_K, self.n_layers * self.n_heads)
         with self.hold_sync():
             self._set(run_id=self.run_id + 1, tokens=list(first.str_tokens))
             self._set(
-                _scores={kind: result[kind].scores for kind in KINDS},
-                _top={kind: [[l, h] for l, h, _ in self.top_heads(kind, top)] for kind in KINDS},
-                _targets={kind: diagonal_runs(result[kind].targets[0]) for kind in KINDS},
+                _scores=KindScores({kind: result[kind].scores for kind in KINDS}),
+                _top=TopHeads({kind: [(l, h) for l, h, _ in self.top_heads(kind, top)] for kind in KINDS}),
+                _targets=TargetRuns({kind: [tuple(r) for r in diagonal_runs(result[kind].targets[0])] for kind in KINDS}),
                 _shown=shown,
                 _bank=self._bank_of([(self.layer, self.head)]),
                 error="",
@@ -498,8 +492,8 @@ class InductionScores(AnswersRequests, LinkedView):
         layer, head = self.layer, self.head
         with self._busy(f"Scoring every head with L{layer}H{head} switched off…"):
             self._ablated_result = ablated_head_scores(self._adapter, self._result, (layer, head), self.ablation)
-        scores = {kind: s.scores for kind, s in self._ablated_result.items()}
-        self._set(_ablated={"layer": layer, "head": head, "mode": self.ablation, "run": self.run_id, "scores": scores})
+        scores = KindScores({kind: s.scores for kind, s in self._ablated_result.items()})
+        self._set(_ablated=AblatedScores(layer, head, self.ablation, self.run_id, scores))
 
     def _head_pattern(self, layer: int, head: int) -> torch.Tensor:
         return self._patterns[layer, head]

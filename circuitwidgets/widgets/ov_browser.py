@@ -41,6 +41,7 @@ from ..analysis.ov import CIRCUITS
 from ..checks import check_choice
 from ..model import ModelAdapter
 from ._channel import AnswersRequests, handles
+from ._payloads import TokenDefaults, TokenRef
 from ._token_queries import MODES, TokenQueries, payload
 from ._transport import BinaryArray, Encoded
 from .selection import LinkedView, Selection
@@ -123,8 +124,12 @@ class OVBrowser(AnswersRequests, LinkedView):
         What the map and the spectrum draw, read-only (None until computed): each head's
         copying score and positive-mass share ``[n_layers, n_heads]``, and its eigenvalues
         as (real, imaginary) pairs ``[n_layers, n_heads, d_head, 2]``, sent as float32.
-    defaults, model_name, n_layers, n_heads, d_head, d_vocab, busy
-        Read-only: the token map's starting tokens, the model's sizes, the progress line.
+    defaults : TokenDefaults
+        Read-only: the token map's starting tokens (``defaults.tokens``, ``.targets``,
+        ``.choices``: ``TokenRef`` ``id``/``text`` pairs; ``defaults.kind`` "text" or
+        "frequent").
+    model_name, n_layers, n_heads, d_head, d_vocab, busy
+        Read-only: the model's sizes, the progress line.
 
     Examples
     --------
@@ -158,7 +163,7 @@ class OVBrowser(AnswersRequests, LinkedView):
     text = traitlets.Unicode("", help="Text whose tokens are the token map's defaults.").tag(sync=True)
     #: {"kind": "text" | "frequent", "choices": [{"id", "text"}...] (to pick from), "tokens":
     #: the first DEFAULT_TOKENS of them (sources, QK queries), "targets": the first DEFAULT_TARGETS}
-    defaults = traitlets.Dict().tag(sync=True)
+    defaults = Encoded(TokenDefaults).tag(sync=True)
     #: float32 [n_layers, n_heads]: Re(Σλ)/Σ|λ| (None until computed).
     copying = BinaryArray("float32").tag(sync=True)
     #: float32 [n_layers, n_heads]: Σ_{Re λ>0}|λ| / Σ|λ|.
@@ -169,7 +174,7 @@ class OVBrowser(AnswersRequests, LinkedView):
     busy = traitlets.Unicode("").tag(sync=True)
     #: Token-map answers the page has without asking (a static export's): TokenMaps, each
     #: sent as its `payload`.
-    _answers = Encoded(TokenMap, encode=payload, many=True).tag(sync=True)
+    _answers = Encoded(TokenMap, encode=payload, many=True, mirror="Payload").tag(sync=True)
 
     def __init__(
         self,
@@ -259,7 +264,7 @@ class OVBrowser(AnswersRequests, LinkedView):
         """
         self._queries.check_mode(mode)
         if tokens is None:
-            tokens = [t["id"] for t in self._default_list(mode)]
+            tokens = [t.id for t in self._default_list(mode)]
         elif isinstance(tokens, (int, str)):
             tokens = [tokens]
         elif isinstance(tokens, torch.Tensor):
@@ -317,7 +322,7 @@ class OVBrowser(AnswersRequests, LinkedView):
 
     # ---- defaults ---------------------------------------------------------------------------------
 
-    def _defaults_for(self, text: str) -> dict[str, Any]:
+    def _defaults_for(self, text: str) -> TokenDefaults:
         """The tokens the token map starts with and offers to pick from: the text's distinct
         ordinary tokens, or frequent tokens when there is no text. Raises ``ValueError`` for a
         text that cannot be read."""
@@ -331,22 +336,17 @@ class OVBrowser(AnswersRequests, LinkedView):
             kind = "text"
         else:
             ids, kind = frequent_tokens(a, PICKABLE_TOKENS), "frequent"
-        choices = [{"id": int(t), "text": s} for t, s in zip(ids, a.to_str_tokens(ids))]
-        return {
-            "kind": kind,
-            "choices": choices,
-            "tokens": choices[:DEFAULT_TOKENS],
-            "targets": choices[:DEFAULT_TARGETS],
-        }
+        choices = tuple(TokenRef(int(t), s) for t, s in zip(ids, a.to_str_tokens(ids)))
+        return TokenDefaults(kind, choices, choices[:DEFAULT_TOKENS], choices[:DEFAULT_TARGETS])
 
-    def _default_list(self, mode: str) -> list[dict[str, Any]]:
+    def _default_list(self, mode: str) -> list[TokenRef]:
         """The tokens a tab starts with: targets for the reverse tab (the selected token
         first, if any), tokens for the others."""
         if mode != "ov_sources":
-            return list(self.defaults["tokens"])
-        targets = list(self.defaults["targets"])
-        if self.token is not None and all(t["id"] != self.token for t in targets):
-            targets.insert(0, {"id": self.token, "text": self._adapter.token_str(self.token)})
+            return list(self.defaults.tokens)
+        targets = list(self.defaults.targets)
+        if self.token is not None and all(t.id != self.token for t in targets):
+            targets.insert(0, TokenRef(self.token, self._adapter.token_str(self.token)))
         return targets
 
     @traitlets.observe("text")
@@ -426,7 +426,7 @@ class OVBrowser(AnswersRequests, LinkedView):
         held = {(a.kind, a.layer, a.head, tuple(a.given.tolist()), a.top_ids.shape[-1]) for a in self._answers}
         wanted = [
             m for m in MODES
-            if (m, self.layer, self.head, tuple(t["id"] for t in self._default_list(m)), self.k) not in held
+            if (m, self.layer, self.head, tuple(t.id for t in self._default_list(m)), self.k) not in held
         ]
         if wanted:
             values["_answers"] = list(self._answers) + [self.token_map(m) for m in wanted]

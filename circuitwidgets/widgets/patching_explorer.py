@@ -40,7 +40,8 @@ from ..analysis._metric import METRICS
 from ..analysis.patching import DEFAULT_MEMORY_BUDGET, GRID_SPECS, PatchingResult, check_grids
 from ..checks import check_int
 from ._channel import AnswersRequests, Stale, handles
-from ._transport import Encoded, to_wire
+from ._payloads import PatchingGrids
+from ._transport import Encoded
 from .selection import LinkedView, Selection
 
 __all__ = ["PatchingExplorer", "TABS", "METHODS", "CHUNKS"]
@@ -51,10 +52,6 @@ TABS = ("resid_pre", "attn_out", "mlp_out", "heads", "heads_by_pos")
 METHODS = ("attribution", "exact")
 #: An exact grid is computed in about this many chunks (one request each; the progress bar's steps).
 CHUNKS = 16
-
-
-def _grids_encoded(grids: dict[str, torch.Tensor]) -> dict[str, Any]:
-    return {name: to_wire(values, dtype="float32") for name, values in grids.items()}
 
 
 def _cells(shape: torch.Size) -> list[tuple[int, ...]]:
@@ -113,11 +110,11 @@ class PatchingExplorer(AnswersRequests, LinkedView):
         that computes it.
     layer, head, lens_layer, position : int
         The selected head, the selected readout and position, kept equal to ``selection``'s.
-    approx : dict of str to Tensor
-        Read-only: the attribution estimate of every grid in :attr:`grids`, by name
-        (``float32``, axes as in :data:`circuitwidgets.analysis.GRIDS`).
-    exact : dict of str to Tensor
-        Read-only: the exact grids computed so far (complete ones only), by name.
+    approx : PatchingGrids
+        Read-only, read like a dict of str to Tensor: the attribution estimate of every grid
+        in :attr:`grids`, by name (``float32``, axes as in :data:`circuitwidgets.analysis.GRIDS`).
+    exact : PatchingGrids
+        Read-only, likewise: the exact grids computed so far (complete ones only), by name.
     grids : list of str
         Read-only: the tabs this model has (no ``"mlp_out"`` on an attention-only model).
     clean_tokens, corrupted_tokens : list of str
@@ -182,8 +179,8 @@ class PatchingExplorer(AnswersRequests, LinkedView):
     read_position = traitlets.Int().tag(sync=True)
     clean_value = traitlets.Float().tag(sync=True)
     corrupted_value = traitlets.Float().tag(sync=True)
-    approx = Encoded(dict, encode=_grids_encoded).tag(sync=True)
-    exact = Encoded(dict, encode=_grids_encoded).tag(sync=True)
+    approx = Encoded(PatchingGrids).tag(sync=True)
+    exact = Encoded(PatchingGrids).tag(sync=True)
     run_id = traitlets.Int(0).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
 
@@ -371,8 +368,8 @@ class PatchingExplorer(AnswersRequests, LinkedView):
                 read_position=int(first.position),
                 clean_value=first.clean_metric,
                 corrupted_value=first.corrupted_metric,
-                approx={name: r.values.float() for name, r in results.items()},
-                exact={},
+                approx=PatchingGrids({name: r.values.float() for name, r in results.items()}),
+                exact=PatchingGrids(),
                 error="",
             )
             if self.position >= seq:
@@ -400,7 +397,7 @@ class PatchingExplorer(AnswersRequests, LinkedView):
             self._partial[grid] = (values, done)
         else:
             self._partial.pop(grid, None)
-            self._set(exact={**self.exact, grid: values})
+            self._set(exact=self.exact.with_grid(grid, values))
         return done, len(cells)
 
     @traitlets.observe("clean", "corrupted", "metric", "target", "distractor")

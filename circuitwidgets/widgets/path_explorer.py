@@ -21,8 +21,9 @@ Two readings (``mode``):
 The position is the shared selection's ``position``: clicking a token of the strip (or any
 linked view moving the position) asks the kernel for that position's expansion through the
 request channel (``"expand"``). Clicking a head's bar selects that head; clicking a pair's bar
-selects its *second* head (the one that reads the first through its value, whose pattern a
-linked AttentionExplorer then shows) and marks the pair in this view.
+selects the pair (the selection's ``pair``): both heads, the second (the one that reads the
+first through its value) as the selected head, so every linked view marks both and a linked
+AttentionExplorer draws the two patterns side by side.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from .. import analysis
 from ..analysis import PathExpansion, TextRun
 from ..checks import check_choice, check_position
 from ._channel import LRU, AnswersRequests, Stale, handles
-from ._path_terms import ATTENTION_OF, MODES, expansion_payload
-from .selection import LinkedView, Selection
+from ._path_terms import ATTENTION_OF, MODES
+from ._payloads import ShownExpansion
+from ._transport import Encoded
+from .selection import LinkedView, PairTrait, Selection
 
 __all__ = ["PathExplorer", "BARS", "MODES"]
 
@@ -86,6 +89,9 @@ class PathExplorer(AnswersRequests, LinkedView):
         The reading.
     layer, head : int or None
         The selected head (a head's bar, or a pair's second head, sets them).
+    pair : list of int
+        ``[]`` or the selected pair ``[writer layer, writer head, reader layer, reader head]``
+        (a pair's bar sets it), kept equal to ``selection.pair``.
     error, target_error : str
         Why the last text / the last target typed in the view was refused ('' when it was not).
     tokens, model_name, n_layers, n_heads, attn_only, run_id, busy
@@ -104,12 +110,13 @@ class PathExplorer(AnswersRequests, LinkedView):
     """
 
     _bundle = "path_explorer"
-    _linked = ("position", "layer", "head")
+    _linked = ("position", "layer", "head", "pair")
     _settable = ("text", "target", "mode")
 
     position = traitlets.Int(0, help="The expanded position.")
     layer = traitlets.Int(None, allow_none=True, help="The selected head's layer, or None.")
     head = traitlets.Int(None, allow_none=True, help="The selected head, or None.")
+    pair = PairTrait([], help="[] or the selected pair [writer layer, writer head, reader layer, reader head].")
 
     text = traitlets.Unicode(help="The input text; setting it re-runs the model.").tag(sync=True)
     target = traitlets.Union(
@@ -123,7 +130,7 @@ class PathExplorer(AnswersRequests, LinkedView):
     attn_only = traitlets.Bool().tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), help="Display strings of the tokens.").tag(sync=True)
     #: The expansions a static export carries (both modes at the position shown); [] live.
-    _expansions = traitlets.List().tag(sync=True)
+    _expansions = Encoded(ShownExpansion, many=True).tag(sync=True)
     target_error = traitlets.Unicode("").tag(sync=True)
     run_id = traitlets.Int(0).tag(sync=True)
     busy = traitlets.Unicode("").tag(sync=True)
@@ -237,9 +244,9 @@ class PathExplorer(AnswersRequests, LinkedView):
         with self.hold_sync():
             self._set(run_id=self.run_id + 1, tokens=list(run.str_tokens), error="")
 
-    def _payload(self, position: int, target: Any, mode: str) -> dict[str, Any]:
+    def _payload(self, position: int, target: Any, mode: str) -> ShownExpansion:
         with self._busy(f"Expanding the logit at position {position}…"):
-            return expansion_payload(self.expansion(position, target, mode), mode, self.run_id)
+            return ShownExpansion(self.expansion(position, target, mode), mode, self.run_id)
 
     # ---- the browser asks ----------------------------------------------------------------------
 
@@ -258,7 +265,7 @@ class PathExplorer(AnswersRequests, LinkedView):
             raise ValueError(f"position {content.get('position')} is out of range; this text has "
                              f"{self._run.seq_len} tokens, so positions 0..{self._run.seq_len - 1}")
         mode = check_choice(content.get("mode"), "mode", MODES)
-        return self._payload(position, content.get("target"), mode)
+        return self._payload(position, content.get("target"), mode).encode()
 
     @handles("target")
     def _target_request(self, content: dict[str, Any]) -> dict[str, Any]:

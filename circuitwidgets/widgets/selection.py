@@ -12,6 +12,13 @@ selection's, so ``w.head``, ``w.head = 3`` and ``w.observe(callback, "head")`` a
 view checks the values against *its* model ("head 12 is out of range; this model has heads
 0..11"). A value set on the shared selection that a view's model does not have (a head that
 only a bigger model has) is ignored by that view, which keeps showing what it showed.
+
+A selection can also hold a *pair* of heads (``pair``: writer layer, writer head, reader layer,
+reader head), e.g. an edge of the composition graph or a path through two heads: the reading
+head is then the selected ``layer``/``head`` and every view that shows heads marks the writing
+head too (AttentionExplorer draws both patterns side by side). The pair lasts while the
+reading head is selected: selecting any other head clears it, here and in the browser
+(``js/src/kit/selection.ts`` applies the same rule).
 """
 
 from __future__ import annotations
@@ -23,13 +30,24 @@ from ipywidgets import widget_serialization
 
 import anywidget
 
-from ._base import CircuitWidget, ClosesItsLayout
+from ..checks import check_pair
+from ._base import CircuitWidget, ClosesItsLayout, InvalidType, InvalidValue
 from ._bundles import read_bundle
 
-__all__ = ["Selection", "LinkedView", "SELECTION_FIELDS", "link"]
+__all__ = ["Selection", "LinkedView", "SELECTION_FIELDS", "PAIR_FIELD", "PairTrait", "link"]
 
-#: Every field of a selection, in the order the browser and the docs list them.
+#: Every one-number field of a selection, in the order the browser and the docs list them.
 SELECTION_FIELDS = ("layer", "head", "query", "key", "token", "lens_layer", "position")
+#: The field holding a pair of heads (``[]`` or four ints), beside :data:`SELECTION_FIELDS`.
+PAIR_FIELD = "pair"
+
+
+class PairTrait(traitlets.Any):
+    """A pair of heads: ``[]`` or four ints, checked by the owner's ``@validate("pair")``
+    (:func:`~circuitwidgets.checks.check_pair`); unlike a plain ``Any`` it refuses ``None``
+    through that check too, with the same message."""
+
+    allow_none = False
 
 
 def _field(help: str) -> traitlets.Int:
@@ -54,6 +72,11 @@ class Selection(ClosesItsLayout, anywidget.AnyWidget):
         The logit lens's layer (``0`` = embeddings ... ``n_layers`` = final).
     position : int or None
         A position in the text that is not a query/key (the logit lens's column).
+    pair : list of int
+        ``[]`` (no pair) or ``[writer layer, writer head, reader layer, reader head]``, the
+        writer in an earlier layer: two heads selected together (an edge of the composition
+        graph, a two-head path). Setting it selects the reading head (``layer``, ``head``);
+        selecting another head clears it. A bad pair raises ``TraitError`` naming it.
 
     Displayed on its own it shows a one-line summary, handy when debugging a layout.
 
@@ -68,6 +91,12 @@ class Selection(ClosesItsLayout, anywidget.AnyWidget):
     >>> sel.head = 0                        # or move the selection itself
     >>> a.head, b.head
     (0, 0)
+    >>> sel.pair = [0, 1, 1, 3]             # two heads: the reading one is selected
+    >>> sel.layer, sel.head, a.pair
+    (1, 3, [0, 1, 1, 3])
+    >>> sel.head = 2                        # another head: the pair is cleared
+    >>> sel.pair
+    []
     """
 
     layer = _field("The selected layer.")
@@ -77,14 +106,36 @@ class Selection(ClosesItsLayout, anywidget.AnyWidget):
     token = _field("Selected vocabulary token id, or None.")
     lens_layer = _field("The logit lens's layer (0 = embeddings), or None.")
     position = _field("Selected text position (logit lens), or None.")
+    pair = PairTrait([], help="[] or [writer layer, writer head, reader layer, reader head].").tag(sync=True)
 
     def __init__(self, **kwargs: Any):
         self._esm, self._css = read_bundle("selection")
         super().__init__(**kwargs)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in SELECTION_FIELDS)
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in (*SELECTION_FIELDS, PAIR_FIELD))
         return f"Selection({fields})"
+
+    @traitlets.validate("pair")
+    def _valid_pair(self, proposal):
+        try:
+            return check_pair(proposal["value"])
+        except ValueError as exc:
+            raise InvalidValue(str(exc)) from None
+        except TypeError as exc:
+            raise InvalidType(str(exc)) from None
+
+    @traitlets.observe("pair")
+    def _pair_selected(self, change: dict[str, Any]) -> None:
+        pair = change["new"]
+        if pair and (self.layer, self.head) != (pair[2], pair[3]):
+            with self.hold_trait_notifications(), self.hold_sync():  # never the new layer with the old head
+                self.layer, self.head = pair[2], pair[3]
+
+    @traitlets.observe("layer", "head")
+    def _head_selected(self, change: dict[str, Any]) -> None:
+        if self.pair and (self.layer, self.head) != (self.pair[2], self.pair[3]):
+            self.pair = []  # another head was chosen: the pair no longer holds
 
 
 class LinkedView(CircuitWidget):
@@ -102,7 +153,11 @@ class LinkedView(CircuitWidget):
     selection (from Python, another view, or a click in the browser) sets ``view.head`` when
     the value is valid here and is ignored otherwise. Replacing ``view.selection`` links the
     view to the new selection and adopts its values (where valid here); fields the new
-    selection leaves at ``None`` are filled from this view.
+    selection leaves at ``None`` (or ``[]``) are filled from this view.
+
+    A view that shows pairs of heads lists ``"pair"`` in ``_linked`` too (a ``PairTrait([])``
+    checked against its model here); a pair its model lacks makes it show none (``[]``), and
+    the shared selection keeps the pair for the views that can show it.
     """
 
     _linked: ClassVar[tuple[str, ...]] = ()
@@ -127,6 +182,11 @@ class LinkedView(CircuitWidget):
         value = proposal["value"]
         return value if value is None else self._trait_check(self._adapter.check_head, value)
 
+    @traitlets.validate("pair")
+    def _valid_pair(self, proposal):
+        adapter = self._adapter
+        return self._trait_check(lambda p: check_pair(p, adapter.n_layers, adapter.n_heads), proposal["value"])
+
     def select(self, layer: int, head: int) -> None:
         """Select head ``layer.head``, sending layer and head to the browser in one message
         (never the new layer with the old head, which that layer may not have).
@@ -147,8 +207,10 @@ class LinkedView(CircuitWidget):
             previous.unobserve(self._from_selection, names=list(self._linked))
         for name in self._linked:
             value = getattr(selection, name)
-            if value is None or not self._adopt(name, value):
-                self._to_selection({"name": name, "new": getattr(self, name)})
+            if name == PAIR_FIELD and value != []:
+                self._from_selection({"name": name, "new": value})  # a pair this view lacks: it shows none
+            elif value is None or value == [] or not self._adopt(name, value):
+                self._to_selection({"name": name, "new": getattr(self, name)})  # filled from this view
         selection.observe(self._from_selection, names=list(self._linked))
 
     def _adopt(self, name: str, value: Any) -> bool:
@@ -159,10 +221,21 @@ class LinkedView(CircuitWidget):
             return False  # not valid for this view's model: keep what it shows
 
     def _from_selection(self, change: dict[str, Any]) -> None:
-        self._adopt(change["name"], change["new"])
+        name = change["name"]
+        if self._adopt(name, change["new"]) or name != PAIR_FIELD or getattr(self, name) == []:
+            return
+        # A pair this model lacks (its heads exist only in a bigger model): show none, and
+        # leave the shared selection's pair to the views that can show it.
+        self._following = True
+        try:
+            setattr(self, name, [])
+        finally:
+            self._following = False
 
     def _to_selection(self, change: dict[str, Any]) -> None:
         name = change["name"]
+        if getattr(self, "_following", False):
+            return
         if name in self._linked and getattr(self.selection, name) != change["new"]:
             setattr(self.selection, name, change["new"])
 

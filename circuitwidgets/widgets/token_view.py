@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 import traitlets
 
 from ..analysis.next_token import NextTokenProbabilities, next_token_probabilities
+from ._array_source import ARRAYS_NAME, TokenValues, refuse_new_text
 from ._base import CircuitWidget
 from ._transport import BinaryArray
 
@@ -36,6 +38,10 @@ class TokenView(CircuitWidget):
         tokenizer; the text box then shows them as ``"#0 #17 #5"``
         (:meth:`~circuitwidgets.ModelAdapter.view_text`).
 
+    Made by :func:`circuitwidgets.colored_tokens` instead, a TokenView draws any value per
+    token, with no model: no text box (``text`` is refused), ``probs`` holds the values and
+    :attr:`result` is their ``TokenValues``.
+
     A TokenView follows no :class:`~circuitwidgets.Selection` (it shows no layer, head or
     position to share): ``selection=...``, like any unknown keyword, raises ``TypeError``
     naming the keyword arguments it takes.
@@ -50,7 +56,8 @@ class TokenView(CircuitWidget):
         Display strings of the drawn tokens (read-only).
     token_ids, probs : tensors
         The token ids ``[seq]`` and ``P(token_i | tokens_<i)`` ``[seq]`` (NaN at 0), read-only;
-        sent to the browser as int32 and float32 binary buffers.
+        sent to the browser as int32 and float32 binary buffers. From
+        :func:`~circuitwidgets.colored_tokens`: no ids (``[0]``) and the values.
     model_name : str
         The model's name, shown in the header (read-only).
 
@@ -75,18 +82,31 @@ class TokenView(CircuitWidget):
     token_ids = BinaryArray("int32", help="Token ids [seq].").tag(sync=True)
     probs = BinaryArray("float32", help="P(token_i | tokens_<i) [seq], NaN at 0.").tag(sync=True)
     model_name = traitlets.Unicode(help="The model's name, shown in the header.").tag(sync=True)
+    #: True when made from values (cw.colored_tokens): no model, no text box.
+    _model_free = traitlets.Bool(False).tag(sync=True)
+    #: From values: float32 [low, high], the values at the two ends of the colour scale
+    #: (None: probabilities, 0 to 1).
+    _domain = BinaryArray("float32").tag(sync=True)
 
     def __init__(self, model: Any, text: str | None = None, *, tokens: Any = None, **kwargs: Any):
-        self._prepare(model, kwargs)
-        text = self._adapter.view_text(text, tokens)
-        self._result: NextTokenProbabilities | None = None
-        result = next_token_probabilities(self._adapter, text)  # bad text raises here
-        super().__init__(model_name=self._adapter.name, **kwargs)
+        self._result: NextTokenProbabilities | TokenValues | None = None
+        if isinstance(model, TokenValues):  # cw.colored_tokens: the values are the result
+            self._check_keywords(kwargs)
+            if text is not None or tokens is not None:
+                raise TypeError("text and tokens come with the values (cw.colored_tokens(tokens, values)); pass neither")
+            self._adapter = None
+            result: NextTokenProbabilities | TokenValues = model
+            super().__init__(model_name=ARRAYS_NAME, _model_free=True, _domain=list(model.domain), **kwargs)
+        else:
+            self._prepare(model, kwargs)
+            result = next_token_probabilities(self._adapter, self._adapter.view_text(text, tokens))  # bad text raises here
+            super().__init__(model_name=self._adapter.name, **kwargs)
         self._show(result)
 
     @property
-    def result(self) -> NextTokenProbabilities:
-        """The numbers the view is drawing (those of the last text that could be shown).
+    def result(self) -> NextTokenProbabilities | TokenValues:
+        """The numbers the view is drawing (those of the last text that could be shown; from
+        :func:`circuitwidgets.colored_tokens`, the ``TokenValues`` given).
 
         Examples
         --------
@@ -98,11 +118,17 @@ class TokenView(CircuitWidget):
         assert self._result is not None
         return self._result
 
-    def _show(self, result: NextTokenProbabilities) -> None:
+    @traitlets.validate("text")
+    def _valid_text(self, proposal):
+        return refuse_new_text(self._model_free, proposal["value"], self._result.text, "cw.colored_tokens")
+
+    def _show(self, result: NextTokenProbabilities | TokenValues) -> None:
         self._result = result
-        self._set(
-            text=result.text, tokens=list(result.str_tokens), token_ids=result.token_ids, probs=result.probs, error=""
-        )
+        if isinstance(result, TokenValues):
+            ids, values = torch.zeros(0, dtype=torch.int32), result.values
+        else:
+            ids, values = result.token_ids, result.probs
+        self._set(text=result.text, tokens=list(result.str_tokens), token_ids=ids, probs=values, error="")
 
     @traitlets.observe("text")
     def _text_changed(self, change: dict[str, Any]) -> None:

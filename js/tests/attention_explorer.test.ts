@@ -66,3 +66,19 @@ describe("attention explorer overview state", () => {
     expect(sortByScore(heads, (h) => h.s, "entropy").map((h) => h.s)).toEqual([0.2, 0.5, 0.9]);
   });
 });
+
+describe("attention explorer pair panel state", () => {
+  it("names both heads, masks what the causal mask hides, and keys the pair drawn", async () => {
+    const { pairCaption, pairCellRows, pairKey } = await import("../src/attention_explorer/pair_state");
+    const writer = { layer: 0, head: 1 }, reader = { layer: 1, head: 3 };
+    expect(pairCaption(writer, reader)).toContain("L0H1 (left) writes");
+    expect(pairCaption(writer, reader)).toContain("L1H3 (right, selected) reads");
+    expect(pairCellRows(4, 2, writer, 0.5, reader, 0.25)).toEqual([
+      ["query", "4"], ["key", "2"], ["L0H1 (writes)", formatProbability(0.5)], ["L1H3 (reads)", formatProbability(0.25)],
+    ]);
+    expect(pairCellRows(2, 4, writer, NaN, reader, NaN).slice(2).map((r) => r[1])).toEqual(["masked", "masked"]);
+    expect(pairCellRows(4, 2, writer, NaN, reader, 0.1)[2]![1]).toBe("—"); // not arrived yet
+    expect(pairKey(writer, reader)).toBe("0 1 1 3");
+    expect(pairKey(null, reader)).toBe("");
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  edgePath, excessLimit, matrixLevels, nearestStep, nodeMove, nodePosition, pairOf, pairValue, parsePair, pruneEdges, summary,
+  edgePath, excessLimit, matrixLevels, nearestStep, nodeMove, nodePosition, pairOf, pairValue, pruneEdges, summary,
   thresholdSteps,
 } from "../src/composition_graph/state";
 
@@ -72,9 +72,6 @@ describe("composition graph state: slider, keys, geometry, text", () => {
     expect(nodePosition({ layer: 0, head: 0 }, L, H, 200, 100)).toEqual({ x: 40, y: 18 });
     expect(nodePosition({ layer: 2, head: 1 }, L, H, 200, 100)).toEqual({ x: 160, y: 82 });
     expect(edgePath({ x: 0, y: 0 }, { x: 10, y: 4 })).toBe("M0.0,0.0 C5.0,0.0 5.0,4.0 10.0,4.0");
-    expect(parsePair([0, 1, 1, 3])).toEqual({ writer: { layer: 0, head: 1 }, reader: { layer: 1, head: 3 } });
-    expect(parsePair([])).toBeNull();
-    expect(parsePair([0, 1, 1])).toBeNull();
     expect(summary(0.0886, 0.0028, 128, 4, 4, 0.01)).toBe(
       "Random heads of these shapes score 0.089 ± 0.003 (128 pairs drawn); edges show score − that baseline above 0.010: 4 edges.",
     );

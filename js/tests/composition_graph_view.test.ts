@@ -18,7 +18,7 @@ function excess(): number[] {
   return x;
 }
 const state = (approximation = "") => ({
-  kind: "K", threshold: 0.05, pair: [] as number[], model_name: "tiny", n_layers: L, n_heads: H, max_edges: 300,
+  kind: "K", threshold: 0.05, model_name: "tiny", n_layers: L, n_heads: H, max_edges: 300,
   excess: wire("float32", [3, L, H, L, H], excess()), baseline: 0.09, baseline_std: 0.003, draws: 128, approximation,
   error: "", _static: false,
 });
@@ -37,13 +37,13 @@ describe("CompositionGraph", () => {
     const strongest = el.querySelector<SVGGElement>('g.cw-cg-edge[data-pair="0 1 1 0"]')!;
     strongest.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     await settle();
-    expect(model.get("pair")).toEqual([0, 1, 1, 0]);
+    expect(selection.get("pair")).toEqual([0, 1, 1, 0]); // both heads, in the shared selection
     expect([selection.get("layer"), selection.get("head")]).toEqual([1, 0]);
     expect(strongest.classList.contains("cw-cg-picked")).toBe(true);
     // a head outside the pair clears it
     el.querySelector<SVGGElement>('g.cw-cg-node[data-layer="0"][data-head="0"]')!.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     await settle();
-    expect(model.get("pair")).toEqual([]);
+    expect(selection.get("pair")).toEqual([]);
     expect([selection.get("layer"), selection.get("head")]).toEqual([0, 0]);
     // the threshold prunes; the kind switch to "all" adds the Q edge
     model.set("threshold", 0.15);

@@ -6,7 +6,7 @@ import {
   addLensPage, addTargetPage, allReady, barsToShow, decodeLens, isHit, pageOf, pageSpan, shade, targetOf, topAt, writtenBy,
   type Bar, type LensWire,
 } from "../src/logit_lens/data";
-import { columnWidth } from "../src/logit_lens/grid";
+import { columnWidth } from "../src/kit/rect_grid_layout";
 import {
   CARD_ROWS, barGeometry, cellCardRows, formatPercent, gridHelp, gridKeyTarget, guessCardNote, guessCardRows, guessKeyTarget, guessLabel, hitMark,
   hitSummary, indexOr, lastPage, legendFor, MODES, modeSpec, pageComplete, pageNeed, pagerText, pagesToAsk, readoutText, readyCount,

@@ -109,8 +109,8 @@ export function wire(dtype: "float32" | "int32" | "uint8", shape: number[], valu
 }
 
 /** A view model linked to a shared selection model (resolved through `widget_manager`). */
-export function withSelection(model: MockModel, fields: Record<string, number | null> = {}): MockModel {
-  const selection = new MockModel({ layer: 0, head: 0, query: null, key: null, token: null, lens_layer: null, position: null, ...fields });
+export function withSelection(model: MockModel, fields: Record<string, number | number[] | null> = {}): MockModel {
+  const selection = new MockModel({ layer: 0, head: 0, query: null, key: null, token: null, lens_layer: null, position: null, pair: [], ...fields });
   model.others.set("sel", selection);
   model.traits.set("selection", "IPY_MODEL_sel");
   return selection;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  cellName, colourLimit, formatValue, gridLayout, largestGap, metricText, progressText, scatterPoints,
-  selectedCell, selectionFor, showsNumbers, type GridName,
+  canvasCellAt, cellName, colourLimit, formatValue, gridLayout, largestGap, MAX_BUTTON_CELLS, metricText, progressText,
+  scatterPoints, selectedCell, selectionFor, showsNumbers, usesCanvas, type GridName,
 } from "../src/patching_explorer/state";
 
 const tokens = ["<bos>", "a", " b", " c", " d"];
@@ -16,6 +16,23 @@ describe("patching explorer state (what the view derives)", () => {
     expect(byPos.rows).toBe(6);
     expect(byPos.rowLabels).toEqual(["0.0", "0.1", "0.2", "1.0", "1.1", "1.2"]);
     expect(byPos.cols).toBe(5);
+  });
+  it("draws GPT-2 small's heads by position (9,216 cells) on a canvas, small grids as buttons", () => {
+    const gpt2 = gridLayout("heads_by_pos", [12, 12, 64], Array(64).fill("x"));
+    expect(gpt2.rows * gpt2.cols).toBe(9216);
+    expect(usesCanvas(gpt2)).toBe(true);
+    expect(usesCanvas(gridLayout("heads", [12, 12], tokens))).toBe(false); // 144 buttons
+    expect(usesCanvas(gridLayout("heads_by_pos", [2, 4, 8], tokens))).toBe(false);
+    const numbered = gridLayout("resid_pre", [40, 16], tokens); // 640 cells, with their numbers
+    expect(numbered.rows * numbered.cols).toBeGreaterThan(MAX_BUTTON_CELLS);
+    expect(showsNumbers(numbered) && !usesCanvas(numbered)).toBe(true);
+  });
+  it("finds the canvas cell under a point, and none outside", () => {
+    expect(canvasCellAt(0, 0, 14, 11, 144, 64)).toEqual({ row: 0, col: 0 });
+    expect(canvasCellAt(14 * 63 + 13.9, 11 * 143 + 10.9, 14, 11, 144, 64)).toEqual({ row: 143, col: 63 });
+    expect(canvasCellAt(14 * 5, 11 * 7 - 0.1, 14, 11, 144, 64)).toEqual({ row: 6, col: 5 });
+    expect(canvasCellAt(14 * 64, 0, 14, 11, 144, 64)).toBeNull();
+    expect(canvasCellAt(-1, 5, 14, 11, 144, 64)).toBeNull();
   });
   it("names cells as a person reads them", () => {
     expect(cellName("heads", 1, 3, 4)).toBe("layer 1 head 3");

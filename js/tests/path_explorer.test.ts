@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Term } from "../src/path_explorer/shared";
-import { barGeometry, barKey, barName, cardOf, extent, isSelected, positionProblem, selectionFor, waterfall } from "../src/path_explorer/state";
+import { barGeometry, barKey, barName, cardOf, changesFor, extent, isSelected, positionProblem, selectionFor, waterfall } from "../src/path_explorer/state";
 
 const terms: Term[] = [
   { label: "L0H0 → L1H1", kind: "pair", value: 2, top: [[" *", 3.5]], pair: [0, 0, 1, 1] },
@@ -50,9 +50,17 @@ describe("selection", () => {
     expect(selectionFor(terms[2]!)).toBeNull();
     expect(selectionFor(terms[4]!)).toBeNull(); // an MLP has a layer but is no head
     expect(selectionFor(null)).toBeNull();
-    expect(isSelected(terms[0]!, 1, 1)).toBe(true);
-    expect(isSelected(terms[0]!, 0, 0)).toBe(false);
-    expect(barName(waterfall(terms, null)[0]!)).toBe("L0H0 → L1H1 +2.00, selects layer 1 head 1");
+    // a pair's bar selects both heads; a head's bar its head alone
+    expect(changesFor(terms[0]!)).toEqual({ pair: [0, 0, 1, 1] });
+    expect(changesFor(terms[1]!)).toEqual({ layer: 1, head: 3, pair: [] });
+    expect(changesFor(terms[2]!)).toBeNull();
+    expect(isSelected(terms[0]!, 1, 1, [0, 0, 1, 1])).toBe(true);
+    expect(isSelected(terms[0]!, 1, 1)).toBe(false); // its second head alone is not the pair
+    expect(isSelected(terms[1]!, 1, 3)).toBe(true);
+    expect(isSelected(terms[1]!, 1, 3, [0, 2, 1, 3])).toBe(false);
+    expect(isSelected(terms[1]!, 0, 0)).toBe(false);
+    expect(barName(waterfall(terms, null)[0]!)).toBe("L0H0 → L1H1 +2.00, selects layer 0 head 0 and layer 1 head 1");
+    expect(cardOf(waterfall(terms, null)[0]!).note).toContain("Click to select L0H0 and L1H1.");
   });
 });
 
@@ -79,7 +87,7 @@ describe("keys and checks", () => {
     expect(card.title).toBe("L0H0 → L1H1");
     expect(card.rows).toEqual([["adds to the logit", "+2.000"], ["pushes up most:", ""], ['" *"', "+3.50"]]);
     expect(card.note).toContain("V-composition");
-    expect(card.note).toContain("Click to select L1H1");
+    expect(card.note).toContain("Click to select L0H0 and L1H1");
     const rest = cardOf(waterfall(terms, 2).find((r) => r.kind === "rest")!);
     expect(rest.rows).toContainEqual(["terms summed", "3"]);
     expect(cardOf(waterfall(terms, null).find((r) => r.kind === "mlp")!).note).toContain("frozen");

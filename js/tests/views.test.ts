@@ -8,8 +8,9 @@
 import { describe, expect, it } from "vitest";
 import tokenView from "../src/token_view";
 import ovBrowser from "../src/ov_browser";
+import { HEADER_HEIGHT, ROW_HEIGHT } from "../src/kit/rect_grid_layout";
 import { MockModel, mount, settle, stubCanvas, wire, withSelection } from "./mock_model";
-import { AE, IS, LL, attentionState, causal, copying, inductionState, lensPage, lensState, ovState, query, spectra } from "./view_fixtures";
+import { AE, IS, LL, attentionState, causal, copying, patternHandler, inductionState, lensPage, lensState, pageHandler, ovState, query, spectra } from "./view_fixtures";
 
 stubCanvas();
 
@@ -44,6 +45,24 @@ describe("TokenView", () => {
     await settle();
     expect(el.querySelector<HTMLElement>(".cw-error")!.hidden).toBe(false);
     expect(el.querySelector(".cw-error")!.textContent).toContain("text is empty");
+    await unmount();
+    expect(listeners(model)).toBe(0);
+  });
+
+  it("from values (cw.colored_tokens): no text box, no ids, the values on a diverging scale", async () => {
+    const model = new MockModel({
+      ...state(), tokens: ["a", " b", " c", " d"], token_ids: wire("int32", [0], []),
+      probs: wire("float32", [4], [-2, 0, 1, 4]), model_name: "from arrays", _model_free: true, _domain: wire("float32", [2], [-2, 4]),
+    });
+    const { el, unmount } = await mount(tokenView, model);
+    expect(el.querySelector("textarea")).toBeNull();
+    expect(el.querySelector<HTMLElement>(".cw-error")!.hidden).toBe(true); // no "internal error" for the missing ids
+    const spans = [...el.querySelectorAll<HTMLElement>("[data-index]")];
+    expect(spans.map((s) => s.dataset.value)).toEqual(["-2", "0", "1", "4"]);
+    expect(spans.map((s) => s.dataset.tokenId ?? null)).toEqual([null, null, null, null]);
+    expect(el.querySelector(".cw-legend-title")!.textContent).toBe("value");
+    expect([...el.querySelectorAll(".cw-legend-ticks span")].map((t) => t.textContent)).toEqual(["-4", "-2", "0", "2", "4"]);
+    expect(spans[0]!.style.backgroundColor).not.toBe(spans[3]!.style.backgroundColor); // low and high colours differ
     await unmount();
     expect(listeners(model)).toBe(0);
   });
@@ -157,6 +176,60 @@ describe("AttentionExplorer", async () => {
     expect(listeners(model)).toBe(0);
     expect(listeners(selection)).toBe(0);
   });
+
+  it("draws a selected pair's two patterns side by side, both weights on hover, and one again when cleared", async () => {
+    const model = new MockModel(state(), {
+      pattern: (p) => ({ layer: p.layer, head: p.head, run: p.run, pattern: wire("float32", [S, S], causal(0.2)) }),
+    });
+    const selection = withSelection(model, { layer: 1, head: 1, pair: [0, 0, 1, 1] });
+    const { el, unmount } = await mount(attentionExplorer, model);
+    await settle();
+    const root = el.querySelector<HTMLElement>(".cw-attention-explorer")!;
+    const head = el.querySelector<HTMLElement>(".cw-ae-head")!;
+    expect(el.querySelectorAll(".cw-heatmap")).toHaveLength(2);
+    const pair = el.querySelector<HTMLElement>(".cw-ae-pair")!;
+    expect(root.dataset.pair).toBe("0 0 1 1");
+    expect(root.classList.contains("cw-ae-paired")).toBe(true);
+    expect(pair.nextElementSibling).toBe(head); // the writer left of the reader
+    expect([pair.dataset.layer, pair.dataset.head, pair.dataset.resolution]).toEqual(["0", "0", "full"]); // from the bank
+    expect([head.dataset.layer, head.dataset.head, head.dataset.resolution]).toEqual(["1", "1", "full"]); // asked for
+    expect(pair.querySelector(".cw-panel-title, h3, [class*=title]")!.textContent).toContain("Layer 0 · Head 0 · writes");
+    expect(head.textContent).toContain("Layer 1 · Head 1 · reads");
+    expect(pair.textContent).toContain("L0H0 → L1H1");
+    // the grid rings the writer beside the selected reader
+    expect(el.querySelector('.cw-head-grid-cell[data-layer="0"][data-head="0"]')!.getAttribute("data-second")).toBe("true");
+    expect(el.querySelector('.cw-head-grid-cell[data-layer="1"][data-head="1"]')!.getAttribute("aria-pressed")).toBe("true");
+    // another head (the kernel's Selection clears the pair with it): one pattern again
+    selection.set("pair", []);
+    selection.set("head", 0);
+    await settle();
+    expect(root.dataset.pair).toBe("");
+    expect(el.querySelector(".cw-ae-pair")).toBeNull(); // removed: one heatmap again
+    expect(el.querySelectorAll(".cw-heatmap")).toHaveLength(1);
+    expect(el.querySelector('.cw-head-grid-cell[data-second="true"]')).toBeNull();
+    await unmount();
+    expect(listeners(model)).toBe(0);
+    expect(listeners(selection)).toBe(0);
+  });
+
+  it("from arrays (cw.attention_heads): no text box or ablation panel, the reason shown, heads still fetched", async () => {
+    const model = new MockModel({ ...state(), ablated: [], ablation_mode: "zero", model_name: "from arrays", _model_free: "Made from arrays: no model." }, { pattern: patternHandler(S) });
+    const selection = withSelection(model, { layer: 0, head: 0 });
+    const { el, unmount } = await mount(attentionExplorer, model);
+    expect(el.querySelector("textarea")).toBeNull();
+    expect(el.querySelector(".cw-ablation")).toBeNull();
+    expect(el.querySelector(".cw-ae-model-free")!.textContent).toBe("Made from arrays: no model.");
+    selection.set("head", 1);
+    await settle();
+    expect(model.sent.map((m) => m.name)).toEqual(["pattern"]);
+    expect(el.querySelector<HTMLElement>(".cw-ae-head")!.dataset.resolution).toBe("full");
+    const saved = model.saved.length;
+    el.querySelector<HTMLElement>(".cw-attention-explorer")!.dispatchEvent(new KeyboardEvent("keydown", { key: "a", bubbles: true }));
+    expect(model.saved.length).toBe(saved); // no A key without the panel: nothing sent
+    expect(model.get("ablated")).toEqual([]);
+    await unmount();
+    expect(listeners(model)).toBe(0);
+  });
 });
 
 describe("LogitLens", async () => {
@@ -189,6 +262,39 @@ describe("LogitLens", async () => {
     await unmount();
     expect(listeners(model)).toBe(0);
     expect(listeners(selection)).toBe(0);
+  });
+});
+
+describe("LogitLens's readouts grid (the kit's rectangular grid)", async () => {
+  const { default: logitLens } = await import("../src/logit_lens");
+  const { P, R } = LL;
+
+  it("moves the selection by the grid keys over the whole text, and picks a cell's page position", async () => {
+    const model = new MockModel(lensState(), { page: pageHandler, attribution: () => ({}) });
+    const selection = withSelection(model, { position: 3, lens_layer: 1 });
+    const { el, unmount } = await mount(logitLens, model);
+    await settle(5);
+    const scroller = el.querySelector<HTMLElement>(".cw-ll-grid .cw-rect-grid-scroll")!;
+    const press = async (key: string, ctrlKey = false) => {
+      scroller.dispatchEvent(new KeyboardEvent("keydown", { key, ctrlKey, bubbles: true, cancelable: true }));
+      await settle();
+      return [selection.get("lens_layer"), selection.get("position")];
+    };
+    expect(await press("ArrowLeft")).toEqual([1, 2]); // off the page shown (positions 2-3): still one step
+    expect(await press("ArrowLeft")).toEqual([1, 1]);
+    expect(await press("Home", true)).toEqual([0, 0]); // the grid's first cell
+    expect(await press("ArrowUp")).toEqual([0, 0]); // stops at the edge
+    expect(await press("End")).toEqual([0, P - 1]); // the readout's last position
+    expect(await press("Home", true)).toEqual([0, 0]);
+    expect(await press("End", true)).toEqual([R - 1, P - 1]); // the output's last position
+    const grid = el.querySelector<HTMLElement>(".cw-ll-grid")!; // now on the page of positions 2-3
+    const colW = Number(grid.dataset.colWidth);
+    el.querySelector<HTMLElement>(".cw-ll-grid-plot")!.dispatchEvent(
+      new MouseEvent("click", { clientX: 1.5 * colW, clientY: HEADER_HEIGHT + 0.5 * ROW_HEIGHT, bubbles: true }),
+    );
+    await settle();
+    expect([selection.get("lens_layer"), selection.get("position")]).toEqual([0, 3]); // the page's second column
+    await unmount();
   });
 });
 
@@ -333,7 +439,7 @@ describe("PathExplorer", async () => {
     tokens: ["<bos>", "a", " w", " *", " a", " w"], _expansions: [], target_error: "", run_id: 1, busy: "", error: "", _static: false,
   });
 
-  it("asks for the selected position, draws the waterfall, and a pair's click selects its second head", async () => {
+  it("asks for the selected position, draws the waterfall, and a pair's click selects both heads", async () => {
     const asked: Record<string, unknown>[] = [];
     const model = new MockModel(state(), { expand: (p) => (asked.push(p), expansion(p)) });
     const selection = withSelection(model, { position: 4 });
@@ -344,10 +450,14 @@ describe("PathExplorer", async () => {
     expect(bars.map((b) => [b.dataset.kind, Number(b.dataset.value)])).toEqual([["pair", 2], ["head", -1], ["direct", 0.5], ["total", 1.5]]);
     expect(el.querySelector(".cw-px-reading")!.textContent).toBe("reading of frozen at 4");
     bars[0]!.click();
-    expect([selection.get("layer"), selection.get("head")]).toEqual([1, 1]);
+    expect([selection.get("layer"), selection.get("head"), selection.get("pair")]).toEqual([1, 1, [0, 0, 1, 1]]);
     await settle();
     expect(bars[0]!.getAttribute("aria-pressed")).toBe("true");
-    expect(bars[1]!.getAttribute("aria-pressed")).toBe("true"); // the same head's own bar
+    expect(bars[1]!.getAttribute("aria-pressed")).toBe("false"); // its second head alone is not the pair
+    bars[1]!.click(); // that head alone: the pair is cleared
+    expect([selection.get("layer"), selection.get("head"), selection.get("pair")]).toEqual([1, 1, []]);
+    await settle();
+    expect(bars.map((b) => b.getAttribute("aria-pressed")).slice(0, 2)).toEqual(["false", "true"]);
     (el.querySelector<HTMLElement>('.cw-token[data-index="2"]')!).click();
     await settle(5);
     expect(asked.at(-1)).toMatchObject({ position: 2 });

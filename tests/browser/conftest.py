@@ -38,8 +38,8 @@ EXPECT_TIMEOUT = 30_000
 #: on both generations; what differs, the model kind, their unit tests (and the other browser
 #: modules) cover on 3.x too. Run once, they keep CI under its 45-minute budget.
 TL4_ONLY = {
-    "test_ablation.py", "test_composition_graph.py", "test_flow_graph.py", "test_patching_explorer.py",
-    "test_path_explorer.py", "test_robustness.py",
+    "test_ablation.py", "test_attention_heads.py", "test_composition_graph.py", "test_flow_graph.py", "test_patching_explorer.py",
+    "test_path_explorer.py", "test_robustness.py", "test_long_text.py",
 }
 
 

@@ -1,11 +1,14 @@
 """CompositionGraph in a real JupyterLab, driven through Chromium on the pocket model
 attn-only-2l: click a head and an edge and read the selection in Python and in a linked
-AttentionExplorer, move the threshold and count the edges against HeadComposition.edges,
-switch the kind and the tab; the numbers on the page are analysis.head_composition's."""
+AttentionExplorer (an edge: both heads in the shared selection, the explorer draws the two
+patterns side by side; a head: one again), move the threshold and count the edges against
+HeadComposition.edges, switch the kind and the tab; the numbers on the page are
+analysis.head_composition's."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import Locator, expect
@@ -23,6 +26,7 @@ ae = cw.AttentionExplorer(model, "a b c d a b c d", selection=w.selection)
 def state():
     return json.dumps(dict(layer=w.layer, head=w.head, kind=w.kind, threshold=w.threshold, pair=w.pair,
                            sel=[w.selection.layer, w.selection.head], ae=[ae.layer, ae.head],
+                           sel_pair=w.selection.pair, ae_pair=ae.pair,
                            edges=[[e.writer_layer, e.writer_head, e.reader_layer, e.reader_head, e.kind, e.excess] for e in w.edges()]))
 print(len(w.edges()))
 '''
@@ -94,10 +98,49 @@ def test_clicking_an_edge_selects_the_pair(kernel, view, explorer):
     expect(strongest).to_have_class("cw-cg-edge cw-cg-near cw-cg-picked")
     state = py(kernel)
     assert state["pair"] == pair == [0, 1, 1, 3]  # the previous-token head into the induction head
-    assert state["sel"] == [1, 3] and state["ae"] == [1, 3]  # the reading head, in every linked view
+    assert state["sel_pair"] == state["ae_pair"] == pair  # both heads, in the shared selection
+    assert state["sel"] == [1, 3] and state["ae"] == [1, 3]  # the reading head is the selected one
     expect_head(explorer, 1, 3)
     for layer, head in ((0, 1), (1, 3)):
         expect(view.locator(f'g.cw-cg-node[data-layer="{layer}"][data-head="{head}"]')).to_have_attribute("aria-pressed", "true")
+    # the linked explorer draws the writer's pattern beside the reader's, both in full
+    expect(explorer).to_have_attribute("data-pair", "0 1 1 3")
+    writer = explorer.locator(".cw-ae-pair")
+    expect(writer).to_be_visible()
+    for panel, (layer, head) in ((writer, (0, 1)), (explorer.locator(".cw-ae-head"), (1, 3))):
+        expect(panel).to_have_attribute("data-layer", str(layer))
+        expect(panel).to_have_attribute("data-head", str(head))
+        expect(panel).to_have_attribute("data-resolution", "full")
+    expect(writer).to_contain_text("Layer 0 · Head 1 · writes")
+    expect(explorer.locator(".cw-ae-head")).to_contain_text("Layer 1 · Head 3 · reads")
+    expect(explorer.get_by_role("button", name="layer 0 head 1", exact=True)).to_have_attribute("data-second", "true")
+    side_by_side = [writer.bounding_box(), explorer.locator(".cw-ae-head").bounding_box()]
+    assert side_by_side[0]["x"] + side_by_side[0]["width"] <= side_by_side[1]["x"] + 1  # writer left of reader
+    assert abs(side_by_side[0]["y"] - side_by_side[1]["y"]) < 4  # on one row at 1440 px
+    # hover a cell of the writer: both heads' weights, the numbers Python has
+    query, key = 5, 4  # "a b c d a b c d": query " a" (second copy), key " d" before it
+    weights = json.loads(kernel.run(f"print(json.dumps([ae.pattern(0, 1)[{query}, {key}].item(), ae.pattern(1, 3)[{query}, {key}].item()]))").text())
+    plot = writer.locator(".cw-heatmap-plot")
+    plot.scroll_into_view_if_needed()
+    cell = plot.bounding_box()["width"] / int(explorer.get_attribute("data-token-count"))
+    plot.hover(position={"x": (key + 0.5) * cell, "y": (query + 0.5) * cell})
+    tip = explorer.page.locator(".cw-tooltip:not([hidden])")
+    expect(tip).to_contain_text("L0H1 (writes)")
+    expect(tip).to_contain_text("L1H3 (reads)")
+    expect(writer.locator(".cw-heatmap")).to_have_attribute("data-hover-weight", re.compile(r"."))
+    assert float(writer.locator(".cw-heatmap").get_attribute("data-hover-weight")) == pytest.approx(weights[0], abs=1e-3)
+    assert float(explorer.locator(".cw-ae-head .cw-heatmap").get_attribute("data-hover-weight")) == pytest.approx(weights[1], abs=1e-3)
+    shot = kernel.screenshot("composition_graph-pair-attention-1440", explorer, tip)
+    assert shot.exists()
+    # a single head (a node click) clears the pair everywhere: one pattern again
+    explorer.page.mouse.move(0, 0)
+    view.get_by_role("button", name="layer 0 head 1", exact=True).click()
+    expect(explorer).to_have_attribute("data-pair", "")
+    expect(writer).to_have_count(0)  # removed: the explorer holds one heatmap again
+    expect_head(explorer, 0, 1)
+    state = py(kernel)
+    assert state["sel_pair"] == state["ae_pair"] == state["pair"] == [] and state["sel"] == [0, 1]
+    expect(explorer.locator('.cw-head-grid-cell[data-second="true"]')).to_have_count(0)
 
 
 def test_moving_the_threshold_prunes_the_edges(kernel, view):
@@ -127,6 +170,8 @@ def test_the_kind_switch_and_the_matrix_tab(kernel, view):
     kernel.screenshot("composition_graph-matrix-1440", view)
     view.get_by_role("tab", name="Graph").click()
     # keyboard on the nodes: the selection follows the focus
+    kernel.run("w.select(1, 3)")
+    expect(view.get_by_role("button", name="layer 1 head 3", exact=True)).to_have_attribute("tabindex", "0")
     view.get_by_role("button", name="layer 1 head 3", exact=True).press("ArrowLeft")
     expect(view.get_by_role("button", name="layer 0 head 3", exact=True)).to_be_focused()
     assert py(kernel)["sel"] == [0, 3]

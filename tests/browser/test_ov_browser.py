@@ -207,7 +207,7 @@ def test_hover_shows_the_values(kernel, view):
 def test_default_tokens_show_what_analysis_returns(kernel, view):
     kernel.run("w.select(1, 3)")
     expect_head(view, 1, 3)
-    defaults = py(kernel, 'json.dumps([t["id"] for t in w.defaults["tokens"]])')
+    defaults = py(kernel, 'json.dumps([t.id for t in w.defaults.tokens])')
     expected = py(kernel, f"top('ov', 1, 3, {defaults})")
     shown = rows(view)
     assert [r["given"] for r in shown] == expected["given"] == defaults
@@ -238,7 +238,7 @@ def test_picking_a_suggested_token(kernel, view):
     picker.locator("summary").click()
     choice = picker.locator(".cw-ov-piece").first
     token = int(choice.get_attribute("data-id"))
-    assert token == py(kernel, 'w.defaults["choices"][8]["id"]')  # the first not on the list yet
+    assert token == py(kernel, 'w.defaults.choices[8].id')  # the first not on the list yet
     choice.click()
     row = tokens_panel(view).locator(f'.cw-ov-row[data-given="{token}"]')
     expect(row).to_be_visible()
@@ -289,7 +289,7 @@ def test_clicking_a_promoted_token_asks_the_reverse_question(kernel, view):
 
 def test_qk_tab_shows_which_keys_a_query_prefers(kernel, view):
     view.get_by_role("tab", name="Looks at (QK)").click()
-    defaults = py(kernel, 'json.dumps([t["id"] for t in w.defaults["tokens"]])')
+    defaults = py(kernel, 'json.dumps([t.id for t in w.defaults.tokens])')
     expected = py(kernel, f"top('qk', 1, 3, {defaults})")
     assert [r["ids"] for r in rows(view)] == expected["ids"]
     view.get_by_role("tab", name="Writes (OV)").click()
@@ -353,7 +353,7 @@ def test_static_export_keeps_grid_spectrum_and_default_answers_offline(kernel, o
     expect_head(view, 1, 3)
     hint = tokens_panel(view).locator(".cw-ov-hint")
     expect(hint).to_contain_text("needs a running Python kernel")
-    defaults = py(kernel, 'json.dumps([t["id"] for t in s.defaults["tokens"]])')
+    defaults = py(kernel, 'json.dumps([t.id for t in s.defaults.tokens])')
     assert [r["ids"] for r in rows(view)] == py(kernel, f"top('ov', 1, 3, {defaults})")["ids"]
     expect(view.get_by_role("textbox", name="Add a source token")).to_be_disabled()
     save_screenshot(offline_page, "ov_browser-static-export")

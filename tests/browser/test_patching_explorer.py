@@ -157,3 +157,38 @@ def test_hostile_prompts_are_shown_as_text(kernel):
     expect(strips.first).to_contain_text("onerror")
     expect(view.locator(".cw-token[data-differs]")).to_have_count(2)
     assert not kernel.page.dialogs
+
+
+def test_a_grid_of_many_cells_is_one_canvas_that_clicks_keys_and_hovers(kernel):
+    """Heads by position on a 71-token pair (8 heads x 71 positions = 568 cells, more than
+    MAX_BUTTON_CELLS) is drawn on one canvas: a click selects the cell's head and position in
+    Python, the grid keys move the selection and say where it went, a hover shows the cell's
+    card with its estimate."""
+    kernel.run("LONG = ' '.join('abcdefghijklmnop' * 5)[:139]\nLONG_CORRUPTED = LONG[:70] + 'z' + LONG[71:]")
+    view = kernel.run("g = cw.PatchingExplorer(model, LONG, LONG_CORRUPTED, target=' d', distractor=' e')\ng").output.locator(
+        ".cw-patching-explorer")
+    expect(view).to_have_attribute("data-ready", "true")
+    view.get_by_role("tab", name="Heads by position").click()
+    canvas = view.get_by_role("grid", name="Patching grid")
+    expect(canvas).to_have_attribute("data-rows", "8")
+    expect(canvas).to_have_attribute("data-cols", "71")
+    assert view.locator(".cw-pe-cell:visible").count() == 0  # no button per cell
+    expect(view.locator('.cw-pe-col[data-differs="true"]:visible')).to_have_count(1)
+    width, height = view.locator(".cw-pe-canvas-grid").evaluate(
+        "g => ['w', 'h'].map(k => parseFloat(g.style.getPropertyValue(`--cw-pe-cell-${k}`)))")  # one cell, CSS px
+    canvas.click(position={"x": 10 * width + width / 2, "y": 5 * height + height / 2})  # row 5: L1H1
+    assert (py(kernel, "g")["layer"], py(kernel, "g")["head"], py(kernel, "g")["position"]) == (1, 1, 10)
+    canvas.press("ArrowRight")
+    canvas.press("ArrowDown")
+    expect(view.locator(".cw-pe-spoken")).to_contain_text("layer 1 head 2 position 11")
+    expect(view.locator(".cw-pe-marked")).to_have_attribute("data-row", "6")
+    state = py(kernel, "g")
+    assert (state["layer"], state["head"], state["position"]) == (1, 2, 11)
+    canvas.hover(position={"x": 20 * width + width / 2, "y": 3 * height + height / 2})  # L0H3, position 20
+    card = kernel.page.locator(".cw-tooltip:visible")
+    expect(card).to_contain_text("layer 0 head 3 position 20")
+    estimate = json.loads(kernel.run("print(json.dumps(float(g.approx['heads_by_pos'][0, 3, 20])))").text())
+    cursor = view.locator(".cw-pe-cursor")
+    assert float(cursor.get_attribute("data-value")) == pytest.approx(estimate, abs=1e-6)
+    kernel.screenshot("patching_explorer-canvas-grid", view, card)
+    assert not kernel.page.errors and not kernel.page.dialogs

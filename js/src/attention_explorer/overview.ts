@@ -43,7 +43,8 @@ export interface Overview {
   setData(nLayers: number, nHeads: number, thumbs: NDArray, tokenCount: number, scores: Score[]): void;
   /** Draw the thumbnails with `lut` (masked cells in `masked`) and the chips in `palette`. */
   paint(lut: Uint8ClampedArray, masked: readonly [number, number, number], palette: Palette): void;
-  mark(layer: number, head: number): void;
+  /** Mark the selected head, and the selected pair's other head (`second`; null: no pair). */
+  mark(layer: number, head: number, second?: { layer: number; head: number } | null): void;
 }
 
 export function createOverview(parent: HTMLElement, options: OverviewOptions): Overview {
@@ -157,7 +158,7 @@ export function createOverview(parent: HTMLElement, options: OverviewOptions): O
       drawThumbnails(lut, masked);
       paintScores();
     },
-    mark: (layer, head) => grid.select(layer, head),
+    mark: (layer, head, second = null) => grid.select(layer, head, second),
   };
 }
 

@@ -21,11 +21,17 @@ export interface State {
   ablation_mode: string;
   run_id: number;
   busy: string;
+  /** The share of layers done while a new text runs (the progress bar), null when idle. */
+  busy_fraction: number | null;
+  /** Texts with more tokens get blocks on demand (long_text.ts), not whole patterns. */
+  _long_text_tokens: number;
   error: string;
   model_name: string;
   n_layers: number;
   n_heads: number;
   _static: boolean;
+  /** "" with a model; else why the view has no text box, ablation or model-run score. */
+  _model_free: string;
   selection: string;
 }
 
@@ -38,4 +44,7 @@ export interface ExplorerNow {
   direction(): Direction;
   /** The locked query or key if this text has it, else null. */
   position(field: "query" | "key"): number | null;
+  /** Hovering the head view while a pair is drawn: the pair panel shows both heads' weights
+   * (pair_panel.ts); true when it did. */
+  pairHover(cell: { row: number; col: number } | null, anchor: HTMLElement): boolean;
 }

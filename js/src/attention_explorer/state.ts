@@ -7,6 +7,7 @@
 import { headValue, type NDArray } from "../kit/decode";
 import { formatProbability } from "../kit/format";
 import { upsample } from "../kit/heatmap_layout";
+import type { GridLayer } from "../kit/heatmap_tiles";
 import type { Score } from "./overview";
 
 /** One head's pattern as the heatmap draws it. */
@@ -15,6 +16,11 @@ export interface HeadPattern {
   levels: Uint8Array;
   /** Exact weights (from float16), or null for a preview made from the thumbnail. */
   values: Float32Array | null;
+  /** A long text's (long_text.ts): what the heatmap draws instead of `levels`, where each
+   * weight comes from (full-resolution data only), and a way to ask for a row or column. */
+  layers?: readonly GridLayer[];
+  lookup?: (q: number, k: number) => { weight: number; source: string };
+  want?: (axis: "row" | "column", i: number) => void;
 }
 
 export type Direction = "from" | "to";
@@ -30,10 +36,12 @@ export function previewPattern(thumbs: NDArray | null, nHeads: number, layer: nu
 }
 
 /** The weight query `q` pays key `k` (NaN: masked, out of range or no pattern); a preview's
- * is its block's largest level / 255. */
+ * is its block's largest level / 255; a long text's comes from full-resolution data only
+ * (NaN until it is here). */
 export function weightAt(pattern: HeadPattern | null, q: number, k: number): number {
   if (!pattern || q >= pattern.n || k >= pattern.n) return NaN;
   if (k > q) return NaN;
+  if (pattern.lookup) return pattern.lookup(q, k).weight;
   const i = q * pattern.n + k;
   return pattern.values ? (pattern.values[i] as number) : (pattern.levels[i] as number) / 255;
 }

@@ -2,6 +2,8 @@
  * AttentionExplorer's token panel: the text coloured by the selected head's attention — by
  * what the hovered token pays the others ("query → keys") or what they pay it ("key ←
  * queries"); with nothing hovered, by the locked query or key. Click a token to lock it.
+ * On a long text the strip draws only the tokens in sight and its minimap marks the locked
+ * position; the colours wait for the source's row (or column) from the kernel.
  */
 import type { ColorScale } from "../kit/color_scale";
 import { formatProbability } from "../kit/format";
@@ -62,6 +64,9 @@ export function createTokenPanel(parent: HTMLElement, now: ExplorerNow, options:
   function paint() {
     const source = focus.shown();
     const current = now.current();
+    strip.mark(direction === "from" ? now.position("query") : now.position("key"));
+    // a long text's colours need the source's row (or column) at full resolution
+    if (source !== null) current?.want?.(direction === "from" ? "row" : "column", source);
     // Hovering along a row (or column) keeps the same colours: repaint only on a change.
     const what = `${source}|${direction}|${options.drawnKey()}|${current?.values ? "full" : "preview"}|${strip.length}`;
     if (what === painted) return;

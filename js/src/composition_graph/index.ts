@@ -3,10 +3,12 @@
  * random heads), as a graph whose threshold prunes live, and as a heads x heads matrix.
  *
  * State (Python: circuitwidgets/widgets/composition_graph.py):
- *   kind, threshold, pair        the switch, the slider, the selected edge (written back here)
+ *   kind, threshold              the switch and the slider (written back here)
  *   excess                       float32 [3, L, H, L, H]: score − baseline for Q, K, V
  *   baseline, baseline_std, draws, approximation   what random heads score; the rotary note
- *   model_name, n_layers, n_heads, max_edges, error, selection (layer, head)
+ *   model_name, n_layers, n_heads, max_edges, error
+ *   selection                    the shared Selection: layer, head (a node), pair (an edge:
+ *                                both heads, for every linked view; kit/selection.ts)
  *
  * Its parts: state.ts (pure: pruning, levels, steps, keys, geometry; unit-tested),
  * graph_panel.ts, matrix_panel.ts. For tests: the root's `data-edges` / `data-total` are the
@@ -17,7 +19,7 @@ import "./composition_graph.css";
 import { maskedRgb } from "../kit/color_scale";
 import { decode } from "../kit/decode";
 import { withSignal } from "../kit/render";
-import { connectSelection, selectedHead } from "../kit/selection";
+import { connectSelection, pairedHead, selectedHead } from "../kit/selection";
 import { createSlider } from "../kit/slider";
 import { svgColors } from "../kit/svg_grid";
 import { createTabs } from "../kit/tabs";
@@ -29,7 +31,7 @@ import { watch } from "../kit/watch";
 import { createGraphPanel } from "./graph_panel";
 import { createMatrixPanel } from "./matrix_panel";
 import type { GraphNow, State } from "./shared";
-import { CHOICES, excessLimit, KIND_TEXT, nearestStep, pairOf, parsePair, pruneEdges, summary, thresholdSteps, type Choice } from "./state";
+import { CHOICES, excessLimit, KIND_TEXT, nearestStep, pairOf, pruneEdges, summary, thresholdSteps, type Choice } from "./state";
 
 type Tab = "graph" | "matrix";
 
@@ -51,18 +53,13 @@ function render({ model, el, signal }: RenderProps<State>) {
     excess: () => excess,
     limit: () => limit,
     selected: () => selectedHead(selection, L(), H(), null),
-    pair: () => parsePair(model.get("pair")),
+    pair: () => (pairedHead(selection, L(), H()) ? selection.pair() : null),
     pickHead(head) {
-      const pair = now.pair();
-      const inPair = pair && [pair.writer, pair.reader].some((h) => h.layer === head.layer && h.head === head.head);
-      if (!inPair && pair) { model.set("pair", []); save(); }
-      selection.set({ layer: head.layer, head: head.head });
+      selection.set({ layer: head.layer, head: head.head, pair: [] }); // one head: no pair
       mark();
     },
     pickEdge(edge) {
-      model.set("pair", pairOf(edge));
-      save();
-      selection.set({ layer: edge.reader.layer, head: edge.reader.head });
+      selection.set({ pair: pairOf(edge) }); // both heads, the reading one selected
       mark();
     },
   };
@@ -154,7 +151,6 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   watch(model, ["excess", "n_layers", "n_heads", "baseline", "baseline_std", "draws", "approximation"], drawData, signal);
   watch(model, ["kind", "threshold", "max_edges"], () => { drawEdges(); matrix.draw(kindOf()); }, signal);
-  watch(model, ["pair"], mark, signal);
   showTab();
   startDrawing(root, signal, {
     recolour,

@@ -13,7 +13,6 @@ export interface State {
   /** "Q", "K", "V" or "all" (a Choice). */
   kind: string;
   threshold: number;
-  pair: number[];
   model_name: string;
   n_layers: number;
   n_heads: number;

@@ -146,12 +146,6 @@ export const headName = (h: Head) => `L${h.layer}H${h.head}`;
 
 /** The pair as the `pair` trait holds it, and back (`null` for `[]` or a bad shape). */
 export const pairOf = (e: Edge): number[] => [e.writer.layer, e.writer.head, e.reader.layer, e.reader.head];
-export function parsePair(pair: unknown): { writer: Head; reader: Head } | null {
-  if (!Array.isArray(pair) || pair.length !== 4 || !pair.every((v) => Number.isInteger(v))) return null;
-  const [l1, h1, l2, h2] = pair as [number, number, number, number];
-  return { writer: { layer: l1, head: h1 }, reader: { layer: l2, head: h2 } };
-}
-
 /** The line under the controls: what the baseline is and how many edges are drawn. */
 export function summary(baseline: number, std: number, draws: number, shown: number, total: number, threshold: number): string {
   const drawn = shown === total ? `${total} edge${total === 1 ? "" : "s"}` : `the strongest ${shown} of ${total} edges`;

@@ -7,10 +7,10 @@
  *                                   Python checks, so a bad value shows inline and stays typed)
  *   kind                            the open tab ("induction", "previous_token", "duplicate_token")
  *   tokens                          display strings of the sequence shown (first of the batch)
- *   _scores                         {kind: float32 [L, H]}
- *   _top                            {kind: [[layer, head], ...]} best first
- *   _targets                        {kind: [[row, col, length], ...]} the cells each score counts
- *   _shown                          what the drawn data is (mode, half, seed, batch, seq ...)
+ *   _scores                         KindScores: {kind: float32 [L, H]}
+ *   _top                            TopHeads: {kind: [[layer, head], ...]} best first
+ *   _targets                        TargetRuns: {kind: [[row, col, length], ...]} the cells each score counts
+ *   _shown                          Shown: what the drawn data is (mode, seq, half/seed/batch or queries)
  *   _bank, run_id                   full patterns the page has (kit/head_patterns.ts)
  *   busy, error                     progress line / inline error (the last good view stays)
  *   selection                       the shared Selection (layer, head): kit/selection.ts
@@ -55,13 +55,13 @@ function render({ model, el, signal }: RenderProps<State>) {
   let values = new Map<Kind, NDArray>();
   let drawn: { layer: number; head: number; run: number } | null = null;
   const isStatic = () => model.get("_static");
-  const { look, selection, nLayers, nHeads, selectedHead } = connectView(model, root, signal, {
+  const { look, selection, nLayers, nHeads, selectedHead, pairedHead } = connectView(model, root, signal, {
     scale: sequential,
     onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) {
         scores.markSelected();
         showHead();
-      }
+      } else if (changed.has("pair")) scores.markSelected();
     },
   });
   const now: ScoresNow = {
@@ -70,6 +70,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     score: (k, layer, h) => headValue(values.get(k) ?? null, layer, h),
     scale: () => look.scale,
     selectedHead: () => selectedHead(drawn),
+    pairedHead,
   };
   const patterns = createHeadPatterns(model, {
     run: () => model.get("run_id"),
@@ -122,6 +123,7 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function describe() {
     const s = model.get("_shown");
+    if (!s) return;
     caption.textContent = CAPTION[s.mode];
     frame.setMeta([model.get("model_name"), `${nLayers()} layers × ${nHeads()} heads`, ...shownText(s)]);
     root.dataset.shownMode = s.mode;
@@ -129,9 +131,10 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function drawData() {
     const next = model.get("tokens");
-    if (next.length === 0) return;
+    const wire = model.get("_scores");
+    if (next.length === 0 || !wire) return;
     tokens = next;
-    const decoded = decodePayload(model.get("_scores"));
+    const decoded = decodePayload(wire);
     values = new Map(KINDS.map((k) => [k, decoded[k]]));
     scores.grid.setShape(nLayers(), nHeads());
     patterns.reset();

@@ -83,7 +83,7 @@ export function createPatternPanel(parent: HTMLElement, now: ScoresNow, patterns
   }
 
   function paintGuides() {
-    const list = guidesFor(model.get("_targets"), now.kind());
+    const list = guidesFor(model.get("_targets") ?? {}, now.kind());
     heatmap.setGuides(list);
     guideLegend.replaceChildren(
       ...list.map((g) => {
@@ -98,7 +98,7 @@ export function createPatternPanel(parent: HTMLElement, now: ScoresNow, patterns
         line.setAttribute("class", `cw-heatmap-guide ${g.className}`);
         sample.append(line);
         const label = document.createElement("span");
-        label.textContent = TEXT[g.id as Kind].guide(model.get("_shown"));
+        label.textContent = TEXT[g.id as Kind].guide(model.get("_shown") ?? { mode: "random", seq: 0 });
         item.append(sample, label);
         return item;
       }),
@@ -116,7 +116,7 @@ export function createPatternPanel(parent: HTMLElement, now: ScoresNow, patterns
     tooltip.show(anchor, {
       title,
       rows: cellRows(cell.row, cell.col, w),
-      note: countsFor(kindsAt(model.get("_targets"), cell.row, cell.col)),
+      note: countsFor(kindsAt(model.get("_targets") ?? {}, cell.row, cell.col)),
     });
     heatmap.element.dataset.hoverWeight = Number.isFinite(w) ? String(w) : "";
   }

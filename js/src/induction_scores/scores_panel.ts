@@ -102,7 +102,7 @@ export function createScoresPanel(parent: HTMLElement, now: ScoresNow, setKind: 
   function paintTop() {
     const k = now.kind();
     topTitle.textContent = `Top ${TEXT[k].short} heads`;
-    const top = model.get("_top")[k] ?? [];
+    const top = model.get("_top")?.[k] ?? [];
     topList.replaceChildren(...top.map(([layer, h], i) => topHead(layer, h, i + 1, k)));
     markSelected();
   }
@@ -133,7 +133,7 @@ export function createScoresPanel(parent: HTMLElement, now: ScoresNow, setKind: 
 
   function markSelected() {
     const { layer, head: h } = now.selectedHead();
-    grid.select(layer, h);
+    grid.select(layer, h, now.pairedHead());
     for (const b of topList.querySelectorAll<HTMLButtonElement>(".cw-is-top-head")) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.layer) === layer && Number(b.dataset.head) === h));
     }

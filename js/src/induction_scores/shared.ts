@@ -4,12 +4,11 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import type { ColorScale } from "../kit/color_scale";
-import type { WireArray } from "../kit/decode";
 import type { PatternBank } from "../kit/head_patterns";
 import type { SharedSelection } from "../kit/selection";
 import type { Tooltip } from "../kit/tooltip";
 import type { Mode } from "./experiment";
-import type { AblatedWire, Kind, Shown } from "./state";
+import type { AblatedWire, Kind, KindScores, Shown, TargetRuns, TopHeads } from "./state";
 
 export interface State {
   [key: string]: unknown;
@@ -25,10 +24,10 @@ export interface State {
   max_half: number;
   max_batch: number;
   tokens: string[];
-  _scores: Record<Kind, WireArray>;
-  _top: Record<Kind, [number, number][]>;
-  _targets: Record<Kind, [number, number, number][]>;
-  _shown: Shown;
+  _scores: KindScores | null;
+  _top: TopHeads | null;
+  _targets: TargetRuns | null;
+  _shown: Shown | null;
   _bank: PatternBank | null;
   ablation: string;
   /** With `ablation` on: the scores with head layer.head switched off (Python `_ablated`). */
@@ -51,4 +50,6 @@ export interface ScoresNow {
   scale(): ColorScale;
   /** The selected head if this model has it, else the one drawn (or 0.0). */
   selectedHead(): { layer: number; head: number };
+  /** The selected pair's other (writing) head, marked in the grid; null: no pair. */
+  pairedHead(): { layer: number; head: number } | null;
 }

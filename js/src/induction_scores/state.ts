@@ -12,13 +12,35 @@ import type { Mode } from "./experiment";
 
 export type Kind = "induction" | "previous_token" | "duplicate_token";
 
+/** Python `ScoresShown`: what the drawn data is (what a mode has not is null). */
 export interface Shown {
   mode: Mode;
   seq: number;
-  half?: number;
-  seed?: number;
-  batch?: number;
-  queries?: Record<Kind, number>;
+  half?: number | null;
+  seed?: number | null;
+  batch?: number | null;
+  queries?: Record<Kind, number> | null;
+}
+
+/** Python `KindScores`: every head's score of each kind, float32 [n_layers, n_heads]. */
+export interface KindScores {
+  induction: WireArray;
+  previous_token: WireArray;
+  duplicate_token: WireArray;
+}
+
+/** Python `TopHeads`: the heads listed beside the grid, [layer, head] best first. */
+export interface TopHeads {
+  induction: [number, number][];
+  previous_token: [number, number][];
+  duplicate_token: [number, number][];
+}
+
+/** Python `TargetRuns`: the cells each score counts, as diagonal runs [row, col, length]. */
+export interface TargetRuns {
+  induction: [number, number, number][];
+  previous_token: [number, number, number][];
+  duplicate_token: [number, number, number][];
 }
 
 export const KINDS: readonly Kind[] = ["induction", "previous_token", "duplicate_token"];
@@ -30,7 +52,7 @@ export const TEXT: Record<Kind, { tab: string; short: string; help: string; guid
     short: "induction",
     help: "Attention from each repeated token to the token that followed its earlier copy — what an induction head copies to predict the next token.",
     guide: (s) =>
-      s.mode === "random" && s.half !== undefined
+      s.mode === "random" && s.half != null
         ? `induction stripe: query i → key i − ${s.half - 1} (i − half + 1)`
         : "induction: the token after each earlier copy",
   },
@@ -45,7 +67,7 @@ export const TEXT: Record<Kind, { tab: string; short: string; help: string; guid
     short: "duplicate-token",
     help: "Attention from each repeated token to its own earlier copy.",
     guide: (s) =>
-      s.mode === "random" && s.half !== undefined
+      s.mode === "random" && s.half != null
         ? `duplicate stripe: query i → key i − ${s.half} (i − half)`
         : "duplicate: the earlier copies of the same token",
   },
@@ -64,7 +86,7 @@ export const PATTERN_CAPTION =
   "Each row is a query (a position reading), each column a key (a position read); darker means more attention. " +
   "Lines bracket the cells each score counts.";
 
-export type Targets = Record<Kind, [number, number, number][]>;
+export type Targets = TargetRuns;
 
 /** The guides drawn over the pattern: every kind's but the duplicate-token one, which shows
  * only on its own tab; the open tab's is marked active. */
@@ -118,13 +140,13 @@ export function camel(name: string): string {
   return name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The synced `_ablated`: every head's scores with one head switched off. */
+/** Python `AblatedScores` (the synced `_ablated`): every head's scores with one head switched off. */
 export interface AblatedWire {
   layer: number;
   head: number;
   mode: "zero" | "mean";
   run: number;
-  scores: Record<Kind, WireArray>;
+  scores: KindScores;
 }
 
 export interface Ablated {

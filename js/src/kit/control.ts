@@ -3,7 +3,7 @@
  * with the view's own class for its width and font.
  *
  *     const k = createControl("select", "cw-ov-select");
- *     const box = createControl("input", "cw-ll-picker-input");
+ *     const box = createControl("input", "cw-target-box-input");
  */
 import "./control.css";
 
@@ -11,4 +11,16 @@ export function createControl<K extends "input" | "select">(tag: K, className: s
   const element = document.createElement(tag);
   element.className = `cw-control ${className}`;
   return element;
+}
+
+/** A one-line text box where a token is typed (`createControl("input", className)`): no spell
+ * check, and keys typed in it are not JupyterLab's notebook shortcuts. */
+export function createTokenInput(className: string, placeholder: string, label?: string): HTMLInputElement {
+  const input = createControl("input", className);
+  input.type = "text";
+  input.spellcheck = false;
+  input.setAttribute("data-lm-suppress-shortcuts", "true");
+  if (label) input.setAttribute("aria-label", label);
+  input.placeholder = placeholder;
+  return input;
 }

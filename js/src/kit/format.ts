@@ -26,3 +26,7 @@ export function formatScore(v: number): string {
   const text = Math.abs(v).toFixed(2);
   return v < 0 && text !== "0.00" ? `−${text}` : text;
 }
+
+/** A signed number with `digits` decimals, the sign always shown: "+1.50", "-0.25" (the bars'
+ * values and their hover cards). */
+export const formatSigned = (v: number, digits = 2) => (v >= 0 ? "+" : "") + v.toFixed(digits);

@@ -9,7 +9,9 @@
  *   coloured by; `""` while there is none yet), its text the score ({@link formatScore});
  * - the grid is one tab stop (the selected cell, else the first); the grid keys
  *   (kit/grid_keys.ts) move the focus *and* the selection, in the order the cells are shown;
- * - the selected cell is `aria-pressed="true"`; hovering or keyboard focus calls `onHover`.
+ * - the selected cell is `aria-pressed="true"`; when the selection holds a pair of heads, the
+ *   pair's other (writing) head is `data-second="true"` (a dashed ring; its description says so);
+ * - hovering or keyboard focus calls `onHover`.
  *
  *     const grid = createHeadGrid(parent, {
  *       label: "Induction score of every head",
@@ -19,6 +21,7 @@
  *     grid.setShape(12, 12);
  *     grid.paint((layer, head) => ({ value: headValue(v, layer, head), swatch: scale(...) }));
  *     grid.select(1, 3);
+ *     grid.select(1, 3, { layer: 0, head: 1 });   // a pair: L1H3 selected, L0H1 ringed
  *
  * A view with richer cells (AttentionExplorer's thumbnails) passes `build`, which fills a new
  * cell and returns the element that shows the score; `axes: false` drops the L/H labels, and
@@ -63,8 +66,9 @@ export interface HeadGrid {
   readonly element: HTMLElement;
   setShape(nLayers: number, nHeads: number): void;
   paint(paintFor: (layer: number, head: number) => CellPaint): void;
-  /** Mark the selected head (`aria-pressed`, the one tab stop); `null`: none. */
-  select(layer: number | null, head: number | null): void;
+  /** Mark the selected head (`aria-pressed`, the one tab stop; `null`: none) and the pair's
+   * other head (`data-second`; `null`: no pair). */
+  select(layer: number | null, head: number | null, second?: { layer: number; head: number } | null): void;
   cell(layer: number, head: number): HTMLButtonElement | undefined;
   /** Show the cells in this order of flat indices `layer * nHeads + head`; `null`: by layer. */
   setOrder(order: readonly number[] | null): void;
@@ -170,11 +174,19 @@ export function createHeadGrid(parent: HTMLElement, options: HeadGridOptions): H
         if (title !== undefined) cell.title = title;
       }
     },
-    select(layer, head) {
+    select(layer, head, second = null) {
       selected = layer === null || head === null ? null : { layer, head };
       for (const cell of cells) {
         const [l, h] = headOf(cell);
         cell.setAttribute("aria-pressed", String(selected !== null && l === selected.layer && h === selected.head));
+        const paired = second !== null && l === second.layer && h === second.head;
+        if (paired) {
+          cell.dataset.second = "true";
+          cell.setAttribute("aria-description", "paired with the selected head");
+        } else if (cell.dataset.second) {
+          delete cell.dataset.second;
+          cell.removeAttribute("aria-description");
+        }
       }
       setTabStop();
     },

@@ -8,9 +8,13 @@
  * (`textContent`), thinned to what fits. Hovering or the keyboard moves a cursor box over a
  * cell and reports it; the box is the anchor for the view's hover card.
  *
- * Mouse: hover a cell; click to select it; drag to pan; Ctrl/⌘ + wheel to zoom.
- * Keyboard (plot focused): arrows move the cursor, Enter selects, + / − zoom, 0 fits,
- * Escape hides the cursor.
+ * Mouse: hover a cell; click to select it; drag to pan; Ctrl/⌘ + wheel to zoom; Shift + drag a
+ * box to zoom to it. Keyboard (plot focused): arrows move the cursor, Enter selects, + / −
+ * zoom, 0 fits, Escape hides the cursor.
+ *
+ * A matrix too large to hold (a long text) comes as `layers` instead of `levels`: grids that
+ * each cover a region at their own resolution, drawn topmost first (kit/heatmap_tiles.ts);
+ * `onView` says what is on screen after each draw, so the owner can fetch the block for it.
  *
  *     const map = createHeatmap(parent, { label: "attention pattern", signal, onHover, onClick });
  *     map.setData({ n, levels, rowLabels, colLabels, causal: true });
@@ -28,13 +32,14 @@ import {
   bracketRun, cellAt, clampView, fullView, panView, rasterize, revealCell, segmentsPath, thinLabels, truncateLabel,
   visibleCells, zoomView, type DiagonalRun, type Viewport,
 } from "./heatmap_layout";
-import { gridSvg, hex, MAX_VECTOR_CELLS, rasterCells, type SvgGridSpec } from "./svg_grid";
-import { tokenParts } from "./token_strip";
+import { createCellHover } from "./cell_hover";
+import { applyStep, gridStep } from "./grid_keys";
+import { boxView, paintLayers, topLevel, type GridLayer } from "./heatmap_tiles";
+import { cellGridSvg, hex, type SvgGridSpec } from "./svg_grid";
+import { tokenLabel } from "./token_strip";
 
-export interface Cell {
-  row: number;
-  col: number;
-}
+export type { GridCell as Cell } from "./grid_keys";
+import type { GridCell as Cell } from "./grid_keys";
 
 export interface HeatmapData {
   n: number;
@@ -43,6 +48,8 @@ export interface HeatmapData {
   colLabels: readonly string[];
   /** Cells above the diagonal are masked (drawn in the masked colour, not as zero). */
   causal: boolean;
+  /** Instead of `levels` (then empty): grids of regions, topmost last (kit/heatmap_tiles.ts). */
+  layers?: readonly GridLayer[];
 }
 
 /** Runs of cells to bracket (see the module docs); `className` styles the lines. */
@@ -62,6 +69,8 @@ export interface HeatmapOptions {
   onClick?: (cell: Cell) => void;
   /** Largest plot side in CSS pixels. */
   maxSize?: number;
+  /** After each draw: the view on screen and the plot's side in device pixels. */
+  onView?: (view: Viewport, px: number) => void;
 }
 
 export interface Heatmap {
@@ -90,8 +99,10 @@ const ROW_LABEL_CHARS = 12;
 const COL_LABEL_CHARS = 10;
 const ZOOM_STEP = 1.6;
 const DRAG_THRESHOLD = 4;
+/** A layered matrix's SVG holds at most this many cells a side. */
+const SVG_SAMPLES = 512;
 
-const labelText = (token: string, max: number) => truncateLabel(tokenParts(token).map((p) => p.text).join(""), max);
+const labelText = (token: string, max: number) => truncateLabel(tokenLabel(token), max);
 
 function div(className: string, parent?: HTMLElement): HTMLDivElement {
   const el = document.createElement("div");
@@ -117,7 +128,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
   let view: Viewport = fullView(1);
   let size = maxSize;
   let marks: { row: number | null; col: number | null } = { row: null, col: null };
-  let cursorCell: Cell | null = null;
+  const hover = createCellHover(plot, cursor, (cell) => box(cursor, cell.row, cell.col, 1, 1), options.onHover);
   let guides: { guide: Guide; path: SVGPathElement }[] = [];
   let frame = 0;
   let lastDrawMs = 0;
@@ -151,6 +162,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     placeOverlays();
     lastDrawMs = performance.now() - started;
     element.dataset.span = String(Math.round(view.span));
+    element.dataset.view = `${Math.round(view.row0)},${Math.round(view.col0)},${Math.round(view.span)}`;
+    options.onView?.(view, px);
   }
 
   function drawLabels(rows: { first: number; count: number }, cols: { first: number; count: number }) {
@@ -165,8 +178,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     else box(rowBand, marks.row, null, 1, 0);
     if (marks.col === null) colBand.hidden = true;
     else box(colBand, null, marks.col, 0, 1);
-    if (cursorCell === null) cursor.hidden = true;
-    else box(cursor, cursorCell.row, cursorCell.col, 1, 1);
+    hover.place();
     placeGuides(guideLayer, guides, view, size);
   }
 
@@ -179,14 +191,7 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     if (data) setView(zoomView(view, data.n, factor, fx, fy));
   }
 
-  function moveCursor(cell: Cell | null, announce = true) {
-    const same = cell?.row === cursorCell?.row && cell?.col === cursorCell?.col;
-    cursorCell = cell;
-    placeOverlays();
-    if (cell) plot.dataset.cursor = `${cell.row},${cell.col}`;
-    else delete plot.dataset.cursor;
-    if (announce && !same) options.onHover?.(cell, cursor);
-  }
+  const moveCursor = (cell: Cell | null, announce = true) => hover.move(cell, announce);
 
   const controls: Controls = {
     plot,
@@ -194,8 +199,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
     view: () => view,
     size: () => size,
     pxPerCell,
-    at: () => cursorCell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
-    hasCursor: () => cursorCell !== null,
+    at: () => hover.cell ?? { row: marks.row ?? 0, col: marks.col ?? 0 },
+    hasCursor: () => hover.cell !== null,
     setView,
     zoom,
     moveCursor,
@@ -224,7 +229,8 @@ export function createHeatmap(parent: HTMLElement, options: HeatmapOptions): Hea
       const sameSize = data?.n === next.n;
       data = next;
       if (!(keepView && sameSize)) view = fullView(next.n);
-      if (cursorCell && (cursorCell.row >= next.n || cursorCell.col >= next.n)) cursorCell = null;
+      const at = hover.cell;
+      if (at && (at.row >= next.n || at.col >= next.n)) hover.move(null, false);
       layout();
       draw(); // at once: callers time and test what is drawn
     },
@@ -302,7 +308,7 @@ function addZoomTools(tools: HTMLElement, actions: { zoomIn(): void; zoomOut(): 
   button("Fit", "Show the whole pattern", actions.fit);
   const hint = document.createElement("span");
   hint.className = "cw-heatmap-hint";
-  hint.textContent = "drag to pan · Ctrl/⌘ + wheel to zoom";
+  hint.textContent = "drag to pan · Ctrl/⌘ + wheel or Shift + drag a box to zoom";
   tools.append(hint);
 }
 
@@ -336,14 +342,18 @@ interface Controls {
 /** Hover moves the cursor, a click selects, a drag pans, Ctrl/⌘ + wheel zooms. */
 function bindPointer(c: Controls) {
   const { plot } = c;
-  let drag: { x: number; y: number; view: Viewport; moved: boolean } | null = null;
+  let drag: { x: number; y: number; view: Viewport; moved: boolean; box: HTMLElement | null } | null = null;
   const local = (e: PointerEvent | WheelEvent | MouseEvent) => {
     const r = plot.getBoundingClientRect();
     return { x: e.clientX - r.left, y: e.clientY - r.top };
   };
   plot.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
-    drag = { ...local(e), view: c.view(), moved: false };
+    drag = { ...local(e), view: c.view(), moved: false, box: null };
+    if (e.shiftKey) {
+      drag.box = div("cw-heatmap-zoombox", plot);
+      drag.box.hidden = true;
+    }
   });
   plot.addEventListener("pointermove", (e) => {
     const data = c.data();
@@ -354,6 +364,14 @@ function bindPointer(c: Controls) {
       if (!drag.moved && Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
       if (!drag.moved) plot.setPointerCapture(e.pointerId);
       drag.moved = true;
+      if (drag.box) {
+        const box = drag.box;
+        box.hidden = false;
+        box.style.transform = `translate(${Math.min(p.x, drag.x)}px, ${Math.min(p.y, drag.y)}px)`;
+        box.style.width = `${Math.abs(dx)}px`;
+        box.style.height = `${Math.abs(dy)}px`;
+        return;
+      }
       plot.classList.add("cw-heatmap-dragging");
       c.setView(panView(drag.view, data.n, -dy / c.pxPerCell(), -dx / c.pxPerCell()));
       return;
@@ -362,11 +380,18 @@ function bindPointer(c: Controls) {
   });
   plot.addEventListener("pointerup", (e) => {
     const wasDrag = drag?.moved;
+    const started = drag;
     drag = null;
+    started?.box?.remove();
     plot.classList.remove("cw-heatmap-dragging");
     const data = c.data();
-    if (wasDrag || !data) return;
+    if (!data) return;
     const p = local(e);
+    if (wasDrag && started?.box) {
+      c.setView(boxView(c.view(), data.n, c.size(), started.x, started.y, p.x, p.y));
+      return;
+    }
+    if (wasDrag) return;
     const cell = cellAt(c.view(), data.n, c.size(), p.x, p.y);
     if (cell) c.click(cell);
   });
@@ -388,15 +413,9 @@ function bindPointer(c: Controls) {
 /** Where an arrow, Home or End key moves the cursor from `at` in an n x n plot (End: the
  * diagonal, the last unmasked key of a causal row); undefined for any other key. */
 export function cursorMove(key: string, at: Cell, n: number): Cell | undefined {
-  const moves: Record<string, Cell> = {
-    ArrowUp: { row: Math.max(0, at.row - 1), col: at.col },
-    ArrowDown: { row: Math.min(n - 1, at.row + 1), col: at.col },
-    ArrowLeft: { row: at.row, col: Math.max(0, at.col - 1) },
-    ArrowRight: { row: at.row, col: Math.min(n - 1, at.col + 1) },
-    Home: { row: at.row, col: 0 },
-    End: { row: at.row, col: at.row },
-  };
-  return moves[key];
+  const step = gridStep(key);
+  if (step === null) return undefined;
+  return step === "end" ? { row: at.row, col: at.row } : applyStep(step, at, n, n);
 }
 
 /** Arrows move the cursor, Enter selects, + / − zoom, 0 fits, Escape hides the cursor. */
@@ -445,35 +464,43 @@ function heatmapSvg(
   options: HeatmapOptions, title: string, colors: SvgGridSpec["colors"],
 ): string {
   const n = data?.n ?? 0;
-  const rows = visibleCells(view.row0, view.span, n);
-  const cols = visibleCells(view.col0, view.span, n);
+  // a layered (long) matrix: at most SVG_SAMPLES positions a side, each the cell under it
+  const sampled = (span: { first: number; count: number }) => {
+    const m = data?.layers ? Math.min(span.count, SVG_SAMPLES) : span.count;
+    return { first: span.first, count: m, at: (i: number) => span.first + Math.floor((i * span.count) / m), of: span.count };
+  };
+  const rows = sampled(visibleCells(view.row0, view.span, n));
+  const cols = sampled(visibleCells(view.col0, view.span, n));
   const rgb = (r: number, c: number): readonly [number, number, number] => {
     if (!data || !lut) return [0, 0, 0];
     if (data.causal && c > r) return masked;
-    const l = (data.levels[r * n + c] as number) * 4;
+    const level = data.layers ? topLevel(data.layers, r, c) : (data.levels[r * n + c] as number);
+    if (level < 0) return masked;
+    const l = level * 4;
     return [lut[l] as number, lut[l + 1] as number, lut[l + 2] as number];
   };
-  const whole = rows.count === n && cols.count === n;
+  const whole = rows.of === n && cols.of === n;
+  const range = `rows ${rows.first}–${rows.first + rows.of - 1}, columns ${cols.first}–${cols.first + cols.of - 1} of ${n}`;
+  const note = rows.count < rows.of || cols.count < cols.of
+    ? `${range}, sampled to ${rows.count} x ${cols.count} cells`
+    : whole ? undefined : `${range} (the zoomed view)`;
   const spec: SvgGridSpec = {
     title,
-    note: whole ? undefined : `rows ${rows.first}–${rows.first + rows.count - 1}, columns ${cols.first}–${cols.first + cols.count - 1} of ${n} (the zoomed view)`,
+    note,
     rowTitle: options.rowTitle,
     colTitle: options.colTitle,
-    rowLabels: Array.from({ length: rows.count }, (_, i) => labelText(data?.rowLabels[rows.first + i] ?? "", ROW_LABEL_CHARS)),
-    colLabels: Array.from({ length: cols.count }, (_, i) => labelText(data?.colLabels[cols.first + i] ?? "", ROW_LABEL_CHARS)),
+    rowLabels: Array.from({ length: rows.count }, (_, i) => labelText(data?.rowLabels[rows.at(i)] ?? "", ROW_LABEL_CHARS)),
+    colLabels: Array.from({ length: cols.count }, (_, i) => labelText(data?.colLabels[cols.at(i)] ?? "", ROW_LABEL_CHARS)),
     colors,
   };
   const cellSize = Math.max(2, Math.min(18, Math.floor(720 / Math.max(rows.count, cols.count))));
   spec.cellWidth = spec.cellHeight = cellSize;
-  if (rows.count * cols.count <= MAX_VECTOR_CELLS) {
-    spec.cell = (r, c) => {
-      const [R, G, B] = rgb(rows.first + r, cols.first + c);
-      return { fill: hex({ r: R, g: G, b: B }) };
-    };
-  } else {
-    spec.raster = rasterCells(rows.count, cols.count, (r, c) => rgb(rows.first + r, cols.first + c));
-  }
-  return gridSvg(spec);
+  const shown = (r: number, c: number) => rgb(rows.at(r), cols.at(c));
+  const cell = (r: number, c: number) => {
+    const [R, G, B] = shown(r, c);
+    return { fill: hex({ r: R, g: G, b: B }) };
+  };
+  return cellGridSvg(spec, cell, shown);
 }
 
 /** The plot's canvas painter: the visible cells rasterized into an offscreen canvas of at most
@@ -488,6 +515,12 @@ function createPainter(canvas: HTMLCanvasElement) {
     paint(data: HeatmapData, lut: Uint8ClampedArray, masked: readonly [number, number, number], view: Viewport, px: number) {
       const rows = visibleCells(view.row0, view.span, data.n);
       const cols = visibleCells(view.col0, view.span, data.n);
+      if (data.layers) {
+        if (!image || image.width !== px || image.height !== px) image = new ImageData(px, px);
+        paintLayers(view, data.n, px, px, data.layers, lut, masked, data.causal, image.data);
+        ctx.putImageData(image, 0, 0);
+        return { rows, cols };
+      }
       const width = Math.max(1, Math.min(cols.count, px));
       const height = Math.max(1, Math.min(rows.count, px));
       if (!image || image.width !== width || image.height !== height) {

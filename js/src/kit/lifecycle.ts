@@ -19,7 +19,7 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import { maskedRgb, type ColorScale, type Palette } from "./color_scale";
-import { connectSelection, selectedHead, type Head, type SelectionField, type SharedSelection } from "./selection";
+import { connectSelection, pairedHead, selectedHead, type Head, type SelectionKey, type SharedSelection } from "./selection";
 import { onThemeChange, readPalette, whenInDocument } from "./theme";
 
 /** The colours a view paints with, as last read from its theme. */
@@ -55,7 +55,7 @@ export interface ConnectOptions {
   /** The view's colour scale for a palette (e.g. `sequential`, `(p) => diverging(p, 1)`). */
   scale: (palette: Palette) => ColorScale;
   /** The shared selection changed (these fields). */
-  onSelection: (changed: ReadonlySet<SelectionField>) => void;
+  onSelection: (changed: ReadonlySet<SelectionKey>) => void;
 }
 
 export interface ConnectedView {
@@ -65,6 +65,8 @@ export interface ConnectedView {
   nHeads(): number;
   /** The selected head if this model has it, else `fallback` (the head drawn last) or 0.0. */
   selectedHead(fallback?: Head | null): Head;
+  /** The selected pair's writing head if the selection holds a pair this model has, else null. */
+  pairedHead(): Head | null;
 }
 
 /** The preamble of a view of a model's heads: its colours, its shape and the shared selection. */
@@ -82,6 +84,7 @@ export function connectView(model: ViewModel, root: HTMLElement, signal: AbortSi
     nLayers,
     nHeads,
     selectedHead: (fallback = null) => selectedHead(selection, nLayers(), nHeads(), fallback),
+    pairedHead: () => pairedHead(selection, nLayers(), nHeads()),
   };
 }
 

@@ -16,14 +16,25 @@
  *     });
  *     button.onclick = () => sel.set({ layer: 3, head: 5 });
  *     sel.get("head");   // null until the selection model has been resolved
+ *     edge.onclick = () => sel.set({ pair: [0, 1, 1, 3] });   // two heads: L1H3 selected
+ *     sel.pair();        // { writer: {layer: 0, head: 1}, reader: {layer: 1, head: 3} }
+ *
+ * The pair rule (the same as the Python Selection's, applied in {@link withPairRule} so that
+ * it also holds in a static export): setting a pair selects its reading head; selecting any
+ * other head clears the pair.
  */
 import type { AnyModel } from "@anywidget/types";
 
 /** Every field of the selection (the Python `SELECTION_FIELDS`). */
 export const SELECTION_FIELDS = ["layer", "head", "query", "key", "token", "lens_layer", "position"] as const;
 export type SelectionField = (typeof SELECTION_FIELDS)[number];
-export type SelectionState = { [K in SelectionField]: number | null } & { [key: string]: unknown };
-export type SelectionChanges = Partial<Record<SelectionField, number | null>>;
+/** The field holding a pair of heads (the Python `PAIR_FIELD`): `[]` or four ints. */
+export const PAIR_FIELD = "pair";
+/** Any field of the selection, the pair included (what `onChange` reports). */
+export type SelectionKey = SelectionField | typeof PAIR_FIELD;
+export type SelectionState = { pair: number[]; [key: string]: unknown } & { [K in SelectionField]: number | null };
+/** Fields to write; `pair: []` clears the pair. */
+export type SelectionChanges = Partial<Record<SelectionField, number | null>> & { pair?: number[] };
 
 const PREFIX = "IPY_MODEL_";
 
@@ -43,10 +54,57 @@ export function differing(changes: SelectionChanges, current: (field: SelectionF
   return out;
 }
 
+export interface Head {
+  layer: number;
+  head: number;
+}
+
+/** Two heads selected together: the writer (earlier layer) and the reader (the selected head). */
+export interface Pair {
+  writer: Head;
+  reader: Head;
+}
+
+/** The pair in a selection's `pair` value, or `null` for `[]` or anything that is not four
+ * non-negative ints with the writer in an earlier layer. */
+export function parsePair(value: unknown): Pair | null {
+  if (!Array.isArray(value) || value.length !== 4 || !value.every((v) => Number.isInteger(v) && v >= 0)) return null;
+  const [l1, h1, l2, h2] = value as [number, number, number, number];
+  if (l1 >= l2) return null;
+  return { writer: { layer: l1, head: h1 }, reader: { layer: l2, head: h2 } };
+}
+
+/** A pair as the selection holds it: `[writer layer, writer head, reader layer, reader head]`. */
+export const pairList = (pair: Pair): number[] => [pair.writer.layer, pair.writer.head, pair.reader.layer, pair.reader.head];
+
+/** `changes` with the pair rule applied against what the selection holds now: a pair selects
+ * its reading head (`layer`, `head`); a head other than the pair's reader clears the pair. */
+export function withPairRule(
+  changes: SelectionChanges,
+  current: { layer: number | null; head: number | null; pair: Pair | null },
+): SelectionChanges {
+  const out: SelectionChanges = { ...changes };
+  if (changes.pair !== undefined) {
+    const pair = parsePair(changes.pair);
+    out.pair = pair ? pairList(pair) : [];
+    if (pair) Object.assign(out, { layer: pair.reader.layer, head: pair.reader.head });
+    return out;
+  }
+  if (current.pair && ("layer" in changes || "head" in changes)) {
+    const layer = changes.layer !== undefined ? changes.layer : current.layer;
+    const head = changes.head !== undefined ? changes.head : current.head;
+    if (layer !== current.pair.reader.layer || head !== current.pair.reader.head) out.pair = [];
+  }
+  return out;
+}
+
 export interface SharedSelection {
   /** The field's value, or `null` (nothing selected, or the selection not resolved yet). */
   get(field: SelectionField): number | null;
-  /** Write several fields at once; every view sharing the selection hears one change. */
+  /** The selected pair of heads, or `null` (none). */
+  pair(): Pair | null;
+  /** Write several fields at once (with the pair rule, {@link withPairRule}); every view
+   * sharing the selection hears one change. */
   set(changes: SelectionChanges): void;
   /** True once the referenced selection model has been found. */
   readonly ready: boolean;
@@ -56,7 +114,7 @@ export interface SelectionOptions {
   signal: AbortSignal;
   /** Called (once per batch of changes, on a microtask) with the fields that changed; with
    * every field when the selection is first resolved or replaced. */
-  onChange: (changed: ReadonlySet<SelectionField>) => void;
+  onChange: (changed: ReadonlySet<SelectionKey>) => void;
   /** Whether changes may be sent to the kernel (false in a static export). */
   canSave?: () => boolean;
   /** The view model's trait holding the reference (default `"selection"`). */
@@ -69,7 +127,7 @@ export function connectSelection(model: ViewModel, options: SelectionOptions): S
   const trait = options.trait ?? "selection";
   let shared: AnyModel<SelectionState> | null = null;
   let generation = 0;
-  let pending = new Set<SelectionField>();
+  let pending = new Set<SelectionKey>();
   let queued = false;
 
   const flush = () => {
@@ -79,14 +137,15 @@ export function connectSelection(model: ViewModel, options: SelectionOptions): S
     pending = new Set();
     options.onChange(changed);
   };
-  const notify = (fields: Iterable<SelectionField>) => {
+  const notify = (fields: Iterable<SelectionKey>) => {
     for (const f of fields) pending.add(f);
     if (!queued) {
       queued = true;
       queueMicrotask(flush);
     }
   };
-  const handlers = SELECTION_FIELDS.map((field) => [field, () => notify([field])] as const);
+  const keys: SelectionKey[] = [...SELECTION_FIELDS, PAIR_FIELD];
+  const handlers = keys.map((field) => [field, () => notify([field])] as const);
 
   const detach = () => {
     if (!shared) return;
@@ -103,7 +162,7 @@ export function connectSelection(model: ViewModel, options: SelectionOptions): S
     if (mine !== generation || options.signal.aborted) return; // replaced meanwhile
     shared = found;
     for (const [field, handler] of handlers) found.on(`change:${field}`, handler);
-    notify(SELECTION_FIELDS);
+    notify(keys);
   };
 
   const onReplaced = () => void resolve();
@@ -122,13 +181,22 @@ export function connectSelection(model: ViewModel, options: SelectionOptions): S
       const value = shared?.get(field);
       return typeof value === "number" ? value : null;
     },
+    pair() {
+      return parsePair(shared?.get(PAIR_FIELD));
+    },
     set(changes) {
       const target = shared;
       if (!target) return;
-      const diff = differing(changes, (f) => (typeof target.get(f) === "number" ? (target.get(f) as number) : null));
-      const entries = Object.entries(diff) as [SelectionField, number | null][];
+      const number = (f: SelectionField) => (typeof target.get(f) === "number" ? (target.get(f) as number) : null);
+      const pair = parsePair(target.get(PAIR_FIELD));
+      const ruled = withPairRule(changes, { layer: number("layer"), head: number("head"), pair });
+      const diff: Record<string, unknown> = differing(ruled, number);
+      const held = pair ? pairList(pair) : [];
+      if (ruled.pair !== undefined && ruled.pair.join(",") !== held.join(",")) diff[PAIR_FIELD] = ruled.pair;
+      const entries = Object.entries(diff);
       if (entries.length === 0) return;
-      for (const [field, value] of entries) target.set(field, value);
+      // views hear these on one microtask (onChange), the kernel in one message (save_changes)
+      for (const [field, value] of entries) target.set(field, value as SelectionState[string]);
       if (options.canSave?.() ?? true) {
         try {
           target.save_changes();
@@ -139,11 +207,6 @@ export function connectSelection(model: ViewModel, options: SelectionOptions): S
       }
     },
   };
-}
-
-export interface Head {
-  layer: number;
-  head: number;
 }
 
 /** The selected head when the selection holds one this model has, else `fallback` (the head
@@ -158,4 +221,13 @@ export function selectedHead(
   const head = selection.get("head");
   if (layer !== null && head !== null && layer < nLayers && head < nHeads) return { layer, head };
   return fallback ?? { layer: 0, head: 0 };
+}
+
+/** The pair's writing head when the selection holds a pair whose two heads this model has and
+ * its reader is the selected head, else `null`: what a view marks beside the selected head. */
+export function pairedHead(selection: Pick<SharedSelection, "pair" | "get">, nLayers: number, nHeads: number): Head | null {
+  const pair = selection.pair();
+  if (!pair || selection.get("layer") !== pair.reader.layer || selection.get("head") !== pair.reader.head) return null;
+  const fits = (h: Head) => h.layer < nLayers && h.head < nHeads;
+  return fits(pair.writer) && fits(pair.reader) ? pair.writer : null;
 }

@@ -202,6 +202,21 @@ export function headGridSvg(container: Element, title: string, colors: SvgGridSp
   });
 }
 
+/**
+ * A grid whose cells the caller computes, as {@link gridSvg} writes it: one rect a cell (`cell`)
+ * up to {@link MAX_VECTOR_CELLS} cells, past that one embedded raster of their colours (`rgb`).
+ * The heatmap's and the rectangular grid's "Save SVG".
+ */
+export function cellGridSvg(
+  spec: Omit<SvgGridSpec, "cell" | "raster">,
+  cell: (r: number, c: number) => SvgCell | null,
+  rgb: (r: number, c: number) => readonly [number, number, number],
+): string {
+  const rows = spec.rowLabels.length;
+  const cols = spec.colLabels.length;
+  return gridSvg(rows * cols <= MAX_VECTOR_CELLS ? { ...spec, cell } : { ...spec, raster: rasterCells(rows, cols, rgb) });
+}
+
 /** `rows` x `cols` cells, one pixel each, as a PNG data URL (for `SvgGridSpec.raster`). */
 export function rasterCells(rows: number, cols: number, rgb: (r: number, c: number) => readonly [number, number, number]): string {
   const canvas = document.createElement("canvas");

@@ -1,7 +1,7 @@
 /**
  * The start of every view's `render()`: the frame (title, meta line, toolbar), the text box
  * bound to the `text` trait, the inline error banner for `error`, the progress line for
- * `busy`, and the hover card — created in that order and kept in step with the model, so a
+ * `busy` (with a bar for `busy_fraction` where the view has it), and the hover card — created in that order and kept in step with the model, so a
  * view's own code begins where its content does.
  *
  *     const view = createView(model, el, signal, {
@@ -107,10 +107,11 @@ export function createView(model: Model, el: HTMLElement, signal: AbortSignal, o
     const line = createProgress(frame.body, options.progress);
     const showBusy = () => {
       const busy = String(model.get("busy") ?? "");
-      line.show(busy);
+      const fraction = model.get("busy_fraction"); // views that know how far they are
+      line.show(busy, typeof fraction === "number" ? fraction : null);
       root.dataset.busy = busy ? "true" : "false";
     };
-    watch(model, ["busy"], showBusy, signal);
+    watch(model, ["busy", "busy_fraction"], showBusy, signal);
     showBusy();
     progress = line;
   }

@@ -7,11 +7,11 @@ import { sequential, type ColorScale } from "../kit/color_scale";
 import type { Camera } from "../kit/camera";
 import { createLegend } from "../kit/legend";
 import { createPanel } from "../kit/panel";
+import { createRectGrid } from "../kit/rect_grid";
 import { svgColors } from "../kit/svg_grid";
 import { createToggleGroup } from "../kit/toggle_group";
 import { visibleToken } from "../kit/token_strip";
 import { shade, topAt, type GridMode } from "./data";
-import { createLensGrid } from "./grid";
 import { createPager, type Pager } from "./pager";
 import type { LensNow } from "./shared";
 import { cellCardRows, gridHelp, gridKeyTarget, legendFor, MODES, modeSpec } from "./state";
@@ -46,19 +46,23 @@ export function createGridPanel(
     options: MODES.map(({ mode, label, help }) => ({ value: mode, text: label, help })),
     onPick: (m) => setMode(m),
   });
-  const grid = createLensGrid(panel.body, {
+  const grid = createRectGrid(panel.body, {
     label: "Top-1 token at every readout and position",
+    roleDescription: "grid of readouts by positions",
+    svg: { rowTitle: "readout", colTitle: "position", cellWidth: 44 },
     signal: now.signal,
     onHover: (cell, anchor) => {
       if (cell) showCard(cell.row, now.span().start + cell.col, anchor);
       else tooltip.hide();
     },
     onPick: (cell) => selection.set({ lens_layer: cell.row, position: now.span().start + cell.col }),
-    onKey: (move) => {
+    onKey: (step) => {
       const lens = now.lens();
-      if (lens) selection.set(gridKeyTarget(move, now.lensLayer(), now.position(), lens));
+      if (lens) selection.set(gridKeyTarget(step, now.lensLayer(), now.position(), lens));
     },
   });
+  grid.element.classList.add("cw-ll-grid"); // the view's names for tests and tools
+  grid.plot.classList.add("cw-ll-grid-plot");
   camera.addSvg(panel.header, "grid", "the readouts grid", () =>
     grid.toSvg(`Logit lens: top-1 token at every readout (${modeSpec(mode).legend})`, svgColors(now.palette())),
   );

@@ -4,9 +4,10 @@
  * legend, the text of hover cards, labels and summaries (unit-tested in
  * js/tests/logit_lens_state.test.ts, no browser needed).
  */
-import { formatProbability, formatTick } from "../kit/format";
+import { formatProbability, formatSigned, formatTick } from "../kit/format";
+import { applyStep, type GridStep } from "../kit/grid_keys";
+import { tokenLabel } from "../kit/token_strip";
 import { allReady, isHit, klAt, pageOf, pageSpan, topAt, type GridMode, type Lens, type Target } from "./data";
-import { tokenLabel } from "./grid";
 import type { Readout } from "./shared";
 
 export interface ModeSpec {
@@ -42,8 +43,8 @@ export function formatPercent(p: number): string {
   return "<0.1%";
 }
 
-/** A signed number: "+1.50", "-0.25". */
-export const signed = (v: number, digits: number) => (v >= 0 ? "+" : "") + v.toFixed(digits);
+/** A signed number: "+1.50", "-0.25" (kit/format.ts). */
+export const signed = formatSigned;
 
 /** The slider's text for readout `r`: "after layer 1 (readout 2 of 4)". */
 export function readoutText(readouts: readonly Readout[], r: number): string {
@@ -118,16 +119,13 @@ export function guessKeyTarget(key: string, p: number, positions: number): numbe
   return key in next ? clamp(next[key] as number, 0, positions - 1) : null;
 }
 
-/** Where a key on the grid moves the (readout, position). */
-export function gridKeyTarget(
-  move: { rows: number; cols: number } | "home" | "end",
-  r: number,
-  p: number,
-  lens: Lens,
-): { lens_layer?: number; position: number } {
-  if (move === "home") return { position: 0 };
-  if (move === "end") return { position: lens.positions - 1 };
-  return { lens_layer: clamp(r + move.rows, 0, lens.readouts - 1), position: clamp(p + move.cols, 0, lens.positions - 1) };
+/** Where a grid key (kit/grid_keys.ts) moves the (readout, position): over every position of
+ * the text, not only the page shown; Home / End keep the readout. */
+export function gridKeyTarget(step: GridStep, r: number, p: number, lens: Lens): { lens_layer?: number; position: number } {
+  if (step === "home") return { position: 0 };
+  if (step === "end") return { position: lens.positions - 1 };
+  const to = applyStep(step, { row: r, col: p }, lens.readouts, lens.positions);
+  return { lens_layer: to.row, position: to.col };
 }
 
 /** The legend of a shading: its ticks and their labels (rank shading is 1 - log(rank)/log(V),

@@ -4,10 +4,10 @@
  * a typed token.
  */
 import { createButton } from "../kit/button";
-import { failureText, invoke, isQuiet } from "../kit/channel";
-import { createControl } from "../kit/control";
+import { invoke } from "../kit/channel";
 import { formatProbability } from "../kit/format";
 import { createPanel } from "../kit/panel";
+import { createTargetBox } from "../kit/target_box";
 import { visibleToken } from "../kit/token_strip";
 import { createLineChart } from "./chart";
 import type { LensNow } from "./shared";
@@ -27,22 +27,17 @@ const CAPTION = "How likely the target token is at each readout of the selected 
 export function createTargetPanel(parent: HTMLElement, now: LensNow): TargetPanel {
   const { model, selection, root } = now;
   const panel = createPanel(parent, { className: "cw-ll-target", title: "Target", captionFirst: true, caption: CAPTION });
-  const picker = document.createElement("form");
-  picker.className = "cw-ll-picker";
-  const input = createControl("input", "cw-ll-picker-input");
-  input.type = "text";
-  input.spellcheck = false;
-  input.setAttribute("aria-label", "Target token");
-  input.setAttribute("data-lm-suppress-shortcuts", "true");
-  input.placeholder = "a token, e.g. ␣the → type \" the\"";
-  const follow = createButton("Follow", "Follow this token at every position (Enter)");
-  follow.type = "submit";
+  // a refusal shows in `target_error`; any other failure beside the box too
+  const box = createTargetBox({
+    placeholder: "a token, e.g. ␣the → type \" the\"",
+    button: ["Follow", "Follow this token at every position (Enter)"],
+    isStatic: now.isStatic,
+    submit: (text) => invoke(model, "target", { text }, { signal: now.signal, timeout: 0 }),
+  });
+  const { form: picker, input, button: follow, message } = box;
+  message.classList.add("cw-ll-target-error"); // the view's name for tests and tools
   const reset = createButton("Final prediction", "Go back to the model's final prediction at each position");
-  picker.append(input, follow, reset);
-  const message = document.createElement("div");
-  message.className = "cw-ll-target-error";
-  message.setAttribute("role", "alert");
-  message.hidden = true;
+  picker.append(reset);
   const line = document.createElement("div");
   line.className = "cw-ll-target-line";
   const charts = document.createElement("div");
@@ -95,34 +90,17 @@ export function createTargetPanel(parent: HTMLElement, now: LensNow): TargetPane
     root.dataset.target = String(tid);
   }
 
-  /** Set (or, with "", clear) the target; a refusal shows in `target_error`, any other
-   * failure beside the box too. */
-  function ask(text: string) {
-    invoke(model, "target", { text }, { signal: now.signal, timeout: 0 }).catch((e) => {
-      if (isQuiet(e)) return;
-      message.textContent = failureText(e);
-      message.hidden = false;
-    });
-  }
-
-  picker.addEventListener("submit", (e) => {
-    e.preventDefault();
-    if (now.isStatic()) return;
-    ask(input.value);
-  });
-  input.addEventListener("keydown", (e) => e.stopPropagation());
   reset.addEventListener("click", (e) => {
     e.preventDefault();
     input.value = "";
-    ask("");
+    box.send("");
   });
 
   return {
     show,
     showError() {
       const text = model.get("target_error");
-      message.textContent = text;
-      message.hidden = text === "";
+      box.showError(text);
       root.dataset.targetError = text ? "true" : "false";
     },
     showMode() {

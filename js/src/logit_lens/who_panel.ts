@@ -4,13 +4,14 @@
  * (`invoke("attribution", {run, position, target})`) and kept in an LRU; a refusal shows in
  * the panel (data-state="error").
  */
+import { cardOnHover, createBar, createBarList } from "../kit/bar_list";
 import { createButton } from "../kit/button";
 import { failureText, invoke, isQuiet } from "../kit/channel";
 import { LRU } from "../kit/lru";
 import { createPanel } from "../kit/panel";
-import { visibleToken } from "../kit/token_strip";
+import { tokenLabel, visibleToken } from "../kit/token_strip";
+import type { TooltipContent } from "../kit/tooltip";
 import { addVocab, barsToShow, decodeAttribution, headTop, writtenBy, type Attribution, type AttributionWire, type Bar } from "./data";
-import { tokenLabel } from "./grid";
 import type { LensNow } from "./shared";
 import { barGeometry, signed } from "./state";
 
@@ -38,13 +39,12 @@ export function createWhoPanel(parent: HTMLElement, now: LensNow, vocab: Map<num
   const panel = createPanel(parent, { className: "cw-ll-who", title: "Who wrote it", captionFirst: true, caption: CAPTION });
   const whoLine = document.createElement("div");
   whoLine.className = "cw-ll-who-line";
-  const bars = document.createElement("div");
-  bars.className = "cw-ll-bars";
-  bars.setAttribute("role", "list");
+  panel.body.append(whoLine);
+  const bars = createBarList(panel.body, "cw-ll-bars");
   const showAll = createButton("Show all", "Show every component");
   const note = document.createElement("div");
   note.className = "cw-ll-note";
-  panel.body.append(whoLine, bars, showAll, note);
+  panel.body.append(showAll, note);
 
   const attributions = new LRU<string, Attribution>(CACHE_SIZE);
   const pending = new Set<string>();
@@ -124,24 +124,21 @@ export function createWhoPanel(parent: HTMLElement, now: LensNow, vocab: Map<num
     const row = createBarRow(bar, limit, written);
     if (bar.kind === "head") {
       row.addEventListener("click", () => selection.set({ layer: bar.layer, head: bar.head }));
-      row.addEventListener("pointerenter", () => showHeadCard(a, bar, row));
-      row.addEventListener("focus", () => showHeadCard(a, bar, row));
-      row.addEventListener("pointerleave", () => tooltip.hide());
-      row.addEventListener("blur", () => tooltip.hide());
+      cardOnHover(row, tooltip, () => headCard(a, bar));
     }
     return row;
   }
 
-  function showHeadCard(a: Attribution, bar: Bar, anchor: HTMLElement) {
+  function headCard(a: Attribution, bar: Bar): TooltipContent {
     const top = headTop(a, bar.layer, bar.head);
-    tooltip.show(anchor, {
+    return {
       title: `layer ${bar.layer} head ${bar.head}`,
       rows: [
         ["adds to the target's logit", signed(bar.value, 3)],
         ...top.map(({ id, value }) => [tokenLabel(now.tokenStr(id)), signed(value, 2)] as [string, string]),
       ],
       note: "The tokens this head's output here pushes up most (through W_O and the unembedding).",
-    });
+    };
   }
 
   function markHead() {
@@ -178,33 +175,23 @@ export function createWhoPanel(parent: HTMLElement, now: LensNow, vocab: Map<num
  * is a button, and a component written after the readout is faded. */
 function createBarRow(bar: Bar, limit: number, written: boolean): HTMLElement {
   const isHead = bar.kind === "head";
-  const row = document.createElement(isHead ? "button" : "div");
-  row.className = `cw-ll-bar cw-ll-bar-${bar.kind}`;
-  row.setAttribute("role", "listitem");
+  const { left, width, up } = barGeometry(bar.value, limit);
+  const row = createBar({
+    name: "cw-ll-bar",
+    kind: bar.kind,
+    label: bar.label,
+    value: bar.value,
+    valueText: signed(bar.value, 2),
+    fill: { left, width, tone: up ? "up" : "down" },
+    zero: "50%",
+    button: isHead,
+    ariaLabel: isHead ? `layer ${bar.layer} head ${bar.head}` : undefined,
+  });
   if (isHead) {
-    (row as HTMLButtonElement).type = "button";
-    row.setAttribute("aria-label", `layer ${bar.layer} head ${bar.head}`);
     row.dataset.layer = String(bar.layer);
     row.dataset.head = String(bar.head);
   }
   row.classList.toggle("cw-ll-bar-later", !written);
-  row.dataset.value = String(bar.value);
-  const label = document.createElement("span");
-  label.className = "cw-ll-bar-label";
-  label.textContent = bar.label;
-  const track = document.createElement("span");
-  track.className = "cw-ll-bar-track";
-  const fill = document.createElement("span");
-  fill.className = "cw-ll-bar-fill";
-  const { left, width, up } = barGeometry(bar.value, limit);
-  fill.style.left = left;
-  fill.style.width = width;
-  fill.classList.add(up ? "cw-ll-bar-up" : "cw-ll-bar-down");
-  track.append(fill);
-  const value = document.createElement("span");
-  value.className = "cw-ll-bar-value";
-  value.textContent = signed(bar.value, 2);
-  row.append(label, track, value);
   row.title = written ? "" : `written by layer ${bar.layer}, after this readout`;
   return row;
 }

@@ -50,7 +50,7 @@ interface State {
   circuit: string;
   k: number;
   text: string;
-  defaults: Defaults;
+  defaults: Defaults | null;
   copying: WireArray | null;
   positive_mass: WireArray | null;
   eigenvalues: WireArray | null;
@@ -102,10 +102,11 @@ function render({ model, el, signal }: RenderProps<State>) {
   let positive: NDArray | null = null;
   let eigen: NDArray | null = null;
   let asked = false;
-  const { look, selection, nLayers, nHeads, selectedHead } = connectView(model, root, signal, {
+  const { look, selection, nLayers, nHeads, selectedHead, pairedHead } = connectView(model, root, signal, {
     scale: (palette) => diverging(palette, 1),
     onSelection(changed) {
       if (changed.has("layer") || changed.has("head")) showHead();
+      else if (changed.has("pair")) markHead();
       if (changed.has("token")) {
         const id = selection.get("token");
         if (id !== null && id < model.get("d_vocab")) tokenMaps.showTarget({ id, text: tokenText(id) });
@@ -122,9 +123,15 @@ function render({ model, el, signal }: RenderProps<State>) {
 
   function showHead() {
     const { layer, head } = selectedHead();
-    map.grid.select(layer, head);
+    markHead();
     spectrum.show(layer, head, { copying, positive, eigen });
     tokenMaps.setHead(layer, head);
+  }
+
+  /** Mark the selected head in the copying map, and the pair's other head if a pair is selected. */
+  function markHead() {
+    const { layer, head } = selectedHead();
+    map.grid.select(layer, head, pairedHead());
   }
 
   function inspectHead(cell: HTMLElement | null, layer: number | null, head: number | null) {
@@ -181,13 +188,18 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   watch(model, ["copying", "positive_mass", "eigenvalues", "n_layers", "n_heads", "circuit"], drawData, signal);
-  watch(model, ["defaults"], () => tokenMaps.setDefaults(model.get("defaults")), signal);
+  // Python sets `defaults` in the constructor, before any view: null only on a malformed page.
+  const setDefaults = () => {
+    const d = model.get("defaults");
+    if (d) tokenMaps.setDefaults(d);
+  };
+  watch(model, ["defaults"], setDefaults, signal);
   watch(model, ["k"], () => tokenMaps.setK(model.get("k")), signal);
   watch(model, ["_answers"], loadAnswers, signal);
   watch(model, ["_static"], () => tokenMaps.setStatic(model.get("_static")), signal);
 
   tokenMaps.setK(model.get("k"));
-  tokenMaps.setDefaults(model.get("defaults"));
+  setDefaults();
   tokenMaps.setStatic(model.get("_static"));
   loadAnswers();
   startDrawing(root, signal, { recolour, draw: drawData, ready: showHead });

@@ -17,7 +17,7 @@
  * `data-values` (comma-separated, best first).
  */
 import { createButton } from "../kit/button";
-import { createControl } from "../kit/control";
+import { createControl, createTokenInput } from "../kit/control";
 import { sequential, type ColorScale, type Palette } from "../kit/color_scale";
 import { createPanel, type Panel } from "../kit/panel";
 import { createTabs } from "../kit/tabs";
@@ -239,11 +239,7 @@ function tokenMapElements(body: HTMLElement) {
   listLabel.className = "cw-ov-list-label";
   const chips = document.createElement("span");
   chips.className = "cw-ov-chips";
-  const input = createControl("input", "cw-ov-input");
-  input.type = "text";
-  input.spellcheck = false;
-  input.setAttribute("data-lm-suppress-shortcuts", "true");
-  input.placeholder = "a token: ' the' or #262";
+  const input = createTokenInput("cw-ov-input", "a token: ' the' or #262");
   const addButton = createButton("Add", "Add the typed token to the list (Enter)");
   const resetButton = createButton("Reset", "Go back to the default tokens");
   listRow.append(listLabel, chips, input, addButton, resetButton);

@@ -17,22 +17,28 @@ export interface CellGrid {
   setLayout(layout: Layout, name: (row: number, col: number) => string, differing: ReadonlySet<number>): void;
   paint(paintFor: (row: number, col: number) => { value: number; swatch: Swatch | null }, numbers: boolean): void;
   select(cell: { row: number; col: number } | null): void;
-  cell(row: number, col: number): HTMLButtonElement | undefined;
+  cell(row: number, col: number): HTMLElement | undefined;
 }
 
-export function createCellGrid(
-  parent: HTMLElement,
-  options: {
-    label: string;
-    onSelect: (row: number, col: number) => void;
-    onHover: (row: number | null, col: number | null, cell: HTMLElement | null) => void;
-  },
-): CellGrid {
+/** What either way of drawing the grid reports (this file's buttons, canvas_grid.ts's canvas). */
+export interface GridOptions {
+  label: string;
+  onSelect: (row: number, col: number) => void;
+  onHover: (row: number | null, col: number | null, cell: HTMLElement | null) => void;
+}
+
+/** The grid's outer element, appended to `parent`: a group named after `label`. */
+export function gridElement(parent: HTMLElement, label: string, className: string): HTMLElement {
   const element = document.createElement("div");
-  element.className = "cw-pe-grid";
+  element.className = className;
   element.setAttribute("role", "group");
-  element.setAttribute("aria-label", `${options.label}: arrow keys move, the selection follows`);
+  element.setAttribute("aria-label", `${label}: arrow keys move, the selection follows`);
   parent.append(element);
+  return element;
+}
+
+export function createCellGrid(parent: HTMLElement, options: GridOptions): CellGrid {
+  const element = gridElement(parent, options.label, "cw-pe-grid");
   let layout: Layout = { rows: 0, cols: 0, rowLabels: [], colLabels: [], byPosition: false };
   let cells: HTMLButtonElement[] = [];
   let selected: { row: number; col: number } | null = null;

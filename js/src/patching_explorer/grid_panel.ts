@@ -9,9 +9,12 @@ import { createLegend, type Legend } from "../kit/legend";
 import { createPanel, type Panel } from "../kit/panel";
 import { createTabs, type Tabs } from "../kit/tabs";
 import { createToggleGroup, type ToggleGroup } from "../kit/toggle_group";
-import { createCellGrid, type CellGrid } from "./cell_grid";
+import { createCanvasGrid } from "./canvas_grid";
+import { createCellGrid, type CellGrid, type GridOptions } from "./cell_grid";
 import type { PatchingNow } from "./shared";
-import { formatValue, GRIDS, METHOD_TEXT, METHODS, progressText, TEXT, type GridName, type Method } from "./state";
+import {
+  formatValue, GRIDS, METHOD_TEXT, METHODS, progressText, TEXT, usesCanvas, type GridName, type Layout, type Method,
+} from "./state";
 
 export interface GridPanel {
   readonly panel: Panel;
@@ -74,7 +77,7 @@ export function createGridPanel(
   const help = document.createElement("p");
   help.className = "cw-pe-help";
   tabPanel.append(exactBar, help);
-  const grid = createCellGrid(tabPanel, {
+  const grid = createPatchingGrid(tabPanel, {
     label: "Patching grid",
     onSelect: (row, col) => now.pick(row, col),
     onHover: (row, col, cell) => hover(row, col, cell),
@@ -114,5 +117,32 @@ export function createGridPanel(
     setTabs(available) {
       for (const g of GRIDS) tabs.buttons[g].hidden = !available.includes(g);
     },
+  };
+}
+
+const EMPTY: Layout = { rows: 0, cols: 0, rowLabels: [], colLabels: [], byPosition: false };
+
+/** The grid as buttons (cell_grid.ts) or, for a grid of many cells, on a canvas
+ * (canvas_grid.ts; see `usesCanvas`): whichever the layout asks for is shown, the other emptied. */
+function createPatchingGrid(parent: HTMLElement, options: GridOptions): CellGrid {
+  const buttons = createCellGrid(parent, options);
+  const canvas = createCanvasGrid(parent, options);
+  canvas.element.hidden = true;
+  let current: CellGrid = buttons;
+  return {
+    get element() {
+      return current.element;
+    },
+    setLayout(layout, name, differing) {
+      const next = usesCanvas(layout) ? canvas : buttons;
+      if (next !== current) current.setLayout(EMPTY, name, differing);
+      current = next;
+      buttons.element.hidden = current !== buttons;
+      canvas.element.hidden = current !== canvas;
+      current.setLayout(layout, name, differing);
+    },
+    paint: (paintFor, numbers) => current.paint(paintFor, numbers),
+    select: (cell) => current.select(cell),
+    cell: (row, col) => current.cell(row, col),
   };
 }

@@ -9,22 +9,23 @@
  *   clean_value, corrupted_value     the raw metric on each run
  *   grids                            the tabs this model has; grid: the open one
  *   method                           "attribution" or "exact": what the grids show
- *   approx, exact                    {grid: float32 values}: every estimate; the exact grids computed
+ *   approx, exact                    PatchingGridsWire {grid: float32 values | null}: every estimate; the exact grids computed
  *   run_id, busy, error              a counter per prompt pair, progress line, inline error
  *   selection                        the shared Selection (layer, head, lens_layer, position)
  *
  * Its parts: prompts_panel.ts (the pair and the metric), grid_panel.ts (tabs, the method
- * switch, compute / progress / cancel, over cell_grid.ts), scatter_panel.ts (exact against
+ * switch, compute / progress / cancel, over cell_grid.ts or canvas_grid.ts), scatter_panel.ts (exact against
  * estimate), compute.ts (the chunked "exact" requests), state.ts (the pure logic, unit-tested).
  *
  * For tests and tools: cells are buttons named as `cellName` says ("layer L head H", "layer L
- * position P", "layer L head H position P") with `data-value`; the root carries
+ * position P", "layer L head H position P") with `data-value`, except in a grid of many cells,
+ * which is one canvas (`usesCanvas`; canvas_grid.ts says what it carries); the root carries
  * `data-grid`, `data-method` and `data-shown` ("exact" or "attribution": what is drawn).
  */
 import type { RenderProps } from "@anywidget/types";
 import "./patching_explorer.css";
 import { diverging, type ColorScale } from "../kit/color_scale";
-import { decode, type NDArray } from "../kit/decode";
+import type { NDArray } from "../kit/decode";
 import { withSignal } from "../kit/render";
 import { connectSelection } from "../kit/selection";
 import { readPalette } from "../kit/theme";
@@ -35,7 +36,7 @@ import { createExactRunner } from "./compute";
 import { createGridPanel } from "./grid_panel";
 import { createPromptsPanel } from "./prompts_panel";
 import { createScatterPanel } from "./scatter_panel";
-import type { PatchingNow, State } from "./shared";
+import { decodeGrids, type PatchingNow, type State } from "./shared";
 import { cellName, colourLimit, gridLayout, selectedCell, selectionFor, showsNumbers, type GridName, type Layout, type Method } from "./state";
 
 const STATIC_NOTE = "Static export: computing an exact grid needs a live Python kernel.";
@@ -142,12 +143,7 @@ function render({ model, el, signal }: RenderProps<State>) {
   }
 
   function drawData() {
-    const approx = model.get("approx") ?? {};
-    const exact = model.get("exact") ?? {};
-    decoded = {
-      approx: new Map(Object.entries(approx).map(([k, v]) => [k, decode(v)])),
-      exact: new Map(Object.entries(exact).map(([k, v]) => [k, decode(v)])),
-    };
+    decoded = { approx: decodeGrids(model.get("approx")), exact: decodeGrids(model.get("exact")) };
     panel.setTabs(model.get("grids") ?? []);
     prompts.draw();
     frame.setMeta([model.get("model_name"), `${model.get("n_layers")} layers × ${model.get("n_heads")} heads`, `${model.get("clean_tokens").length} tokens`]);

@@ -4,10 +4,29 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import type { ColorScale } from "../kit/color_scale";
-import type { NDArray, WireArray } from "../kit/decode";
+import { decode, type NDArray, type WireArray } from "../kit/decode";
 import type { SharedSelection } from "../kit/selection";
 import type { Tooltip } from "../kit/tooltip";
 import type { GridName, Layout, Method } from "./state";
+
+/** Python `PatchingGrids`: one float32 array per grid name, null for a grid not held. */
+export interface PatchingGridsWire {
+  resid_pre: WireArray | null;
+  attn_out: WireArray | null;
+  mlp_out: WireArray | null;
+  heads: WireArray | null;
+  heads_by_pos: WireArray | null;
+  head_v: WireArray | null;
+  head_v_by_pos: WireArray | null;
+  head_pattern: WireArray | null;
+  head_pattern_by_pos: WireArray | null;
+}
+
+/** The grids held in `wire`, decoded, by name. */
+export function decodeGrids(wire: PatchingGridsWire | null): Map<string, NDArray> {
+  const held = Object.entries(wire ?? {}).filter((e): e is [string, WireArray] => e[1] !== null);
+  return new Map(held.map(([name, values]) => [name, decode(values)]));
+}
 
 export interface State {
   [key: string]: unknown;
@@ -28,8 +47,8 @@ export interface State {
   read_position: number;
   clean_value: number;
   corrupted_value: number;
-  approx: Record<string, WireArray> | null;
-  exact: Record<string, WireArray> | null;
+  approx: PatchingGridsWire | null;
+  exact: PatchingGridsWire | null;
   run_id: number;
   busy: string;
   error: string;

@@ -171,3 +171,23 @@ export function progressText(grid: GridName, done: number, total: number): strin
 export function showsNumbers(layout: Layout): boolean {
   return layout.cols <= 16 && layout.rows <= 48;
 }
+
+/** A grid with more cells than this (and too many for numbers) is drawn on one canvas instead
+ * of one button per cell (canvas_grid.ts): 9,216 buttons take a browser about half a second to
+ * lay out and paint (BENCHMARKS.md). */
+export const MAX_BUTTON_CELLS = 512;
+
+/** Whether `layout` is drawn on a canvas. */
+export function usesCanvas(layout: Layout): boolean {
+  return layout.rows * layout.cols > MAX_BUTTON_CELLS && !showsNumbers(layout);
+}
+
+/** The cell under the point `(x, y)` (CSS pixels from the canvas's top left) of a grid of
+ * `rows` x `cols` cells `width` x `height` each, or `null` outside it. */
+export function canvasCellAt(
+  x: number, y: number, width: number, height: number, rows: number, cols: number,
+): { row: number; col: number } | null {
+  const row = Math.floor(y / height);
+  const col = Math.floor(x / width);
+  return row >= 0 && row < rows && col >= 0 && col < cols ? { row, col } : null;
+}

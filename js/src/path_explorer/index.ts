@@ -9,7 +9,8 @@
  *   mode                    "frozen" | "weights" (the toggle)
  *   _expansions             what a static export carries (the position shown, both modes)
  *   run_id, busy, error     the text's run, progress line, inline error
- *   selection               the shared Selection: position (the strip), layer/head (the bars)
+ *   selection               the shared Selection: position (the strip), layer/head (a head's
+ *                           bar), pair (a pair's bar: both heads, for every linked view)
  *
  * The expansion of a position is asked of the kernel (`invoke("expand", {run, position, mode,
  * target})`) whenever the position, mode, target or text changes; a refusal shows in the
@@ -21,11 +22,10 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import "./path_explorer.css";
-import { createButton } from "../kit/button";
 import { failureText, invoke, isQuiet } from "../kit/channel";
-import { createControl } from "../kit/control";
 import { withSignal } from "../kit/render";
-import { connectSelection, modelIdOf } from "../kit/selection";
+import { connectSelection, modelIdOf, pairList } from "../kit/selection";
+import { createTargetBox } from "../kit/target_box";
 import { createToggleGroup } from "../kit/toggle_group";
 import { createTokenStrip } from "../kit/token_strip";
 import { createView } from "../kit/view";
@@ -52,7 +52,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     canSave: () => !isStatic(),
     onChange(changed) {
       if (changed.has("position")) ask();
-      if (changed.has("layer") || changed.has("head")) waterfall.mark(selection.get("layer"), selection.get("head"));
+      if (changed.has("layer") || changed.has("head") || changed.has("pair")) markBars();
     },
   });
 
@@ -66,21 +66,15 @@ function render({ model, el, signal }: RenderProps<State>) {
       if (!isStatic()) model.save_changes();
     },
   });
-  const picker = document.createElement("form");
-  picker.className = "cw-px-picker";
-  const input = createControl("input", "cw-px-target");
-  input.type = "text";
-  input.spellcheck = false;
-  input.setAttribute("aria-label", "Target token");
-  input.setAttribute("data-lm-suppress-shortcuts", "true");
-  input.placeholder = "target: the next token";
-  const follow = createButton("Expand", "Expand this token's logit (Enter)");
-  follow.type = "submit";
-  picker.append(input, follow);
-  controls.append(picker);
-  const targetError = document.createElement("div");
-  targetError.className = "cw-px-target-error";
-  targetError.setAttribute("role", "alert");
+  const box = createTargetBox({
+    placeholder: "target: the next token",
+    button: ["Expand", "Expand this token's logit (Enter)"],
+    isStatic,
+    submit: (text) => invoke(model, "target", { text }, { signal }),
+  });
+  const { input, button: follow, message: targetError } = box;
+  targetError.classList.add("cw-px-target-error"); // the view's name for tests and tools
+  controls.append(box.form);
   const strip = createTokenStrip(frame.body, {
     label: "tokens: click one to expand the logit after it",
     onSelect: (i) => selection.set({ position: i }),
@@ -89,16 +83,11 @@ function render({ model, el, signal }: RenderProps<State>) {
   reading.className = "cw-px-reading";
   reading.setAttribute("aria-live", "polite");
   frame.body.append(controls, strip.element, targetError, reading);
-  const waterfall = createWaterfall(frame.body, tooltip, (_row, layer, head) => selection.set({ layer, head }));
-
-  input.addEventListener("keydown", (e) => e.stopPropagation()); // Enter submits; no notebook shortcut
-  picker.addEventListener("submit", (e) => {
-    e.preventDefault();
-    if (isStatic()) return;
-    invoke(model, "target", { text: input.value }, { signal }).catch((err) => {
-      if (!isQuiet(err)) targetError.textContent = failureText(err);
-    });
-  });
+  const waterfall = createWaterfall(frame.body, tooltip, (changes) => selection.set(changes));
+  function markBars() {
+    const pair = selection.pair();
+    waterfall.mark(selection.get("layer"), selection.get("head"), pair ? pairList(pair) : null);
+  }
 
   const position = () => {
     const p = selection.get("position");
@@ -162,7 +151,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     if (document.activeElement !== input) input.value = t === null ? "" : String(t);
     ask();
   }, signal);
-  watch(model, ["target_error"], () => (targetError.textContent = model.get("target_error")), signal);
+  watch(model, ["target_error"], () => box.showError(model.get("target_error")), signal);
   watch(model, ["_static"], () => (input.disabled = follow.disabled = isStatic()), signal);
 
   toggle.show(model.get("mode"));

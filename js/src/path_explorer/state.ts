@@ -3,6 +3,8 @@
  * rows and geometry, what a click on a bar selects, the keys that move between bars, the text
  * of modes, bars and hover cards, and the check of a position against the text.
  */
+import { formatSigned } from "../kit/format";
+import type { SelectionChanges } from "../kit/selection";
 import type { Mode, Term, TermKind } from "./shared";
 
 /** The two readings, in the toggle's order. */
@@ -79,10 +81,27 @@ export function selectionFor(term: Term | null): { layer: number; head: number }
   return null;
 }
 
-/** Whether a bar is the selected head's (a head's bar, or a pair's second head). */
-export function isSelected(term: Term | null, layer: number | null, head: number | null): boolean {
+/** What a click on a bar writes into the selection: a head's bar its head (and no pair), a
+ * pair's bar the pair (both heads; its second is then the selected head); null for sums. */
+export function changesFor(term: Term | null): SelectionChanges | null {
+  if (term?.kind === "pair" && term.pair) return { pair: [...term.pair] };
   const s = selectionFor(term);
-  return s !== null && s.layer === layer && s.head === head;
+  return s ? { layer: s.layer, head: s.head, pair: [] } : null;
+}
+
+/** Whether a bar is selected: a pair's bar when the selection holds that pair, a head's bar
+ * when its head is selected and no pair is. */
+export function isSelected(term: Term | null, layer: number | null, head: number | null, pair: readonly number[] | null = null): boolean {
+  if (term?.kind === "pair") return pair !== null && term.pair !== undefined && term.pair.join(",") === pair.join(",");
+  const s = selectionFor(term);
+  return s !== null && pair === null && s.layer === layer && s.head === head;
+}
+
+/** The heads a click on a bar selects, in words: `L0H1 and L1H3` for a pair. */
+function selectsText(term: Term | null, form: (layer: number, head: number) => string): string | null {
+  if (term?.kind === "pair" && term.pair) return `${form(term.pair[0], term.pair[1])} and ${form(term.pair[2], term.pair[3])}`;
+  const s = selectionFor(term);
+  return s ? form(s.layer, s.head) : null;
 }
 
 /** The bar a key moves the focus to (ArrowUp/Down, Home, End), or null for other keys. */
@@ -106,8 +125,8 @@ export function positionProblem(position: number | null, n: number): string | nu
   return null;
 }
 
-/** A signed number: "+1.50", "-0.25". */
-export const signed = (v: number, digits = 2) => (v >= 0 ? "+" : "") + v.toFixed(digits);
+/** A signed number: "+1.50", "-0.25" (kit/format.ts). */
+export const signed = formatSigned;
 
 const KIND_NOTES: Record<Row["kind"], string> = {
   direct: "The embeddings at this position straight to the unembedding (the bigram path).",
@@ -128,13 +147,13 @@ export function cardOf(row: Row): { title: string; rows: [string, string][]; not
   if (row.kind === "rest" && row.count !== undefined) rows.push(["terms summed", String(row.count)]);
   const top = row.term?.top ?? [];
   if (top.length > 0) rows.push(["pushes up most:", ""], ...top.map(([t, v]) => [JSON.stringify(t), signed(v, 2)] as [string, string]));
-  const sel = selectionFor(row.term);
-  const click = sel ? ` Click to select L${sel.layer}H${sel.head}.` : "";
+  const heads = selectsText(row.term, (l, h) => `L${l}H${h}`);
+  const click = heads ? ` Click to select ${heads}.` : "";
   return { title: row.label, rows, note: KIND_NOTES[row.kind] + click };
 }
 
 /** The accessible name of a bar: `L0H0 → L1H1 +2.31, selects layer 1 head 1`. */
 export function barName(row: Row): string {
-  const sel = selectionFor(row.term);
-  return `${row.label} ${signed(row.value, 2)}` + (sel ? `, selects layer ${sel.layer} head ${sel.head}` : "");
+  const heads = selectsText(row.term, (l, h) => `layer ${l} head ${h}`);
+  return `${row.label} ${signed(row.value, 2)}` + (heads ? `, selects ${heads}` : "");
 }

@@ -1,14 +1,16 @@
 /**
  * PathExplorer's waterfall panel: one row per path term, largest first, each bar running from
- * the sum of the terms above it to the sum including it, down to the logit. Head and pair bars
- * are buttons that select a head; every bar shows its hover card on hover and on focus, and
+ * the sum of the terms above it to the sum including it, down to the logit. Head bars are
+ * buttons that select their head, pair bars buttons that select the pair (both heads); every bar shows its hover card on hover and on focus, and
  * ArrowUp/ArrowDown/Home/End move between bars.
  */
+import { cardOnHover, createBar, createBarList } from "../kit/bar_list";
 import { createButton } from "../kit/button";
 import { createPanel } from "../kit/panel";
 import type { Tooltip } from "../kit/tooltip";
 import type { Expansion } from "./shared";
-import { barGeometry, barKey, barName, cardOf, extent, isSelected, selectionFor, signed, waterfall, type Row } from "./state";
+import type { SelectionChanges } from "../kit/selection";
+import { barGeometry, barKey, barName, cardOf, changesFor, extent, isSelected, selectionFor, signed, waterfall, type Row } from "./state";
 
 /** Bars shown one by one before "Show all". */
 export const BAR_LIMIT = 12;
@@ -17,75 +19,57 @@ export interface WaterfallPanel {
   readonly element: HTMLElement;
   /** Draw an expansion. */
   show(expansion: Expansion): void;
-  /** Mark the selected head's bars. */
-  mark(layer: number | null, head: number | null): void;
+  /** Mark the selected head's bar, or the selected pair's. */
+  mark(layer: number | null, head: number | null, pair: readonly number[] | null): void;
 }
 
 export function createWaterfall(
   parent: HTMLElement,
   tooltip: Tooltip,
-  onSelect: (row: Row, layer: number, head: number) => void,
+  onSelect: (changes: SelectionChanges) => void,
 ): WaterfallPanel {
   const panel = createPanel(parent, {
     className: "cw-px-waterfall",
     title: "Path terms",
     captionFirst: true,
-    caption: "Each bar is one path's share of the logit, largest first; it starts where the bars above it end. Click a head (or a pair: its second head) to select it; hover for the tokens that path pushes up.",
+    caption: "Each bar is one path's share of the logit, largest first; it starts where the bars above it end. Click a head to select it, or a pair to select both heads; hover for the tokens that path pushes up.",
   });
-  const list = document.createElement("div");
-  list.className = "cw-px-bars";
-  list.setAttribute("role", "list");
+  const list = createBarList(panel.body, "cw-px-bars");
   const more = createButton("Show all", "List every term");
-  panel.body.append(list, more);
+  panel.body.append(more);
 
   let shown: Expansion | null = null;
   let all = false;
   let rows: Row[] = [];
-  let marked: [number | null, number | null] = [null, null];
+  let marked: [number | null, number | null, readonly number[] | null] = [null, null, null];
 
   function barOf(row: Row, axis: [number, number], index: number): HTMLElement {
-    const el = document.createElement("button");
-    el.type = "button";
-    el.className = `cw-px-bar cw-px-bar-${row.kind}`;
-    el.setAttribute("role", "listitem");
-    el.setAttribute("aria-label", barName(row));
-    el.dataset.index = String(index);
-    el.dataset.kind = row.kind;
-    el.dataset.value = String(row.value);
     const sel = selectionFor(row.term);
+    const { left, width, up } = barGeometry(row, axis);
+    const el = createBar({
+      name: "cw-px-bar",
+      kind: row.kind,
+      label: row.label,
+      value: row.value,
+      valueText: row.kind === "total" ? row.value.toFixed(2) : signed(row.value),
+      fill: { left, width, tone: row.kind === "total" ? "total" : up ? "up" : "down" },
+      zero: barGeometry({ ...row, start: 0, end: 0 }, axis).left,
+      button: true,
+      ariaLabel: barName(row),
+    });
+    el.dataset.index = String(index);
     if (sel) {
       el.dataset.layer = String(sel.layer);
       el.dataset.head = String(sel.head);
     }
     if (row.term?.pair) el.dataset.pair = row.term.pair.join(",");
-    const label = document.createElement("span");
-    label.className = "cw-px-bar-label";
-    label.textContent = row.label;
-    const track = document.createElement("span");
-    track.className = "cw-px-bar-track";
-    const fill = document.createElement("span");
-    const { left, width, up } = barGeometry(row, axis);
-    fill.className = `cw-px-bar-fill ${row.kind === "total" ? "cw-px-total" : up ? "cw-px-up" : "cw-px-down"}`;
-    fill.style.left = left;
-    fill.style.width = width;
-    const zero = document.createElement("span");
-    zero.className = "cw-px-zero";
-    zero.style.left = barGeometry({ ...row, start: 0, end: 0 }, axis).left;
-    track.append(zero, fill);
-    const value = document.createElement("span");
-    value.className = "cw-px-bar-value";
-    value.textContent = row.kind === "total" ? row.value.toFixed(2) : signed(row.value);
-    el.append(label, track, value);
-    const card = () => tooltip.show(el, cardOf(row));
-    el.addEventListener("pointerenter", card);
-    el.addEventListener("focus", card);
-    el.addEventListener("pointerleave", () => tooltip.hide());
-    el.addEventListener("blur", () => tooltip.hide());
+    cardOnHover(el, tooltip, () => cardOf(row));
     el.addEventListener("click", () => {
-      if (sel) {
+      const changes = changesFor(row.term);
+      if (changes) {
         list.querySelectorAll(".cw-px-bar-clicked").forEach((b) => b.classList.remove("cw-px-bar-clicked"));
         el.classList.add("cw-px-bar-clicked");
-        onSelect(row, sel.layer, sel.head);
+        onSelect(changes);
       }
     });
     return el;
@@ -103,11 +87,11 @@ export function createWaterfall(
     mark(...marked);
   }
 
-  function mark(layer: number | null, head: number | null) {
-    marked = [layer, head];
+  function mark(layer: number | null, head: number | null, pair: readonly number[] | null) {
+    marked = [layer, head, pair];
     list.querySelectorAll<HTMLElement>(".cw-px-bar").forEach((el) => {
       const row = rows[Number(el.dataset.index)];
-      el.setAttribute("aria-pressed", String(isSelected(row?.term ?? null, layer, head)));
+      el.setAttribute("aria-pressed", String(isSelected(row?.term ?? null, layer, head, pair)));
     });
   }
 
