@@ -69,6 +69,25 @@ const KNOWLEDGE_CAPTION =
   "The MLP neurons whose integrated-gradients attribution to the target is highest (Dai et al.): each neuron scaled " +
   "from zero to its value, the gain in the target's probability. Hover or click a row to find its node in the graph.";
 
+/** The row above the graph: the threshold's label (its slider is added after it) and the legend. */
+function thresholdControls(parent: HTMLElement) {
+  const controls = document.createElement("div");
+  controls.className = "cw-fg-controls";
+  const sliderLabel = document.createElement("span");
+  sliderLabel.className = "cw-fg-threshold-label";
+  controls.append(sliderLabel);
+  parent.append(controls);
+  return { controls, sliderLabel };
+}
+
+/** The colours' legend: the target's rank in a node's projection, 1 to the vocabulary's size. */
+function rankLegend(parent: HTMLElement, dVocab: () => number) {
+  return createLegend(parent, {
+    title: "rank of the target (log scale)", ticks: [0, 0.5, 1],
+    format: (v) => (v === 1 ? "1" : v === 0 ? "last" : `≈${Math.round(Math.exp((1 - v) * Math.log(dVocab())))}`),
+  });
+}
+
 function render({ model, el, signal }: RenderProps<State>) {
   const { frame, root, tooltip, banner } = createView(model, el, signal, {
     title: "Flow graph", className: "cw-flow-graph", textInput: { label: "Text" }, progress: "cw-fg-progress",
@@ -89,12 +108,7 @@ function render({ model, el, signal }: RenderProps<State>) {
     label: "The text's tokens: click one to explain the prediction there",
     onSelect: (i) => explain(i),
   });
-  const controls = document.createElement("div");
-  controls.className = "cw-fg-controls";
-  const sliderLabel = document.createElement("span");
-  sliderLabel.className = "cw-fg-threshold-label";
-  controls.append(sliderLabel);
-  frame.body.append(controls);
+  const { controls, sliderLabel } = thresholdControls(frame.body);
   const slider = createSlider(controls, {
     label: "Threshold: hide writers under this share of the largest contribution",
     onChange: (step) => {
@@ -103,10 +117,7 @@ function render({ model, el, signal }: RenderProps<State>) {
       draw();
     },
   });
-  const legend = createLegend(controls, {
-    title: "rank of the target (log scale)", ticks: [0, 0.5, 1],
-    format: (v) => (v === 1 ? "1" : v === 0 ? "last" : `≈${Math.round(Math.exp((1 - v) * Math.log(dVocab())))}`),
-  });
+  const legend = rankLegend(controls, () => dVocab());
   const box = createPanel(frame.body, { className: "cw-fg-panel", title: "Flow graph", caption: CAPTION, captionFirst: true });
   const panel = createGraphPanel(box.body, {
     tooltip, onActivate: activate, onToggleLayer: toggle,
