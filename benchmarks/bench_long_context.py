@@ -13,10 +13,12 @@ The Llama-3.2-1B-shaped curve (bfloat16, TransformerLens 4; ``--llama-layers`` o
 
 For each length, in one process: the bare one-pass forward ``model(tokens)`` where its eager
 attention fits in memory (one layer's scores are ``32 x seq^2`` float32: 32 GiB a copy at
-16,384 tokens, so not there); ``AttentionExplorer(model, text)``; a head switch (the widget's
-answer to the browser's ``"pattern"`` request for another head: its full pattern computed from
-q and k, as float16 on the wire); the process's resident memory after the build against the
-model's weights and one layer's activations.
+16,384 tokens, so not there); ``AttentionExplorer(model, text)``; a head switch (what the
+browser asks for another head: up to 2,048 tokens its whole pattern, the ``"pattern"`` request;
+on a longer text the view draws the head's thumbnail at once and asks ``"block"`` for the
+hovered query's row and the 512 x 512 region on screen), beside one whole pattern computed
+from q and k; the process's resident memory after the build against the model's weights and
+one layer's activations.
 
 On a GPT-2-small-shaped random-weight model (12 layers x 12 heads, ``benchmarks.common``) built
 with ``n_ctx = max(1024, longest text)``, for each text length, in one process, back to back:
@@ -189,11 +191,22 @@ def run_llama_length(model, weights: int, n_tokens: int) -> dict:
     e, pe, he, widget = _held(lambda: cw.AttentionExplorer(model, text))
     rss_after = _status_kib("VmRSS") * 1024
     request = {"layer": adapter.n_layers - 1, "head": 5, "run": widget.run_id}
-    switch, _ = timed(lambda: widget._pattern_request(request), repeats=3)
+    if widget._long_text:
+        # A long text's view draws the new head's thumbnail at once (the browser has it) and asks
+        # the kernel for what the pointer and the zoom need: the hovered query's row at full
+        # resolution and the region on screen (a 512 x 512 block at the end of the text).
+        box = min(n_tokens, 512)
+        row_ask = {**request, "rows": [n_tokens - 1, n_tokens], "cols": [0, n_tokens], "side": n_tokens}
+        block_ask = {**request, "rows": [n_tokens - box, n_tokens], "cols": [n_tokens - box, n_tokens], "side": box}
+        switch, _ = timed(lambda: (widget._block_request(row_ask), widget._block_request(block_ask)), repeats=3)
+        switch_kind = f"row + {box}² block"
+    else:
+        switch, _ = timed(lambda: widget._pattern_request(request), repeats=3)
+        switch_kind = "whole pattern"
     compute, _ = timed(lambda: widget.store.patterns.pattern(adapter.n_layers - 1, 7), repeats=3)
     row.update(
         explorer_s=e, explorer_peak=pe, explorer_held=he, rss_before=rss_before, rss_after=rss_after,
-        store_bytes=widget.store.patterns.nbytes, switch_s=switch, pattern_s=compute,
+        store_bytes=widget.store.patterns.nbytes, switch_s=switch, switch_kind=switch_kind, pattern_s=compute,
         one_layer_scores=one_layer_scores, weights=weights, passes_reason=adapter.passes_reason,
     )
     widget.close()
@@ -202,7 +215,7 @@ def run_llama_length(model, weights: int, n_tokens: int) -> dict:
         f"  {n_tokens} tokens ({row['rows']} rows a pass): "
         + (f"forward {row['forward_s']:.1f} s (peak +{row['forward_peak'] / GIB:.2f} GiB), " if "forward_s" in row else "no one-pass forward, ")
         + f"explorer {e:.1f} s (peak +{pe / GIB:.2f} GiB, held {he / GIB:.2f} GiB, store {row['store_bytes'] / 2**20:.0f} MiB), "
-        f"RSS after {rss_after / GIB:.2f} GiB, head switch {switch:.2f} s (pattern alone {compute:.2f} s) "
+        f"RSS after {rss_after / GIB:.2f} GiB, head switch {switch:.3f} s ({switch_kind}; whole pattern alone {compute:.3f} s) "
         f"{row['passes_reason']}",
         flush=True,
     )
@@ -212,7 +225,7 @@ def run_llama_length(model, weights: int, n_tokens: int) -> dict:
 def llama_table(rows: list[dict]) -> str:
     head = ["tokens", "rows a pass", "one-pass forward", "explorer", "explorer / forward", "forward peak",
             "explorer peak", "store (q, k, normalizers)", "held after build", "process RSS after build",
-            "head switch (request)", "of which the pattern"]
+            "head switch (requests)", "a whole pattern"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         has = "forward_s" in r
@@ -222,7 +235,7 @@ def llama_table(rows: list[dict]) -> str:
             f"{r['explorer_s']:.1f} s", f"**{r['explorer_s'] / r['forward_s']:.2f}×**" if has else "—",
             f"+{r['forward_peak'] / GIB:.2f} GiB" if has else "—", f"+{r['explorer_peak'] / GIB:.2f} GiB",
             f"{r['store_bytes'] / 2**20:.0f} MiB", f"{r['explorer_held'] / GIB:.2f} GiB",
-            f"{r['rss_after'] / GIB:.2f} GiB", f"{r['switch_s']:.2f} s", f"{r['pattern_s']:.2f} s",
+            f"{r['rss_after'] / GIB:.2f} GiB", f"{r['switch_s']:.3f} s ({r['switch_kind']})", f"{r['pattern_s']:.3f} s",
         ]) + " |")
     return "\n".join(lines)
 
