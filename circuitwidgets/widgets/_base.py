@@ -107,8 +107,23 @@ class ClosesItsLayout:
             layout.close()
 
 
+#: What a view's ``model`` may be, written once: a view's docstring says ``{MODELS}`` where its
+#: ``model`` parameter starts (indented as a parameter's text), and the class gets this.
+MODELS = (
+    "A TransformerLens ``HookedTransformer`` or ``TransformerBridge``, a\n"
+    "        :class:`~circuitwidgets.ModelAdapter`, an ``nnsight.LanguageModel`` loaded with eager\n"
+    "        attention (docs/nnsight.md) or, on TransformerLens 4, a ``transformers`` causal LM with\n"
+    "        ``tokenizer=`` (docs/models.md)"
+)
+
+
 class CircuitWidget(ClosesItsLayout, anywidget.AnyWidget):
     """Base class of the circuitwidgets views (not displayed by itself)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__ and "{MODELS}" in cls.__doc__:
+            cls.__doc__ = cls.__doc__.replace("{MODELS}", MODELS)
 
     #: The view's bundle: ``js/src/<_bundle>.ts`` → ``circuitwidgets/static/<_bundle>.js``.
     _bundle: ClassVar[str]

@@ -77,8 +77,7 @@ class AttentionExplorer(AnswersRequests, HeadAblation):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`); or, for patterns from anywhere, the
+        {MODELS}; or, for patterns from anywhere, the
         :class:`~circuitwidgets.analysis.ArrayPatterns` that :func:`circuitwidgets.attention_heads`
         makes (the view is then *model-free*: no text box, ablation or repeated-random-tokens
         scores; ``text``, ``tokens`` and ``ablated`` are refused, saying why).

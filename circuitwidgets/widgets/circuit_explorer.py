@@ -164,8 +164,7 @@ class CircuitExplorer(LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`); the four views share one adapter.
+        {MODELS}; the four views share one adapter.
     text:
         The text (default :data:`DEFAULT_TEXT`). Empty, or longer than the model's context:
         ``ValueError`` here; set later through :attr:`text`, the problem shows inline and the

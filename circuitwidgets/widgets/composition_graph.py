@@ -65,8 +65,7 @@ class CompositionGraph(LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`). Only its weights are read.
+        {MODELS}. Only its weights are read.
     kind:
         ``"K"`` (default), ``"Q"``, ``"V"`` or ``"all"``: which composition the edges show.
     threshold:

@@ -64,8 +64,7 @@ class FlowGraph(AnswersRequests, LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`). Models flow cannot split (mixtures of experts,
+        {MODELS}. Models flow cannot split (mixtures of experts,
         norms after the MLP) raise ``NotImplementedError`` naming what is missing.
     text:
         The text. An empty text or one longer than the model's context raises ``ValueError``.

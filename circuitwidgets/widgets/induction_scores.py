@@ -112,8 +112,7 @@ class InductionScores(AnswersRequests, LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`) whose tokenizer has a BOS token.
+        {MODELS} whose tokenizer has a BOS token.
     half, seed, batch:
         The experiment: ``batch`` sequences of ``half`` random tokens said twice, drawn with
         ``seed``. ``half`` defaults to 50 (or the most that fits: ``1 + 2*half <= n_ctx``),

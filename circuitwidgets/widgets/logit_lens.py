@@ -102,8 +102,7 @@ class LogitLens(AnswersRequests, HeadAblation):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`).
+        {MODELS}.
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the widget and the last good view stays.

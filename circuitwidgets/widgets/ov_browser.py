@@ -85,8 +85,7 @@ class OVBrowser(AnswersRequests, LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`).
+        {MODELS}.
     text:
         Optional text whose tokens the token map starts with (e.g. ``explorer.text`` of an
         AttentionExplorer on screen); without it, frequent tokens (:func:`frequent_tokens`).

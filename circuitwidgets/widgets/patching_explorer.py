@@ -65,8 +65,7 @@ class PatchingExplorer(AnswersRequests, LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`).
+        {MODELS}.
     clean, corrupted:
         Two prompts with the same number of tokens. Different lengths raise ``ValueError``
         naming both lengths and showing both tokenizations.

@@ -57,8 +57,7 @@ class PathExplorer(AnswersRequests, LinkedView):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.ModelAdapter`).
+        {MODELS}.
     text:
         The text. Empty, or longer than the model's context: ``ValueError`` here; set later
         through :attr:`text`, the problem shows inside the view and the last good one stays.

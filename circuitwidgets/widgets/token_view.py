@@ -27,8 +27,7 @@ class TokenView(CircuitWidget):
     Parameters
     ----------
     model:
-        A TransformerLens ``HookedTransformer`` or ``TransformerBridge`` (or a
-        :class:`~circuitwidgets.model.ModelAdapter`); anything else raises ``TypeError``.
+        {MODELS}; anything else raises ``TypeError``.
     text:
         The text to show. An empty text, or one longer than the model's context, raises
         ``ValueError`` here; set later through :attr:`text` (from Python or the view's text
